@@ -1,0 +1,1 @@
+"""gqlorders: a self-hosted GraphQL backend for sales orders."""

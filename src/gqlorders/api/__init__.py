@@ -1,0 +1,1 @@
+"""The GraphQL API: thin strawberry resolvers over the domain."""

@@ -1,0 +1,51 @@
+"""The request context: who is calling (from the bearer token) and the request's loaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+from strawberry.types import Info
+
+from gqlorders.api.dataloaders import Loaders
+from gqlorders.api.errors import graphql_error
+from gqlorders.tenancy import Principal, Scope, authenticate
+
+
+@dataclass
+class Context:
+    request: Request | None
+    principal: Principal | None
+    token_given: bool = False
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self.principal.organization_id if self.principal else 0)
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+async def context_for(request: Request) -> Context:
+    token = bearer_token(request)
+    principal = await authenticate(token) if token else None
+    return Context(request=request, principal=principal, token_given=token is not None)
+
+
+def require(info: Info, scope: Scope) -> Principal:
+    """The caller, if it may use `scope`; otherwise UNAUTHENTICATED or FORBIDDEN (SPEC §1)."""
+    context: Context = info.context
+    principal = context.principal
+    if principal is None:
+        message = (
+            "invalid or revoked token" if context.token_given else "a bearer token is required"
+        )
+        raise graphql_error("UNAUTHENTICATED", message)
+    if not principal.has(scope):
+        raise graphql_error("FORBIDDEN", f"this token lacks the {scope.value} scope")
+    return principal

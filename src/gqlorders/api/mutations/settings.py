@@ -1,0 +1,61 @@
+"""updateSettings."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.types import Info
+
+from gqlorders.api.context import require
+from gqlorders.api.errors import UserError, returns_user_errors
+from gqlorders.api.types.common import CloseSalesOrderWhen, NumberingMode
+from gqlorders.api.types.settings import Settings
+from gqlorders.numbering import NumberingChange
+from gqlorders.organization_settings import SettingsChange, update_settings
+from gqlorders.tenancy import Scope
+
+
+@strawberry.input
+class NumberingSettingsInput:
+    mode: NumberingMode | None = None  # type: ignore[valid-type]
+    prefix: str | None = None
+    next_number: int | None = None
+    padding: int | None = None
+
+    def to_domain(self) -> NumberingChange:
+        return NumberingChange(
+            mode=self.mode, prefix=self.prefix, next_number=self.next_number, padding=self.padding
+        )
+
+
+@strawberry.input
+class UpdateSettingsInput:
+    sales_order_numbering: NumberingSettingsInput | None = None
+    invoice_numbering: NumberingSettingsInput | None = None
+    close_sales_order_when: CloseSalesOrderWhen | None = None  # type: ignore[valid-type]
+
+    def to_domain(self) -> SettingsChange:
+        return SettingsChange(
+            sales_order_numbering=self.sales_order_numbering.to_domain()
+            if self.sales_order_numbering
+            else None,
+            invoice_numbering=self.invoice_numbering.to_domain()
+            if self.invoice_numbering
+            else None,
+            close_sales_order_when=self.close_sales_order_when,
+        )
+
+
+@strawberry.type
+class SettingsPayload:
+    settings: Settings | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class SettingsMutations:
+    @strawberry.mutation
+    @returns_user_errors(SettingsPayload)
+    async def update_settings(self, info: Info, input: UpdateSettingsInput) -> SettingsPayload:
+        principal = require(info, Scope.SETTINGS_WRITE)
+        settings = await update_settings(principal.organization_id, input.to_domain())
+        return SettingsPayload(settings=settings)  # type: ignore[arg-type]

@@ -1,0 +1,158 @@
+"""The Query root: reads, each scoped to the caller's organization in SQL."""
+
+from __future__ import annotations
+
+import datetime
+from enum import Enum
+
+import strawberry
+from strawberry.types import Info
+
+from gqlorders.api.context import require
+from gqlorders.api.errors import raises_query_errors
+from gqlorders.api.ids import decode_optional_id, parse_id
+from gqlorders.api.types.catalog import Customer, Item, Tax, Warehouse
+from gqlorders.api.types.common import Connection, Node, SalesOrderStatus, connection
+from gqlorders.api.types.sales_orders import SalesOrder
+from gqlorders.api.types.settings import Settings
+from gqlorders.catalog import customers, items, taxes, warehouses
+from gqlorders.orders import queries as order_queries
+from gqlorders.organization_settings import get_settings
+from gqlorders.tenancy import Scope
+
+SalesOrderSortField = strawberry.enum(order_queries.SalesOrderSortField, name="SalesOrderSortField")
+
+NODE_LOADERS = {  # global ID type name -> Loaders attribute
+    "SalesOrder": "sales_order",
+    "Customer": "customer",
+    "Item": "item",
+    "Tax": "tax",
+    "Warehouse": "warehouse",
+}
+
+
+@strawberry.enum
+class SortDirection(Enum):
+    ASC = "ASC"
+    DESC = "DESC"
+
+
+@strawberry.input
+class SalesOrderSort:
+    field: SalesOrderSortField  # type: ignore[valid-type]
+    direction: SortDirection
+
+
+@strawberry.input
+class SalesOrderFilter:
+    status: list[SalesOrderStatus] | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="Default: every status but MERGED."
+    )
+    customer_id: strawberry.ID | None = None
+    search: str | None = strawberry.field(
+        default=None, description="Number, reference number or customer name."
+    )
+    date_from: datetime.date | None = None
+    date_to: datetime.date | None = None
+    marketplace: str | None = None
+
+    def to_domain(self) -> order_queries.SalesOrderFilter:
+        return order_queries.SalesOrderFilter(
+            statuses=self.status,
+            customer_id=decode_optional_id(self.customer_id, "Customer", ("filter", "customerId")),
+            search=self.search,
+            date_from=self.date_from,
+            date_to=self.date_to,
+            marketplace=self.marketplace,
+        )
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        require(info, Scope.ORDERS_READ)
+        parsed = parse_id(id)
+        if parsed is None or parsed[0] not in NODE_LOADERS:
+            return None
+        loader = getattr(info.context.loaders, NODE_LOADERS[parsed[0]])
+        return await loader.load(parsed[1])
+
+    @strawberry.field
+    async def settings(self, info: Info) -> Settings:
+        principal = require(info, Scope.ORDERS_READ)
+        return await get_settings(principal.organization_id)  # type: ignore[return-value]
+
+    @strawberry.field
+    async def warehouses(self, info: Info) -> list[Warehouse]:
+        principal = require(info, Scope.ORDERS_READ)
+        return await warehouses.list_warehouses(principal.organization_id)  # type: ignore[return-value]
+
+    @strawberry.field
+    async def taxes(self, info: Info) -> list[Tax]:
+        principal = require(info, Scope.ORDERS_READ)
+        return await taxes.list_taxes(principal.organization_id)  # type: ignore[return-value]
+
+    @strawberry.field
+    @raises_query_errors
+    async def customers(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        search: str | None = None,
+    ) -> Connection[Customer]:
+        principal = require(info, Scope.ORDERS_READ)
+        page = await customers.list_customers(
+            principal.organization_id, search, first=first, after=after
+        )
+        return connection(page)
+
+    @strawberry.field
+    @raises_query_errors
+    async def items(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        search: str | None = None,
+    ) -> Connection[Item]:
+        principal = require(info, Scope.ORDERS_READ)
+        page = await items.list_items(principal.organization_id, search, first=first, after=after)
+        return connection(page)
+
+    @strawberry.field
+    async def sales_order(self, info: Info, id: strawberry.ID) -> SalesOrder | None:
+        require(info, Scope.ORDERS_READ)
+        parsed = parse_id(id)
+        if parsed is None or parsed[0] != "SalesOrder":
+            return None
+        return await info.context.loaders.sales_order.load(parsed[1])
+
+    @strawberry.field
+    @raises_query_errors
+    async def sales_orders(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: SalesOrderFilter | None = None,
+        sort: SalesOrderSort | None = None,
+    ) -> Connection[SalesOrder]:
+        principal = require(info, Scope.ORDERS_READ)
+        where = filter.to_domain() if filter else order_queries.SalesOrderFilter()
+        field = sort.field if sort else order_queries.SalesOrderSortField.CREATED_AT
+        descending = sort.direction == SortDirection.DESC if sort else True
+        page = await order_queries.list_sales_orders(
+            principal.organization_id,
+            where,
+            field,
+            descending,
+            first=first,
+            after=after,
+            last=last,
+            before=before,
+        )
+        return connection(page)

@@ -1,0 +1,51 @@
+"""The strawberry schema: Query and the mutations of every concept, with our scalars."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors, QueryDepthLimiter
+
+from gqlorders.api.mutations.catalog import CatalogMutations
+from gqlorders.api.mutations.sales_orders import SalesOrderMutations
+from gqlorders.api.mutations.settings import SettingsMutations
+from gqlorders.api.queries import Query
+from gqlorders.api.scalars import DecimalScalar
+from gqlorders.api.types.catalog import Customer, Item, Tax, Warehouse
+from gqlorders.api.types.sales_orders import SalesOrder
+
+logger = logging.getLogger("gqlorders.api")
+
+MAX_QUERY_DEPTH = 12
+
+
+@strawberry.type
+class Mutation(SettingsMutations, CatalogMutations, SalesOrderMutations):
+    pass
+
+
+def is_unexpected(error: GraphQLError) -> bool:
+    """Mask only failures of our own code; GraphQL, access and input errors stay readable."""
+    original = error.original_error
+    if original is None or isinstance(original, GraphQLError):
+        return False
+    return not isinstance(original, ValueError | TypeError) or error.path is not None
+
+
+def build_schema() -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[SalesOrder, Customer, Item, Tax, Warehouse],
+        scalar_overrides={Decimal: DecimalScalar},
+        extensions=[
+            lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),
+            lambda: MaskErrors(should_mask_error=is_unexpected),
+        ],
+    )
+
+
+schema = build_schema()

@@ -1,0 +1,107 @@
+"""Master-data types: Warehouse, Tax, Customer, Item and their connections."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.types import Info
+
+from gqlorders import models
+from gqlorders.api.ids import encode_id
+from gqlorders.api.types.common import (
+    Address,
+    Connection,
+    ItemKind,
+    Node,
+    PaymentTerms,
+    is_row_of,
+)
+
+if TYPE_CHECKING:
+    from gqlorders.api.types.sales_orders import SalesOrder
+
+
+@strawberry.type
+class Warehouse(Node):
+    is_type_of = is_row_of(models.Warehouse)
+
+    name: str
+    is_primary: bool
+
+    @strawberry.field
+    def id(self, root: strawberry.Parent[models.Warehouse]) -> strawberry.ID:
+        return strawberry.ID(encode_id("Warehouse", root.id))
+
+
+@strawberry.type
+class Tax(Node):
+    is_type_of = is_row_of(models.Tax)
+
+    name: str
+    percentage: Decimal
+
+    @strawberry.field
+    def id(self, root: strawberry.Parent[models.Tax]) -> strawberry.ID:
+        return strawberry.ID(encode_id("Tax", root.id))
+
+
+@strawberry.type
+class Customer(Node):
+    is_type_of = is_row_of(models.Customer)
+
+    name: str
+    email: str | None
+    phone: str | None
+    currency: str
+
+    @strawberry.field
+    def id(self, root: strawberry.Parent[models.Customer]) -> strawberry.ID:
+        return strawberry.ID(encode_id("Customer", root.id))
+
+    @strawberry.field
+    def payment_terms(self, root: strawberry.Parent[models.Customer]) -> PaymentTerms | None:
+        return PaymentTerms.of(root.payment_terms_days, root.payment_terms_label)
+
+    @strawberry.field
+    def billing_address(self, root: strawberry.Parent[models.Customer]) -> Address | None:
+        return Address.of(root.billing_address)
+
+    @strawberry.field
+    def shipping_address(self, root: strawberry.Parent[models.Customer]) -> Address | None:
+        return Address.of(root.shipping_address)
+
+    @strawberry.field
+    async def sales_orders(
+        self,
+        root: strawberry.Parent[models.Customer],
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[Annotated[SalesOrder, strawberry.lazy("gqlorders.api.types.sales_orders")]]:
+        from gqlorders.api.types.sales_orders import customer_sales_orders
+
+        return await customer_sales_orders(info, root.id, first, after)
+
+
+@strawberry.type
+class Item(Node):
+    is_type_of = is_row_of(models.Item)
+
+    sku: str
+    name: str
+    kind: ItemKind  # type: ignore[valid-type]
+    rate: Decimal
+    unit: str | None
+    reorder_level: Decimal | None
+
+    @strawberry.field
+    def id(self, root: strawberry.Parent[models.Item]) -> strawberry.ID:
+        return strawberry.ID(encode_id("Item", root.id))
+
+    @strawberry.field
+    async def tax(self, root: strawberry.Parent[models.Item], info: Info) -> Tax | None:
+        if root.tax_id is None:  # type: ignore[attr-defined]
+            return None
+        return await info.context.loaders.tax.load(root.tax_id)  # type: ignore[attr-defined]

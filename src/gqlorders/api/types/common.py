@@ -1,0 +1,130 @@
+"""Types shared by every part of the schema: Node, PageInfo, addresses, payment terms, enums."""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+import strawberry
+from tortoise.models import Model
+
+from gqlorders import models
+from gqlorders.pagination import Page
+from gqlorders.validation import ADDRESS_FIELDS
+
+ItemKind = strawberry.enum(models.ItemKind, name="ItemKind")
+SalesOrderStatus = strawberry.enum(models.SalesOrderStatus, name="SalesOrderStatus")
+InvoicedStatus = strawberry.enum(models.InvoicedStatus, name="InvoicedStatus")
+ShippedStatus = strawberry.enum(models.ShippedStatus, name="ShippedStatus")
+DiscountType = strawberry.enum(models.DiscountType, name="DiscountType")
+NumberingMode = strawberry.enum(models.NumberingMode, name="NumberingMode")
+CloseSalesOrderWhen = strawberry.enum(models.CloseSalesOrderWhen, name="CloseSalesOrderWhen")
+
+
+@strawberry.interface
+class Node:
+    """An object with a global ID, fetchable with `node(id:)`."""
+
+    id: strawberry.ID
+
+
+def is_row_of(model: type[Model]) -> Any:
+    """`is_type_of` for a GraphQL type whose root values are rows of `model`."""
+
+    def is_type_of(cls: type, obj: Any, info: Any) -> bool:
+        return isinstance(obj, model)
+
+    return classmethod(is_type_of)
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+    @classmethod
+    def of(cls, page: Page[Any]) -> PageInfo:
+        return cls(
+            has_next_page=page.has_next_page,
+            has_previous_page=page.has_previous_page,
+            start_cursor=page.cursors[0] if page.cursors else None,
+            end_cursor=page.cursors[-1] if page.cursors else None,
+        )
+
+
+@strawberry.type
+class Address:
+    attention: str | None = None
+    street1: str | None = None
+    street2: str | None = None
+    city: str | None = None
+    state: str | None = None
+    zip: str | None = None
+    country: str | None = None
+
+    @classmethod
+    def of(cls, stored: dict[str, str | None] | None) -> Address | None:
+        return cls(**stored) if stored else None
+
+
+@strawberry.input
+class AddressInput:
+    attention: str | None = None
+    street1: str | None = None
+    street2: str | None = None
+    city: str | None = None
+    state: str | None = None
+    zip: str | None = None
+    country: str | None = None
+
+    def to_domain(self) -> dict[str, str | None]:
+        return {key: getattr(self, key) for key in ADDRESS_FIELDS}
+
+
+def address_or_none(value: AddressInput | None) -> dict[str, str | None] | None:
+    return value.to_domain() if value is not None else None
+
+
+@strawberry.type
+class PaymentTerms:
+    days: int
+    label: str
+
+    @classmethod
+    def of(cls, days: int | None, label: str | None) -> PaymentTerms | None:
+        return cls(days=days, label=label or "") if days is not None else None
+
+
+@strawberry.input
+class PaymentTermsInput:
+    days: int
+    label: str | None = None
+
+
+T = TypeVar("T")
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    """A Relay connection; strawberry names `Connection[Customer]` "CustomerConnection"."""
+
+    edges: list[Edge[T]]
+    page_info: PageInfo
+    page: strawberry.Private[Page[Any]]
+
+    @strawberry.field
+    async def total_count(self) -> int:
+        """Counted only when selected: the list itself never pays for it."""
+        return await self.page.query.count()
+
+
+def connection(page: Page[Any]) -> Connection[Any]:
+    edges = [Edge(cursor=cursor, node=row) for cursor, row in zip(page.cursors, page.rows)]
+    return Connection(edges=edges, page_info=PageInfo.of(page), page=page)

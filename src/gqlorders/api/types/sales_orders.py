@@ -1,0 +1,212 @@
+"""Sales-order types: the order, its lines, totals, source and events."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from gqlorders import models
+from gqlorders.api.errors import ErrorCodeType, raises_query_errors
+from gqlorders.api.ids import encode_id
+from gqlorders.api.types.catalog import Customer, Item, Tax, Warehouse
+from gqlorders.api.types.common import (
+    Address,
+    Connection,
+    DiscountType,
+    InvoicedStatus,
+    Node,
+    PaymentTerms,
+    SalesOrderStatus,
+    ShippedStatus,
+    connection,
+    is_row_of,
+)
+from gqlorders.merging import merge_blockers
+from gqlorders.orders.queries import SalesOrderFilter, list_sales_orders
+
+
+@strawberry.enum
+class MarketplaceChannel(Enum):
+    DIRECT = "DIRECT"
+    MARKETPLACE = "MARKETPLACE"
+
+
+@strawberry.type
+class OrderSource:
+    channel: MarketplaceChannel
+    marketplace: str | None
+    external_id: str | None
+
+
+@strawberry.type
+class Discount:
+    type: DiscountType  # type: ignore[valid-type]
+    value: Decimal
+    amount: Decimal
+
+
+@strawberry.type
+class Adjustment:
+    label: str | None
+    amount: Decimal
+
+
+@strawberry.type
+class TaxTotal:
+    tax_id: strawberry.Private[int]
+    amount: Decimal
+
+    @strawberry.field
+    async def tax(self, info: Info) -> Tax:
+        return await info.context.loaders.tax.load(self.tax_id)
+
+
+@strawberry.type
+class OrderEvent:
+    type: str
+    at: datetime
+    actor: str | None
+    data: JSON | None
+
+
+@strawberry.type
+class SalesOrderLine:
+    description: str | None
+    quantity: Decimal
+    rate: Decimal
+    discount_percent: Decimal
+    amount: Decimal
+    quantity_invoiced: Decimal
+    quantity_packed: Decimal
+    quantity_shipped: Decimal
+
+    @strawberry.field
+    def id(self, root: strawberry.Parent[models.SalesOrderLine]) -> strawberry.ID:
+        return strawberry.ID(encode_id("SalesOrderLine", root.id))
+
+    @strawberry.field
+    async def item(self, root: strawberry.Parent[models.SalesOrderLine], info: Info) -> Item:
+        return await info.context.loaders.item.load(root.item_id)  # type: ignore[attr-defined]
+
+    @strawberry.field
+    async def tax(self, root: strawberry.Parent[models.SalesOrderLine], info: Info) -> Tax | None:
+        if root.tax_id is None:  # type: ignore[attr-defined]
+            return None
+        return await info.context.loaders.tax.load(root.tax_id)  # type: ignore[attr-defined]
+
+
+@strawberry.type
+class SalesOrder(Node):
+    is_type_of = is_row_of(models.SalesOrder)
+
+    number: str
+    reference_number: str | None
+    status: SalesOrderStatus  # type: ignore[valid-type]
+    invoiced_status: InvoicedStatus  # type: ignore[valid-type]
+    shipped_status: ShippedStatus  # type: ignore[valid-type]
+    date: date
+    expected_shipment_date: date | None
+    delivery_method: str | None
+    currency: str
+    sub_total: Decimal
+    tax_total: Decimal
+    shipping_charge: Decimal
+    total: Decimal
+    notes: str | None
+    terms: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @strawberry.field
+    def id(self, root: strawberry.Parent[models.SalesOrder]) -> strawberry.ID:
+        return strawberry.ID(encode_id("SalesOrder", root.id))
+
+    @strawberry.field
+    async def customer(self, root: strawberry.Parent[models.SalesOrder], info: Info) -> Customer:
+        return await info.context.loaders.customer.load(root.customer_id)  # type: ignore[attr-defined]
+
+    @strawberry.field
+    async def warehouse(self, root: strawberry.Parent[models.SalesOrder], info: Info) -> Warehouse:
+        return await info.context.loaders.warehouse.load(root.warehouse_id)  # type: ignore[attr-defined]
+
+    @strawberry.field
+    def payment_terms(self, root: strawberry.Parent[models.SalesOrder]) -> PaymentTerms | None:
+        return PaymentTerms.of(root.payment_terms_days, root.payment_terms_label)
+
+    @strawberry.field
+    def billing_address(self, root: strawberry.Parent[models.SalesOrder]) -> Address | None:
+        return Address.of(root.billing_address)
+
+    @strawberry.field
+    def shipping_address(self, root: strawberry.Parent[models.SalesOrder]) -> Address | None:
+        return Address.of(root.shipping_address)
+
+    @strawberry.field
+    async def lines(
+        self, root: strawberry.Parent[models.SalesOrder], info: Info
+    ) -> list[SalesOrderLine]:
+        return await info.context.loaders.order_lines.load(root.id)
+
+    @strawberry.field
+    def discount(self, root: strawberry.Parent[models.SalesOrder]) -> Discount | None:
+        if root.discount_type is None:
+            return None
+        return Discount(
+            type=root.discount_type, value=root.discount_value, amount=root.discount_amount
+        )
+
+    @strawberry.field
+    def taxes(self, root: strawberry.Parent[models.SalesOrder]) -> list[TaxTotal]:
+        return [TaxTotal(tax_id=t["tax_id"], amount=Decimal(t["amount"])) for t in root.tax_totals]
+
+    @strawberry.field
+    def adjustment(self, root: strawberry.Parent[models.SalesOrder]) -> Adjustment | None:
+        if root.adjustment_amount is None:
+            return None
+        return Adjustment(label=root.adjustment_label, amount=root.adjustment_amount)
+
+    @strawberry.field
+    def source(self, root: strawberry.Parent[models.SalesOrder]) -> OrderSource:
+        channel = MarketplaceChannel.MARKETPLACE if root.marketplace else MarketplaceChannel.DIRECT
+        return OrderSource(
+            channel=channel, marketplace=root.marketplace, external_id=root.external_id
+        )
+
+    @strawberry.field
+    def mergeable(self, root: strawberry.Parent[models.SalesOrder]) -> bool:
+        return not merge_blockers(root)
+
+    @strawberry.field(description="Why this order cannot be merged at all right now.")
+    def merge_blockers(self, root: strawberry.Parent[models.SalesOrder]) -> list[ErrorCodeType]:  # type: ignore[valid-type]
+        return merge_blockers(root)
+
+    @strawberry.field
+    async def merged_into(
+        self, root: strawberry.Parent[models.SalesOrder], info: Info
+    ) -> SalesOrder | None:
+        if root.merged_into_id is None:  # type: ignore[attr-defined]
+            return None
+        return await info.context.loaders.sales_order.load(root.merged_into_id)  # type: ignore[attr-defined]
+
+    @strawberry.field
+    async def events(
+        self, root: strawberry.Parent[models.SalesOrder], info: Info
+    ) -> list[OrderEvent]:
+        return await info.context.loaders.order_events.load(root.id)
+
+
+@raises_query_errors
+async def customer_sales_orders(
+    info: Info, customer_id: int, first: int | None, after: str | None
+) -> Connection[Any]:
+    organization_id = info.context.principal.organization_id
+    page = await list_sales_orders(
+        organization_id, SalesOrderFilter(customer_id=customer_id), first=first, after=after
+    )
+    return connection(page)

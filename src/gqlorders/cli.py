@@ -1,0 +1,112 @@
+"""The `gqlorders` command: migrate, serve, organizations and tokens, demo data, schema export."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from gqlorders import database
+from gqlorders.config import Settings, load_settings
+from gqlorders.errors import DomainError
+from gqlorders.tenancy import create_organization, create_token, parse_scopes
+
+
+def _print_json(value: dict[str, Any]) -> None:
+    print(json.dumps(value), flush=True)
+
+
+async def _org_create(settings: Settings, args: argparse.Namespace) -> None:
+    async with database.connected(settings):
+        organization = await create_organization(args.name, args.currency)
+        token = await create_token(organization.id, name="cli")
+    _print_json({"organization_id": organization.id, "token": token})
+
+
+async def _token_create(settings: Settings, args: argparse.Namespace) -> None:
+    async with database.connected(settings):
+        token = await create_token(args.org, parse_scopes(args.scopes), name=args.name)
+    _print_json({"token": token})
+
+
+async def _demo(settings: Settings, args: argparse.Namespace) -> None:
+    from gqlorders.demo import create_demo_organization
+
+    await database.migrate(settings)
+    async with database.connected(settings):
+        organization_id, token = await create_demo_organization()
+    url = f"http://{args.host}:{args.port}/graphql"
+    _print_json({"organization_id": organization_id, "token": token, "graphiql": url})
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from gqlorders.app import create_app
+
+    print(f"gqlorders: GraphiQL at http://{args.host}:{args.port}/graphql", flush=True)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+
+
+def _export_schema(args: argparse.Namespace) -> None:
+    from gqlorders.api.schema import schema
+
+    Path(args.output).write_text(schema.as_str() + "\n", encoding="utf-8")
+    print(f"wrote {args.output}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gqlorders", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("migrate", help="apply database migrations")
+    serve = commands.add_parser("serve", help="run the API server")
+    demo = commands.add_parser("demo", help="migrate, then create a demo organization")
+    for command in (serve, demo):
+        command.add_argument("--host", default="127.0.0.1")
+        command.add_argument("--port", type=int, default=8000)
+    org = commands.add_parser("org", help="organizations").add_subparsers(
+        dest="action", required=True
+    )
+    org_create = org.add_parser("create", help="create an organization and a full-scope token")
+    org_create.add_argument("name")
+    org_create.add_argument("--currency", default="USD")
+    token = commands.add_parser("token", help="API tokens").add_subparsers(
+        dest="action", required=True
+    )
+    token_create = token.add_parser("create", help="create a token with the given scopes")
+    token_create.add_argument("--org", type=int, required=True)
+    token_create.add_argument("--scopes", required=True, help="e.g. orders:read,orders:write")
+    token_create.add_argument("--name", default="")
+    export = commands.add_parser("export-schema", help="write the GraphQL schema (SDL)")
+    export.add_argument("--output", default="schema.graphql")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = load_settings()
+    actions: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {
+        "migrate": lambda: database.migrate(settings),
+        "demo": lambda: _demo(settings, args),
+        "org": lambda: _org_create(settings, args),
+        "token": lambda: _token_create(settings, args),
+    }
+    try:
+        if args.command == "serve":
+            _serve(settings, args)
+        elif args.command == "export-schema":
+            _export_schema(args)
+        else:
+            asyncio.run(actions[args.command]())
+    except DomainError as error:
+        print(f"gqlorders: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Decimal arithmetic and the rounding of SPEC §3, in one place.
+
+Every amount is rounded half-up to 2 places at exactly the points the spec names; nothing else
+in the code base rounds money.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+HUNDRED = Decimal(100)
+
+
+def round_money(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def line_amount(quantity: Decimal, rate: Decimal, discount_percent: Decimal) -> Decimal:
+    """round(quantity × rate × (1 − discount/100))."""
+    return round_money(quantity * rate * (1 - discount_percent / HUNDRED))
+
+
+@dataclass(frozen=True)
+class TaxedAmount:
+    """A line amount and the tax it is grouped under (None: untaxed)."""
+
+    amount: Decimal
+    tax_key: Hashable | None
+    tax_percentage: Decimal | None
+
+
+@dataclass(frozen=True)
+class Totals:
+    sub_total: Decimal
+    discount_amount: Decimal
+    taxes: list[tuple[Hashable, Decimal]]  # (tax key, amount), in first-seen order
+    tax_total: Decimal
+    total: Decimal
+
+
+def order_discount(
+    sub_total: Decimal, percentage: Decimal | None = None, amount: Decimal | None = None
+) -> Decimal:
+    """The order-level discount: a rounded percentage of the sub total, or a fixed amount."""
+    if percentage is not None:
+        return round_money(sub_total * percentage / HUNDRED)
+    if amount is not None:
+        return round_money(amount)
+    return ZERO
+
+
+def document_totals(
+    lines: Iterable[TaxedAmount],
+    discount_amount: Decimal,
+    shipping_charge: Decimal,
+    adjustment: Decimal,
+) -> Totals:
+    """Totals of an order or invoice (SPEC §3): taxes grouped by tax, after the order discount."""
+    lines = list(lines)
+    sub_total = sum((line.amount for line in lines), ZERO)
+    factor = 1 - discount_amount / sub_total if sub_total else Decimal(1)
+    groups: dict[Hashable, tuple[Decimal, Decimal]] = {}
+    for line in lines:
+        if line.tax_key is None or line.tax_percentage is None:
+            continue
+        base, pct = groups.get(line.tax_key, (ZERO, line.tax_percentage))
+        groups[line.tax_key] = (base + line.amount, pct)
+    taxes = [
+        (key, round_money(pct / HUNDRED * base * factor)) for key, (base, pct) in groups.items()
+    ]
+    tax_total = sum((amount for _, amount in taxes), ZERO)
+    total = sub_total - discount_amount + tax_total + shipping_charge + adjustment
+    return Totals(
+        sub_total=round_money(sub_total),
+        discount_amount=round_money(discount_amount),
+        taxes=taxes,
+        tax_total=round_money(tax_total),
+        total=round_money(total),
+    )

@@ -1,0 +1,126 @@
+"""Document numbers (SPEC §3 "Numbering"): AUTO counters that never repeat, or MANUAL numbers.
+
+Each organization has one sequence per kind of document. Allocation happens inside the
+caller's transaction with the sequence row locked (PostgreSQL) or under SQLite's single writer,
+so concurrent creations can never be handed the same number; the unique index on
+(organization, number) is the last line of defence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tortoise.models import Model
+
+from gqlorders.errors import DomainError, ErrorCode, FieldPath, Problems
+from gqlorders.models import DocumentKind, NumberingMode, NumberSequence
+
+MAX_NUMBER_LENGTH = 50
+MAX_PREFIX_LENGTH = 20
+MAX_PADDING = 12
+
+
+@dataclass(frozen=True)
+class NumberingChange:
+    mode: NumberingMode | None = None
+    prefix: str | None = None
+    next_number: int | None = None
+    padding: int | None = None
+
+
+def format_number(prefix: str, number: int, padding: int) -> str:
+    return f"{prefix}{number:0{padding}d}"
+
+
+async def get_sequence(organization_id: int, document: DocumentKind) -> NumberSequence:
+    return await NumberSequence.get(organization_id=organization_id, document=document)
+
+
+async def _number_taken(
+    model: type[Model], organization_id: int, number: str, exclude_id: int | None = None
+) -> bool:
+    query = model.filter(organization_id=organization_id, number=number)
+    if exclude_id is not None:
+        query = query.exclude(id=exclude_id)
+    return await query.exists()
+
+
+async def assign_number(
+    model: type[Model],
+    organization_id: int,
+    document: DocumentKind,
+    explicit: str | None,
+    field: FieldPath = ("number",),
+) -> str:
+    """The number for a new document; call inside the transaction that creates it.
+
+    An explicit number is kept as given (it does not move the counter); otherwise AUTO mode takes
+    the next free number, skipping numbers already taken by hand.
+    """
+    sequence = (
+        await NumberSequence.filter(organization_id=organization_id, document=document)
+        .select_for_update()
+        .get()
+    )
+    if explicit is not None:
+        number = explicit.strip()
+        if not number:
+            raise DomainError.one(ErrorCode.REQUIRED, field, "the number cannot be blank")
+        if len(number) > MAX_NUMBER_LENGTH:
+            raise DomainError.one(
+                ErrorCode.INVALID, field, f"a number has at most {MAX_NUMBER_LENGTH} characters"
+            )
+        if await _number_taken(model, organization_id, number):
+            raise DomainError.one(
+                ErrorCode.DUPLICATE_NUMBER, field, f"number {number} is already used"
+            )
+        return number
+    if sequence.mode == NumberingMode.MANUAL:
+        raise DomainError.one(
+            ErrorCode.REQUIRED, field, "numbering is MANUAL: give the document a number"
+        )
+    next_number = sequence.next_number
+    while True:
+        candidate = format_number(sequence.prefix, next_number, sequence.padding)
+        next_number += 1
+        if not await _number_taken(model, organization_id, candidate):
+            break
+    await NumberSequence.filter(id=sequence.id).update(next_number=next_number)
+    return candidate
+
+
+def validate_numbering_change(change: NumberingChange, field: Sequence[str]) -> Problems:
+    problems = Problems()
+    if change.prefix is not None and len(change.prefix) > MAX_PREFIX_LENGTH:
+        problems.add(
+            ErrorCode.INVALID,
+            (*field, "prefix"),
+            f"a prefix has at most {MAX_PREFIX_LENGTH} characters",
+        )
+    if change.next_number is not None and not 1 <= change.next_number <= 10**15:
+        problems.add(ErrorCode.INVALID, (*field, "nextNumber"), "the next number must be ≥ 1")
+    if change.padding is not None and not 0 <= change.padding <= MAX_PADDING:
+        problems.add(
+            ErrorCode.INVALID, (*field, "padding"), f"padding must be between 0 and {MAX_PADDING}"
+        )
+    return problems
+
+
+async def apply_numbering_change(
+    organization_id: int, document: DocumentKind, change: NumberingChange
+) -> None:
+    values = {
+        key: value
+        for key, value in (
+            ("mode", change.mode),
+            ("prefix", change.prefix),
+            ("next_number", change.next_number),
+            ("padding", change.padding),
+        )
+        if value is not None
+    }
+    if values:
+        await NumberSequence.filter(organization_id=organization_id, document=document).update(
+            **values
+        )

@@ -1,0 +1,1 @@
+"""Sales orders (SPEC §3): creation, edits, lifecycle, totals, events and listing."""

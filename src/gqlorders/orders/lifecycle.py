@@ -1,0 +1,431 @@
+"""Creating, editing, confirming, voiding and deleting sales orders (SPEC §3).
+
+Each function is one transaction: it locks the order row (PostgreSQL), checks every rule,
+writes the order, its lines, its stored totals and an event, or raises `DomainError` and
+writes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from gqlorders.catalog.customers import clean_payment_terms, get_customer
+from gqlorders.catalog.warehouses import get_warehouse, primary_warehouse
+from gqlorders.errors import DomainError, ErrorCode, FieldPath, Problems
+from gqlorders.models import (
+    DiscountType,
+    DocumentKind,
+    Item,
+    SalesOrder,
+    SalesOrderLine,
+    SalesOrderStatus,
+    Tax,
+)
+from gqlorders.money import HUNDRED, TaxedAmount, document_totals, order_discount
+from gqlorders.numbering import assign_number
+from gqlorders.orders.events import record_event
+from gqlorders.orders.inputs import LineInput, NewSalesOrder, SalesOrderChanges
+from gqlorders.orders.lines import PricedLine, price_lines
+from gqlorders.orders.statuses import invoiced_status, shipped_status
+from gqlorders.tenancy import Principal
+from gqlorders.validation import check_decimal, clean_address, clean_email, clean_text
+
+EDITABLE = (SalesOrderStatus.DRAFT, SalesOrderStatus.CONFIRMED)
+TEXT_FIELDS = {  # model field: (input field, max length)
+    "reference_number": ("referenceNumber", 100),
+    "delivery_method": ("deliveryMethod", 100),
+    "notes": ("notes", 5000),
+    "terms": ("terms", 5000),
+}
+
+
+async def get_sales_order(
+    organization_id: int, order_id: int, field: FieldPath = ("id",), *, lock: bool = False
+) -> SalesOrder:
+    """The organization's order; with `lock`, its row stays locked until the transaction ends."""
+    query = SalesOrder.filter(organization_id=organization_id, id=order_id)
+    if lock:
+        query = query.select_for_update()
+    order = await query.first()
+    if order is None:
+        raise DomainError.one(ErrorCode.NOT_FOUND, field, "no such sales order")
+    return order
+
+
+def _require_status(
+    order: SalesOrder,
+    allowed: tuple[SalesOrderStatus, ...],
+    action: str,
+    field: FieldPath = ("id",),
+) -> None:
+    if order.status not in allowed:
+        raise DomainError.one(
+            ErrorCode.INVALID_STATUS, field, f"a {order.status} order cannot be {action}"
+        )
+
+
+def _clean_header(problems: Problems, given: dict[str, Any]) -> dict[str, Any]:
+    """Model values for the header fields a client gave (keys absent from `given` stay out)."""
+    values: dict[str, Any] = {}
+    for key, (field, max_length) in TEXT_FIELDS.items():
+        if key in given:
+            values[key] = clean_text(problems, given[key], (field,), max_length=max_length)
+    for key in ("date", "expected_shipment_date"):
+        if key in given:
+            values[key] = given[key]
+    if "payment_terms" in given:
+        values["payment_terms_days"], values["payment_terms_label"] = clean_payment_terms(
+            problems, given["payment_terms"], ("paymentTerms",)
+        )
+    for key, field in (
+        ("billing_address", "billingAddress"),
+        ("shipping_address", "shippingAddress"),
+    ):
+        if key in given:
+            values[key] = clean_address(problems, given[key], (field,))
+    if "shipping_charge" in given:
+        charge = given["shipping_charge"] or Decimal(0)
+        check_decimal(problems, charge, ("shippingCharge",), places=2)
+        values["shipping_charge"] = charge
+    if "adjustment" in given:
+        adjustment = given["adjustment"]
+        if adjustment is None:
+            values["adjustment_label"] = values["adjustment_amount"] = None
+        else:
+            check_decimal(
+                problems, adjustment.amount, ("adjustment", "amount"), places=2, minimum=None
+            )
+            values["adjustment_label"] = clean_text(
+                problems, adjustment.label, ("adjustment", "label"), max_length=100
+            )
+            values["adjustment_amount"] = adjustment.amount
+    if "discount" in given:
+        discount = given["discount"]
+        if discount is None:
+            values["discount_type"] = values["discount_value"] = None
+        else:
+            maximum = HUNDRED if discount.type == DiscountType.PERCENTAGE else Decimal("1e12")
+            check_decimal(
+                problems, discount.value, ("discount", "value"), places=2, maximum=maximum
+            )
+            values["discount_type"], values["discount_value"] = discount.type, discount.value
+    return values
+
+
+def _check_dates(problems: Problems, order: SalesOrder) -> None:
+    if order.expected_shipment_date is not None and order.expected_shipment_date < order.date:
+        problems.add(
+            ErrorCode.INVALID,
+            ("expectedShipmentDate",),
+            "the expected shipment date cannot be before the order date",
+        )
+
+
+def _apply_totals(problems: Problems, order: SalesOrder, lines: list[PricedLine]) -> None:
+    """Store the SPEC §3 totals and derived statuses on the order row."""
+    sub_total = sum((line.amount for line in lines), Decimal(0))
+    if order.discount_type == DiscountType.PERCENTAGE:
+        discount = order_discount(sub_total, percentage=order.discount_value)
+    elif order.discount_type == DiscountType.AMOUNT:
+        discount = order_discount(sub_total, amount=order.discount_value)
+        if discount > sub_total:
+            problems.add(
+                ErrorCode.INVALID,
+                ("discount", "value"),
+                f"the discount cannot exceed the sub total ({sub_total})",
+            )
+    else:
+        discount = Decimal(0)
+    totals = document_totals(
+        (
+            TaxedAmount(
+                line.amount,
+                line.tax.id if line.tax else None,
+                line.tax.percentage if line.tax else None,
+            )
+            for line in lines
+        ),
+        discount_amount=discount,
+        shipping_charge=order.shipping_charge,
+        adjustment=order.adjustment_amount or Decimal(0),
+    )
+    order.sub_total = totals.sub_total
+    order.discount_amount = totals.discount_amount
+    order.tax_totals = [{"tax_id": key, "amount": str(amount)} for key, amount in totals.taxes]
+    order.tax_total = totals.tax_total
+    order.total = totals.total
+
+
+def _apply_statuses(order: SalesOrder, lines: list[SalesOrderLine], goods: set[int]) -> None:
+    order.invoiced_status = invoiced_status(
+        (line.quantity, line.quantity_invoiced) for line in lines
+    )
+    order.shipped_status = shipped_status(
+        (line.quantity, line.quantity_shipped)
+        for line in lines
+        if line.item_id in goods  # type: ignore[attr-defined]
+    )
+
+
+async def _current_lines(order: SalesOrder) -> list[PricedLine]:
+    """The order's saved lines as priced lines, with their items and taxes (three queries)."""
+    lines = await SalesOrderLine.filter(sales_order_id=order.id).order_by("position", "id")
+    items = {i.id: i for i in await Item.filter(id__in={line.item_id for line in lines})}  # type: ignore[attr-defined]
+    tax_ids = {line.tax_id for line in lines if line.tax_id is not None}  # type: ignore[attr-defined]
+    taxes = {t.id: t for t in await Tax.filter(id__in=tax_ids)} if tax_ids else {}
+    return [
+        PricedLine(
+            item=items[line.item_id],  # type: ignore[attr-defined]
+            description=line.description,
+            quantity=line.quantity,
+            rate=line.rate,
+            discount_percent=line.discount_percent,
+            tax=taxes.get(line.tax_id),  # type: ignore[attr-defined]
+            amount=line.amount,
+            line=line,
+        )
+        for line in lines
+    ]
+
+
+async def _write_lines(order: SalesOrder, priced: list[PricedLine]) -> list[SalesOrderLine]:
+    """Save the full list of lines in order: update kept lines, insert new ones."""
+    saved = []
+    for position, p in enumerate(priced):
+        line = p.line or SalesOrderLine(sales_order_id=order.id)
+        line.position = position
+        line.item_id = p.item.id  # type: ignore[attr-defined]
+        line.description = p.description
+        line.quantity = p.quantity
+        line.rate = p.rate
+        line.discount_percent = p.discount_percent
+        line.tax_id = p.tax.id if p.tax else None  # type: ignore[attr-defined]
+        line.amount = p.amount
+        await line.save()
+        saved.append(line)
+    return saved
+
+
+def _goods(priced: list[PricedLine]) -> set[int]:
+    return {p.item.id for p in priced if p.is_goods}
+
+
+def _check_recipients(problems: Problems, recipients: list[str] | None, field: FieldPath) -> None:
+    for index, address in enumerate(recipients or []):
+        clean_email(problems, address, (*field, index))
+
+
+async def create_sales_order(principal: Principal, data: NewSalesOrder) -> SalesOrder:
+    organization_id = principal.organization_id
+    problems = Problems()
+    header = _clean_header(problems, {k: getattr(data, k) for k in HEADER_KEYS})
+    if not data.lines:
+        problems.add(ErrorCode.REQUIRED, ("lines",), "an order needs at least one line")
+    _check_recipients(problems, data.send_to, ("sendTo",))
+    customer = await get_customer(organization_id, data.customer_id, ("customerId",))
+    if data.warehouse_id is not None:
+        warehouse = await get_warehouse(organization_id, data.warehouse_id, ("warehouseId",))
+    else:
+        warehouse = await primary_warehouse(organization_id)
+    priced = await price_lines(organization_id, data.lines, problems)
+    if data.send and not data.send_to and not customer.email:
+        problems.add(ErrorCode.REQUIRED, ("sendTo",), "the customer has no e-mail: give sendTo")
+    order = SalesOrder(
+        organization_id=organization_id,
+        customer_id=customer.id,
+        warehouse_id=warehouse.id,
+        currency=customer.currency,
+        date=header.pop("date", None) or date.today(),
+        payment_terms_days=customer.payment_terms_days,
+        payment_terms_label=customer.payment_terms_label,
+        billing_address=customer.billing_address,
+        shipping_address=customer.shipping_address,
+    )
+    order.update_from_dict({k: v for k, v in header.items() if v is not None or k not in _COPIED})
+    _check_dates(problems, order)
+    _apply_totals(problems, order, priced)
+    problems.raise_if_any()
+    try:
+        async with in_transaction():
+            order.number = await assign_number(
+                SalesOrder, organization_id, DocumentKind.SALES_ORDER, data.number
+            )
+            if data.send:
+                order.status = SalesOrderStatus.CONFIRMED
+            await order.save()
+            lines = await _write_lines(order, priced)
+            _apply_statuses(order, lines, _goods(priced))
+            await order.save(update_fields=["invoiced_status", "shipped_status"])
+            await record_event(order.id, "created", principal.actor, {"number": order.number})
+            if data.send:
+                recipients = data.send_to or [customer.email]
+                await record_event(order.id, "send_requested", principal.actor, {"to": recipients})
+    except IntegrityError:  # a concurrent request took the same explicit number
+        raise DomainError.one(
+            ErrorCode.DUPLICATE_NUMBER, ("number",), f"number {data.number} is already used"
+        ) from None
+    return order
+
+
+HEADER_KEYS = (
+    "reference_number",
+    "date",
+    "expected_shipment_date",
+    "delivery_method",
+    "payment_terms",
+    "billing_address",
+    "shipping_address",
+    "discount",
+    "shipping_charge",
+    "adjustment",
+    "notes",
+    "terms",
+)
+# Defaults copied from the customer when the client leaves them out (SPEC §3).
+_COPIED = {"payment_terms_days", "payment_terms_label", "billing_address", "shipping_address"}
+
+
+def _check_line_quantities(
+    problems: Problems, order_lines: list[SalesOrderLine], priced: list[PricedLine]
+) -> None:
+    """A line can never go below what is already invoiced or packed, nor vanish with it."""
+    kept = {p.line.id for p in priced if p.line is not None}
+    for index, p in enumerate(priced):
+        if p.line is None:
+            continue
+        if p.quantity < p.line.quantity_invoiced:
+            problems.add(
+                ErrorCode.OVER_INVOICED,
+                ("lines", index, "quantity"),
+                f"{p.line.quantity_invoiced} of this line is already invoiced",
+            )
+        if p.quantity < p.line.quantity_packed:
+            problems.add(
+                ErrorCode.OVER_PACKED,
+                ("lines", index, "quantity"),
+                f"{p.line.quantity_packed} of this line is already packed",
+            )
+        if p.item.id != p.line.item_id and (p.line.quantity_invoiced or p.line.quantity_packed):  # type: ignore[attr-defined]
+            problems.add(
+                ErrorCode.INVALID_STATUS,
+                ("lines", index, "itemId"),
+                "the item of an invoiced or packed line cannot change",
+            )
+    for line in order_lines:
+        if line.id not in kept and (line.quantity_invoiced or line.quantity_packed):
+            problems.add(
+                ErrorCode.INVALID_STATUS,
+                ("lines",),
+                f"line {line.position + 1} is invoiced or packed and cannot be removed",
+            )
+
+
+async def update_sales_order(
+    principal: Principal, order_id: int, changes: SalesOrderChanges
+) -> SalesOrder:
+    async with in_transaction():
+        order = await get_sales_order(principal.organization_id, order_id, lock=True)
+        _require_status(order, EDITABLE, "edited")
+        problems = Problems()
+        header = _clean_header(problems, changes.fields)
+        current = await _current_lines(order)
+        if changes.lines is not None:
+            if not changes.lines:
+                problems.add(ErrorCode.REQUIRED, ("lines",), "an order needs at least one line")
+            existing = {p.line.id: p.line for p in current if p.line is not None}
+            priced = await price_lines(
+                principal.organization_id, changes.lines, problems, existing=existing
+            )
+            _check_line_quantities(problems, list(existing.values()), priced)
+        else:
+            priced = current
+        order.update_from_dict(header)
+        if "date" in header and header["date"] is None:
+            order.date = date.today()
+        _check_dates(problems, order)
+        _apply_totals(problems, order, priced)
+        problems.raise_if_any()
+        if changes.lines is not None:
+            kept = {p.line.id for p in priced if p.line is not None}
+            removed = [p.line.id for p in current if p.line is not None and p.line.id not in kept]
+            if removed:
+                await SalesOrderLine.filter(id__in=removed).delete()
+            lines = await _write_lines(order, priced)
+        else:
+            lines = [p.line for p in current if p.line is not None]
+        _apply_statuses(order, lines, _goods(priced))
+        await order.save()
+        await record_event(
+            order.id,
+            "updated",
+            principal.actor,
+            {"fields": sorted(changes.fields), "lines": changes.lines is not None},
+        )
+    return order
+
+
+async def add_sales_order_lines(
+    principal: Principal, order_id: int, new_lines: list[LineInput]
+) -> SalesOrder:
+    """Bulk add: append lines to an editable order."""
+    async with in_transaction():
+        field = ("salesOrderId",)
+        order = await get_sales_order(principal.organization_id, order_id, field, lock=True)
+        _require_status(order, EDITABLE, "edited", field)
+        problems = Problems()
+        if not new_lines:
+            problems.add(ErrorCode.REQUIRED, ("lines",), "give at least one line to add")
+        if any(line.id is not None for line in new_lines):
+            problems.add(ErrorCode.INVALID, ("lines",), "new lines cannot carry an id")
+        current = await _current_lines(order)
+        added = await price_lines(principal.organization_id, new_lines, problems)
+        priced = current + added
+        _apply_totals(problems, order, priced)
+        problems.raise_if_any()
+        lines = await _write_lines(order, priced)
+        _apply_statuses(order, lines, _goods(priced))
+        await order.save()
+        await record_event(order.id, "lines_added", principal.actor, {"count": len(added)})
+    return order
+
+
+async def confirm_sales_order(principal: Principal, order_id: int) -> SalesOrder:
+    async with in_transaction():
+        order = await get_sales_order(principal.organization_id, order_id, lock=True)
+        _require_status(order, (SalesOrderStatus.DRAFT,), "confirmed")
+        order.status = SalesOrderStatus.CONFIRMED
+        await order.save(update_fields=["status", "updated_at"])
+        await record_event(order.id, "confirmed", principal.actor)
+    return order
+
+
+async def void_sales_order(principal: Principal, order_id: int) -> SalesOrder:
+    """Void is allowed while nothing is invoiced, packed or shipped (SPEC §3)."""
+    async with in_transaction():
+        order = await get_sales_order(principal.organization_id, order_id, lock=True)
+        _require_status(order, EDITABLE, "voided")
+        fulfilled = await SalesOrderLine.filter(
+            Q(quantity_invoiced__gt=0) | Q(quantity_packed__gt=0), sales_order_id=order.id
+        ).exists()
+        if fulfilled:
+            raise DomainError.one(
+                ErrorCode.INVALID_STATUS, ("id",), "an invoiced or packed order cannot be voided"
+            )
+        order.status = SalesOrderStatus.VOID
+        await order.save(update_fields=["status", "updated_at"])
+        await record_event(order.id, "voided", principal.actor)
+    return order
+
+
+async def delete_sales_order(principal: Principal, order_id: int) -> None:
+    """Only drafts can be deleted; their numbers are not handed out again."""
+    async with in_transaction():
+        order = await get_sales_order(principal.organization_id, order_id, lock=True)
+        _require_status(order, (SalesOrderStatus.DRAFT,), "deleted")
+        await order.delete()

@@ -1,0 +1,88 @@
+"""Reading sales orders: the filtered, sorted, keyset-paginated list of the contract."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
+
+from gqlorders.models import SalesOrder, SalesOrderStatus
+from gqlorders.pagination import Page, SortKey, paginate
+
+DEFAULT_STATUSES = [s for s in SalesOrderStatus if s != SalesOrderStatus.MERGED]
+MAX_SEARCH_LENGTH = 200
+
+
+class SalesOrderSortField(StrEnum):
+    NUMBER = "NUMBER"
+    DATE = "DATE"
+    TOTAL = "TOTAL"
+    CREATED_AT = "CREATED_AT"
+
+
+SORT_KEYS = {
+    SalesOrderSortField.NUMBER: SortKey("number"),
+    SalesOrderSortField.DATE: SortKey("date", date.fromisoformat),
+    SalesOrderSortField.TOTAL: SortKey("total", Decimal),
+    SalesOrderSortField.CREATED_AT: SortKey("created_at", datetime.fromisoformat),
+}
+
+
+@dataclass(frozen=True)
+class SalesOrderFilter:
+    statuses: list[SalesOrderStatus] | None = None
+    customer_id: int | None = None
+    search: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    marketplace: str | None = None
+
+
+def filtered_sales_orders(organization_id: int, where: SalesOrderFilter) -> QuerySet[SalesOrder]:
+    query = SalesOrder.filter(
+        organization_id=organization_id, status__in=where.statuses or DEFAULT_STATUSES
+    )
+    if where.customer_id is not None:
+        query = query.filter(customer_id=where.customer_id)
+    if where.search and where.search.strip():
+        term = where.search.strip()[:MAX_SEARCH_LENGTH]
+        query = query.filter(
+            Q(number__icontains=term)
+            | Q(reference_number__icontains=term)
+            | Q(customer__name__icontains=term)
+        )
+    if where.date_from is not None:
+        query = query.filter(date__gte=where.date_from)
+    if where.date_to is not None:
+        query = query.filter(date__lte=where.date_to)
+    if where.marketplace:
+        query = query.filter(marketplace=where.marketplace)
+    return query
+
+
+async def list_sales_orders(
+    organization_id: int,
+    where: SalesOrderFilter,
+    sort: SalesOrderSortField = SalesOrderSortField.CREATED_AT,
+    descending: bool = True,
+    *,
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+) -> Page[SalesOrder]:
+    key = SORT_KEYS[sort]
+    if descending:
+        key = key.reversed()
+    return await paginate(
+        filtered_sales_orders(organization_id, where),
+        key,
+        first=first,
+        after=after,
+        last=last,
+        before=before,
+    )

@@ -34,7 +34,6 @@ def parse_decimal(value: Any) -> Decimal:
 
 
 DecimalScalar = strawberry.scalar(
-    Decimal,
     name="Decimal",
     description='An exact decimal number, serialized as a string such as "1234.50".',
     serialize=format_decimal,

@@ -8,6 +8,7 @@ from decimal import Decimal
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, QueryDepthLimiter
+from strawberry.schema.config import StrawberryConfig
 
 from gqlorders.api.mutations.catalog import CatalogMutations
 from gqlorders.api.mutations.sales_orders import SalesOrderMutations
@@ -40,7 +41,7 @@ def build_schema() -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         types=[SalesOrder, Customer, Item, Tax, Warehouse],
-        scalar_overrides={Decimal: DecimalScalar},
+        config=StrawberryConfig(scalar_map={Decimal: DecimalScalar}),
         extensions=[
             lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),
             lambda: MaskErrors(should_mask_error=is_unexpected),

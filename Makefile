@@ -1,0 +1,45 @@
+# gqlorders — the two commands of README: `make demo` and `make test`.
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install demo serve test test-postgres test-sqlite lint schema contract
+
+$(BIN)/gqlorders: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $@
+
+install: $(BIN)/gqlorders
+
+## Set up, migrate SQLite under ./var, create demo data, print the token and serve.
+demo: install
+	$(BIN)/gqlorders demo --host $(HOST) --port $(PORT)
+	$(BIN)/gqlorders serve --host $(HOST) --port $(PORT)
+
+serve: install
+	$(BIN)/gqlorders migrate
+	$(BIN)/gqlorders serve --host $(HOST) --port $(PORT)
+
+## Set up and run the whole suite on PostgreSQL, then on SQLite.
+test: install
+	scripts/ensure-services
+	$(BIN)/ruff check src adapters workers tests
+	$(BIN)/pytest
+	GQLORDERS_TEST_DATABASE=sqlite $(BIN)/pytest
+
+test-postgres: install
+	$(BIN)/pytest
+
+test-sqlite: install
+	GQLORDERS_TEST_DATABASE=sqlite $(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check src adapters workers tests
+	$(BIN)/ruff format --check src adapters workers tests
+
+schema: install
+	$(BIN)/gqlorders export-schema

@@ -1,0 +1,97 @@
+"""Test fixtures: one fresh database per run (PostgreSQL by default, SQLite with
+GQLORDERS_TEST_DATABASE=sqlite), the ASGI app over httpx, and one new organization per test.
+
+Tests never share an organization, so they need no cleanup between them: tenancy itself keeps
+them apart (and every test doubles as a check of it).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from tortoise import Tortoise
+
+from gqlorders import database
+from gqlorders.app import create_app
+from gqlorders.config import load_settings
+from gqlorders.tenancy import Scope, create_organization, create_token
+from tests.support import GraphQLClient, Organization
+
+POSTGRES_URL = os.environ.get("GQLORDERS_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+BACKEND = os.environ.get("GQLORDERS_TEST_DATABASE", "postgres")
+
+
+def pytest_report_header() -> str:
+    return f"gqlorders test database: {BACKEND}"
+
+
+@pytest.fixture(scope="session")
+def backend() -> str:
+    return BACKEND
+
+
+@pytest.fixture(scope="session")
+async def settings(backend: str) -> AsyncIterator[object]:
+    """Migrate a brand-new database, keep the ORM open for the run, then drop the database."""
+    data_dir = Path(tempfile.mkdtemp(prefix="gqlorders-test-"))
+    name = f"gqlorders_test_{uuid.uuid4().hex[:12]}"
+    if backend == "postgres":
+        admin = await asyncpg.connect(f"{POSTGRES_URL}/postgres")
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        url = f"{POSTGRES_URL}/{name}"
+    else:
+        admin = None
+        url = f"sqlite://{data_dir / 'test.sqlite3'}"
+    settings = load_settings({"DATABASE_URL": url, "DATA_DIR": str(data_dir)})
+    try:
+        await database.migrate(settings)
+        async with database.connected(settings):
+            yield settings
+    finally:
+        await Tortoise.close_connections()
+        if admin is not None:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin.close()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+async def http(settings: object) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, manage_database=False)  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+async def new_organization(http: httpx.AsyncClient, name: str = "Test Co") -> Organization:
+    organization = await create_organization(name, "EUR")
+    token = await create_token(organization.id, name="tests")
+    return Organization(id=organization.id, api=GraphQLClient(http, token))
+
+
+@pytest.fixture
+async def org(http: httpx.AsyncClient) -> Organization:
+    return await new_organization(http)
+
+
+@pytest.fixture
+async def other_org(http: httpx.AsyncClient) -> Organization:
+    return await new_organization(http, "Other Co")
+
+
+@pytest.fixture
+def make_client(http: httpx.AsyncClient):
+    """A client for `org` whose token has only the given scopes."""
+
+    async def make(org: Organization, *scopes: Scope) -> GraphQLClient:
+        return GraphQLClient(http, await create_token(org.id, frozenset(scopes)))
+
+    return make

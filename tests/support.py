@@ -1,0 +1,140 @@
+"""Helpers for tests: a GraphQL client over HTTP, SQL statement counting, common documents."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+CREATE_CUSTOMER = """
+mutation($input: CreateCustomerInput!) {
+  createCustomer(input: $input) { customer { id name currency } errors { field code message } }
+}"""
+
+CREATE_ITEM = """
+mutation($input: CreateItemInput!) {
+  createItem(input: $input) { item { id sku rate } errors { field code message } }
+}"""
+
+CREATE_TAX = """
+mutation($input: CreateTaxInput!) {
+  createTax(input: $input) { tax { id name percentage } errors { field code message } }
+}"""
+
+ORDER_FIELDS = """
+  id number status invoicedStatus shippedStatus date expectedShipmentDate currency
+  referenceNumber deliveryMethod notes terms
+  subTotal taxTotal shippingCharge total
+  discount { type value amount }
+  adjustment { label amount }
+  taxes { tax { name } amount }
+  paymentTerms { days label }
+  billingAddress { attention street1 city zip country }
+  shippingAddress { attention street1 city zip country }
+  customer { id name }
+  warehouse { id name }
+  lines { id description quantity rate discountPercent amount item { sku } tax { name } }
+  events { type actor data }
+"""
+
+CREATE_ORDER = f"""
+mutation($input: CreateSalesOrderInput!) {{
+  createSalesOrder(input: $input) {{
+    salesOrder {{ {ORDER_FIELDS} }} errors {{ field code message }}
+  }}
+}}"""
+
+UPDATE_ORDER = f"""
+mutation($input: UpdateSalesOrderInput!) {{
+  updateSalesOrder(input: $input) {{
+    salesOrder {{ {ORDER_FIELDS} }} errors {{ field code message }}
+  }}
+}}"""
+
+ORDER = f"""
+query($id: ID!) {{ salesOrder(id: $id) {{ {ORDER_FIELDS} }} }}"""
+
+
+class GraphQLClient:
+    """Posts GraphQL documents to /graphql with a bearer token, as any client would."""
+
+    def __init__(self, http: httpx.AsyncClient, token: str | None) -> None:
+        self.http = http
+        self.token = token
+
+    async def execute(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        response = await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def data(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The `data` of a request that must not fail at the GraphQL level."""
+        body = await self.execute(query, variables)
+        assert "errors" not in body, body["errors"]
+        return body["data"]
+
+    async def mutate(self, query: str, input: dict[str, Any]) -> dict[str, Any]:
+        """The payload of a one-mutation document called with `$input`."""
+        data = await self.data(query, {"input": input})
+        (payload,) = data.values()
+        return payload
+
+    async def ok(self, query: str, input: dict[str, Any]) -> dict[str, Any]:
+        """The payload of a mutation that must succeed (no user errors)."""
+        payload = await self.mutate(query, input)
+        assert payload["errors"] == [], payload["errors"]
+        return payload
+
+
+@dataclass
+class Organization:
+    id: int
+    api: GraphQLClient
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    async def customer(self, **fields: Any) -> str:
+        input = {"name": "Acme", "email": "buyer@acme.example", **fields}
+        return (await self.api.ok(CREATE_CUSTOMER, input))["customer"]["id"]
+
+    async def item(self, sku: str, rate: str, **fields: Any) -> str:
+        input = {"sku": sku, "name": sku.title(), "kind": "GOODS", "rate": rate, **fields}
+        return (await self.api.ok(CREATE_ITEM, input))["item"]["id"]
+
+    async def tax(self, name: str, percentage: str) -> str:
+        return (await self.api.ok(CREATE_TAX, {"name": name, "percentage": percentage}))["tax"][
+            "id"
+        ]
+
+    async def order(self, customer_id: str, lines: list[dict[str, Any]], **fields: Any) -> dict:
+        payload = await self.api.ok(
+            CREATE_ORDER, {"customerId": customer_id, "lines": lines, **fields}
+        )
+        return payload["salesOrder"]
+
+
+@contextmanager
+def count_queries() -> Iterator[list[str]]:
+    """Collect every SQL statement tortoise sends while the block runs."""
+    statements: list[str] = []
+
+    class Collector(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            statements.append(str(record.args[0]) if record.args else record.getMessage())
+
+    logger = logging.getLogger("tortoise.db_client")
+    handler = Collector(level=logging.DEBUG)
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield statements
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)

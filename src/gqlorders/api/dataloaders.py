@@ -11,8 +11,13 @@ from tortoise.models import Model
 
 from gqlorders.models import (
     Customer,
+    EmailMessage,
+    Invoice,
+    InvoiceLine,
     Item,
     OrderEvent,
+    Package,
+    PackageLine,
     SalesOrder,
     SalesOrderLine,
     Tax,
@@ -44,6 +49,16 @@ def _children(
     return DataLoader(load_fn=load)
 
 
+def _line_by_id() -> DataLoader[int, SalesOrderLine | None]:
+    """Order lines by id; callers reach them only through rows of their own organization."""
+
+    async def load(keys: list[int]) -> Sequence[SalesOrderLine | None]:
+        rows = {row.pk: row for row in await SalesOrderLine.filter(id__in=keys)}
+        return [rows.get(key) for key in keys]
+
+    return DataLoader(load_fn=load)
+
+
 class Loaders:
     """Every loader of one request, all scoped to the caller's organization."""
 
@@ -57,6 +72,31 @@ class Loaders:
             lambda ids: SalesOrderLine.filter(sales_order_id__in=ids).order_by("position", "id"),
             "sales_order_id",
         )
+        self.invoice = _by_id(organization_id, Invoice)
+        self.order_invoices = _children(
+            lambda ids: Invoice.filter(sales_order_id__in=ids).order_by("created_at", "id"),
+            "sales_order_id",
+        )
+        self.order_packages = _children(
+            lambda ids: Package.filter(sales_order_id__in=ids).order_by("created_at", "id"),
+            "sales_order_id",
+        )
+        self.order_emails = _children(
+            lambda ids: EmailMessage.filter(sales_order_id__in=ids).order_by("created_at", "id"),
+            "sales_order_id",
+        )
+        self.invoice_emails = _children(
+            lambda ids: EmailMessage.filter(invoice_id__in=ids).order_by("created_at", "id"),
+            "invoice_id",
+        )
+        self.invoice_lines = _children(
+            lambda ids: InvoiceLine.filter(invoice_id__in=ids).order_by("position", "id"),
+            "invoice_id",
+        )
+        self.package_lines = _children(
+            lambda ids: PackageLine.filter(package_id__in=ids).order_by("id"), "package_id"
+        )
+        self.order_line = _line_by_id()
         self.order_events = _children(
             lambda ids: OrderEvent.filter(sales_order_id__in=ids).order_by("at", "id"),
             "sales_order_id",

@@ -13,6 +13,7 @@ from gqlorders.api.errors import raises_query_errors
 from gqlorders.api.ids import decode_optional_id, parse_id
 from gqlorders.api.types.catalog import Customer, Item, Tax, Warehouse
 from gqlorders.api.types.common import Connection, Node, SalesOrderStatus, connection
+from gqlorders.api.types.fulfilment import Invoice
 from gqlorders.api.types.sales_orders import SalesOrder
 from gqlorders.api.types.settings import Settings
 from gqlorders.catalog import customers, items, taxes, warehouses
@@ -28,6 +29,7 @@ NODE_LOADERS = {  # global ID type name -> Loaders attribute
     "Item": "item",
     "Tax": "tax",
     "Warehouse": "warehouse",
+    "Invoice": "invoice",
 }
 
 
@@ -128,6 +130,14 @@ class Query:
         if parsed is None or parsed[0] != "SalesOrder":
             return None
         return await info.context.loaders.sales_order.load(parsed[1])
+
+    @strawberry.field
+    async def invoice(self, info: Info, id: strawberry.ID) -> Invoice | None:
+        require(info, Scope.ORDERS_READ)
+        parsed = parse_id(id)
+        if parsed is None or parsed[0] != "Invoice":
+            return None
+        return await info.context.loaders.invoice.load(parsed[1])
 
     @strawberry.field
     @raises_query_errors

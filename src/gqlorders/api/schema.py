@@ -11,11 +11,13 @@ from strawberry.extensions import MaskErrors, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
 
 from gqlorders.api.mutations.catalog import CatalogMutations
+from gqlorders.api.mutations.fulfilment import FulfilmentMutations
 from gqlorders.api.mutations.sales_orders import SalesOrderMutations
 from gqlorders.api.mutations.settings import SettingsMutations
 from gqlorders.api.queries import Query
 from gqlorders.api.scalars import DecimalScalar
 from gqlorders.api.types.catalog import Customer, Item, Tax, Warehouse
+from gqlorders.api.types.fulfilment import Invoice, Package
 from gqlorders.api.types.sales_orders import SalesOrder
 
 logger = logging.getLogger("gqlorders.api")
@@ -24,7 +26,7 @@ MAX_QUERY_DEPTH = 12
 
 
 @strawberry.type
-class Mutation(SettingsMutations, CatalogMutations, SalesOrderMutations):
+class Mutation(SettingsMutations, CatalogMutations, SalesOrderMutations, FulfilmentMutations):
     pass
 
 
@@ -40,7 +42,7 @@ def build_schema() -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
-        types=[SalesOrder, Customer, Item, Tax, Warehouse],
+        types=[SalesOrder, Customer, Item, Tax, Warehouse, Invoice, Package],
         config=StrawberryConfig(scalar_map={Decimal: DecimalScalar}),
         extensions=[
             lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),

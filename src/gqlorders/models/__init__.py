@@ -1,7 +1,9 @@
 """Tortoise models, one module per aggregate. Tortoise discovers them through this package."""
 
 from gqlorders.models.catalog import Customer, Item, ItemKind, Tax, Warehouse
+from gqlorders.models.emails import EmailMessage, EmailState
 from gqlorders.models.events import OrderEvent
+from gqlorders.models.invoices import Invoice, InvoiceLine, InvoiceStatus
 from gqlorders.models.organizations import (
     ApiToken,
     CloseSalesOrderWhen,
@@ -10,6 +12,7 @@ from gqlorders.models.organizations import (
     NumberSequence,
     Organization,
 )
+from gqlorders.models.packages import Package, PackageLine, PackageStatus
 from gqlorders.models.sales_orders import (
     DiscountType,
     InvoicedStatus,
@@ -25,6 +28,11 @@ __all__ = [
     "Customer",
     "DiscountType",
     "DocumentKind",
+    "EmailMessage",
+    "EmailState",
+    "Invoice",
+    "InvoiceLine",
+    "InvoiceStatus",
     "InvoicedStatus",
     "Item",
     "ItemKind",
@@ -32,6 +40,9 @@ __all__ = [
     "NumberingMode",
     "OrderEvent",
     "Organization",
+    "Package",
+    "PackageLine",
+    "PackageStatus",
     "SalesOrder",
     "SalesOrderLine",
     "SalesOrderStatus",

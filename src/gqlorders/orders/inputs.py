@@ -63,3 +63,11 @@ class SalesOrderChanges:
 
     fields: dict[str, Any] = field(default_factory=dict)
     lines: list[LineInput] | None = None
+
+
+@dataclass(frozen=True)
+class SendRequest:
+    to: list[str] | None = None
+    cc: list[str] | None = None
+    subject: str | None = None
+    body: str | None = None

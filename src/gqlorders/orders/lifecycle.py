@@ -17,8 +17,10 @@ from tortoise.transactions import in_transaction
 
 from gqlorders.catalog.customers import clean_payment_terms, get_customer
 from gqlorders.catalog.warehouses import get_warehouse, primary_warehouse
+from gqlorders.emails import clean_recipients, default_recipients, queue_email
 from gqlorders.errors import DomainError, ErrorCode, FieldPath, Problems
 from gqlorders.models import (
+    Customer,
     DiscountType,
     DocumentKind,
     Item,
@@ -27,14 +29,15 @@ from gqlorders.models import (
     SalesOrderStatus,
     Tax,
 )
-from gqlorders.money import HUNDRED, TaxedAmount, document_totals, order_discount
+from gqlorders.money import HUNDRED, TaxedAmount, document_totals, line_amount, order_discount
 from gqlorders.numbering import assign_number
 from gqlorders.orders.events import record_event
-from gqlorders.orders.inputs import LineInput, NewSalesOrder, SalesOrderChanges
+from gqlorders.orders.fulfilment import apply_closing_rule
+from gqlorders.orders.inputs import LineInput, NewSalesOrder, SalesOrderChanges, SendRequest
 from gqlorders.orders.lines import PricedLine, price_lines
 from gqlorders.orders.statuses import invoiced_status, shipped_status
 from gqlorders.tenancy import Principal
-from gqlorders.validation import check_decimal, clean_address, clean_email, clean_text
+from gqlorders.validation import check_decimal, clean_address, clean_text
 
 EDITABLE = (SalesOrderStatus.DRAFT, SalesOrderStatus.CONFIRMED)
 TEXT_FIELDS = {  # model field: (input field, max length)
@@ -216,9 +219,19 @@ def _goods(priced: list[PricedLine]) -> set[int]:
     return {p.item.id for p in priced if p.is_goods}
 
 
-def _check_recipients(problems: Problems, recipients: list[str] | None, field: FieldPath) -> None:
-    for index, address in enumerate(recipients or []):
-        clean_email(problems, address, (*field, index))
+async def reprice_order(order: SalesOrder) -> None:
+    """Recompute line amounts, totals and statuses from the saved lines (after a merge)."""
+    priced = await _current_lines(order)
+    for p in priced:
+        p.amount = line_amount(p.quantity, p.rate, p.discount_percent)
+        if p.line is not None and p.line.amount != p.amount:
+            p.line.amount = p.amount
+            await p.line.save(update_fields=["amount"])
+    problems = Problems()
+    _apply_totals(problems, order, priced)
+    problems.raise_if_any()
+    _apply_statuses(order, [p.line for p in priced if p.line is not None], _goods(priced))
+    await order.save()
 
 
 async def create_sales_order(principal: Principal, data: NewSalesOrder) -> SalesOrder:
@@ -227,15 +240,15 @@ async def create_sales_order(principal: Principal, data: NewSalesOrder) -> Sales
     header = _clean_header(problems, {k: getattr(data, k) for k in HEADER_KEYS})
     if not data.lines:
         problems.add(ErrorCode.REQUIRED, ("lines",), "an order needs at least one line")
-    _check_recipients(problems, data.send_to, ("sendTo",))
+    send_to = clean_recipients(problems, data.send_to, ("sendTo",))
     customer = await get_customer(organization_id, data.customer_id, ("customerId",))
     if data.warehouse_id is not None:
         warehouse = await get_warehouse(organization_id, data.warehouse_id, ("warehouseId",))
     else:
         warehouse = await primary_warehouse(organization_id)
     priced = await price_lines(organization_id, data.lines, problems)
-    if data.send and not data.send_to and not customer.email:
-        problems.add(ErrorCode.REQUIRED, ("sendTo",), "the customer has no e-mail: give sendTo")
+    if data.send:
+        send_to = default_recipients(problems, send_to, customer.email, ("sendTo",))
     order = SalesOrder(
         organization_id=organization_id,
         customer_id=customer.id,
@@ -256,16 +269,14 @@ async def create_sales_order(principal: Principal, data: NewSalesOrder) -> Sales
             order.number = await assign_number(
                 SalesOrder, organization_id, DocumentKind.SALES_ORDER, data.number
             )
-            if data.send:
-                order.status = SalesOrderStatus.CONFIRMED
             await order.save()
             lines = await _write_lines(order, priced)
             _apply_statuses(order, lines, _goods(priced))
             await order.save(update_fields=["invoiced_status", "shipped_status"])
             await record_event(order.id, "created", principal.actor, {"number": order.number})
             if data.send:
-                recipients = data.send_to or [customer.email]
-                await record_event(order.id, "send_requested", principal.actor, {"to": recipients})
+                await _confirm(order, principal.actor)
+                await _queue_order_email(order, principal.actor, send_to)
     except IntegrityError:  # a concurrent request took the same explicit number
         raise DomainError.one(
             ErrorCode.DUPLICATE_NUMBER, ("number",), f"number {data.number} is already used"
@@ -395,13 +406,64 @@ async def add_sales_order_lines(
     return order
 
 
+async def _confirm(order: SalesOrder, actor: str) -> None:
+    """DRAFT -> CONFIRMED; an order already fulfilled by the closing rule closes at once."""
+    order.status = SalesOrderStatus.CONFIRMED
+    await record_event(order.id, "confirmed", actor)
+    await apply_closing_rule(order, actor)
+    await order.save(update_fields=["status", "updated_at"])
+
+
 async def confirm_sales_order(principal: Principal, order_id: int) -> SalesOrder:
     async with in_transaction():
         order = await get_sales_order(principal.organization_id, order_id, lock=True)
         _require_status(order, (SalesOrderStatus.DRAFT,), "confirmed")
-        order.status = SalesOrderStatus.CONFIRMED
-        await order.save(update_fields=["status", "updated_at"])
-        await record_event(order.id, "confirmed", principal.actor)
+        await _confirm(order, principal.actor)
+    return order
+
+
+async def _queue_order_email(
+    order: SalesOrder,
+    actor: str,
+    to: list[str],
+    cc: list[str] | None = None,
+    subject: str | None = None,
+    body: str = "",
+) -> None:
+    subject = subject or f"Sales order {order.number}"
+    await queue_email(
+        order.organization_id,  # type: ignore[attr-defined]
+        to,
+        subject,
+        body,
+        cc,
+        sales_order=order,
+    )
+    await record_event(order.id, "sent", actor, {"to": to, "subject": subject})
+
+
+async def send_sales_order(principal: Principal, order_id: int, request: SendRequest) -> SalesOrder:
+    """E-mail the order; sending a draft confirms it (SPEC §3)."""
+    problems = Problems()
+    to = clean_recipients(problems, request.to, ("to",))
+    cc = clean_recipients(problems, request.cc, ("cc",))
+    subject = clean_text(problems, request.subject, ("subject",), max_length=300)
+    body = clean_text(problems, request.body, ("body",), max_length=20000) or ""
+    async with in_transaction():
+        order = await get_sales_order(principal.organization_id, order_id, lock=True)
+        _require_status(
+            order,
+            (SalesOrderStatus.DRAFT, SalesOrderStatus.CONFIRMED, SalesOrderStatus.CLOSED),
+            "sent",
+        )
+        customer_email = (
+            await Customer.filter(id=order.customer_id).values_list("email", flat=True)  # type: ignore[attr-defined]
+        )[0]
+        to = default_recipients(problems, to, customer_email, ("to",))
+        problems.raise_if_any()
+        if order.status == SalesOrderStatus.DRAFT:
+            await _confirm(order, principal.actor)
+        await _queue_order_email(order, principal.actor, to, cc, subject, body)
     return order
 
 

@@ -176,6 +176,15 @@ class SalesOrderIdInput:
     id: strawberry.ID
 
 
+@strawberry.input
+class SendSalesOrderInput:
+    id: strawberry.ID
+    to: list[str] | None = None
+    cc: list[str] | None = None
+    subject: str | None = None
+    body: str | None = None
+
+
 @strawberry.type
 class SalesOrderPayload:
     sales_order: SalesOrder | None = None
@@ -244,3 +253,13 @@ class SalesOrderMutations:
         key = order_id(input.id)
         await lifecycle.delete_sales_order(principal, key)
         return DeletePayload(deleted_id=strawberry.ID(encode_id("SalesOrder", key)))
+
+    @strawberry.mutation(description="E-mail the order to the customer; a draft is confirmed.")
+    @returns_user_errors(SalesOrderPayload)
+    async def send_sales_order(self, info: Info, input: SendSalesOrderInput) -> SalesOrderPayload:
+        principal = require(info, Scope.ORDERS_WRITE)
+        request = inputs.SendRequest(
+            to=input.to, cc=input.cc, subject=input.subject, body=input.body
+        )
+        order = await lifecycle.send_sales_order(principal, order_id(input.id), request)
+        return SalesOrderPayload(sales_order=order)  # type: ignore[arg-type]

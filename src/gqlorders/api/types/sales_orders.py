@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -27,8 +27,12 @@ from gqlorders.api.types.common import (
     connection,
     is_row_of,
 )
+from gqlorders.errors import ErrorCode
 from gqlorders.merging import merge_blockers
 from gqlorders.orders.queries import SalesOrderFilter, list_sales_orders
+
+if TYPE_CHECKING:
+    from gqlorders.api.types.fulfilment import EmailMessage, Invoice, Package
 
 
 @strawberry.enum
@@ -44,17 +48,32 @@ class OrderSource:
     external_id: str | None
 
 
+Document = models.SalesOrder | models.Invoice  # rows that carry totals
+
+
 @strawberry.type
 class Discount:
     type: DiscountType  # type: ignore[valid-type]
     value: Decimal
     amount: Decimal
 
+    @classmethod
+    def of(cls, row: Document) -> Discount | None:
+        if row.discount_type is None:
+            return None
+        return cls(type=row.discount_type, value=row.discount_value, amount=row.discount_amount)
+
 
 @strawberry.type
 class Adjustment:
     label: str | None
     amount: Decimal
+
+    @classmethod
+    def of(cls, row: Document) -> Adjustment | None:
+        if row.adjustment_amount is None:
+            return None
+        return cls(label=row.adjustment_label, amount=row.adjustment_amount)
 
 
 @strawberry.type
@@ -65,6 +84,10 @@ class TaxTotal:
     @strawberry.field
     async def tax(self, info: Info) -> Tax:
         return await info.context.loaders.tax.load(self.tax_id)
+
+    @classmethod
+    def of(cls, row: Document) -> list[TaxTotal]:
+        return [cls(tax_id=t["tax_id"], amount=Decimal(t["amount"])) for t in row.tax_totals]
 
 
 @strawberry.type
@@ -155,21 +178,15 @@ class SalesOrder(Node):
 
     @strawberry.field
     def discount(self, root: strawberry.Parent[models.SalesOrder]) -> Discount | None:
-        if root.discount_type is None:
-            return None
-        return Discount(
-            type=root.discount_type, value=root.discount_value, amount=root.discount_amount
-        )
+        return Discount.of(root)
 
     @strawberry.field
     def taxes(self, root: strawberry.Parent[models.SalesOrder]) -> list[TaxTotal]:
-        return [TaxTotal(tax_id=t["tax_id"], amount=Decimal(t["amount"])) for t in root.tax_totals]
+        return TaxTotal.of(root)
 
     @strawberry.field
     def adjustment(self, root: strawberry.Parent[models.SalesOrder]) -> Adjustment | None:
-        if root.adjustment_amount is None:
-            return None
-        return Adjustment(label=root.adjustment_label, amount=root.adjustment_amount)
+        return Adjustment.of(root)
 
     @strawberry.field
     def source(self, root: strawberry.Parent[models.SalesOrder]) -> OrderSource:
@@ -179,12 +196,32 @@ class SalesOrder(Node):
         )
 
     @strawberry.field
-    def mergeable(self, root: strawberry.Parent[models.SalesOrder]) -> bool:
-        return not merge_blockers(root)
+    async def mergeable(self, root: strawberry.Parent[models.SalesOrder], info: Info) -> bool:
+        return not await _merge_blockers(root, info)
 
     @strawberry.field(description="Why this order cannot be merged at all right now.")
-    def merge_blockers(self, root: strawberry.Parent[models.SalesOrder]) -> list[ErrorCodeType]:  # type: ignore[valid-type]
-        return merge_blockers(root)
+    async def merge_blockers(
+        self, root: strawberry.Parent[models.SalesOrder], info: Info
+    ) -> list[ErrorCodeType]:  # type: ignore[valid-type]
+        return await _merge_blockers(root, info)
+
+    @strawberry.field
+    async def invoices(
+        self, root: strawberry.Parent[models.SalesOrder], info: Info
+    ) -> list[Annotated[Invoice, strawberry.lazy("gqlorders.api.types.fulfilment")]]:
+        return await info.context.loaders.order_invoices.load(root.id)
+
+    @strawberry.field
+    async def packages(
+        self, root: strawberry.Parent[models.SalesOrder], info: Info
+    ) -> list[Annotated[Package, strawberry.lazy("gqlorders.api.types.fulfilment")]]:
+        return await info.context.loaders.order_packages.load(root.id)
+
+    @strawberry.field
+    async def emails(
+        self, root: strawberry.Parent[models.SalesOrder], info: Info
+    ) -> list[Annotated[EmailMessage, strawberry.lazy("gqlorders.api.types.fulfilment")]]:
+        return await info.context.loaders.order_emails.load(root.id)
 
     @strawberry.field
     async def merged_into(
@@ -202,6 +239,14 @@ class SalesOrder(Node):
 
 
 @raises_query_errors
+async def _merge_blockers(order: models.SalesOrder, info: Info) -> list[ErrorCode]:
+    loaders = info.context.loaders
+    invoices = await loaders.order_invoices.load(order.id)
+    packages = await loaders.order_packages.load(order.id)
+    has_invoices = any(i.status != models.InvoiceStatus.VOID for i in invoices)
+    return merge_blockers(order, bool(packages), has_invoices)
+
+
 async def customer_sales_orders(
     info: Info, customer_id: int, first: int | None, after: str | None
 ) -> Connection[Any]:

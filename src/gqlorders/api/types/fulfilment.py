@@ -1,0 +1,153 @@
+"""Fulfilment types: invoices, packages and the e-mails sent for orders and invoices."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import strawberry
+from strawberry.types import Info
+
+from gqlorders import models
+from gqlorders.api.ids import encode_id
+from gqlorders.api.types.catalog import Customer, Item, Tax
+from gqlorders.api.types.common import Node, is_row_of
+from gqlorders.api.types.sales_orders import (
+    Adjustment,
+    Discount,
+    SalesOrder,
+    SalesOrderLine,
+    TaxTotal,
+)
+
+InvoiceStatus = strawberry.enum(models.InvoiceStatus, name="InvoiceStatus")
+PackageStatus = strawberry.enum(models.PackageStatus, name="PackageStatus")
+EmailState = strawberry.enum(models.EmailState, name="EmailState")
+
+
+@strawberry.type
+class EmailMessage:
+    subject: str
+    state: EmailState  # type: ignore[valid-type]
+    error: str | None
+    sent_at: datetime | None
+
+    @strawberry.field
+    def id(self, root: strawberry.Parent[models.EmailMessage]) -> strawberry.ID:
+        return strawberry.ID(encode_id("EmailMessage", root.id))
+
+    @strawberry.field
+    def to(self, root: strawberry.Parent[models.EmailMessage]) -> list[str]:
+        return list(root.to)
+
+
+@strawberry.type
+class InvoiceLine:
+    quantity: Decimal
+    rate: Decimal
+    discount_percent: Decimal
+    amount: Decimal
+
+    @strawberry.field
+    def id(self, root: strawberry.Parent[models.InvoiceLine]) -> strawberry.ID:
+        return strawberry.ID(encode_id("InvoiceLine", root.id))
+
+    @strawberry.field
+    async def sales_order_line(
+        self, root: strawberry.Parent[models.InvoiceLine], info: Info
+    ) -> SalesOrderLine:
+        return await info.context.loaders.order_line.load(root.sales_order_line_id)  # type: ignore[attr-defined]
+
+    @strawberry.field
+    async def item(self, root: strawberry.Parent[models.InvoiceLine], info: Info) -> Item:
+        return await info.context.loaders.item.load(root.item_id)  # type: ignore[attr-defined]
+
+    @strawberry.field
+    async def tax(self, root: strawberry.Parent[models.InvoiceLine], info: Info) -> Tax | None:
+        if root.tax_id is None:  # type: ignore[attr-defined]
+            return None
+        return await info.context.loaders.tax.load(root.tax_id)  # type: ignore[attr-defined]
+
+
+@strawberry.type
+class Invoice(Node):
+    is_type_of = is_row_of(models.Invoice)
+
+    number: str
+    status: InvoiceStatus  # type: ignore[valid-type]
+    date: date
+    due_date: date
+    currency: str
+    sub_total: Decimal
+    tax_total: Decimal
+    shipping_charge: Decimal
+    total: Decimal
+
+    @strawberry.field
+    def id(self, root: strawberry.Parent[models.Invoice]) -> strawberry.ID:
+        return strawberry.ID(encode_id("Invoice", root.id))
+
+    @strawberry.field
+    async def sales_order(self, root: strawberry.Parent[models.Invoice], info: Info) -> SalesOrder:
+        return await info.context.loaders.sales_order.load(root.sales_order_id)  # type: ignore[attr-defined]
+
+    @strawberry.field
+    async def customer(self, root: strawberry.Parent[models.Invoice], info: Info) -> Customer:
+        return await info.context.loaders.customer.load(root.customer_id)  # type: ignore[attr-defined]
+
+    @strawberry.field
+    async def lines(self, root: strawberry.Parent[models.Invoice], info: Info) -> list[InvoiceLine]:
+        return await info.context.loaders.invoice_lines.load(root.id)
+
+    @strawberry.field
+    def discount(self, root: strawberry.Parent[models.Invoice]) -> Discount | None:
+        return Discount.of(root)
+
+    @strawberry.field
+    def taxes(self, root: strawberry.Parent[models.Invoice]) -> list[TaxTotal]:
+        return TaxTotal.of(root)
+
+    @strawberry.field
+    def adjustment(self, root: strawberry.Parent[models.Invoice]) -> Adjustment | None:
+        return Adjustment.of(root)
+
+    @strawberry.field
+    async def emails(
+        self, root: strawberry.Parent[models.Invoice], info: Info
+    ) -> list[EmailMessage]:
+        return await info.context.loaders.invoice_emails.load(root.id)
+
+
+@strawberry.type
+class PackageLine:
+    quantity: Decimal
+
+    @strawberry.field
+    async def sales_order_line(
+        self, root: strawberry.Parent[models.PackageLine], info: Info
+    ) -> SalesOrderLine:
+        return await info.context.loaders.order_line.load(root.sales_order_line_id)  # type: ignore[attr-defined]
+
+
+@strawberry.type
+class Package(Node):
+    is_type_of = is_row_of(models.Package)
+
+    number: str
+    status: PackageStatus  # type: ignore[valid-type]
+    carrier: str | None
+    tracking_number: str | None
+    shipped_at: datetime | None
+    delivered_at: datetime | None
+
+    @strawberry.field
+    def id(self, root: strawberry.Parent[models.Package]) -> strawberry.ID:
+        return strawberry.ID(encode_id("Package", root.id))
+
+    @strawberry.field
+    async def sales_order(self, root: strawberry.Parent[models.Package], info: Info) -> SalesOrder:
+        return await info.context.loaders.sales_order.load(root.sales_order_id)  # type: ignore[attr-defined]
+
+    @strawberry.field
+    async def lines(self, root: strawberry.Parent[models.Package], info: Info) -> list[PackageLine]:
+        return await info.context.loaders.package_lines.load(root.id)

@@ -1,0 +1,1 @@
+"""Invoices converted from sales orders (SPEC §5)."""

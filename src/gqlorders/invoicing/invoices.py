@@ -1,0 +1,263 @@
+"""Converting orders into (partial) invoices, sending and voiding them (SPEC §5).
+
+Lock order, everywhere in fulfilment: the sales order row first, then anything under it. The
+order row lock serializes every change of its lines' invoiced and packed quantities, so racing
+requests can never invoice more than remains.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from tortoise.transactions import in_transaction
+
+from gqlorders.emails import clean_recipients, default_recipients, queue_email
+from gqlorders.errors import DomainError, ErrorCode, FieldPath, Problems
+from gqlorders.models import (
+    Customer,
+    DiscountType,
+    DocumentKind,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    SalesOrder,
+    SalesOrderLine,
+    SalesOrderStatus,
+    Tax,
+)
+from gqlorders.money import TaxedAmount, document_totals, line_amount, order_discount
+from gqlorders.numbering import assign_number
+from gqlorders.orders.events import record_event
+from gqlorders.orders.fulfilment import refresh_fulfilment
+from gqlorders.orders.lifecycle import get_sales_order
+from gqlorders.orders.quantities import QuantityRequest, requested_quantities
+from gqlorders.tenancy import Principal
+
+INVOICEABLE = (SalesOrderStatus.CONFIRMED, SalesOrderStatus.CLOSED)
+
+
+@dataclass(frozen=True)
+class NewInvoice:
+    sales_order_id: int
+    lines: list[QuantityRequest] | None = None  # None: everything not yet invoiced
+    date: date | None = None
+    send: bool = False
+    send_to: list[str] | None = None
+
+
+async def _invoice_discount(order: SalesOrder, sub_total: Decimal, completes: bool) -> Decimal:
+    """The order discount's share of this invoice.
+
+    A percentage applies as such; a fixed amount is prorated by sub total, and the invoice that
+    completes the order takes what is left, so the invoices add up to the order.
+    """
+    if order.discount_type == DiscountType.PERCENTAGE:
+        return order_discount(sub_total, percentage=order.discount_value)
+    if order.discount_type != DiscountType.AMOUNT or not order.sub_total:
+        return Decimal(0)
+    if completes:
+        taken = (
+            await Invoice.filter(sales_order_id=order.id)
+            .exclude(status=InvoiceStatus.VOID)
+            .values_list("discount_amount", flat=True)
+        )
+        return order.discount_amount - sum(taken, Decimal(0))
+    return order_discount(sub_total, amount=order.discount_amount * sub_total / order.sub_total)
+
+
+async def create_invoice_from_sales_order(principal: Principal, data: NewInvoice) -> Invoice:
+    problems = Problems()
+    send_to = clean_recipients(problems, data.send_to, ("sendTo",))
+    async with in_transaction():
+        order = await get_sales_order(
+            principal.organization_id, data.sales_order_id, ("salesOrderId",), lock=True
+        )
+        if order.status not in INVOICEABLE:
+            raise DomainError.one(
+                ErrorCode.INVALID_STATUS,
+                ("salesOrderId",),
+                f"a {order.status} order cannot be invoiced: confirm it first",
+            )
+        lines = {
+            line.id: line
+            for line in await SalesOrderLine.filter(sales_order_id=order.id).order_by("position")
+        }
+        remaining = {
+            line_id: line.quantity - line.quantity_invoiced for line_id, line in lines.items()
+        }
+        quantities = requested_quantities(
+            problems, data.lines, lines, remaining, ErrorCode.OVER_INVOICED, "invoice"
+        )
+        if not quantities and not problems:
+            problems.add(ErrorCode.INVALID, ("salesOrderId",), "nothing remains to invoice")
+        if data.send:
+            customer_email = (
+                await Customer.filter(id=order.customer_id).values_list("email", flat=True)  # type: ignore[attr-defined]
+            )[0]
+            send_to = default_recipients(problems, send_to, customer_email, ("sendTo",))
+        problems.raise_if_any()
+
+        taxes = {
+            tax.id: tax
+            for tax in await Tax.filter(
+                id__in={lines[i].tax_id for i in quantities if lines[i].tax_id}  # type: ignore[attr-defined]
+            )
+        }
+        invoice_lines = []
+        for position, (line_id, quantity) in enumerate(
+            sorted(quantities.items(), key=lambda kv: lines[kv[0]].position)
+        ):
+            line = lines[line_id]
+            invoice_lines.append(
+                InvoiceLine(
+                    sales_order_line_id=line.id,
+                    position=position,
+                    item_id=line.item_id,  # type: ignore[attr-defined]
+                    description=line.description,
+                    quantity=quantity,
+                    rate=line.rate,
+                    discount_percent=line.discount_percent,
+                    tax_id=line.tax_id,  # type: ignore[attr-defined]
+                    amount=line_amount(quantity, line.rate, line.discount_percent),
+                )
+            )
+        first = (
+            not await Invoice.filter(sales_order_id=order.id)
+            .exclude(status=InvoiceStatus.VOID)
+            .exists()
+        )
+        completes = all(
+            quantities.get(line_id, Decimal(0)) >= left for line_id, left in remaining.items()
+        )
+        sub_total = sum((line.amount for line in invoice_lines), Decimal(0))
+        discount = await _invoice_discount(order, sub_total, completes)
+        shipping = order.shipping_charge if first else Decimal(0)
+        adjustment = order.adjustment_amount if first else None
+        totals = document_totals(
+            (
+                TaxedAmount(
+                    line.amount,
+                    line.tax_id,  # type: ignore[attr-defined]
+                    taxes[line.tax_id].percentage if line.tax_id else None,  # type: ignore[attr-defined]
+                )
+                for line in invoice_lines
+            ),
+            discount_amount=discount,
+            shipping_charge=shipping,
+            adjustment=adjustment or Decimal(0),
+        )
+        invoice_date = data.date or date.today()
+        invoice = await Invoice.create(
+            organization_id=principal.organization_id,
+            number=await assign_number(
+                Invoice, principal.organization_id, DocumentKind.INVOICE, None, ("salesOrderId",)
+            ),
+            status=InvoiceStatus.SENT if data.send else InvoiceStatus.DRAFT,
+            sales_order_id=order.id,
+            customer_id=order.customer_id,  # type: ignore[attr-defined]
+            date=invoice_date,
+            due_date=invoice_date + timedelta(days=order.payment_terms_days or 0),
+            currency=order.currency,
+            billing_address=order.billing_address,
+            shipping_address=order.shipping_address,
+            discount_type=order.discount_type,
+            discount_value=order.discount_value,
+            discount_amount=totals.discount_amount,
+            shipping_charge=shipping,
+            adjustment_label=order.adjustment_label if first else None,
+            adjustment_amount=adjustment,
+            sub_total=totals.sub_total,
+            tax_totals=[{"tax_id": key, "amount": str(amount)} for key, amount in totals.taxes],
+            tax_total=totals.tax_total,
+            total=totals.total,
+        )
+        for invoice_line in invoice_lines:
+            invoice_line.invoice_id = invoice.id
+        await InvoiceLine.bulk_create(invoice_lines)
+        for line_id, quantity in quantities.items():
+            line = lines[line_id]
+            line.quantity_invoiced = line.quantity_invoiced + quantity
+            await line.save(update_fields=["quantity_invoiced"])
+        await record_event(order.id, "invoiced", principal.actor, {"invoice": invoice.number})
+        if data.send:
+            await _queue_invoice_email(invoice, principal.actor, send_to)
+        await refresh_fulfilment(order, principal.actor)
+    return invoice
+
+
+async def _queue_invoice_email(invoice: Invoice, actor: str, to: list[str]) -> None:
+    await queue_email(
+        invoice.organization_id,  # type: ignore[attr-defined]
+        to,
+        f"Invoice {invoice.number}",
+        invoice=invoice,
+    )
+    await record_event(
+        invoice.sales_order_id,  # type: ignore[attr-defined]
+        "invoice_sent",
+        actor,
+        {"invoice": invoice.number, "to": to},
+    )
+
+
+async def get_invoice(organization_id: int, invoice_id: int, field: FieldPath = ("id",)) -> Invoice:
+    invoice = await Invoice.filter(organization_id=organization_id, id=invoice_id).first()
+    if invoice is None:
+        raise DomainError.one(ErrorCode.NOT_FOUND, field, "no such invoice")
+    return invoice
+
+
+async def _locked_invoice(principal: Principal, invoice_id: int) -> tuple[SalesOrder, Invoice]:
+    """The invoice and its order, the order row locked first (the fulfilment lock order)."""
+    invoice = await get_invoice(principal.organization_id, invoice_id)
+    order = await get_sales_order(
+        principal.organization_id,
+        invoice.sales_order_id,
+        lock=True,  # type: ignore[attr-defined]
+    )
+    return order, await Invoice.get(id=invoice.id)
+
+
+async def send_invoice(principal: Principal, invoice_id: int) -> Invoice:
+    async with in_transaction():
+        _, invoice = await _locked_invoice(principal, invoice_id)
+        if invoice.status == InvoiceStatus.VOID:
+            raise DomainError.one(
+                ErrorCode.INVALID_STATUS, ("id",), "a void invoice cannot be sent"
+            )
+        problems = Problems()
+        customer_email = (
+            await Customer.filter(id=invoice.customer_id).values_list("email", flat=True)  # type: ignore[attr-defined]
+        )[0]
+        to = default_recipients(problems, [], customer_email, ("id",))
+        problems.raise_if_any()
+        invoice.status = InvoiceStatus.SENT
+        await invoice.save(update_fields=["status", "updated_at"])
+        await _queue_invoice_email(invoice, principal.actor, to)
+    return invoice
+
+
+async def void_invoice(principal: Principal, invoice_id: int) -> Invoice:
+    """Void an invoice and give its quantities back to the order, which may reopen (SPEC §5)."""
+    async with in_transaction():
+        order, invoice = await _locked_invoice(principal, invoice_id)
+        if invoice.status == InvoiceStatus.VOID:
+            raise DomainError.one(ErrorCode.INVALID_STATUS, ("id",), "the invoice is already void")
+        invoice.status = InvoiceStatus.VOID
+        await invoice.save(update_fields=["status", "updated_at"])
+        invoiced = await InvoiceLine.filter(invoice_id=invoice.id)
+        lines = {
+            line.id: line
+            for line in await SalesOrderLine.filter(
+                id__in=[i.sales_order_line_id for i in invoiced]  # type: ignore[attr-defined]
+            )
+        }
+        for invoice_line in invoiced:
+            line = lines[invoice_line.sales_order_line_id]  # type: ignore[attr-defined]
+            line.quantity_invoiced = line.quantity_invoiced - invoice_line.quantity
+            await line.save(update_fields=["quantity_invoiced"])
+        await record_event(order.id, "invoice_voided", principal.actor, {"invoice": invoice.number})
+        await refresh_fulfilment(order, principal.actor)
+    return invoice

@@ -1,0 +1,38 @@
+"""E-mails sent to customers (SPEC §8): each send request is a row with its delivery state."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class EmailState(StrEnum):
+    QUEUED = "QUEUED"
+    SENT = "SENT"
+    FAILED = "FAILED"
+
+
+class EmailMessage(Model):
+    id = fields.BigIntField(primary_key=True)
+    organization = fields.ForeignKeyField(
+        "models.Organization", related_name="emails", on_delete=fields.CASCADE
+    )
+    sales_order = fields.ForeignKeyField(
+        "models.SalesOrder", related_name="emails", null=True, on_delete=fields.CASCADE
+    )
+    invoice = fields.ForeignKeyField(
+        "models.Invoice", related_name="emails", null=True, on_delete=fields.CASCADE
+    )
+    to = fields.JSONField()
+    cc = fields.JSONField(default=list)
+    subject = fields.CharField(max_length=300)
+    body = fields.TextField(default="")
+    state = fields.CharEnumField(EmailState, max_length=8, default=EmailState.QUEUED)
+    error = fields.TextField(null=True)
+    sent_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "email_message"

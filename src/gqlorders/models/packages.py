@@ -1,0 +1,51 @@
+"""Packages of goods and their shipment (SPEC §6)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+from gqlorders.models.fields import QuantityField
+
+
+class PackageStatus(StrEnum):
+    PACKED = "PACKED"
+    SHIPPED = "SHIPPED"
+    DELIVERED = "DELIVERED"
+
+
+class Package(Model):
+    id = fields.BigIntField(primary_key=True)
+    organization = fields.ForeignKeyField(
+        "models.Organization", related_name="packages", on_delete=fields.CASCADE
+    )
+    number = fields.CharField(max_length=50)
+    status = fields.CharEnumField(PackageStatus, max_length=10, default=PackageStatus.PACKED)
+    sales_order = fields.ForeignKeyField(
+        "models.SalesOrder", related_name="packages", on_delete=fields.RESTRICT
+    )
+    carrier = fields.CharField(max_length=100, null=True)
+    tracking_number = fields.CharField(max_length=100, null=True)
+    shipped_at = fields.DatetimeField(null=True)
+    delivered_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "package"
+        unique_together = (("organization", "number"),)
+
+
+class PackageLine(Model):
+    id = fields.BigIntField(primary_key=True)
+    package = fields.ForeignKeyField(
+        "models.Package", related_name="lines", on_delete=fields.CASCADE
+    )
+    sales_order_line = fields.ForeignKeyField(
+        "models.SalesOrderLine", related_name=False, on_delete=fields.RESTRICT
+    )
+    quantity = QuantityField()
+
+    class Meta:
+        table = "package_line"

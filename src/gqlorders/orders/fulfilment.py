@@ -1,0 +1,69 @@
+"""Derived statuses and automatic closing after invoicing, packing or shipping (SPEC §3).
+
+Called inside the transaction that changed line quantities, with the order row locked.
+"""
+
+from __future__ import annotations
+
+from gqlorders.models import (
+    CloseSalesOrderWhen,
+    InvoicedStatus,
+    Item,
+    ItemKind,
+    Organization,
+    SalesOrder,
+    SalesOrderLine,
+    SalesOrderStatus,
+    ShippedStatus,
+)
+from gqlorders.orders.events import record_event
+from gqlorders.orders.statuses import invoiced_status, shipped_status
+
+
+def closing_condition_holds(order: SalesOrder, rule: CloseSalesOrderWhen) -> bool:
+    invoiced = order.invoiced_status == InvoicedStatus.INVOICED
+    shipped = order.shipped_status == ShippedStatus.SHIPPED
+    if rule == CloseSalesOrderWhen.INVOICED:
+        return invoiced
+    if rule == CloseSalesOrderWhen.SHIPPED:
+        return shipped
+    return invoiced and shipped
+
+
+async def refresh_fulfilment(order: SalesOrder, actor: str) -> None:
+    """Recompute the order's invoiced/shipped statuses from its lines, then close a confirmed
+    order whose closing condition now holds, or reopen a closed one whose condition stopped
+    holding (an invoice voided)."""
+    lines = await SalesOrderLine.filter(sales_order_id=order.id)
+    goods = set(
+        await Item.filter(
+            id__in={line.item_id for line in lines},  # type: ignore[attr-defined]
+            kind=ItemKind.GOODS,
+        ).values_list("id", flat=True)
+    )
+    order.invoiced_status = invoiced_status(
+        (line.quantity, line.quantity_invoiced) for line in lines
+    )
+    order.shipped_status = shipped_status(
+        (line.quantity, line.quantity_shipped)
+        for line in lines
+        if line.item_id in goods  # type: ignore[attr-defined]
+    )
+    await apply_closing_rule(order, actor)
+    await order.save(update_fields=["invoiced_status", "shipped_status", "status", "updated_at"])
+
+
+async def apply_closing_rule(order: SalesOrder, actor: str) -> None:
+    """Move the order between CONFIRMED and CLOSED by the organization's rule (not saved)."""
+    if order.status not in (SalesOrderStatus.CONFIRMED, SalesOrderStatus.CLOSED):
+        return
+    rule = await Organization.filter(id=order.organization_id).values_list(  # type: ignore[attr-defined]
+        "close_sales_order_when", flat=True
+    )
+    holds = closing_condition_holds(order, CloseSalesOrderWhen(rule[0]))
+    if order.status == SalesOrderStatus.CONFIRMED and holds:
+        order.status = SalesOrderStatus.CLOSED
+        await record_event(order.id, "closed", actor, {"rule": rule[0]})
+    elif order.status == SalesOrderStatus.CLOSED and not holds:
+        order.status = SalesOrderStatus.CONFIRMED
+        await record_event(order.id, "reopened", actor)

@@ -1,0 +1,1 @@
+"""Packages and shipments (SPEC §6)."""

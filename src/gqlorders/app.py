@@ -13,10 +13,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
 
+from gqlorders import jobs
 from gqlorders.api.context import Context, context_for
 from gqlorders.api.schema import schema
 from gqlorders.config import Settings, load_settings
 from gqlorders.database import connected
+from gqlorders.jobs import InProcessRunner
+from workers.jobs import FUNCTIONS
 
 # Strawberry logs a traceback for every denied request; denials are answered, not failures.
 logging.getLogger("strawberry.execution").setLevel(logging.CRITICAL)
@@ -43,6 +46,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
         async with connected(settings):
             yield
 
+    jobs.configure(InProcessRunner(FUNCTIONS))
     graphql = GraphQLApp(schema, graphql_ide="graphiql")
     return Starlette(
         routes=[

@@ -33,6 +33,22 @@ async def _token_create(settings: Settings, args: argparse.Namespace) -> None:
     _print_json({"token": token})
 
 
+async def _recalc_stock(settings: Settings, args: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from gqlorders.stock.levels import recalculate_everything
+
+    async with database.connected(settings):
+        with tqdm(unit="item", desc="committed stock") as bar:
+
+            def progress(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            count = await recalculate_everything(args.org, progress)
+    _print_json({"items": count})
+
+
 async def _demo(settings: Settings, args: argparse.Namespace) -> None:
     from gqlorders.demo import create_demo_organization
 
@@ -81,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     token_create.add_argument("--org", type=int, required=True)
     token_create.add_argument("--scopes", required=True, help="e.g. orders:read,orders:write")
     token_create.add_argument("--name", default="")
+    recalc = commands.add_parser("recalc-stock", help="recompute committed stock from scratch")
+    recalc.add_argument("--org", type=int, default=None, help="only this organization")
     export = commands.add_parser("export-schema", help="write the GraphQL schema (SDL)")
     export.add_argument("--output", default="schema.graphql")
     return parser
@@ -94,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         "demo": lambda: _demo(settings, args),
         "org": lambda: _org_create(settings, args),
         "token": lambda: _token_create(settings, args),
+        "recalc-stock": lambda: _recalc_stock(settings, args),
     }
     try:
         if args.command == "serve":

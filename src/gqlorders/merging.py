@@ -22,7 +22,13 @@ from gqlorders.models import (
     SalesOrderStatus,
 )
 from gqlorders.orders.events import record_event
-from gqlorders.orders.lifecycle import get_sales_order, reprice_order
+from gqlorders.orders.lifecycle import (
+    COMMITTING,
+    get_sales_order,
+    order_item_ids,
+    reprice_order,
+)
+from gqlorders.stock.levels import request_recalculation
 from gqlorders.tenancy import Principal
 
 MERGEABLE_STATUSES = (SalesOrderStatus.DRAFT, SalesOrderStatus.CONFIRMED)
@@ -154,6 +160,10 @@ async def merge_sales_orders(
         merged.status = SalesOrderStatus.MERGED
         merged.merged_into_id = survivor.id  # type: ignore[attr-defined]
         await merged.save(update_fields=["status", "merged_into_id", "updated_at"])
+        if survivor.status in COMMITTING:
+            await request_recalculation(
+                principal.organization_id, await order_item_ids(survivor.id)
+            )
         await record_event(survivor.id, "merged", principal.actor, {"from": merged.number})
         await record_event(merged.id, "merged_into", principal.actor, {"into": survivor.number})
     return survivor, merged

@@ -20,6 +20,7 @@ from gqlorders.models import (
     PackageLine,
     SalesOrder,
     SalesOrderLine,
+    StockLevel,
     Tax,
     Warehouse,
 )
@@ -57,6 +58,14 @@ def _line_by_id() -> DataLoader[int, SalesOrderLine | None]:
         return [rows.get(key) for key in keys]
 
     return DataLoader(load_fn=load)
+
+
+async def _all_warehouses(organization_id: int, keys: list[int]) -> list[list[Warehouse]]:
+    """The organization's warehouses (one key: the organization), primary first."""
+    rows = await Warehouse.filter(organization_id=organization_id).order_by(
+        "-is_primary", "name", "id"
+    )
+    return [rows for _ in keys]
 
 
 class Loaders:
@@ -97,6 +106,11 @@ class Loaders:
             lambda ids: PackageLine.filter(package_id__in=ids).order_by("id"), "package_id"
         )
         self.order_line = _line_by_id()
+        self.stock_levels = _children(
+            lambda ids: StockLevel.filter(organization_id=organization_id, item_id__in=ids),
+            "item_id",
+        )
+        self.warehouses = DataLoader(load_fn=lambda keys: _all_warehouses(organization_id, keys))
         self.order_events = _children(
             lambda ids: OrderEvent.filter(sales_order_id__in=ids).order_by("at", "id"),
             "sales_order_id",

@@ -19,6 +19,7 @@ from gqlorders.api.types.settings import Settings
 from gqlorders.catalog import customers, items, taxes, warehouses
 from gqlorders.orders import queries as order_queries
 from gqlorders.organization_settings import get_settings
+from gqlorders.stock.levels import low_stock_item_ids
 from gqlorders.tenancy import Scope
 
 SalesOrderSortField = strawberry.enum(order_queries.SalesOrderSortField, name="SalesOrderSortField")
@@ -122,6 +123,16 @@ class Query:
         principal = require(info, Scope.ORDERS_READ)
         page = await items.list_items(principal.organization_id, search, first=first, after=after)
         return connection(page)
+
+    @strawberry.field(description="Goods at or below their reorder level, for purchasing.")
+    @raises_query_errors
+    async def low_stock_items(
+        self, info: Info, warehouse_id: strawberry.ID | None = None
+    ) -> list[Item]:
+        principal = require(info, Scope.ORDERS_READ)
+        warehouse = decode_optional_id(warehouse_id, "Warehouse", ("warehouseId",))
+        ids = await low_stock_item_ids(principal.organization_id, warehouse)
+        return [item for item in await info.context.loaders.item.load_many(ids) if item]
 
     @strawberry.field
     async def sales_order(self, info: Info, id: strawberry.ID) -> SalesOrder | None:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, QueryDepthLimiter
+from strawberry.extensions import MaskErrors, QueryDepthLimiter, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 
+from gqlorders import jobs
 from gqlorders.api.mutations.catalog import CatalogMutations
 from gqlorders.api.mutations.fulfilment import FulfilmentMutations
 from gqlorders.api.mutations.sales_orders import SalesOrderMutations
 from gqlorders.api.mutations.settings import SettingsMutations
+from gqlorders.api.mutations.stock import StockMutations
 from gqlorders.api.queries import Query
 from gqlorders.api.scalars import DecimalScalar
 from gqlorders.api.types.catalog import Customer, Item, Tax, Warehouse
@@ -26,8 +29,18 @@ MAX_QUERY_DEPTH = 12
 
 
 @strawberry.type
-class Mutation(SettingsMutations, CatalogMutations, SalesOrderMutations, FulfilmentMutations):
+class Mutation(
+    SettingsMutations, CatalogMutations, StockMutations, SalesOrderMutations, FulfilmentMutations
+):
     pass
+
+
+class RunJobsAfterCommit(SchemaExtension):
+    """Hand the jobs a request's transactions committed to the runner, once it has executed."""
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        yield
+        await jobs.after_request()
 
 
 def is_unexpected(error: GraphQLError) -> bool:
@@ -47,6 +60,7 @@ def build_schema() -> strawberry.Schema:
         extensions=[
             lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),
             lambda: MaskErrors(should_mask_error=is_unexpected),
+            RunJobsAfterCommit,
         ],
     )
 

@@ -12,6 +12,7 @@ from gqlorders.models.organizations import (
     NumberSequence,
     Organization,
 )
+from gqlorders.models.outbox import OutboxJob
 from gqlorders.models.packages import Package, PackageLine, PackageStatus
 from gqlorders.models.sales_orders import (
     DiscountType,
@@ -21,6 +22,7 @@ from gqlorders.models.sales_orders import (
     SalesOrderStatus,
     ShippedStatus,
 )
+from gqlorders.models.stock import StockLevel, StockMovement
 
 __all__ = [
     "ApiToken",
@@ -40,6 +42,7 @@ __all__ = [
     "NumberingMode",
     "OrderEvent",
     "Organization",
+    "OutboxJob",
     "Package",
     "PackageLine",
     "PackageStatus",
@@ -47,6 +50,8 @@ __all__ = [
     "SalesOrderLine",
     "SalesOrderStatus",
     "ShippedStatus",
+    "StockLevel",
+    "StockMovement",
     "Tax",
     "Warehouse",
 ]

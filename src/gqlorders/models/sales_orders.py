@@ -115,4 +115,4 @@ class SalesOrderLine(Model):
 
     class Meta:
         table = "sales_order_line"
-        indexes = (("sales_order_id", "position"),)
+        indexes = (("sales_order_id", "position"), ("item_id", "sales_order_id"))

@@ -36,16 +36,24 @@ from gqlorders.orders.fulfilment import apply_closing_rule
 from gqlorders.orders.inputs import LineInput, NewSalesOrder, SalesOrderChanges, SendRequest
 from gqlorders.orders.lines import PricedLine, price_lines
 from gqlorders.orders.statuses import invoiced_status, shipped_status
+from gqlorders.stock.levels import request_recalculation
 from gqlorders.tenancy import Principal
 from gqlorders.validation import check_decimal, clean_address, clean_text
 
 EDITABLE = (SalesOrderStatus.DRAFT, SalesOrderStatus.CONFIRMED)
+COMMITTING = (SalesOrderStatus.CONFIRMED, SalesOrderStatus.CLOSED)  # their goods are committed
 TEXT_FIELDS = {  # model field: (input field, max length)
     "reference_number": ("referenceNumber", 100),
     "delivery_method": ("deliveryMethod", 100),
     "notes": ("notes", 5000),
     "terms": ("terms", 5000),
 }
+
+
+async def order_item_ids(order_id: int) -> list[int]:
+    return list(
+        await SalesOrderLine.filter(sales_order_id=order_id).values_list("item_id", flat=True)
+    )
 
 
 async def get_sales_order(
@@ -372,6 +380,9 @@ async def update_sales_order(
             lines = [p.line for p in current if p.line is not None]
         _apply_statuses(order, lines, _goods(priced))
         await order.save()
+        if order.status in COMMITTING and changes.lines is not None:
+            touched = {p.item.id for p in current} | {p.item.id for p in priced}
+            await request_recalculation(principal.organization_id, touched)
         await record_event(
             order.id,
             "updated",
@@ -403,6 +414,8 @@ async def add_sales_order_lines(
         _apply_statuses(order, lines, _goods(priced))
         await order.save()
         await record_event(order.id, "lines_added", principal.actor, {"count": len(added)})
+        if order.status in COMMITTING:
+            await request_recalculation(principal.organization_id, {p.item.id for p in added})
     return order
 
 
@@ -412,6 +425,7 @@ async def _confirm(order: SalesOrder, actor: str) -> None:
     await record_event(order.id, "confirmed", actor)
     await apply_closing_rule(order, actor)
     await order.save(update_fields=["status", "updated_at"])
+    await request_recalculation(order.organization_id, await order_item_ids(order.id))  # type: ignore[attr-defined]
 
 
 async def confirm_sales_order(principal: Principal, order_id: int) -> SalesOrder:
@@ -479,9 +493,12 @@ async def void_sales_order(principal: Principal, order_id: int) -> SalesOrder:
             raise DomainError.one(
                 ErrorCode.INVALID_STATUS, ("id",), "an invoiced or packed order cannot be voided"
             )
+        was_committing = order.status in COMMITTING
         order.status = SalesOrderStatus.VOID
         await order.save(update_fields=["status", "updated_at"])
         await record_event(order.id, "voided", principal.actor)
+        if was_committing:
+            await request_recalculation(principal.organization_id, await order_item_ids(order.id))
     return order
 
 

@@ -28,6 +28,7 @@ from gqlorders.orders.events import record_event
 from gqlorders.orders.fulfilment import refresh_fulfilment
 from gqlorders.orders.lifecycle import get_sales_order
 from gqlorders.orders.quantities import QuantityRequest, requested_quantities
+from gqlorders.stock.levels import move_on_hand, request_recalculation
 from gqlorders.tenancy import Principal
 from gqlorders.validation import clean_text
 
@@ -138,6 +139,19 @@ async def ship_package(principal: Principal, package_id: int, shipment: Shipment
             line = lines[package_line.sales_order_line_id]  # type: ignore[attr-defined]
             line.quantity_shipped = line.quantity_shipped + package_line.quantity
             await line.save(update_fields=["quantity_shipped"])
+            await move_on_hand(
+                principal.organization_id,
+                line.item_id,  # type: ignore[attr-defined]
+                order.warehouse_id,  # type: ignore[attr-defined]
+                -package_line.quantity,
+                f"shipped in {package.number}",
+                principal.actor,
+                package.id,
+            )
+        await request_recalculation(
+            principal.organization_id,
+            {line.item_id for line in lines.values()},  # type: ignore[attr-defined]
+        )
         await record_event(
             order.id,
             "shipped",

@@ -86,6 +86,38 @@ class Customer(Node):
 
 
 @strawberry.type
+class StockLevel:
+    warehouse: Warehouse
+    on_hand: Decimal
+    committed: Decimal
+
+    @strawberry.field
+    def available_for_sale(self) -> Decimal:
+        return self.on_hand - self.committed
+
+
+async def item_stock(info: Info, item: models.Item) -> list[StockLevel]:
+    """One level per warehouse of the organization (zeros where nothing moved yet)."""
+    if item.kind != models.ItemKind.GOODS:
+        return []
+    loaders = info.context.loaders
+    warehouses = await loaders.warehouses.load(0)
+    levels = {
+        level.warehouse_id: level  # type: ignore[attr-defined]
+        for level in await loaders.stock_levels.load(item.id)
+    }
+    zero = Decimal("0")
+    return [
+        StockLevel(
+            warehouse=warehouse,  # type: ignore[arg-type]
+            on_hand=levels[warehouse.id].on_hand if warehouse.id in levels else zero,
+            committed=levels[warehouse.id].committed if warehouse.id in levels else zero,
+        )
+        for warehouse in warehouses
+    ]
+
+
+@strawberry.type
 class Item(Node):
     is_type_of = is_row_of(models.Item)
 
@@ -99,6 +131,10 @@ class Item(Node):
     @strawberry.field
     def id(self, root: strawberry.Parent[models.Item]) -> strawberry.ID:
         return strawberry.ID(encode_id("Item", root.id))
+
+    @strawberry.field(description="One per warehouse (goods only; empty for services).")
+    async def stock(self, root: strawberry.Parent[models.Item], info: Info) -> list[StockLevel]:
+        return await item_stock(info, root)
 
     @strawberry.field
     async def tax(self, root: strawberry.Parent[models.Item], info: Info) -> Tax | None:

@@ -29,7 +29,9 @@ from gqlorders.api.types.common import (
 )
 from gqlorders.errors import ErrorCode
 from gqlorders.merging import merge_blockers
+from gqlorders.orders.lifecycle import COMMITTING
 from gqlorders.orders.queries import SalesOrderFilter, list_sales_orders
+from gqlorders.stock import indicators
 
 if TYPE_CHECKING:
     from gqlorders.api.types.fulfilment import EmailMessage, Invoice, Package
@@ -98,6 +100,9 @@ class OrderEvent:
     data: JSON | None
 
 
+StockStatus = strawberry.enum(indicators.StockStatus, name="StockStatus")
+
+
 @strawberry.type
 class SalesOrderLine:
     description: str | None
@@ -116,6 +121,30 @@ class SalesOrderLine:
     @strawberry.field
     async def item(self, root: strawberry.Parent[models.SalesOrderLine], info: Info) -> Item:
         return await info.context.loaders.item.load(root.item_id)  # type: ignore[attr-defined]
+
+    @strawberry.field(description="Can the warehouse serve what remains? Null for services.")
+    async def stock_status(
+        self, root: strawberry.Parent[models.SalesOrderLine], info: Info
+    ) -> StockStatus | None:  # type: ignore[valid-type]
+        loaders = info.context.loaders
+        item = await loaders.item.load(root.item_id)  # type: ignore[attr-defined]
+        if item is None or item.kind != models.ItemKind.GOODS:
+            return None
+        order = await loaders.sales_order.load(root.sales_order_id)  # type: ignore[attr-defined]
+        levels = await loaders.stock_levels.load(item.id)
+        available = sum(
+            (
+                lvl.on_hand - lvl.committed
+                for lvl in levels
+                if lvl.warehouse_id == order.warehouse_id
+            ),  # type: ignore[attr-defined]
+            Decimal(0),
+        )
+        return indicators.line_stock_status(
+            root.quantity - root.quantity_shipped,
+            available,
+            committed_by_line=order.status in COMMITTING,
+        )
 
     @strawberry.field
     async def tax(self, root: strawberry.Parent[models.SalesOrderLine], info: Info) -> Tax | None:

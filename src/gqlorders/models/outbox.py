@@ -1,0 +1,18 @@
+"""The transactional outbox (SPEC §8): a job is a row written in the transaction that causes it."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class OutboxJob(Model):
+    id = fields.BigIntField(primary_key=True)
+    job = fields.CharField(max_length=50)
+    payload = fields.JSONField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+    dispatched_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "outbox_job"
+        indexes = (("dispatched_at", "id"),)

@@ -1,0 +1,192 @@
+"""Stock levels: adjustments and shipments move on hand; a set-based recalculation writes
+committed. Quantities are scaled integers in SQL (see models/fields.py), so the sums below are
+exact on SQLite as on PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from tortoise import connections
+from tortoise.transactions import in_transaction
+
+from gqlorders import jobs
+from gqlorders.catalog.warehouses import get_warehouse
+from gqlorders.errors import DomainError, ErrorCode, Problems
+from gqlorders.models import Item, ItemKind, StockLevel, StockMovement
+from gqlorders.models.fields import ScaledDecimalField
+from gqlorders.tenancy import Principal
+from gqlorders.validation import check_decimal, clean_text
+
+QUANTITY = ScaledDecimalField(places=4)  # the column type of every stock quantity
+COMMITTING_STATUSES = ("CONFIRMED", "CLOSED")
+RECALC_BATCH = 2000
+
+_UPSERT_ON_HAND = """
+INSERT INTO stock_level (organization_id, item_id, warehouse_id, on_hand, committed)
+VALUES ($1, $2, $3, $4, 0)
+ON CONFLICT (item_id, warehouse_id) DO UPDATE SET on_hand = stock_level.on_hand + excluded.on_hand
+"""
+
+# One statement per batch: committed = unshipped goods of confirmed and closed orders, for
+# every (item, warehouse) of the batch, zero where nothing is committed any more.
+_RECALC_COMMITTED = """
+WITH agg AS (
+    SELECT l.item_id, o.warehouse_id, SUM(l.quantity - l.quantity_shipped) AS committed
+    FROM sales_order_line l
+    JOIN sales_order o ON o.id = l.sales_order_id
+    WHERE l.item_id IN ({items}) AND o.status IN ('CONFIRMED', 'CLOSED')
+    GROUP BY l.item_id, o.warehouse_id
+)
+INSERT INTO stock_level (organization_id, item_id, warehouse_id, on_hand, committed)
+SELECT i.organization_id, i.id, w.id, 0, COALESCE(agg.committed, 0)
+FROM item i
+JOIN warehouse w ON w.organization_id = i.organization_id
+LEFT JOIN agg ON agg.item_id = i.id AND agg.warehouse_id = w.id
+WHERE i.id IN ({items}) AND i.kind = 'GOODS'
+ON CONFLICT (item_id, warehouse_id) DO UPDATE SET committed = excluded.committed
+"""
+
+
+@dataclass(frozen=True)
+class Level:
+    warehouse_id: int
+    on_hand: Decimal
+    committed: Decimal
+
+    @property
+    def available(self) -> Decimal:
+        return self.on_hand - self.committed
+
+
+def _placeholders(count: int, start: int = 1) -> str:
+    return ", ".join(f"${n}" for n in range(start, start + count))
+
+
+async def _execute(statement: str, params: list[Any]) -> list[dict[str, Any]]:
+    """Run raw SQL written with PostgreSQL's $n placeholders (SQLite reads them as ?n)."""
+    connection = connections.get("default")
+    if connection.capabilities.dialect == "sqlite":
+        statement = re.sub(r"\$(\d+)", r"?\1", statement)
+    return await connection.execute_query_dict(statement, params)
+
+
+async def move_on_hand(
+    organization_id: int,
+    item_id: int,
+    warehouse_id: int,
+    quantity: Decimal,
+    reason: str,
+    actor: str | None,
+    package_id: int | None = None,
+) -> None:
+    """Add `quantity` (any sign) to on hand, atomically, and record the movement."""
+    await _execute(
+        _UPSERT_ON_HAND,
+        [organization_id, item_id, warehouse_id, QUANTITY.to_db_value(quantity, None)],
+    )
+    await StockMovement.create(
+        organization_id=organization_id,
+        item_id=item_id,
+        warehouse_id=warehouse_id,
+        quantity=quantity,
+        reason=reason,
+        actor=actor,
+        package_id=package_id,
+    )
+
+
+async def adjust_stock(
+    principal: Principal, item_id: int, warehouse_id: int, delta: Decimal, reason: str
+) -> Item:
+    """A stock adjustment (count, receipt, damage): changes on hand, never below zero."""
+    organization_id = principal.organization_id
+    problems = Problems()
+    check_decimal(problems, delta, ("quantityDelta",), places=4, minimum=None)
+    if delta == 0:
+        problems.add(ErrorCode.INVALID, ("quantityDelta",), "quantityDelta cannot be zero")
+    clean_reason = clean_text(problems, reason, ("reason",), required=True, max_length=300)
+    problems.raise_if_any()
+    item = await Item.filter(organization_id=organization_id, id=item_id).first()
+    if item is None:
+        raise DomainError.one(ErrorCode.NOT_FOUND, ("itemId",), "no such item")
+    if item.kind != ItemKind.GOODS:
+        raise DomainError.one(ErrorCode.INVALID, ("itemId",), "services have no stock")
+    await get_warehouse(organization_id, warehouse_id, ("warehouseId",))
+    async with in_transaction():
+        await move_on_hand(
+            organization_id, item_id, warehouse_id, delta, clean_reason or "", principal.actor
+        )
+        level = (
+            await StockLevel.filter(item_id=item_id, warehouse_id=warehouse_id)
+            .select_for_update()
+            .get()
+        )
+        if level.on_hand < 0:
+            raise DomainError.one(
+                ErrorCode.INSUFFICIENT_STOCK,
+                ("quantityDelta",),
+                f"only {level.on_hand - delta:f} is on hand",
+            )
+        await jobs.enqueue(jobs.RECALC_STOCK, organization_id=organization_id, item_ids=[item_id])
+    return item
+
+
+async def request_recalculation(organization_id: int, item_ids: Iterable[int]) -> None:
+    """Ask for committed stock of these items to be recalculated once the change commits."""
+    ids = sorted(set(item_ids))
+    if ids:
+        await jobs.enqueue(jobs.RECALC_STOCK, organization_id=organization_id, item_ids=ids)
+
+
+async def recalculate_committed(item_ids: list[int]) -> None:
+    """Recompute committed stock of these items in every warehouse: one statement per batch.
+
+    Idempotent and safe beside order changes: it reads committed lines as they are now, and
+    any change committing later enqueues its own recalculation.
+    """
+    for start in range(0, len(item_ids), RECALC_BATCH):
+        batch = item_ids[start : start + RECALC_BATCH]
+        await _execute(_RECALC_COMMITTED.format(items=_placeholders(len(batch))), batch)
+
+
+async def recalculate_everything(
+    organization_id: int | None = None, progress: Callable[[int, int], None] | None = None
+) -> int:
+    """Recompute committed stock from scratch for every goods item (or one organization's)."""
+    query = Item.filter(kind=ItemKind.GOODS)
+    if organization_id is not None:
+        query = query.filter(organization_id=organization_id)
+    item_ids = list(await query.order_by("id").values_list("id", flat=True))
+    for start in range(0, len(item_ids), RECALC_BATCH):
+        batch = item_ids[start : start + RECALC_BATCH]
+        await recalculate_committed(batch)
+        if progress is not None:
+            progress(start + len(batch), len(item_ids))
+    return len(item_ids)
+
+
+async def levels_by_item(organization_id: int, item_ids: list[int]) -> dict[int, list[StockLevel]]:
+    levels: dict[int, list[StockLevel]] = {item_id: [] for item_id in item_ids}
+    for level in await StockLevel.filter(organization_id=organization_id, item_id__in=item_ids):
+        levels[level.item_id].append(level)  # type: ignore[attr-defined]
+    return levels
+
+
+async def low_stock_item_ids(organization_id: int, warehouse_id: int | None) -> list[int]:
+    """Goods whose available quantity is at or below their reorder level (SPEC §7): in one
+    warehouse, or summed over all of them."""
+    warehouse_filter = "AND s.warehouse_id = $2" if warehouse_id is not None else ""
+    statement = f"""
+        SELECT i.id FROM item i
+        LEFT JOIN stock_level s ON s.item_id = i.id {warehouse_filter}
+        WHERE i.organization_id = $1 AND i.kind = 'GOODS' AND i.reorder_level IS NOT NULL
+        GROUP BY i.id, i.reorder_level, i.sku
+        HAVING COALESCE(SUM(s.on_hand - s.committed), 0) <= i.reorder_level
+        ORDER BY i.sku
+    """
+    params = [organization_id] if warehouse_id is None else [organization_id, warehouse_id]
+    return [row["id"] for row in await _execute(statement, params)]

@@ -1,7 +1,10 @@
-"""The starlette application: /graphql, /healthz. The one place the API meets the database."""
+"""The starlette application: /graphql, /documents, /healthz. The one place the API, the
+database and the job runner are wired together."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,20 +12,26 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
 
-from gqlorders import jobs
-from gqlorders.api.context import Context, context_for
+from gqlorders import documents, jobs
+from gqlorders.api.context import Context, bearer_token, context_for
+from gqlorders.api.ids import parse_id
 from gqlorders.api.schema import schema
 from gqlorders.config import Settings, load_settings
 from gqlorders.database import connected
-from gqlorders.jobs import InProcessRunner
+from gqlorders.tenancy import Scope, authenticate
 from workers.jobs import FUNCTIONS
 
 # Strawberry logs a traceback for every denied request; denials are answered, not failures.
 logging.getLogger("strawberry.execution").setLevel(logging.CRITICAL)
+
+DOCUMENT_KINDS = {  # URL segment -> (global ID type, document kind)
+    "sales-orders": ("SalesOrder", documents.SALES_ORDER),
+    "invoices": ("Invoice", documents.INVOICE),
+}
 
 
 class GraphQLApp(GraphQL):
@@ -34,23 +43,53 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+async def download_document(request: Request) -> Response:
+    """A rendered PDF, to a token of the record's organization only (401 / 404 otherwise)."""
+    token = bearer_token(request)
+    principal = await authenticate(token) if token else None
+    if principal is None or not principal.has(Scope.ORDERS_READ):
+        return JSONResponse({"error": "a valid bearer token is required"}, status_code=401)
+    kind = DOCUMENT_KINDS.get(request.path_params["kind"])
+    parsed = parse_id(request.path_params["id"])
+    if kind is None or parsed is None or parsed[0] != kind[0]:
+        return JSONResponse({"error": "not found"}, status_code=404)
+    document = await documents.downloadable(principal.organization_id, kind[1], parsed[1])
+    if document is None or document.path is None:
+        return JSONResponse({"error": "not found"}, status_code=404)
+    return FileResponse(document.path, media_type="application/pdf")
+
+
+def build_runner(settings: Settings) -> jobs.Runner:
+    if settings.redis_url:
+        return jobs.RedisRelay(settings.redis_url)
+    return jobs.InProcessRunner(FUNCTIONS, {"settings": settings})
+
+
 def create_app(settings: Settings | None = None, *, manage_database: bool = True) -> Starlette:
     """The ASGI app. Tests that open the database themselves pass `manage_database=False`."""
     settings = settings or load_settings()
+    runner = build_runner(settings)
+    jobs.configure(runner)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if not manage_database:
-            yield
-            return
-        async with connected(settings):
-            yield
+        async with contextlib.AsyncExitStack() as stack:
+            if manage_database:
+                await stack.enter_async_context(connected(settings))
+            relay = asyncio.create_task(jobs.relay_forever())
+            try:
+                yield
+            finally:
+                relay.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await relay
+                await runner.drain()
 
-    jobs.configure(InProcessRunner(FUNCTIONS))
     graphql = GraphQLApp(schema, graphql_ide="graphiql")
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/documents/{kind}/{id}.pdf", download_document),
             Route("/healthz", healthz),
         ],
         lifespan=lifespan,

@@ -68,6 +68,16 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
 
 
+def _worker(settings: Settings) -> None:
+    from workers.arq_worker import build_worker
+
+    if not settings.redis_url:
+        raise SystemExit(
+            "gqlorders worker needs REDIS_URL; without it `gqlorders serve` runs jobs itself"
+        )
+    build_worker(settings).run()
+
+
 def _export_schema(args: argparse.Namespace) -> None:
     from gqlorders.api.schema import schema
 
@@ -97,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     token_create.add_argument("--org", type=int, required=True)
     token_create.add_argument("--scopes", required=True, help="e.g. orders:read,orders:write")
     token_create.add_argument("--name", default="")
+    commands.add_parser("worker", help="run the background worker (needs REDIS_URL)")
     recalc = commands.add_parser("recalc-stock", help="recompute committed stock from scratch")
     recalc.add_argument("--org", type=int, default=None, help="only this organization")
     export = commands.add_parser("export-schema", help="write the GraphQL schema (SDL)")
@@ -117,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "serve":
             _serve(settings, args)
+        elif args.command == "worker":
+            _worker(settings)
         elif args.command == "export-schema":
             _export_schema(args)
         else:

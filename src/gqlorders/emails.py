@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gqlorders import jobs
 from gqlorders.errors import ErrorCode, FieldPath, Problems
 from gqlorders.models import EmailMessage, Invoice, SalesOrder
 from gqlorders.validation import clean_email, clean_text
@@ -40,8 +41,8 @@ async def queue_email(
     sales_order: SalesOrder | None = None,
     invoice: Invoice | None = None,
 ) -> EmailMessage:
-    """A QUEUED message; it is delivered (with its PDF) by the e-mail job."""
-    return await EmailMessage.create(
+    """A QUEUED message; the e-mail job delivers it (with its PDF) once this commits."""
+    message = await EmailMessage.create(
         organization_id=organization_id,
         sales_order_id=sales_order.id if sales_order else None,
         invoice_id=invoice.id if invoice else None,
@@ -50,6 +51,8 @@ async def queue_email(
         subject=subject,
         body=body,
     )
+    await jobs.enqueue(jobs.SEND_EMAIL, email_id=message.id)
+    return message
 
 
 def clean_subject(problems: Problems, subject: str | None, default: str) -> str:

@@ -1,17 +1,24 @@
-"""Background jobs behind one small interface (SPEC §8, STACK_NOTES: arq may be swapped).
+"""Background jobs behind one small interface (SPEC §8; STACK_NOTES: arq may be swapped).
 
 `enqueue` writes an outbox row inside the caller's transaction: a committed change never
-loses its job and a rolled-back one never enqueues any. After each request the configured
-runner takes the committed rows: in-process (no REDIS_URL), it runs the job functions right
-away; with Redis, a relay hands them to arq workers.
+loses its job and a rolled-back one never enqueues any. After each request (and every few
+seconds) the configured runner takes the committed rows:
+
+- `InProcessRunner` (no REDIS_URL) runs the job functions in this process: quick ones before
+  the response, slow ones (PDF, e-mail) in background tasks;
+- `RedisRelay` hands them to arq workers, with the outbox row id as arq's job id. While Redis
+  is unreachable the rows stay in the outbox and go out when it returns.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from tortoise.timezone import now
 
 from gqlorders.models import OutboxJob
@@ -22,7 +29,18 @@ RECALC_STOCK = "recalc_stock"
 SEND_EMAIL = "send_email"
 RENDER_PDF = "render_pdf"
 
+MAX_TRIES = 6
+REDIS_DOWN = (OSError, RedisConnectionError, RedisTimeoutError)
+
 JobFunction = Callable[..., Awaitable[Any]]
+
+
+class RetryLater(Exception):
+    """Raised by a job whose failure is transient (SMTP down, database busy)."""
+
+    def __init__(self, defer_seconds: float, reason: str = "") -> None:
+        super().__init__(reason or f"retry in {defer_seconds}s")
+        self.defer_seconds = defer_seconds
 
 
 async def enqueue(job: str, **payload: Any) -> None:
@@ -41,28 +59,110 @@ async def claim_pending(limit: int = 100) -> list[OutboxJob]:
     return claimed
 
 
+async def release(rows: list[OutboxJob]) -> None:
+    """Give claimed rows back to the outbox (their hand-off failed)."""
+    if rows:
+        await OutboxJob.filter(id__in=[row.id for row in rows]).update(dispatched_at=None)
+
+
 class Runner(Protocol):
     async def after_commit(self) -> None:
-        """Called after each request (and periodically): hand committed jobs on."""
+        """Hand the committed jobs on (after each request, and periodically)."""
+
+    async def drain(self) -> None:
+        """Wait until the jobs handed on by this process are done (tests, shutdown)."""
 
 
 class InProcessRunner:
     """Runs job functions in this process: the embedded default, one command serves all."""
 
-    def __init__(self, functions: Mapping[str, JobFunction]) -> None:
+    def __init__(
+        self,
+        functions: Mapping[str, JobFunction],
+        context: dict[str, Any],
+        inline: frozenset[str] = frozenset({RECALC_STOCK}),
+    ) -> None:
         self.functions = dict(functions)
+        self.context = context
+        self.inline = inline
+        self.tasks: set[asyncio.Task[None]] = set()
 
     async def after_commit(self) -> None:
         while batch := await claim_pending():
             for row in batch:
-                function = self.functions.get(row.job)
-                if function is None:
-                    logger.error("no function for job %s (outbox id %s)", row.job, row.id)
-                    continue
-                try:
-                    await function({"job_id": str(row.id)}, **row.payload)
-                except Exception:
-                    logger.exception("job %s (outbox id %s) failed", row.job, row.id)
+                if row.job in self.inline:
+                    await self._run(row)
+                else:
+                    task = asyncio.create_task(self._run(row))
+                    self.tasks.add(task)
+                    task.add_done_callback(self.tasks.discard)
+
+    async def _run(self, row: OutboxJob) -> None:
+        function = self.functions.get(row.job)
+        if function is None:
+            logger.error("no function for job %s (outbox id %s)", row.job, row.id)
+            return
+        for attempt in range(1, MAX_TRIES + 1):
+            context = {**self.context, "job_id": f"outbox:{row.id}", "job_try": attempt}
+            try:
+                await function(context, **row.payload)
+                return
+            except RetryLater as retry:
+                logger.warning("job %s (outbox id %s): %s", row.job, row.id, retry)
+                await asyncio.sleep(retry.defer_seconds)
+            except Exception:
+                logger.exception("job %s (outbox id %s) failed", row.job, row.id)
+                return
+
+    async def drain(self) -> None:
+        while self.tasks:
+            await asyncio.gather(*list(self.tasks), return_exceptions=True)
+
+
+class RedisRelay:
+    """Moves committed outbox rows to arq (SPEC §8), keyed by the row id."""
+
+    def __init__(self, redis_url: str) -> None:
+        self.redis_url = redis_url
+        self._pool: Any = None
+
+    async def _arq(self) -> Any:
+        from arq import create_pool
+        from arq.connections import RedisSettings
+
+        if self._pool is None:
+            settings = RedisSettings.from_dsn(self.redis_url)
+            settings.conn_retries = 0
+            self._pool = await create_pool(settings)
+        return self._pool
+
+    async def after_commit(self) -> None:
+        while batch := await claim_pending():
+            sent = 0
+            try:
+                pool = await self._arq()
+                for row in batch:
+                    await pool.enqueue_job(row.job, _job_id=f"outbox:{row.id}", **row.payload)
+                    sent += 1
+            except REDIS_DOWN as error:
+                waiting = len(batch) - sent
+                logger.warning(
+                    "Redis unreachable, %d job(s) wait in the outbox: %s", waiting, error
+                )
+                await release(batch[sent:])
+                await self.close()
+                return
+
+    async def drain(self) -> None:
+        """Jobs run in the workers: nothing to wait for in this process."""
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            try:
+                await pool.aclose()
+            except Exception:
+                logger.debug("closing the Redis pool failed", exc_info=True)
 
 
 _runner: Runner | None = None
@@ -73,6 +173,20 @@ def configure(runner: Runner | None) -> None:
     _runner = runner
 
 
+def current_runner() -> Runner | None:
+    return _runner
+
+
 async def after_request() -> None:
     if _runner is not None:
         await _runner.after_commit()
+
+
+async def relay_forever(interval: float = 2.0) -> None:
+    """Pick up jobs no request handed on (Redis was down, another process committed them)."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await after_request()
+        except Exception:
+            logger.exception("the outbox relay failed; trying again")

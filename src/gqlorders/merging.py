@@ -127,11 +127,9 @@ async def merge_sales_orders(
         if problems:
             raise DomainError(problems)
         survivor, merged = first, second
-        kept = {
-            _line_key(line): line
-            for line in await SalesOrderLine.filter(sales_order_id=survivor.id)
-        }
-        position = len(kept)
+        survivor_lines = await SalesOrderLine.filter(sales_order_id=survivor.id)
+        kept = {_line_key(line): line for line in survivor_lines}
+        position = max((line.position for line in survivor_lines), default=-1) + 1
         for line in await SalesOrderLine.filter(sales_order_id=merged.id).order_by("position"):
             same = kept.get(_line_key(line))
             if same is not None:

@@ -15,6 +15,13 @@ ZERO = Decimal("0.00")
 HUNDRED = Decimal(100)
 
 
+def format_decimal(value: Decimal) -> str:
+    """At least two places ("12.50", "3.00"), more only when they carry something ("0.125")."""
+    if value == value.quantize(CENT):
+        return f"{value.quantize(CENT):f}"
+    return f"{value.normalize():f}"
+
+
 def round_money(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 

@@ -67,7 +67,7 @@ async def assign_number(
         number = explicit.strip()
         if not number:
             raise DomainError.one(ErrorCode.REQUIRED, field, "the number cannot be blank")
-        if len(number) > MAX_NUMBER_LENGTH:
+        if len(number) > MAX_NUMBER_LENGTH or "\x00" in number:
             raise DomainError.one(
                 ErrorCode.INVALID, field, f"a number has at most {MAX_NUMBER_LENGTH} characters"
             )

@@ -11,6 +11,7 @@ import binascii
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 from tortoise.expressions import Q
@@ -46,19 +47,32 @@ class Page(Generic[M]):
     query: QuerySet[M]  # the filtered query without paging, for totalCount
 
 
-def encode_cursor(value: Any, row_id: int) -> str:
-    text = json.dumps([str(value) if value is not None else None, row_id], separators=(",", ":"))
+def parse_money(text: str) -> Decimal:
+    """A money value from a cursor: finite, cents, and within the column's range."""
+    value = Decimal(text)
+    if not value.is_finite() or value != value.quantize(Decimal("0.01")) or abs(value) >= 10**15:
+        raise ValueError(text)
+    return value
+
+
+def encode_cursor(column: str, value: Any, row_id: int) -> str:
+    """The cursor names its sort column, so a cursor of another sort order is refused."""
+    text = json.dumps(
+        [column, str(value) if value is not None else None, row_id], separators=(",", ":")
+    )
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str, key: SortKey, field: str) -> tuple[Any, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        value, row_id = json.loads(raw)
-        if not isinstance(row_id, int) or isinstance(row_id, bool):
+        column, value, row_id = json.loads(raw)
+        if column != key.column or not isinstance(value, str):
             raise ValueError
-        return (key.parse(value) if value is not None else None), row_id
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        if not isinstance(row_id, int) or isinstance(row_id, bool) or not 0 < row_id < 2**63:
+            raise ValueError
+        return key.parse(value), row_id
+    except (ValueError, TypeError, ArithmeticError, binascii.Error, UnicodeDecodeError):
         raise DomainError.one(ErrorCode.INVALID, (field,), "not a valid cursor") from None
 
 
@@ -71,6 +85,16 @@ def _after(key: SortKey, value: Any, row_id: int) -> Q:
 def _ordering(key: SortKey) -> list[str]:
     sign = "-" if key.descending else ""
     return [f"{sign}{key.column}", f"{sign}id"]
+
+
+def matching(query: QuerySet[M], term: str, *lookups: str) -> QuerySet[M]:
+    """Rows whose given text columns contain `term` (case-insensitive)."""
+    if "\x00" in term:  # no stored text contains one (PostgreSQL refuses it)
+        return query.filter(id__lt=0)
+    condition = Q()
+    for lookup in lookups:
+        condition |= Q(**{f"{lookup}__icontains": term})
+    return query.filter(condition)
 
 
 def page_size(requested: int | None, field: str) -> int:
@@ -112,7 +136,7 @@ async def paginate(
     rows = rows[:size]
     if backwards:
         rows.reverse()
-    cursors = [encode_cursor(getattr(row, key.column), row.pk) for row in rows]
+    cursors = [encode_cursor(key.column, getattr(row, key.column), row.pk) for row in rows]
     return Page(
         rows=rows,
         cursors=cursors,

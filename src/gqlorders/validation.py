@@ -29,7 +29,15 @@ def clean_text(
         return None
     if len(text) > max_length:
         problems.add(ErrorCode.INVALID, field, f"{field[-1]} has at most {max_length} characters")
+    if "\x00" in text:  # PostgreSQL cannot store it, and no name or note needs it
+        problems.add(ErrorCode.INVALID, field, f"{field[-1]} contains a NUL character")
     return text
+
+
+def search_term(value: str | None) -> str | None:
+    """A search box's text, or None when it searches for nothing."""
+    term = value.strip()[:200] if value else ""
+    return term or None
 
 
 def check_decimal(

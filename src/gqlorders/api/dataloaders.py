@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 from tortoise.models import Model
 
 from gqlorders.models import (
     Customer,
+    Document,
     EmailMessage,
     Invoice,
     InvoiceLine,
@@ -46,6 +47,14 @@ def _children(
         for row in await fetch(keys):
             groups[getattr(row, parent)].append(row)
         return [groups[key] for key in keys]
+
+    return DataLoader(load_fn=load)
+
+
+def _one_of_each(fetch: Callable, parent: str) -> DataLoader[int, Any]:
+    async def load(keys: list[int]) -> Sequence[Any]:
+        rows = {getattr(row, parent): row for row in await fetch(keys)}
+        return [rows.get(key) for key in keys]
 
     return DataLoader(load_fn=load)
 
@@ -106,6 +115,12 @@ class Loaders:
             lambda ids: PackageLine.filter(package_id__in=ids).order_by("id"), "package_id"
         )
         self.order_line = _line_by_id()
+        self.order_document = _one_of_each(
+            lambda ids: Document.filter(sales_order_id__in=ids), "sales_order_id"
+        )
+        self.invoice_document = _one_of_each(
+            lambda ids: Document.filter(invoice_id__in=ids), "invoice_id"
+        )
         self.stock_levels = _children(
             lambda ids: StockLevel.filter(organization_id=organization_id, item_id__in=ids),
             "item_id",

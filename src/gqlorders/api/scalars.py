@@ -7,15 +7,9 @@ from typing import Any
 
 import strawberry
 
-CENT = Decimal("0.01")
+from gqlorders.money import format_decimal
+
 MAX_INPUT_LENGTH = 40
-
-
-def format_decimal(value: Decimal) -> str:
-    """At least two places ("12.50", "3.00"), more only when they carry something ("0.125")."""
-    if value == value.quantize(CENT):
-        return f"{value.quantize(CENT):f}"
-    return f"{value.normalize():f}"
 
 
 def parse_decimal(value: Any) -> Decimal:

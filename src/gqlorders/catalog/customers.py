@@ -5,12 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tortoise.expressions import Q
-
 from gqlorders.errors import DomainError, ErrorCode, FieldPath, Problems
 from gqlorders.models import Customer, Organization
-from gqlorders.pagination import Page, SortKey, paginate
-from gqlorders.validation import clean_address, clean_currency, clean_email, clean_text
+from gqlorders.pagination import Page, SortKey, matching, paginate
+from gqlorders.validation import clean_address, clean_currency, clean_email, clean_text, search_term
 
 MAX_TERM_DAYS = 3650
 
@@ -115,7 +113,6 @@ async def list_customers(
     organization_id: int, search: str | None, *, first: int | None, after: str | None
 ) -> Page[Customer]:
     query = Customer.filter(organization_id=organization_id)
-    if search and search.strip():
-        term = search.strip()[:200]
-        query = query.filter(Q(name__icontains=term) | Q(email__icontains=term))
+    if term := search_term(search):
+        query = matching(query, term, "name", "email")
     return await paginate(query, SortKey("name"), first=first, after=after)

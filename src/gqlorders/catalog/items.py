@@ -6,13 +6,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
 
 from gqlorders.catalog.taxes import get_tax
 from gqlorders.errors import DomainError, ErrorCode, Problems
 from gqlorders.models import Item, ItemKind
-from gqlorders.pagination import Page, SortKey, paginate
-from gqlorders.validation import check_decimal, clean_text
+from gqlorders.pagination import Page, SortKey, matching, paginate
+from gqlorders.validation import check_decimal, clean_text, search_term
 
 
 @dataclass(frozen=True)
@@ -58,7 +57,6 @@ async def list_items(
     organization_id: int, search: str | None, *, first: int | None, after: str | None
 ) -> Page[Item]:
     query = Item.filter(organization_id=organization_id)
-    if search and search.strip():
-        term = search.strip()[:200]
-        query = query.filter(Q(sku__icontains=term) | Q(name__icontains=term))
+    if term := search_term(search):
+        query = matching(query, term, "sku", "name")
     return await paginate(query, SortKey("sku"), first=first, after=after)

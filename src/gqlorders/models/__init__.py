@@ -1,6 +1,7 @@
 """Tortoise models, one module per aggregate. Tortoise discovers them through this package."""
 
 from gqlorders.models.catalog import Customer, Item, ItemKind, Tax, Warehouse
+from gqlorders.models.documents import Document, DocumentState
 from gqlorders.models.emails import EmailMessage, EmailState
 from gqlorders.models.events import OrderEvent
 from gqlorders.models.invoices import Invoice, InvoiceLine, InvoiceStatus
@@ -29,7 +30,9 @@ __all__ = [
     "CloseSalesOrderWhen",
     "Customer",
     "DiscountType",
+    "Document",
     "DocumentKind",
+    "DocumentState",
     "EmailMessage",
     "EmailState",
     "Invoice",

@@ -10,6 +10,7 @@ from tortoise.models import Model
 
 class EmailState(StrEnum):
     QUEUED = "QUEUED"
+    SENDING = "SENDING"  # claimed by a job: a rerun of the job never sends it again
     SENT = "SENT"
     FAILED = "FAILED"
 
@@ -30,6 +31,7 @@ class EmailMessage(Model):
     subject = fields.CharField(max_length=300)
     body = fields.TextField(default="")
     state = fields.CharEnumField(EmailState, max_length=8, default=EmailState.QUEUED)
+    attempts = fields.IntField(default=0, db_default=0)
     error = fields.TextField(null=True)
     sent_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)

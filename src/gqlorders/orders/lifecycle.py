@@ -379,6 +379,7 @@ async def update_sales_order(
         else:
             lines = [p.line for p in current if p.line is not None]
         _apply_statuses(order, lines, _goods(priced))
+        await apply_closing_rule(order, principal.actor)
         await order.save()
         if order.status in COMMITTING and changes.lines is not None:
             touched = {p.item.id for p in current} | {p.item.id for p in priced}

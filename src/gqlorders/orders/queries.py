@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
 from enum import StrEnum
 
-from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
 from gqlorders.models import SalesOrder, SalesOrderStatus
-from gqlorders.pagination import Page, SortKey, paginate
+from gqlorders.pagination import Page, SortKey, matching, paginate, parse_money
+from gqlorders.validation import search_term
 
 DEFAULT_STATUSES = [s for s in SalesOrderStatus if s != SalesOrderStatus.MERGED]
-MAX_SEARCH_LENGTH = 200
 
 
 class SalesOrderSortField(StrEnum):
@@ -27,7 +25,7 @@ class SalesOrderSortField(StrEnum):
 SORT_KEYS = {
     SalesOrderSortField.NUMBER: SortKey("number"),
     SalesOrderSortField.DATE: SortKey("date", date.fromisoformat),
-    SalesOrderSortField.TOTAL: SortKey("total", Decimal),
+    SalesOrderSortField.TOTAL: SortKey("total", parse_money),
     SalesOrderSortField.CREATED_AT: SortKey("created_at", datetime.fromisoformat),
 }
 
@@ -48,13 +46,8 @@ def filtered_sales_orders(organization_id: int, where: SalesOrderFilter) -> Quer
     )
     if where.customer_id is not None:
         query = query.filter(customer_id=where.customer_id)
-    if where.search and where.search.strip():
-        term = where.search.strip()[:MAX_SEARCH_LENGTH]
-        query = query.filter(
-            Q(number__icontains=term)
-            | Q(reference_number__icontains=term)
-            | Q(customer__name__icontains=term)
-        )
+    if term := search_term(where.search):
+        query = matching(query, term, "number", "reference_number", "customer__name")
     if where.date_from is not None:
         query = query.filter(date__gte=where.date_from)
     if where.date_to is not None:

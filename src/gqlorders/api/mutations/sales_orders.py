@@ -20,6 +20,7 @@ from gqlorders.api.types.common import (
     address_or_none,
 )
 from gqlorders.api.types.sales_orders import SalesOrder
+from gqlorders.documents import render_sales_order_pdf
 from gqlorders.errors import FieldPath
 from gqlorders.orders import inputs, lifecycle
 from gqlorders.tenancy import Scope
@@ -262,4 +263,13 @@ class SalesOrderMutations:
             to=input.to, cc=input.cc, subject=input.subject, body=input.body
         )
         order = await lifecycle.send_sales_order(principal, order_id(input.id), request)
+        return SalesOrderPayload(sales_order=order)  # type: ignore[arg-type]
+
+    @strawberry.mutation(description="Render the order's PDF in the background; see `pdf`.")
+    @returns_user_errors(SalesOrderPayload)
+    async def render_sales_order_pdf(
+        self, info: Info, input: SalesOrderIdInput
+    ) -> SalesOrderPayload:
+        principal = require(info, Scope.ORDERS_READ)
+        order = await render_sales_order_pdf(principal.organization_id, order_id(input.id))
         return SalesOrderPayload(sales_order=order)  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ from gqlorders.api.types.common import Node, is_row_of
 from gqlorders.api.types.sales_orders import (
     Adjustment,
     Discount,
+    Document,
     SalesOrder,
     SalesOrderLine,
     TaxTotal,
@@ -28,9 +29,15 @@ EmailState = strawberry.enum(models.EmailState, name="EmailState")
 @strawberry.type
 class EmailMessage:
     subject: str
-    state: EmailState  # type: ignore[valid-type]
     error: str | None
     sent_at: datetime | None
+
+    @strawberry.field
+    def state(self, root: strawberry.Parent[models.EmailMessage]) -> EmailState:  # type: ignore[valid-type]
+        """SENDING is internal (a job holds the message): clients see it as QUEUED."""
+        if root.state == models.EmailState.SENDING:
+            return models.EmailState.QUEUED
+        return root.state
 
     @strawberry.field
     def id(self, root: strawberry.Parent[models.EmailMessage]) -> strawberry.ID:
@@ -110,6 +117,11 @@ class Invoice(Node):
     @strawberry.field
     def adjustment(self, root: strawberry.Parent[models.Invoice]) -> Adjustment | None:
         return Adjustment.of(root)
+
+    @strawberry.field(description="The invoice's PDF, rendered when it is sent.")
+    async def pdf(self, root: strawberry.Parent[models.Invoice], info: Info) -> Document:
+        row = await info.context.loaders.invoice_document.load(root.id)
+        return Document.of(row, f"/documents/invoices/{encode_id('Invoice', root.id)}.pdf")
 
     @strawberry.field
     async def emails(

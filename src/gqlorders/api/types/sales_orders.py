@@ -50,7 +50,7 @@ class OrderSource:
     external_id: str | None
 
 
-Document = models.SalesOrder | models.Invoice  # rows that carry totals
+TotalsRow = models.SalesOrder | models.Invoice  # rows that carry totals
 
 
 @strawberry.type
@@ -60,7 +60,7 @@ class Discount:
     amount: Decimal
 
     @classmethod
-    def of(cls, row: Document) -> Discount | None:
+    def of(cls, row: TotalsRow) -> Discount | None:
         if row.discount_type is None:
             return None
         return cls(type=row.discount_type, value=row.discount_value, amount=row.discount_amount)
@@ -72,7 +72,7 @@ class Adjustment:
     amount: Decimal
 
     @classmethod
-    def of(cls, row: Document) -> Adjustment | None:
+    def of(cls, row: TotalsRow) -> Adjustment | None:
         if row.adjustment_amount is None:
             return None
         return cls(label=row.adjustment_label, amount=row.adjustment_amount)
@@ -88,8 +88,27 @@ class TaxTotal:
         return await info.context.loaders.tax.load(self.tax_id)
 
     @classmethod
-    def of(cls, row: Document) -> list[TaxTotal]:
+    def of(cls, row: TotalsRow) -> list[TaxTotal]:
         return [cls(tax_id=t["tax_id"], amount=Decimal(t["amount"])) for t in row.tax_totals]
+
+
+DocumentState = strawberry.enum(models.DocumentState, name="DocumentState")
+
+
+@strawberry.type
+class Document:
+    """A rendered PDF: PENDING until the worker has rendered the current version."""
+
+    state: DocumentState  # type: ignore[valid-type]
+    url: str | None = None
+    error: str | None = None
+
+    @classmethod
+    def of(cls, row: models.Document | None, url: str) -> Document:
+        if row is None:
+            return cls(state=models.DocumentState.PENDING)
+        ready = row.state == models.DocumentState.READY
+        return cls(state=row.state, url=url if ready else None, error=row.error)
 
 
 @strawberry.type
@@ -245,6 +264,11 @@ class SalesOrder(Node):
         self, root: strawberry.Parent[models.SalesOrder], info: Info
     ) -> list[Annotated[Package, strawberry.lazy("gqlorders.api.types.fulfilment")]]:
         return await info.context.loaders.order_packages.load(root.id)
+
+    @strawberry.field(description="The order's PDF; ask for it with renderSalesOrderPdf.")
+    async def pdf(self, root: strawberry.Parent[models.SalesOrder], info: Info) -> Document:
+        row = await info.context.loaders.order_document.load(root.id)
+        return Document.of(row, f"/documents/sales-orders/{encode_id('SalesOrder', root.id)}.pdf")
 
     @strawberry.field
     async def emails(

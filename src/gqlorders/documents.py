@@ -1,0 +1,161 @@
+"""PDF documents of orders and invoices (SPEC §8): what they show, and when to (re)render.
+
+The data a document shows is gathered here, as plain JSON-able values; the worker renders it.
+Its hash names the file, so an order that changed gets a new PDF and an unchanged one is never
+rendered twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from gqlorders import jobs
+from gqlorders.errors import DomainError, ErrorCode
+from gqlorders.models import (
+    Customer,
+    Document,
+    DocumentState,
+    Invoice,
+    InvoiceLine,
+    Item,
+    Organization,
+    SalesOrder,
+    SalesOrderLine,
+    Tax,
+)
+from gqlorders.money import format_decimal
+
+SALES_ORDER = "sales_order"
+INVOICE = "invoice"
+
+
+def _money(value: Any) -> str:
+    return f"{value:.2f}"
+
+
+def _quantity(value: Any) -> str:
+    return f"{value.normalize():f}"
+
+
+async def _record(kind: str, record_id: int) -> SalesOrder | Invoice:
+    model = SalesOrder if kind == SALES_ORDER else Invoice
+    return await model.get(id=record_id)
+
+
+async def document_data(kind: str, record_id: int) -> dict[str, Any]:
+    """Everything the PDF shows, as strings: the template does no arithmetic."""
+    record = await _record(kind, record_id)
+    organization = await Organization.get(id=record.organization_id)  # type: ignore[attr-defined]
+    customer = await Customer.get(id=record.customer_id)  # type: ignore[attr-defined]
+    line_model = SalesOrderLine if kind == SALES_ORDER else InvoiceLine
+    owner = {"sales_order_id": record.id} if kind == SALES_ORDER else {"invoice_id": record.id}
+    lines = await line_model.filter(**owner).order_by("position", "id")
+    items = {i.id: i for i in await Item.filter(id__in={line.item_id for line in lines})}  # type: ignore[attr-defined]
+    tax_ids = {line.tax_id for line in lines if line.tax_id} | {  # type: ignore[attr-defined]
+        t["tax_id"] for t in record.tax_totals
+    }
+    taxes = {t.id: t for t in await Tax.filter(id__in=tax_ids)}
+    data: dict[str, Any] = {
+        "kind": kind,
+        "title": "Sales order" if kind == SALES_ORDER else "Invoice",
+        "organization": organization.name,
+        "number": record.number,
+        "status": str(record.status),
+        "date": record.date.isoformat(),
+        "currency": record.currency,
+        "customer": {"name": customer.name, "email": customer.email},
+        "billing_address": record.billing_address,
+        "shipping_address": record.shipping_address,
+        "lines": [
+            {
+                "sku": items[line.item_id].sku,  # type: ignore[attr-defined]
+                "description": line.description or items[line.item_id].name,  # type: ignore[attr-defined]
+                "quantity": _quantity(line.quantity),
+                "rate": format_decimal(line.rate),
+                "discount": _quantity(line.discount_percent),
+                "tax": taxes[line.tax_id].name if line.tax_id else "",  # type: ignore[attr-defined]
+                "amount": _money(line.amount),
+            }
+            for line in lines
+        ],
+        "taxes": [
+            {"name": taxes[t["tax_id"]].name, "amount": t["amount"]} for t in record.tax_totals
+        ],
+        "sub_total": _money(record.sub_total),
+        "discount": _money(record.discount_amount) if record.discount_amount else None,
+        "shipping_charge": _money(record.shipping_charge) if record.shipping_charge else None,
+        "adjustment": (
+            {
+                "label": record.adjustment_label or "Adjustment",
+                "amount": _money(record.adjustment_amount),
+            }
+            if record.adjustment_amount is not None
+            else None
+        ),
+        "tax_total": _money(record.tax_total),
+        "total": _money(record.total),
+    }
+    if isinstance(record, SalesOrder):
+        data |= {
+            "reference": record.reference_number,
+            "expected_shipment_date": record.expected_shipment_date.isoformat()
+            if record.expected_shipment_date
+            else None,
+            "payment_terms": record.payment_terms_label,
+            "notes": record.notes,
+            "terms": record.terms,
+        }
+    else:
+        data |= {"due_date": record.due_date.isoformat()}
+    return data
+
+
+def content_hash(data: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+async def record_organization(kind: str, record_id: int) -> int:
+    return (await _record(kind, record_id)).organization_id  # type: ignore[attr-defined]
+
+
+def document_owner(kind: str, record_id: int) -> dict[str, int]:
+    return {"sales_order_id": record_id} if kind == SALES_ORDER else {"invoice_id": record_id}
+
+
+async def request_render(organization_id: int, kind: str, record_id: int) -> Document:
+    """Mark the document PENDING and enqueue its rendering (in the caller's transaction)."""
+    document, _ = await Document.get_or_create(
+        defaults={"organization_id": organization_id}, **document_owner(kind, record_id)
+    )
+    if document.state != DocumentState.PENDING:
+        document.state = DocumentState.PENDING
+        document.error = None
+        await document.save(update_fields=["state", "error", "updated_at"])
+    await jobs.enqueue(jobs.RENDER_PDF, kind=kind, record_id=record_id)
+    return document
+
+
+async def rerender_if_rendered(kind: str, record_id: int) -> None:
+    """After a change: a record whose PDF was ever asked for gets a fresh one."""
+    document = await Document.filter(**document_owner(kind, record_id)).first()
+    if document is not None:
+        await request_render(document.organization_id, kind, record_id)  # type: ignore[attr-defined]
+
+
+async def render_sales_order_pdf(organization_id: int, order_id: int) -> SalesOrder:
+    order = await SalesOrder.filter(organization_id=organization_id, id=order_id).first()
+    if order is None:
+        raise DomainError.one(ErrorCode.NOT_FOUND, ("id",), "no such sales order")
+    await request_render(organization_id, SALES_ORDER, order.id)
+    return order
+
+
+async def downloadable(organization_id: int, kind: str, record_id: int) -> Document | None:
+    """The READY document of a record of this organization, or None (404 either way)."""
+    return await Document.filter(
+        organization_id=organization_id,
+        state=DocumentState.READY,
+        **document_owner(kind, record_id),
+    ).first()

@@ -1,0 +1,72 @@
+"""The arq worker process (`gqlorders worker`): our job functions on Redis (SPEC §8)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from functools import wraps
+from typing import Any
+
+from arq import Retry, func
+from arq.connections import RedisSettings
+from arq.worker import Worker
+from tortoise import Tortoise
+
+from gqlorders import jobs
+from gqlorders.config import Settings
+from gqlorders.database import prepare_data_dir, tortoise_config
+from workers.jobs import FUNCTIONS
+
+
+def _arq_job(function: jobs.JobFunction) -> jobs.JobFunction:
+    """arq retries only on its own Retry (STACK_NOTES): translate ours."""
+
+    @wraps(function)
+    async def run(ctx: dict[str, Any], **kwargs: Any) -> Any:
+        try:
+            return await function(ctx, **kwargs)
+        except jobs.RetryLater as retry:
+            raise Retry(defer=retry.defer_seconds) from retry
+
+    return run
+
+
+def build_worker(settings: Settings, *, burst: bool = False, relay: bool = True) -> Worker:
+    """A worker for REDIS_URL; it also relays the outbox, so jobs committed while Redis was
+    down go out even when no API request comes."""
+    assert settings.redis_url, "the worker needs REDIS_URL"
+
+    async def startup(ctx: dict[str, Any]) -> None:
+        prepare_data_dir(settings)
+        await Tortoise.init(
+            config=tortoise_config(settings.database_url), _enable_global_fallback=True
+        )
+        ctx["settings"] = settings
+        jobs.configure(jobs.RedisRelay(settings.redis_url))  # type: ignore[arg-type]
+        await jobs.after_request()
+        if relay:
+            ctx["relay"] = asyncio.create_task(jobs.relay_forever())
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        task = ctx.get("relay")
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        runner = jobs.current_runner()
+        if isinstance(runner, jobs.RedisRelay):
+            await runner.close()
+        await Tortoise.close_connections()
+
+    return Worker(
+        functions=[
+            func(_arq_job(function), name=name, max_tries=jobs.MAX_TRIES)
+            for name, function in FUNCTIONS.items()
+        ],
+        redis_settings=RedisSettings.from_dsn(settings.redis_url),
+        on_startup=startup,
+        on_shutdown=shutdown,
+        burst=burst,
+        handle_signals=not burst,
+        poll_delay=0.2,
+    )

@@ -8,6 +8,7 @@ PORT ?= 8000
 .PHONY: install demo serve test test-postgres test-sqlite lint schema contract
 
 $(BIN)/gqlorders: pyproject.toml
+	scripts/system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[test]"

@@ -23,10 +23,10 @@ query($first: Int!) {
   }
 }"""
 
-# One statement each: the token lookup, the page of orders, its count, one per relation the page
-# reaches (customers, warehouses, lines, items, taxes, events), and the job outbox check that
-# follows every request (SPEC §8, in-process runner).
-STATEMENTS_PER_PAGE = 10
+# One statement each: the token lookup, the page of orders, its count, and one per relation the
+# page reaches (customers, warehouses, lines, items, taxes, events). Reads never look at the job
+# outbox: only mutations enqueue jobs.
+STATEMENTS_PER_PAGE = 9
 
 ORDER_COUNT = 50
 CHUNK = 10

@@ -10,6 +10,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, QueryDepthLimiter, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types.graphql import OperationType
 
 from gqlorders import jobs
 from gqlorders.api.mutations.catalog import CatalogMutations
@@ -40,7 +41,8 @@ class RunJobsAfterCommit(SchemaExtension):
 
     async def on_execute(self) -> AsyncIterator[None]:
         yield
-        await jobs.after_request()
+        if self.execution_context.operation_type == OperationType.MUTATION:
+            await jobs.after_request()
 
 
 def is_unexpected(error: GraphQLError) -> bool:

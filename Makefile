@@ -29,6 +29,7 @@ serve: install
 test: install
 	scripts/ensure-services
 	$(BIN)/ruff check src adapters workers tests
+	$(BIN)/python ../shared/tools/contract_check.py schema.graphql ../shared/contract.graphql
 	$(BIN)/pytest
 	GQLORDERS_TEST_DATABASE=sqlite $(BIN)/pytest
 

@@ -15,6 +15,7 @@ from tortoise.timezone import now
 
 from gqlorders import documents, jobs
 from gqlorders.config import Settings
+from gqlorders.marketplace_import import import_inbox_message
 from gqlorders.models import Document, DocumentState, EmailMessage, EmailState
 from gqlorders.stock.levels import recalculate_committed
 from workers.mail import TransientMailError, build_message, deliver
@@ -114,7 +115,13 @@ async def send_email(ctx: dict[str, Any], email_id: int) -> None:
     await email.save(update_fields=["state", "error", "attempts", "sent_at"])
 
 
+async def import_inbox(ctx: dict[str, Any], inbox_id: int) -> None:
+    """Import a stored webhook delivery (idempotent: an imported message is left alone)."""
+    await import_inbox_message(inbox_id)
+
+
 FUNCTIONS: dict[str, jobs.JobFunction] = {
+    jobs.IMPORT_INBOX: import_inbox,
     jobs.RECALC_STOCK: recalc_stock,
     jobs.RENDER_PDF: render_pdf,
     jobs.SEND_EMAIL: send_email,

@@ -1,5 +1,6 @@
-"""The starlette application: /graphql, /documents, /healthz. The one place the API, the
-database and the job runner are wired together."""
+"""The starlette application: /graphql, /documents, /webhooks, /healthz.
+
+The one place the API, the database and the job runner are wired together."""
 
 from __future__ import annotations
 
@@ -18,10 +19,11 @@ from strawberry.asgi import GraphQL
 
 from gqlorders import documents, jobs
 from gqlorders.api.context import Context, bearer_token, context_for
-from gqlorders.api.ids import parse_id
+from gqlorders.api.ids import encode_id, parse_id
 from gqlorders.api.schema import schema
 from gqlorders.config import Settings, load_settings
 from gqlorders.database import connected
+from gqlorders.marketplace_import import receive_webhook
 from gqlorders.tenancy import Scope, authenticate
 from workers.jobs import FUNCTIONS
 
@@ -59,6 +61,24 @@ async def download_document(request: Request) -> Response:
     return FileResponse(document.path, media_type="application/pdf")
 
 
+MAX_WEBHOOK_BYTES = 2 * 1024 * 1024
+
+
+async def webhook(request: Request) -> Response:
+    """A marketplace's order webhook: verified, stored in the inbox, imported by a job."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_WEBHOOK_BYTES:
+            return JSONResponse({"error": "payload too large"}, status_code=413)
+    headers = {key.lower(): value for key, value in request.headers.items()}
+    message = await receive_webhook(request.path_params["key"], bytes(body), headers)
+    if message is None:
+        return JSONResponse({"error": "missing or invalid signature"}, status_code=401)
+    await jobs.after_request()
+    return JSONResponse({"received": encode_id("InboxMessage", message.id)}, status_code=202)
+
+
 def build_runner(settings: Settings) -> jobs.Runner:
     if settings.redis_url:
         return jobs.RedisRelay(settings.redis_url)
@@ -90,6 +110,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/documents/{kind}/{id}.pdf", download_document),
+            Route("/webhooks/{key}", webhook, methods=["POST"]),
             Route("/healthz", healthz),
         ],
         lifespan=lifespan,

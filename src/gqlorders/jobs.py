@@ -28,6 +28,7 @@ logger = logging.getLogger("gqlorders.jobs")
 RECALC_STOCK = "recalc_stock"
 SEND_EMAIL = "send_email"
 RENDER_PDF = "render_pdf"
+IMPORT_INBOX = "import_inbox"
 
 MAX_TRIES = 6
 REDIS_DOWN = (OSError, RedisConnectionError, RedisTimeoutError)

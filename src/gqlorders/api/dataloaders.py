@@ -16,6 +16,7 @@ from gqlorders.models import (
     Invoice,
     InvoiceLine,
     Item,
+    MarketplaceConnection,
     OrderEvent,
     Package,
     PackageLine,
@@ -91,6 +92,8 @@ class Loaders:
             "sales_order_id",
         )
         self.invoice = _by_id(organization_id, Invoice)
+        self.package = _by_id(organization_id, Package)
+        self.marketplace_connection = _by_id(organization_id, MarketplaceConnection)
         self.order_invoices = _children(
             lambda ids: Invoice.filter(sales_order_id__in=ids).order_by("created_at", "id"),
             "sales_order_id",

@@ -8,15 +8,18 @@ from enum import Enum
 import strawberry
 from strawberry.types import Info
 
+from gqlorders import models
 from gqlorders.api.context import require
 from gqlorders.api.errors import raises_query_errors
 from gqlorders.api.ids import decode_optional_id, parse_id
+from gqlorders.api.mutations.marketplaces import InboxMessage, InboxState
 from gqlorders.api.types.catalog import Customer, Item, Tax, Warehouse
 from gqlorders.api.types.common import Connection, Node, SalesOrderStatus, connection
 from gqlorders.api.types.fulfilment import Invoice
 from gqlorders.api.types.sales_orders import SalesOrder
 from gqlorders.api.types.settings import Settings
 from gqlorders.catalog import customers, items, taxes, warehouses
+from gqlorders.marketplace_import import marketplace_names
 from gqlorders.orders import queries as order_queries
 from gqlorders.organization_settings import get_settings
 from gqlorders.stock.levels import low_stock_item_ids
@@ -31,6 +34,8 @@ NODE_LOADERS = {  # global ID type name -> Loaders attribute
     "Tax": "tax",
     "Warehouse": "warehouse",
     "Invoice": "invoice",
+    "Package": "package",
+    "MarketplaceConnection": "marketplace_connection",
 }
 
 
@@ -133,6 +138,24 @@ class Query:
         warehouse = decode_optional_id(warehouse_id, "Warehouse", ("warehouseId",))
         ids = await low_stock_item_ids(principal.organization_id, warehouse)
         return [item for item in await info.context.loaders.item.load_many(ids) if item]
+
+    @strawberry.field(description="Names of the installed marketplace adapters.")
+    def marketplaces(self, info: Info) -> list[str]:
+        require(info, Scope.ORDERS_READ)
+        return marketplace_names()
+
+    @strawberry.field(description="Webhook deliveries, newest first (at most 100).")
+    async def marketplace_inbox(
+        self,
+        info: Info,
+        state: InboxState | None = None,
+        first: int = 50,  # type: ignore[valid-type]
+    ) -> list[InboxMessage]:
+        principal = require(info, Scope.ORDERS_READ)
+        query = models.InboxMessage.filter(organization_id=principal.organization_id)
+        if state is not None:
+            query = query.filter(state=state)
+        return await query.order_by("-id").limit(max(0, min(first, 100)))  # type: ignore[return-value]
 
     @strawberry.field
     async def sales_order(self, info: Info, id: strawberry.ID) -> SalesOrder | None:

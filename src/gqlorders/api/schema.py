@@ -15,6 +15,7 @@ from strawberry.types.graphql import OperationType
 from gqlorders import jobs
 from gqlorders.api.mutations.catalog import CatalogMutations
 from gqlorders.api.mutations.fulfilment import FulfilmentMutations
+from gqlorders.api.mutations.marketplaces import MarketplaceConnection, MarketplaceMutations
 from gqlorders.api.mutations.sales_orders import SalesOrderMutations
 from gqlorders.api.mutations.settings import SettingsMutations
 from gqlorders.api.mutations.stock import StockMutations
@@ -31,7 +32,12 @@ MAX_QUERY_DEPTH = 12
 
 @strawberry.type
 class Mutation(
-    SettingsMutations, CatalogMutations, StockMutations, SalesOrderMutations, FulfilmentMutations
+    SettingsMutations,
+    CatalogMutations,
+    StockMutations,
+    SalesOrderMutations,
+    FulfilmentMutations,
+    MarketplaceMutations,
 ):
     pass
 
@@ -57,7 +63,7 @@ def build_schema() -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
-        types=[SalesOrder, Customer, Item, Tax, Warehouse, Invoice, Package],
+        types=[SalesOrder, Customer, Item, Tax, Warehouse, Invoice, Package, MarketplaceConnection],
         config=StrawberryConfig(scalar_map={Decimal: DecimalScalar}),
         extensions=[
             lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),

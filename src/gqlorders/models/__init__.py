@@ -5,6 +5,7 @@ from gqlorders.models.documents import Document, DocumentState
 from gqlorders.models.emails import EmailMessage, EmailState
 from gqlorders.models.events import OrderEvent
 from gqlorders.models.invoices import Invoice, InvoiceLine, InvoiceStatus
+from gqlorders.models.marketplaces import InboxMessage, InboxState, MarketplaceConnection
 from gqlorders.models.organizations import (
     ApiToken,
     CloseSalesOrderWhen,
@@ -35,12 +36,15 @@ __all__ = [
     "DocumentState",
     "EmailMessage",
     "EmailState",
+    "InboxMessage",
+    "InboxState",
     "Invoice",
     "InvoiceLine",
     "InvoiceStatus",
     "InvoicedStatus",
     "Item",
     "ItemKind",
+    "MarketplaceConnection",
     "NumberSequence",
     "NumberingMode",
     "OrderEvent",

@@ -54,12 +54,17 @@ class Customer(Model):
     payment_terms_label = fields.CharField(max_length=100, null=True)
     billing_address = fields.JSONField(null=True)
     shipping_address = fields.JSONField(null=True)
+    marketplace_identity = fields.CharField(max_length=200, null=True)  # buyer without e-mail
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
         table = "customer"
-        indexes = (("organization_id", "name"),)
+        indexes = (
+            ("organization_id", "name"),
+            ("organization_id", "email"),
+            ("organization_id", "marketplace_identity"),
+        )
 
 
 class Item(Model):

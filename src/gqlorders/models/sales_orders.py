@@ -77,6 +77,8 @@ class SalesOrder(Model):
     total = MoneyField()
     marketplace = fields.CharField(max_length=50, null=True)
     external_id = fields.CharField(max_length=100, null=True)
+    marketplace_updated_at = fields.DatetimeField(null=True)
+    marketplace_totals = fields.JSONField(null=True)  # the marketplace's own figures
     merged_into = fields.ForeignKeyField(
         "models.SalesOrder", related_name=False, null=True, on_delete=fields.RESTRICT
     )
@@ -85,7 +87,10 @@ class SalesOrder(Model):
 
     class Meta:
         table = "sales_order"
-        unique_together = (("organization", "number"),)
+        unique_together = (
+            ("organization", "number"),
+            ("organization", "marketplace", "external_id"),
+        )
         indexes = (
             ("organization_id", "created_at"),
             ("organization_id", "date"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -36,6 +36,17 @@ class AdjustmentInput:
 
 
 @dataclass(frozen=True)
+class MarketplaceSource:
+    """Where an imported order comes from (SPEC §9); it arrives confirmed, in its currency."""
+
+    marketplace: str
+    external_id: str
+    updated_at: datetime
+    currency: str
+    totals: dict[str, str]
+
+
+@dataclass(frozen=True)
 class NewSalesOrder:
     customer_id: int
     lines: list[LineInput]
@@ -55,6 +66,8 @@ class NewSalesOrder:
     terms: str | None = None
     send: bool = False
     send_to: list[str] | None = None
+    confirm: bool = False
+    source: MarketplaceSource | None = None
 
 
 @dataclass(frozen=True)

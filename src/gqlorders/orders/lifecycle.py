@@ -50,6 +50,10 @@ TEXT_FIELDS = {  # model field: (input field, max length)
 }
 
 
+class AlreadyImported(Exception):
+    """A concurrent import created the same marketplace order first."""
+
+
 async def order_item_ids(order_id: int) -> list[int]:
     return list(
         await SalesOrderLine.filter(sales_order_id=order_id).values_list("item_id", flat=True)
@@ -269,6 +273,12 @@ async def create_sales_order(principal: Principal, data: NewSalesOrder) -> Sales
         shipping_address=customer.shipping_address,
     )
     order.update_from_dict({k: v for k, v in header.items() if v is not None or k not in _COPIED})
+    if data.source is not None:
+        order.marketplace = data.source.marketplace
+        order.external_id = data.source.external_id
+        order.marketplace_updated_at = data.source.updated_at
+        order.marketplace_totals = data.source.totals
+        order.currency = data.source.currency
     _check_dates(problems, order)
     _apply_totals(problems, order, priced)
     problems.raise_if_any()
@@ -282,10 +292,18 @@ async def create_sales_order(principal: Principal, data: NewSalesOrder) -> Sales
             _apply_statuses(order, lines, _goods(priced))
             await order.save(update_fields=["invoiced_status", "shipped_status"])
             await record_event(order.id, "created", principal.actor, {"number": order.number})
-            if data.send:
+            if data.send or data.confirm:
                 await _confirm(order, principal.actor)
+            if data.send:
                 await _queue_order_email(order, principal.actor, send_to)
-    except IntegrityError:  # a concurrent request took the same explicit number
+    except IntegrityError:  # a concurrent request took the same number or external order
+        source = data.source
+        if source is not None and await SalesOrder.exists(
+            organization_id=organization_id,
+            marketplace=source.marketplace,
+            external_id=source.external_id,
+        ):
+            raise AlreadyImported(source.external_id) from None
         raise DomainError.one(
             ErrorCode.DUPLICATE_NUMBER, ("number",), f"number {data.number} is already used"
         ) from None

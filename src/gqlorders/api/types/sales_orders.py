@@ -44,10 +44,27 @@ class MarketplaceChannel(Enum):
 
 
 @strawberry.type
+class MarketplaceTotals:
+    """The marketplace's own figures for an imported order."""
+
+    sub_total: Decimal
+    discount: Decimal
+    shipping: Decimal
+    tax: Decimal
+    total: Decimal
+
+
+@strawberry.type
 class OrderSource:
     channel: MarketplaceChannel
     marketplace: str | None
     external_id: str | None
+    reported_totals: MarketplaceTotals | None = strawberry.field(
+        default=None, description="The marketplace's own totals, kept beside ours."
+    )
+    totals_differ: bool = strawberry.field(
+        default=False, description="Whether the marketplace's total differs from ours."
+    )
 
 
 TotalsRow = models.SalesOrder | models.Invoice  # rows that carry totals
@@ -238,9 +255,28 @@ class SalesOrder(Node):
 
     @strawberry.field
     def source(self, root: strawberry.Parent[models.SalesOrder]) -> OrderSource:
-        channel = MarketplaceChannel.MARKETPLACE if root.marketplace else MarketplaceChannel.DIRECT
+        if not root.marketplace:
+            return OrderSource(
+                channel=MarketplaceChannel.DIRECT, marketplace=None, external_id=None
+            )
+        reported = root.marketplace_totals or None
+        totals = (
+            MarketplaceTotals(
+                sub_total=Decimal(reported["subTotal"]),
+                discount=Decimal(reported["discount"]),
+                shipping=Decimal(reported["shipping"]),
+                tax=Decimal(reported["tax"]),
+                total=Decimal(reported["total"]),
+            )
+            if reported
+            else None
+        )
         return OrderSource(
-            channel=channel, marketplace=root.marketplace, external_id=root.external_id
+            channel=MarketplaceChannel.MARKETPLACE,
+            marketplace=root.marketplace,
+            external_id=root.external_id,
+            reported_totals=totals,
+            totals_differ=totals is not None and totals.total != root.total,
         )
 
     @strawberry.field

@@ -1,0 +1,131 @@
+"""Marketplace mutations and types: imports by sync jobs, webhook connections, the inbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from gqlorders import marketplace_import, models
+from gqlorders.api.context import require
+from gqlorders.api.errors import UserError, returns_user_errors
+from gqlorders.api.ids import decode_id, encode_id
+from gqlorders.api.types.common import Node, is_row_of
+from gqlorders.api.types.sales_orders import SalesOrder
+from gqlorders.tenancy import Scope
+
+InboxState = strawberry.enum(models.InboxState, name="InboxState")
+
+
+@strawberry.type
+class MarketplaceConnection(Node):
+    """The marketplace posts its signed order webhooks to `webhookUrl` (a path on this
+    server); the signature is checked with the connection's secret by the marketplace's own
+    scheme. A valid delivery answers 202; a missing or wrong signature 401, storing nothing."""
+
+    is_type_of = is_row_of(models.MarketplaceConnection)
+
+    marketplace: str
+
+    @strawberry.field
+    def id(self, root: strawberry.Parent[models.MarketplaceConnection]) -> strawberry.ID:
+        return strawberry.ID(encode_id("MarketplaceConnection", root.id))
+
+    @strawberry.field
+    def webhook_url(self, root: strawberry.Parent[models.MarketplaceConnection]) -> str:
+        return marketplace_import.webhook_path(root)
+
+
+@strawberry.type
+class InboxMessage:
+    """A webhook delivery: IMPORTED, or FAILED with its error until retried."""
+
+    marketplace: str
+    state: InboxState  # type: ignore[valid-type]
+    error: str | None
+    attempts: int
+    received_at: datetime
+
+    @strawberry.field
+    def id(self, root: strawberry.Parent[models.InboxMessage]) -> strawberry.ID:
+        return strawberry.ID(encode_id("InboxMessage", root.id))
+
+    @strawberry.field
+    async def sales_order(
+        self, root: strawberry.Parent[models.InboxMessage], info: Info
+    ) -> SalesOrder | None:
+        if root.sales_order_id is None:  # type: ignore[attr-defined]
+            return None
+        return await info.context.loaders.sales_order.load(root.sales_order_id)  # type: ignore[attr-defined]
+
+
+@strawberry.input
+class ImportMarketplaceOrderInput:
+    marketplace: str
+    payload: JSON
+
+
+@strawberry.input
+class ConnectMarketplaceInput:
+    marketplace: str
+    webhook_secret: str
+
+
+@strawberry.input
+class InboxMessageIdInput:
+    id: strawberry.ID
+
+
+@strawberry.type
+class ImportMarketplaceOrderPayload:
+    sales_order: SalesOrder | None = None
+    created: bool = False
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class MarketplaceConnectionPayload:
+    connection: MarketplaceConnection | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class InboxMessagePayload:
+    message: InboxMessage | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class MarketplaceMutations:
+    @strawberry.mutation(description="Import (or re-deliver) one order in the marketplace's shape.")
+    @returns_user_errors(ImportMarketplaceOrderPayload)
+    async def import_marketplace_order(
+        self, info: Info, input: ImportMarketplaceOrderInput
+    ) -> ImportMarketplaceOrderPayload:
+        principal = require(info, Scope.ORDERS_WRITE)
+        result = await marketplace_import.import_order(principal, input.marketplace, input.payload)
+        return ImportMarketplaceOrderPayload(sales_order=result.order, created=result.created)  # type: ignore[arg-type]
+
+    @strawberry.mutation
+    @returns_user_errors(MarketplaceConnectionPayload)
+    async def connect_marketplace(
+        self, info: Info, input: ConnectMarketplaceInput
+    ) -> MarketplaceConnectionPayload:
+        principal = require(info, Scope.SETTINGS_WRITE)
+        connection = await marketplace_import.connect_marketplace(
+            principal.organization_id, input.marketplace, input.webhook_secret
+        )
+        return MarketplaceConnectionPayload(connection=connection)  # type: ignore[arg-type]
+
+    @strawberry.mutation(description="Import a failed webhook delivery again.")
+    @returns_user_errors(InboxMessagePayload)
+    async def retry_inbox_message(
+        self, info: Info, input: InboxMessageIdInput
+    ) -> InboxMessagePayload:
+        principal = require(info, Scope.ORDERS_WRITE)
+        message = await marketplace_import.retry_inbox_message(
+            principal.organization_id, decode_id(input.id, "InboxMessage", ("id",))
+        )
+        return InboxMessagePayload(message=message)  # type: ignore[arg-type]

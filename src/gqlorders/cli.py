@@ -10,7 +10,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from gqlorders import database
+from gqlorders import database, jobs
 from gqlorders.config import Settings, load_settings
 from gqlorders.errors import DomainError
 from gqlorders.tenancy import create_organization, create_token, parse_scopes
@@ -47,6 +47,41 @@ async def _recalc_stock(settings: Settings, args: argparse.Namespace) -> None:
 
             count = await recalculate_everything(args.org, progress)
     _print_json({"items": count})
+
+
+def _read_orders(path: Path) -> list[Any]:
+    """A JSON array, or JSON lines (one order per line)."""
+    text = path.read_text(encoding="utf-8").strip()
+    if text.startswith("["):
+        return json.loads(text)
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+async def _import(settings: Settings, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from gqlorders.app import build_runner
+    from gqlorders.marketplace_import import import_order
+    from gqlorders.tenancy import Principal, Scope
+
+    payloads = _read_orders(Path(args.file))
+    principal = Principal(args.org, 0, frozenset(Scope), f"import:{args.marketplace}")
+    summary = {"created": 0, "updated": 0, "failed": 0}
+    runner = build_runner(settings)  # the jobs an import causes go where the server's go
+    jobs.configure(runner)
+    async with database.connected(settings):
+        for index, payload in enumerate(tqdm(payloads, unit="order", desc=args.marketplace)):
+            try:
+                result = await import_order(principal, args.marketplace, payload)
+            except DomainError as error:
+                summary["failed"] += 1
+                print(f"order {index + 1}: {error}", file=sys.stderr)
+                continue
+            summary["created" if result.created else "updated"] += 1
+            await jobs.after_request()
+        await runner.drain()
+    _print_json(summary)
+    return 1 if summary["failed"] else 0
 
 
 async def _demo(settings: Settings, args: argparse.Namespace) -> None:
@@ -108,6 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
     token_create.add_argument("--scopes", required=True, help="e.g. orders:read,orders:write")
     token_create.add_argument("--name", default="")
     commands.add_parser("worker", help="run the background worker (needs REDIS_URL)")
+    importer = commands.add_parser("import", help="import marketplace orders from a file")
+    importer.add_argument("marketplace", help="e.g. shopify, amazon, woocommerce")
+    importer.add_argument("file", help="a JSON array of orders, or JSON lines")
+    importer.add_argument("--org", type=int, required=True)
     recalc = commands.add_parser("recalc-stock", help="recompute committed stock from scratch")
     recalc.add_argument("--org", type=int, default=None, help="only this organization")
     export = commands.add_parser("export-schema", help="write the GraphQL schema (SDL)")
@@ -132,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
             _worker(settings)
         elif args.command == "export-schema":
             _export_schema(args)
+        elif args.command == "import":
+            return asyncio.run(_import(settings, args))
         else:
             asyncio.run(actions[args.command]())
     except DomainError as error:

@@ -11,19 +11,31 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.asyncio import Redis
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
+from tortoise import connections
+from tortoise.timezone import now
 
 from gqlorders import documents, jobs
 from gqlorders.api.context import Context, bearer_token, context_for
 from gqlorders.api.ids import encode_id, parse_id
-from gqlorders.api.schema import schema
+from gqlorders.api.schema import build_schema
 from gqlorders.config import Settings, load_settings
 from gqlorders.database import connected
 from gqlorders.marketplace_import import receive_webhook
+from gqlorders.models import OutboxJob
+from gqlorders.observability import (
+    OUTBOX_LAG,
+    OUTBOX_PENDING,
+    BodyLimitMiddleware,
+    RequestContextMiddleware,
+)
 from gqlorders.tenancy import Scope, authenticate
 from workers.jobs import FUNCTIONS
 
@@ -42,7 +54,39 @@ class GraphQLApp(GraphQL):
 
 
 async def healthz(request: Request) -> Response:
+    """The process is up (liveness)."""
     return JSONResponse({"status": "ok"})
+
+
+def readyz_for(settings: Settings):
+    async def readyz(request: Request) -> Response:
+        """The database answers, and Redis too when it is configured (readiness)."""
+        checks: dict[str, str] = {}
+        try:
+            await connections.get("default").execute_query("SELECT 1")
+            checks["database"] = "ok"
+        except Exception as error:
+            checks["database"] = f"unreachable: {type(error).__name__}"
+        if settings.redis_url:
+            try:
+                client = Redis.from_url(settings.redis_url, socket_connect_timeout=1)
+                async with client:
+                    await client.ping()
+                checks["redis"] = "ok"
+            except Exception as error:
+                checks["redis"] = f"unreachable: {type(error).__name__}"
+        ready = all(value == "ok" for value in checks.values())
+        return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
+
+    return readyz
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus metrics: requests, durations, jobs, and the outbox's backlog."""
+    pending = await OutboxJob.filter(dispatched_at__isnull=True).order_by("id").first()
+    OUTBOX_PENDING.set(await OutboxJob.filter(dispatched_at__isnull=True).count())
+    OUTBOX_LAG.set((now() - pending.created_at).total_seconds() if pending else 0)
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
 async def download_document(request: Request) -> Response:
@@ -105,13 +149,19 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
                     await relay
                 await runner.drain()
 
-    graphql = GraphQLApp(schema, graphql_ide="graphiql")
+    graphql = GraphQLApp(build_schema(settings.limits), graphql_ide="graphiql")
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/documents/{kind}/{id}.pdf", download_document),
             Route("/webhooks/{key}", webhook, methods=["POST"]),
             Route("/healthz", healthz),
+            Route("/readyz", readyz_for(settings)),
+            Route("/metrics", metrics),
+        ],
+        middleware=[
+            Middleware(RequestContextMiddleware),
+            Middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_body_bytes),
         ],
         lifespan=lifespan,
     )

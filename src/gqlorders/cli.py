@@ -98,18 +98,30 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
     from gqlorders.app import create_app
+    from gqlorders.observability import configure_logging
 
+    if settings.log_json:
+        configure_logging()
     print(f"gqlorders: GraphiQL at http://{args.host}:{args.port}/graphql", flush=True)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_config=None if settings.log_json else uvicorn.config.LOGGING_CONFIG,
+        timeout_graceful_shutdown=30,
+    )
 
 
 def _worker(settings: Settings) -> None:
+    from gqlorders.observability import configure_logging
     from workers.arq_worker import build_worker
 
     if not settings.redis_url:
         raise SystemExit(
             "gqlorders worker needs REDIS_URL; without it `gqlorders serve` runs jobs itself"
         )
+    if settings.log_json:
+        configure_logging()
     build_worker(settings).run()
 
 

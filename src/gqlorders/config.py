@@ -8,13 +8,26 @@ from pathlib import Path
 
 
 @dataclass(frozen=True)
+class Limits:
+    """What one request may ask for; refusals are decided before execution (SPEC §10)."""
+
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 4000
+    max_cost: int = 25_000  # fields, each connection's children counted `first` times
+    max_batch: int = 5
+    max_body_bytes: int = 1_048_576
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     database_url: str
     redis_url: str | None
     smtp_url: str | None
     smtp_from: str
-    max_page_size: int = 100
+    limits: Limits = Limits()
+    log_json: bool = True
 
     @property
     def is_sqlite(self) -> bool:
@@ -31,4 +44,12 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         redis_url=env.get("REDIS_URL") or None,
         smtp_url=env.get("SMTP_URL") or None,
         smtp_from=env.get("SMTP_FROM") or "gqlorders <orders@localhost>",
+        limits=Limits(
+            **{
+                name: int(env[f"GQLORDERS_{name.upper()}"])
+                for name in Limits.__dataclass_fields__
+                if env.get(f"GQLORDERS_{name.upper()}")
+            }
+        ),
+        log_json=env.get("LOG_FORMAT", "json") == "json",
     )

@@ -9,6 +9,7 @@ from strawberry.types import Info
 
 from gqlorders.api.dataloaders import Loaders
 from gqlorders.api.errors import graphql_error
+from gqlorders.observability import organization_var
 from gqlorders.tenancy import Principal, Scope, authenticate
 
 
@@ -34,6 +35,8 @@ def bearer_token(request: Request) -> str | None:
 async def context_for(request: Request) -> Context:
     token = bearer_token(request)
     principal = await authenticate(token) if token else None
+    if principal is not None:
+        organization_var.set(principal.organization_id)  # for the request's log lines
     return Context(request=request, principal=principal, token_given=token is not None)
 
 

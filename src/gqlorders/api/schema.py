@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import strawberry
-from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, QueryDepthLimiter, SchemaExtension
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types.graphql import OperationType
 
 from gqlorders import jobs
+from gqlorders.api.limits import ErrorPolicy, cost_limiter
 from gqlorders.api.mutations.catalog import CatalogMutations
 from gqlorders.api.mutations.fulfilment import FulfilmentMutations
 from gqlorders.api.mutations.marketplaces import MarketplaceConnection, MarketplaceMutations
@@ -24,10 +28,7 @@ from gqlorders.api.scalars import DecimalScalar
 from gqlorders.api.types.catalog import Customer, Item, Tax, Warehouse
 from gqlorders.api.types.fulfilment import Invoice, Package
 from gqlorders.api.types.sales_orders import SalesOrder
-
-logger = logging.getLogger("gqlorders.api")
-
-MAX_QUERY_DEPTH = 12
+from gqlorders.config import Limits
 
 
 @strawberry.type
@@ -51,23 +52,22 @@ class RunJobsAfterCommit(SchemaExtension):
             await jobs.after_request()
 
 
-def is_unexpected(error: GraphQLError) -> bool:
-    """Mask only failures of our own code; GraphQL, access and input errors stay readable."""
-    original = error.original_error
-    if original is None or isinstance(original, GraphQLError):
-        return False
-    return not isinstance(original, ValueError | TypeError) or error.path is not None
-
-
-def build_schema() -> strawberry.Schema:
+def build_schema(limits: Limits | None = None) -> strawberry.Schema:
+    limits = limits or Limits()
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
         types=[SalesOrder, Customer, Item, Tax, Warehouse, Invoice, Package, MarketplaceConnection],
-        config=StrawberryConfig(scalar_map={Decimal: DecimalScalar}),
+        config=StrawberryConfig(
+            scalar_map={Decimal: DecimalScalar},
+            batching_config={"max_operations": limits.max_batch},
+        ),
         extensions=[
-            lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),
-            lambda: MaskErrors(should_mask_error=is_unexpected),
+            ErrorPolicy,
+            lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
+            lambda: QueryDepthLimiter(max_depth=limits.max_depth),
+            lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+            cost_limiter(limits.max_cost),
             RunJobsAfterCommit,
         ],
     )

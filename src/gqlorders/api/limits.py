@@ -1,0 +1,167 @@
+"""Request limits and error policy of the GraphQL endpoint (SPEC §10).
+
+Depth, aliases and tokens use strawberry's validators; the cost budget is ours: every field
+costs 1 and a connection's selection is counted `first` (or `last`) times, with variables
+resolved, so `customers(first: 100) { ... salesOrders(first: 100) { ... } }` is refused before
+anything runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLInterfaceType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    VariableNode,
+    get_named_type,
+)
+from strawberry.extensions import SchemaExtension
+
+from gqlorders.observability import request_id_var
+from gqlorders.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+
+logger = logging.getLogger("gqlorders.api")
+
+
+def _page_argument(field: FieldNode, variables: dict[str, Any]) -> int | None:
+    for argument in field.arguments or ():
+        if argument.name.value not in ("first", "last"):
+            continue
+        value = argument.value
+        if isinstance(value, IntValueNode):
+            return min(int(value.value), MAX_PAGE_SIZE)
+        if isinstance(value, VariableNode):
+            given = variables.get(value.name.value)
+            if isinstance(given, int) and not isinstance(given, bool):
+                return min(given, MAX_PAGE_SIZE)
+    return None
+
+
+def selection_cost(
+    schema: GraphQLSchema,
+    selection_set: SelectionSetNode | None,
+    parent: Any,
+    fragments: dict[str, FragmentDefinitionNode],
+    variables: dict[str, Any],
+    seen: frozenset[str] = frozenset(),
+) -> int:
+    if selection_set is None:
+        return 0
+    total = 0
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            child = None
+            if isinstance(parent, GraphQLObjectType | GraphQLInterfaceType):
+                definition = parent.fields.get(selection.name.value)
+                child = get_named_type(definition.type) if definition else None
+            multiplier = _page_argument(selection, variables)
+            if multiplier is None:
+                is_connection = child is not None and child.name.endswith("Connection")
+                multiplier = DEFAULT_PAGE_SIZE if is_connection else 1
+            inner = selection_cost(
+                schema, selection.selection_set, child, fragments, variables, seen
+            )
+            total += 1 + max(multiplier, 1) * inner
+        elif isinstance(selection, InlineFragmentNode):
+            condition = selection.type_condition
+            target = schema.get_type(condition.name.value) if condition else parent
+            total += selection_cost(
+                schema, selection.selection_set, target, fragments, variables, seen
+            )
+        elif isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            fragment = fragments.get(name)
+            if fragment is None or name in seen:
+                continue
+            target = schema.get_type(fragment.type_condition.name.value)
+            total += selection_cost(
+                schema, fragment.selection_set, target, fragments, variables, seen | {name}
+            )
+    return total
+
+
+def operation_cost(schema: GraphQLSchema, document: Any, variables: dict[str, Any]) -> int:
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    roots = {
+        "query": schema.query_type,
+        "mutation": schema.mutation_type,
+        "subscription": schema.subscription_type,
+    }
+    return sum(
+        selection_cost(schema, d.selection_set, roots.get(d.operation.value), fragments, variables)
+        for d in document.definitions
+        if isinstance(d, OperationDefinitionNode)
+    )
+
+
+def cost_limiter(max_cost: int) -> type[SchemaExtension]:
+    class CostLimiter(SchemaExtension):
+        """Refuse an operation whose estimated cost exceeds the budget, before validation."""
+
+        def on_validate(self) -> Iterator[None]:
+            context = self.execution_context
+            document = context.graphql_document
+            if document is not None and context.pre_execution_errors is None:
+                variables = context.variables if isinstance(context.variables, dict) else {}
+                cost = operation_cost(context.schema._schema, document, variables)
+                if cost > max_cost:
+                    context.pre_execution_errors = [
+                        GraphQLError(
+                            f"query cost {cost} exceeds the limit of {max_cost}: ask for "
+                            "smaller pages or fewer fields",
+                            extensions={"code": "QUERY_TOO_COMPLEX", "cost": cost},
+                        )
+                    ]
+            yield
+
+    return CostLimiter
+
+
+class ErrorPolicy(SchemaExtension):
+    """Errors clients can act on keep their message and get a code; anything unexpected is
+    logged with the request id and answered as INTERNAL_SERVER_ERROR, with no detail."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is None or not result.errors:
+            return
+        result.errors = [self._public(error) for error in result.errors]
+
+    def _public(self, error: GraphQLError) -> GraphQLError:
+        original = error.original_error
+        if original is None or isinstance(original, GraphQLError):
+            extensions = dict(error.extensions or {})
+            extensions.setdefault("code", "BAD_REQUEST")
+            return GraphQLError(
+                error.message, nodes=error.nodes, path=error.path, extensions=extensions
+            )
+        if error.path is None and isinstance(original, ValueError | TypeError):
+            # a malformed input value (a Decimal that is not a number, say)
+            return GraphQLError(
+                error.message, nodes=error.nodes, extensions={"code": "BAD_USER_INPUT"}
+            )
+        request_id = request_id_var.get()
+        logger.error(
+            "unexpected error in %s", ".".join(map(str, error.path or [])), exc_info=original
+        )
+        return GraphQLError(
+            "Internal server error.",
+            nodes=error.nodes,
+            path=error.path,
+            extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+        )

@@ -13,7 +13,7 @@ from typing import Any
 from gqlorders import database, jobs
 from gqlorders.config import Settings, load_settings
 from gqlorders.errors import DomainError
-from gqlorders.tenancy import create_organization, create_token, parse_scopes
+from gqlorders.tenancy import create_organization, create_token, parse_scopes, revoke_secret
 
 
 def _print_json(value: dict[str, Any]) -> None:
@@ -27,10 +27,15 @@ async def _org_create(settings: Settings, args: argparse.Namespace) -> None:
     _print_json({"organization_id": organization.id, "token": token})
 
 
-async def _token_create(settings: Settings, args: argparse.Namespace) -> None:
+async def _token(settings: Settings, args: argparse.Namespace) -> int:
     async with database.connected(settings):
-        token = await create_token(args.org, parse_scopes(args.scopes), name=args.name)
-    _print_json({"token": token})
+        if args.action == "create":
+            token = await create_token(args.org, parse_scopes(args.scopes), name=args.name)
+            _print_json({"token": token})
+            return 0
+        revoked = await revoke_secret(args.token)
+    _print_json({"revoked": revoked})
+    return 0 if revoked else 1
 
 
 async def _recalc_stock(settings: Settings, args: argparse.Namespace) -> None:
@@ -154,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     token_create.add_argument("--org", type=int, required=True)
     token_create.add_argument("--scopes", required=True, help="e.g. orders:read,orders:write")
     token_create.add_argument("--name", default="")
+    token_revoke = token.add_parser("revoke", help="revoke a token at once")
+    token_revoke.add_argument("token", help="the token's secret (gqo_...)")
     commands.add_parser("worker", help="run the background worker (needs REDIS_URL)")
     importer = commands.add_parser("import", help="import marketplace orders from a file")
     importer.add_argument("marketplace", help="e.g. shopify, amazon, woocommerce")
@@ -169,11 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = load_settings()
-    actions: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {
+    actions: dict[str, Callable[[], Coroutine[Any, Any, int | None]]] = {
         "migrate": lambda: database.migrate(settings),
         "demo": lambda: _demo(settings, args),
         "org": lambda: _org_create(settings, args),
-        "token": lambda: _token_create(settings, args),
+        "token": lambda: _token(settings, args),
         "recalc-stock": lambda: _recalc_stock(settings, args),
     }
     try:
@@ -186,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "import":
             return asyncio.run(_import(settings, args))
         else:
-            asyncio.run(actions[args.command]())
+            return asyncio.run(actions[args.command]()) or 0
     except DomainError as error:
         print(f"gqlorders: {error}", file=sys.stderr)
         return 2

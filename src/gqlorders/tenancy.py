@@ -121,3 +121,11 @@ async def authenticate(secret: str) -> Principal | None:
 async def revoke_token(token_id: int) -> bool:
     updated = await ApiToken.filter(id=token_id, revoked_at__isnull=True).update(revoked_at=now())
     return bool(updated)
+
+
+async def revoke_secret(secret: str) -> bool:
+    """Revoke the token with this secret; it is refused from the next request on."""
+    updated = await ApiToken.filter(token_hash=hash_token(secret), revoked_at__isnull=True).update(
+        revoked_at=now()
+    )
+    return bool(updated)

@@ -9,6 +9,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -17,7 +18,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 from strawberry.asgi import GraphQL
 from tortoise import connections
 from tortoise.timezone import now
@@ -48,7 +50,15 @@ DOCUMENT_KINDS = {  # URL segment -> (global ID type, document kind)
 }
 
 
+STATIC = Path(__file__).parent / "static"  # GraphiQL's page and its vendored assets (no CDN)
+
+
 class GraphQLApp(GraphQL):
+    @property
+    def graphql_ide_html(self) -> str:
+        """Strawberry's GraphiQL page, loading React and GraphiQL from /static/graphiql/."""
+        return (STATIC / "graphiql.html").read_text(encoding="utf-8")
+
     async def get_context(self, request: Request, response: Any) -> Context:  # type: ignore[override]
         return await context_for(request)
 
@@ -153,6 +163,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            Mount("/static/graphiql", StaticFiles(directory=STATIC / "graphiql")),
             Route("/documents/{kind}/{id}.pdf", download_document),
             Route("/webhooks/{key}", webhook, methods=["POST"]),
             Route("/healthz", healthz),

@@ -7,9 +7,10 @@ writes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
@@ -39,6 +40,8 @@ from gqlorders.orders.statuses import invoiced_status, shipped_status
 from gqlorders.stock.levels import request_recalculation
 from gqlorders.tenancy import Principal
 from gqlorders.validation import check_decimal, clean_address, clean_text
+
+T = TypeVar("T")
 
 EDITABLE = (SalesOrderStatus.DRAFT, SalesOrderStatus.CONFIRMED)
 COMMITTING = (SalesOrderStatus.CONFIRMED, SalesOrderStatus.CLOSED)  # their goods are committed
@@ -246,6 +249,15 @@ async def reprice_order(order: SalesOrder) -> None:
     await order.save()
 
 
+async def _collect(problems: Problems, lookup: Awaitable[T]) -> T | None:
+    """Await a lookup; a NOT_FOUND joins the other problems instead of hiding them."""
+    try:
+        return await lookup
+    except DomainError as error:
+        problems.items.extend(error.problems)
+        return None
+
+
 async def create_sales_order(principal: Principal, data: NewSalesOrder) -> SalesOrder:
     organization_id = principal.organization_id
     problems = Problems()
@@ -253,12 +265,19 @@ async def create_sales_order(principal: Principal, data: NewSalesOrder) -> Sales
     if not data.lines:
         problems.add(ErrorCode.REQUIRED, ("lines",), "an order needs at least one line")
     send_to = clean_recipients(problems, data.send_to, ("sendTo",))
-    customer = await get_customer(organization_id, data.customer_id, ("customerId",))
+    customer = await _collect(
+        problems, get_customer(organization_id, data.customer_id, ("customerId",))
+    )
     if data.warehouse_id is not None:
-        warehouse = await get_warehouse(organization_id, data.warehouse_id, ("warehouseId",))
+        warehouse = await _collect(
+            problems, get_warehouse(organization_id, data.warehouse_id, ("warehouseId",))
+        )
     else:
         warehouse = await primary_warehouse(organization_id)
     priced = await price_lines(organization_id, data.lines, problems)
+    if customer is None or warehouse is None:
+        problems.raise_if_any()
+    assert customer is not None and warehouse is not None
     if data.send:
         send_to = default_recipients(problems, send_to, customer.email, ("sendTo",))
     order = SalesOrder(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from gqlorders import jobs
 from gqlorders.errors import ErrorCode, FieldPath, Problems
 from gqlorders.models import EmailMessage, Invoice, SalesOrder
-from gqlorders.validation import clean_email, clean_text
+from gqlorders.validation import clean_email
 
 
 def clean_recipients(
@@ -53,7 +53,3 @@ async def queue_email(
     )
     await jobs.enqueue(jobs.SEND_EMAIL, email_id=message.id)
     return message
-
-
-def clean_subject(problems: Problems, subject: str | None, default: str) -> str:
-    return clean_text(problems, subject, ("subject",), max_length=300) or default

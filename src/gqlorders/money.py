@@ -69,16 +69,20 @@ def document_totals(
     """Totals of an order or invoice (SPEC §3): taxes grouped by tax, after the order discount."""
     lines = list(lines)
     sub_total = sum((line.amount for line in lines), ZERO)
-    factor = 1 - discount_amount / sub_total if sub_total else Decimal(1)
     groups: dict[Hashable, tuple[Decimal, Decimal]] = {}
     for line in lines:
         if line.tax_key is None or line.tax_percentage is None:
             continue
         base, pct = groups.get(line.tax_key, (ZERO, line.tax_percentage))
         groups[line.tax_key] = (base + line.amount, pct)
-    taxes = [
-        (key, round_money(pct / HUNDRED * base * factor)) for key, (base, pct) in groups.items()
-    ]
+
+    def group_tax(base: Decimal, pct: Decimal) -> Decimal:
+        # One division at the end: a rounded discount factor would shift half-cent cases.
+        if not sub_total:
+            return round_money(pct * base / HUNDRED)
+        return round_money(pct * base * (sub_total - discount_amount) / (HUNDRED * sub_total))
+
+    taxes = [(key, group_tax(base, pct)) for key, (base, pct) in groups.items()]
     tax_total = sum((amount for _, amount in taxes), ZERO)
     total = sub_total - discount_amount + tax_total + shipping_charge + adjustment
     return Totals(

@@ -33,10 +33,6 @@ def format_number(prefix: str, number: int, padding: int) -> str:
     return f"{prefix}{number:0{padding}d}"
 
 
-async def get_sequence(organization_id: int, document: DocumentKind) -> NumberSequence:
-    return await NumberSequence.get(organization_id=organization_id, document=document)
-
-
 async def _number_taken(
     model: type[Model], organization_id: int, number: str, exclude_id: int | None = None
 ) -> bool:
@@ -92,6 +88,8 @@ async def assign_number(
 
 def validate_numbering_change(change: NumberingChange, field: Sequence[str]) -> Problems:
     problems = Problems()
+    if change.prefix is not None and "\x00" in change.prefix:
+        problems.add(ErrorCode.INVALID, (*field, "prefix"), "the prefix contains a NUL character")
     if change.prefix is not None and len(change.prefix) > MAX_PREFIX_LENGTH:
         problems.add(
             ErrorCode.INVALID,

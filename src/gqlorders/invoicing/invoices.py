@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from gqlorders.emails import clean_recipients, default_recipients, queue_email
@@ -43,6 +44,7 @@ class NewInvoice:
     sales_order_id: int
     lines: list[QuantityRequest] | None = None  # None: everything not yet invoiced
     date: date | None = None
+    number: str | None = None  # required in MANUAL invoice numbering
     send: bool = False
     send_to: list[str] | None = None
 
@@ -51,7 +53,8 @@ async def _invoice_discount(order: SalesOrder, sub_total: Decimal, completes: bo
     """The order discount's share of this invoice.
 
     A percentage applies as such; a fixed amount is prorated by sub total, and the invoice that
-    completes the order takes what is left, so the invoices add up to the order.
+    completes the order takes what is left (never below zero nor above its own sub total), so
+    the invoices' discounts add up to the order's.
     """
     if order.discount_type == DiscountType.PERCENTAGE:
         return order_discount(sub_total, percentage=order.discount_value)
@@ -63,7 +66,8 @@ async def _invoice_discount(order: SalesOrder, sub_total: Decimal, completes: bo
             .exclude(status=InvoiceStatus.VOID)
             .values_list("discount_amount", flat=True)
         )
-        return order.discount_amount - sum(taken, Decimal(0))
+        left = order.discount_amount - sum(taken, Decimal(0))
+        return min(max(left, Decimal(0)), sub_total)
     return order_discount(sub_total, amount=order.discount_amount * sub_total / order.sub_total)
 
 
@@ -123,9 +127,12 @@ async def create_invoice_from_sales_order(principal: Principal, data: NewInvoice
                     amount=line_amount(quantity, line.rate, line.discount_percent),
                 )
             )
+        # The shipping charge and adjustment go on the first invoice, or on the next one when
+        # the invoice that carried them was voided.
         first = (
             not await Invoice.filter(sales_order_id=order.id)
             .exclude(status=InvoiceStatus.VOID)
+            .filter(Q(shipping_charge__not=0) | Q(adjustment_amount__isnull=False))
             .exists()
         )
         completes = all(
@@ -149,16 +156,22 @@ async def create_invoice_from_sales_order(principal: Principal, data: NewInvoice
             adjustment=adjustment or Decimal(0),
         )
         invoice_date = data.date or date.today()
+        try:
+            due_date = invoice_date + timedelta(days=order.payment_terms_days or 0)
+        except OverflowError:
+            raise DomainError.one(
+                ErrorCode.INVALID, ("date",), "the date is out of range"
+            ) from None
         invoice = await Invoice.create(
             organization_id=principal.organization_id,
             number=await assign_number(
-                Invoice, principal.organization_id, DocumentKind.INVOICE, None, ("salesOrderId",)
+                Invoice, principal.organization_id, DocumentKind.INVOICE, data.number
             ),
             status=InvoiceStatus.SENT if data.send else InvoiceStatus.DRAFT,
             sales_order_id=order.id,
             customer_id=order.customer_id,  # type: ignore[attr-defined]
             date=invoice_date,
-            due_date=invoice_date + timedelta(days=order.payment_terms_days or 0),
+            due_date=due_date,
             currency=order.currency,
             billing_address=order.billing_address,
             shipping_address=order.shipping_address,

@@ -24,7 +24,9 @@ from gqlorders.models import (
     Customer,
     DiscountType,
     DocumentKind,
+    InvoiceLine,
     Item,
+    PackageLine,
     SalesOrder,
     SalesOrderLine,
     SalesOrderStatus,
@@ -35,13 +37,14 @@ from gqlorders.numbering import assign_number
 from gqlorders.orders.events import record_event
 from gqlorders.orders.fulfilment import apply_closing_rule
 from gqlorders.orders.inputs import LineInput, NewSalesOrder, SalesOrderChanges, SendRequest
-from gqlorders.orders.lines import PricedLine, price_lines
+from gqlorders.orders.lines import MAX_LINES, PricedLine, price_lines
 from gqlorders.orders.statuses import invoiced_status, shipped_status
 from gqlorders.stock.levels import request_recalculation
 from gqlorders.tenancy import Principal
 from gqlorders.validation import check_decimal, clean_address, clean_text
 
 T = TypeVar("T")
+MAX_TOTAL = Decimal("1e13")  # far inside the 64-bit scaled money columns
 
 EDITABLE = (SalesOrderStatus.DRAFT, SalesOrderStatus.CONFIRMED)
 COMMITTING = (SalesOrderStatus.CONFIRMED, SalesOrderStatus.CLOSED)  # their goods are committed
@@ -173,6 +176,9 @@ def _apply_totals(problems: Problems, order: SalesOrder, lines: list[PricedLine]
         shipping_charge=order.shipping_charge,
         adjustment=order.adjustment_amount or Decimal(0),
     )
+    if max(abs(totals.sub_total), abs(totals.total)) > MAX_TOTAL:
+        problems.add(ErrorCode.INVALID, ("lines",), "the order total is out of range")
+        return
     order.sub_total = totals.sub_total
     order.discount_amount = totals.discount_amount
     order.tax_totals = [{"tax_id": key, "amount": str(amount)} for key, amount in totals.taxes]
@@ -299,8 +305,10 @@ async def create_sales_order(principal: Principal, data: NewSalesOrder) -> Sales
         order.marketplace_totals = data.source.totals
         order.currency = data.source.currency
     _check_dates(problems, order)
-    _apply_totals(problems, order, priced)
+    if priced is not None:
+        _apply_totals(problems, order, priced)
     problems.raise_if_any()
+    assert priced is not None
     try:
         async with in_transaction():
             order.number = await assign_number(
@@ -324,7 +332,9 @@ async def create_sales_order(principal: Principal, data: NewSalesOrder) -> Sales
         ):
             raise AlreadyImported(source.external_id) from None
         raise DomainError.one(
-            ErrorCode.DUPLICATE_NUMBER, ("number",), f"number {data.number} is already used"
+            ErrorCode.DUPLICATE_NUMBER,
+            ("number",),
+            f"number {data.number or order.number} is already used",
         ) from None
     return order
 
@@ -347,11 +357,11 @@ HEADER_KEYS = (
 _COPIED = {"payment_terms_days", "payment_terms_label", "billing_address", "shipping_address"}
 
 
-def _check_line_quantities(
+async def _check_line_quantities(
     problems: Problems, order_lines: list[SalesOrderLine], priced: list[PricedLine]
 ) -> None:
-    """A line can never go below what is already invoiced or packed, nor vanish with it."""
-    kept = {p.line.id for p in priced if p.line is not None}
+    """A line can never go below what is already invoiced or packed, nor vanish while an
+    invoice or package (even a void one, which keeps its history) refers to it."""
     for index, p in enumerate(priced):
         if p.line is None:
             continue
@@ -373,12 +383,26 @@ def _check_line_quantities(
                 ("lines", index, "itemId"),
                 "the item of an invoiced or packed line cannot change",
             )
-    for line in order_lines:
-        if line.id not in kept and (line.quantity_invoiced or line.quantity_packed):
+    kept = {p.line.id for p in priced if p.line is not None}
+    removed = [line for line in order_lines if line.id not in kept]
+    if not removed:
+        return
+    removed_ids = [line.id for line in removed]
+    referenced = set(
+        await InvoiceLine.filter(sales_order_line_id__in=removed_ids).values_list(
+            "sales_order_line_id", flat=True
+        )
+    ) | set(
+        await PackageLine.filter(sales_order_line_id__in=removed_ids).values_list(
+            "sales_order_line_id", flat=True
+        )
+    )
+    for line in removed:
+        if line.id in referenced or line.quantity_invoiced or line.quantity_packed:
             problems.add(
                 ErrorCode.INVALID_STATUS,
                 ("lines",),
-                f"line {line.position + 1} is invoiced or packed and cannot be removed",
+                f"line {line.position + 1} is on an invoice or a package and cannot be removed",
             )
 
 
@@ -395,10 +419,13 @@ async def update_sales_order(
             if not changes.lines:
                 problems.add(ErrorCode.REQUIRED, ("lines",), "an order needs at least one line")
             existing = {p.line.id: p.line for p in current if p.line is not None}
-            priced = await price_lines(
+            new_lines = await price_lines(
                 principal.organization_id, changes.lines, problems, existing=existing
             )
-            _check_line_quantities(problems, list(existing.values()), priced)
+            if new_lines is None:
+                problems.raise_if_any()
+            priced = new_lines or []
+            await _check_line_quantities(problems, list(existing.values()), priced)
         else:
             priced = current
         order.update_from_dict(header)
@@ -445,6 +472,13 @@ async def add_sales_order_lines(
             problems.add(ErrorCode.INVALID, ("lines",), "new lines cannot carry an id")
         current = await _current_lines(order)
         added = await price_lines(principal.organization_id, new_lines, problems)
+        if added is None or len(current) + len(added) > MAX_LINES:
+            if added is not None:
+                problems.add(
+                    ErrorCode.INVALID, ("lines",), f"an order has at most {MAX_LINES} lines"
+                )
+            problems.raise_if_any()
+        assert added is not None
         priced = current + added
         _apply_totals(problems, order, priced)
         problems.raise_if_any()
@@ -545,4 +579,10 @@ async def delete_sales_order(principal: Principal, order_id: int) -> None:
     async with in_transaction():
         order = await get_sales_order(principal.organization_id, order_id, lock=True)
         _require_status(order, (SalesOrderStatus.DRAFT,), "deleted")
+        if await SalesOrder.exists(merged_into_id=order.id):
+            raise DomainError.one(
+                ErrorCode.INVALID_STATUS,
+                ("id",),
+                "other orders were merged into this one: void it instead of deleting it",
+            )
         await order.delete()

@@ -7,12 +7,12 @@ from decimal import Decimal
 
 from gqlorders.errors import ErrorCode, FieldPath, Problems
 from gqlorders.models import Item, ItemKind, SalesOrderLine, Tax
-from gqlorders.money import line_amount
+from gqlorders.money import HUNDRED, line_amount
 from gqlorders.orders.inputs import LineInput
 from gqlorders.validation import check_decimal, clean_text
 
 MAX_LINES = 500
-HUNDRED = Decimal(100)
+MAX_LINE_AMOUNT = Decimal("1e12")  # totals stay far inside the 64-bit scaled columns
 
 
 @dataclass
@@ -39,51 +39,80 @@ async def price_lines(
     problems: Problems,
     field: FieldPath = ("lines",),
     existing: dict[int, SalesOrderLine] | None = None,
-) -> list[PricedLine]:
-    """Check each line against the organization's items and taxes (two queries in all)."""
+) -> list[PricedLine] | None:
+    """Check each line against the organization's items and taxes (two queries in all).
+
+    Returns None when any line is wrong (its problems are reported): totals and cross-line
+    checks of a partly wrong list would only add misleading errors. An existing line (given
+    by id) keeps its own rate, discount, tax and description unless new ones are given.
+    """
     if len(inputs) > MAX_LINES:
         problems.add(ErrorCode.INVALID, field, f"an order has at most {MAX_LINES} lines")
-        return []
+        return None
+    existing = existing or {}
     item_ids = {line.item_id for line in inputs}
     tax_ids = {line.tax_id for line in inputs if line.tax_id is not None}
+    tax_ids |= {line.tax_id for line in existing.values() if line.tax_id is not None}  # type: ignore[attr-defined]
     items = {i.id: i for i in await Item.filter(organization_id=organization_id, id__in=item_ids)}
     tax_ids |= {item.tax_id for item in items.values() if item.tax_id is not None}  # type: ignore[attr-defined]
     taxes = {t.id: t for t in await Tax.filter(organization_id=organization_id, id__in=tax_ids)}
+    line_problems = Problems()
     priced = []
+    seen_ids: set[int] = set()
     for index, data in enumerate(inputs):
         path = (*field, index)
+        before = len(line_problems.items)
         item = items.get(data.item_id)
         line = None
         if data.id is not None:
-            line = (existing or {}).get(data.id)
+            line = existing.get(data.id)
             if line is None:
-                problems.add(ErrorCode.NOT_FOUND, (*path, "id"), "no such line on this order")
+                line_problems.add(ErrorCode.NOT_FOUND, (*path, "id"), "no such line on this order")
+            elif data.id in seen_ids:
+                line_problems.add(ErrorCode.INVALID, (*path, "id"), "this line is listed twice")
+            seen_ids.add(data.id)
         if item is None:
-            problems.add(ErrorCode.NOT_FOUND, (*path, "itemId"), "no such item")
+            line_problems.add(ErrorCode.NOT_FOUND, (*path, "itemId"), "no such item")
         if data.tax_given and data.tax_id is not None and data.tax_id not in taxes:
-            problems.add(ErrorCode.NOT_FOUND, (*path, "taxId"), "no such tax")
+            line_problems.add(ErrorCode.NOT_FOUND, (*path, "taxId"), "no such tax")
         check_decimal(
-            problems, data.quantity, (*path, "quantity"), places=4, exclusive_minimum=True
+            line_problems, data.quantity, (*path, "quantity"), places=4, exclusive_minimum=True
         )
-        check_decimal(problems, data.rate, (*path, "rate"), places=4)
+        check_decimal(line_problems, data.rate, (*path, "rate"), places=4)
         check_decimal(
-            problems, data.discount_percent, (*path, "discountPercent"), places=2, maximum=HUNDRED
+            line_problems,
+            data.discount_percent,
+            (*path, "discountPercent"),
+            places=2,
+            maximum=HUNDRED,
         )
         description = clean_text(
-            problems, data.description, (*path, "description"), max_length=2000
+            line_problems, data.description, (*path, "description"), max_length=2000
         )
-        if item is None or problems:
+        if item is None or len(line_problems.items) > before:
             continue
+        kept = line if line is not None and line.item_id == item.id else None  # type: ignore[attr-defined]
         if data.tax_given:
             tax = taxes.get(data.tax_id) if data.tax_id is not None else None
+        elif kept is not None:
+            tax = taxes.get(kept.tax_id)  # type: ignore[attr-defined]
         else:
             tax = taxes.get(item.tax_id)  # type: ignore[attr-defined]
-        rate = data.rate if data.rate is not None else item.rate
-        discount = data.discount_percent if data.discount_percent is not None else Decimal(0)
+        rate = _first_given(data.rate, kept.rate if kept else None, item.rate)
+        discount = _first_given(
+            data.discount_percent, kept.discount_percent if kept else None, Decimal(0)
+        )
+        if description is None:
+            description = kept.description if kept and kept.description else item.name
+        if data.quantity * rate > MAX_LINE_AMOUNT:
+            line_problems.add(
+                ErrorCode.INVALID, (*path, "quantity"), "the line amount is out of range"
+            )
+            continue
         priced.append(
             PricedLine(
                 item=item,
-                description=description if description is not None else item.name,
+                description=description,
                 quantity=data.quantity,
                 rate=rate,
                 discount_percent=discount,
@@ -92,4 +121,9 @@ async def price_lines(
                 line=line,
             )
         )
-    return priced
+    problems.extend(line_problems)
+    return None if line_problems else priced
+
+
+def _first_given(*values: Decimal | None) -> Decimal:
+    return next(value for value in values if value is not None)

@@ -5,8 +5,10 @@ Same lock order as invoicing: the sales order row first, then its package.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from tortoise.timezone import now
 from tortoise.transactions import in_transaction
@@ -135,15 +137,18 @@ async def ship_package(principal: Principal, package_id: int, shipment: Shipment
                 id__in=[p.sales_order_line_id for p in packed]  # type: ignore[attr-defined]
             )
         }
+        leaving: dict[int, Decimal] = defaultdict(Decimal)
         for package_line in packed:
             line = lines[package_line.sales_order_line_id]  # type: ignore[attr-defined]
             line.quantity_shipped = line.quantity_shipped + package_line.quantity
             await line.save(update_fields=["quantity_shipped"])
+            leaving[line.item_id] += package_line.quantity  # type: ignore[attr-defined]
+        for item_id in sorted(leaving):  # stock rows in one order for everyone: no deadlocks
             await move_on_hand(
                 principal.organization_id,
-                line.item_id,  # type: ignore[attr-defined]
+                item_id,
                 order.warehouse_id,  # type: ignore[attr-defined]
-                -package_line.quantity,
+                -leaving[item_id],
                 f"shipped in {package.number}",
                 principal.actor,
                 package.id,

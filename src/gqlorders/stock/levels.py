@@ -47,6 +47,7 @@ FROM item i
 JOIN warehouse w ON w.organization_id = i.organization_id
 LEFT JOIN agg ON agg.item_id = i.id AND agg.warehouse_id = w.id
 WHERE i.id IN ({items}) AND i.kind = 'GOODS'
+ORDER BY i.id, w.id  -- rows locked in one order by every writer: no deadlocks
 ON CONFLICT (item_id, warehouse_id) DO UPDATE SET committed = excluded.committed
 """
 

@@ -65,6 +65,9 @@ class CreateInvoiceFromSalesOrderInput:
         default=None, description="Default: everything not yet invoiced."
     )
     date: datetime.date | None = None
+    number: str | None = strawberry.field(
+        default=None, description="Required in MANUAL invoice numbering."
+    )
     send: bool | None = False
     send_to: list[str] | None = None
 
@@ -150,6 +153,7 @@ class FulfilmentMutations:
                 sales_order_id=_order_id(input.sales_order_id),
                 lines=quantity_requests(input.lines),
                 date=input.date,
+                number=input.number,
                 send=bool(input.send),
                 send_to=input.send_to,
             ),

@@ -31,16 +31,23 @@ def _arq_job(function: jobs.JobFunction) -> jobs.JobFunction:
     return run
 
 
-def build_worker(settings: Settings, *, burst: bool = False, relay: bool = True) -> Worker:
+def build_worker(
+    settings: Settings, *, burst: bool = False, relay: bool = True, init_database: bool = True
+) -> Worker:
     """A worker for REDIS_URL; it also relays the outbox, so jobs committed while Redis was
-    down go out even when no API request comes."""
+    down go out even when no API request comes.
+
+    `init_database=False` leaves the ORM to the caller, who has it open already (tests run a
+    burst worker inside their own session: a second `Tortoise.init` would re-initialize that
+    same context and the worker's shutdown would close it)."""
     assert settings.redis_url, "the worker needs REDIS_URL"
 
     async def startup(ctx: dict[str, Any]) -> None:
         prepare_data_dir(settings)
-        await Tortoise.init(
-            config=tortoise_config(settings.database_url), _enable_global_fallback=True
-        )
+        if init_database:
+            await Tortoise.init(
+                config=tortoise_config(settings.database_url), _enable_global_fallback=True
+            )
         ctx["settings"] = settings
         jobs.configure(jobs.RedisRelay(settings.redis_url))  # type: ignore[arg-type]
         await jobs.after_request()
@@ -56,7 +63,8 @@ def build_worker(settings: Settings, *, burst: bool = False, relay: bool = True)
         runner = jobs.current_runner()
         if isinstance(runner, jobs.RedisRelay):
             await runner.close()
-        await Tortoise.close_connections()
+        if init_database:
+            await Tortoise.close_connections()
 
     return Worker(
         functions=[

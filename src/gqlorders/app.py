@@ -30,6 +30,7 @@ from gqlorders.api.ids import encode_id, parse_id
 from gqlorders.api.schema import build_schema
 from gqlorders.config import Settings, load_settings
 from gqlorders.database import connected
+from gqlorders.emails import requeue_waiting
 from gqlorders.marketplace_import import receive_webhook
 from gqlorders.models import OutboxJob
 from gqlorders.observability import (
@@ -150,6 +151,7 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
         async with contextlib.AsyncExitStack() as stack:
             if manage_database:
                 await stack.enter_async_context(connected(settings))
+                await requeue_waiting()
             relay = asyncio.create_task(jobs.relay_forever())
             try:
                 yield

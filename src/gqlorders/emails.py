@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gqlorders import jobs
 from gqlorders.errors import ErrorCode, FieldPath, Problems
-from gqlorders.models import EmailMessage, Invoice, SalesOrder
+from gqlorders.models import EmailMessage, EmailState, Invoice, SalesOrder
 from gqlorders.validation import clean_email
 
 
@@ -53,3 +53,12 @@ async def queue_email(
     )
     await jobs.enqueue(jobs.SEND_EMAIL, email_id=message.id)
     return message
+
+
+async def requeue_waiting() -> int:
+    """Enqueue a job again for every QUEUED e-mail: after a restart, in-process retries that
+    were waiting in memory are not lost (the e-mail job ignores messages it already sent)."""
+    waiting = await EmailMessage.filter(state=EmailState.QUEUED).values_list("id", flat=True)
+    for email_id in waiting:
+        await jobs.enqueue(jobs.SEND_EMAIL, email_id=email_id)
+    return len(waiting)

@@ -14,6 +14,7 @@ from decimal import Decimal
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from gqlorders.documents import INVOICE, request_render
 from gqlorders.emails import clean_recipients, default_recipients, queue_email
 from gqlorders.errors import DomainError, ErrorCode, FieldPath, Problems
 from gqlorders.models import (
@@ -201,6 +202,8 @@ async def create_invoice_from_sales_order(principal: Principal, data: NewInvoice
 
 
 async def _queue_invoice_email(invoice: Invoice, actor: str, to: list[str]) -> None:
+    """A sent invoice gets its PDF (downloadable, and attached to the e-mail)."""
+    await request_render(invoice.organization_id, INVOICE, invoice.id)  # type: ignore[attr-defined]
     await queue_email(
         invoice.organization_id,  # type: ignore[attr-defined]
         to,

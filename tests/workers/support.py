@@ -1,0 +1,186 @@
+"""GraphQL documents and helpers shared by the background-work tests."""
+
+from __future__ import annotations
+
+import email
+import io
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from pypdf import PdfReader
+
+from gqlorders import jobs
+from gqlorders.api.ids import parse_id
+from gqlorders.models import OutboxJob
+from tests.support import Organization
+
+DOCUMENT_FIELDS = "pdf { state url error }"
+EMAIL_FIELDS = "emails { id to subject state error sentAt }"
+
+ORDER_FIELDS = (
+    f"id number status total notes lines {{ item {{ id }} }} {DOCUMENT_FIELDS} {EMAIL_FIELDS}"
+)
+
+ORDER = f"""
+query($id: ID!) {{ salesOrder(id: $id) {{ {ORDER_FIELDS} }} }}"""
+
+RENDER_PDF = f"""
+mutation($input: SalesOrderIdInput!) {{
+  renderSalesOrderPdf(input: $input) {{
+    salesOrder {{ {ORDER_FIELDS} }} errors {{ field code message }}
+  }}
+}}"""
+
+UPDATE_ORDER = f"""
+mutation($input: UpdateSalesOrderInput!) {{
+  updateSalesOrder(input: $input) {{
+    salesOrder {{ {ORDER_FIELDS} }} errors {{ field code message }}
+  }}
+}}"""
+
+CONFIRM_ORDER = f"""
+mutation($input: SalesOrderIdInput!) {{
+  confirmSalesOrder(input: $input) {{
+    salesOrder {{ {ORDER_FIELDS} }} errors {{ field code message }}
+  }}
+}}"""
+
+SEND_ORDER = f"""
+mutation($input: SendSalesOrderInput!) {{
+  sendSalesOrder(input: $input) {{
+    salesOrder {{ {ORDER_FIELDS} }} errors {{ field code message }}
+  }}
+}}"""
+
+CREATE_ORDER = f"""
+mutation($input: CreateSalesOrderInput!) {{
+  createSalesOrder(input: $input) {{
+    salesOrder {{ {ORDER_FIELDS} }} errors {{ field code message }}
+  }}
+}}"""
+
+INVOICE_FIELDS = f"id number status total {DOCUMENT_FIELDS} {EMAIL_FIELDS}"
+
+INVOICE = f"""
+query($id: ID!) {{ invoice(id: $id) {{ {INVOICE_FIELDS} }} }}"""
+
+CREATE_INVOICE = f"""
+mutation($input: CreateInvoiceFromSalesOrderInput!) {{
+  createInvoiceFromSalesOrder(input: $input) {{
+    invoice {{ {INVOICE_FIELDS} }} errors {{ field code message }}
+  }}
+}}"""
+
+SEND_INVOICE = f"""
+mutation($input: InvoiceIdInput!) {{
+  sendInvoice(input: $input) {{ invoice {{ {INVOICE_FIELDS} }} errors {{ field code message }} }}
+}}"""
+
+
+async def desk_order(org: Organization, **fields: object) -> dict:
+    """A draft order of Acme Furniture (buyer@acme.example): 3 desks at 411.50 = 1234.50."""
+    customer = await org.customer(name="Acme Furniture", email="buyer@acme.example")
+    desk = await org.item("DESK", "411.50")
+    input = {"customerId": customer, "lines": [{"itemId": desk, "quantity": "3"}], **fields}
+    order = (await org.api.ok(CREATE_ORDER, input))["salesOrder"]
+    assert order["total"] == "1234.50"
+    return order
+
+
+def pdf_text(content: bytes) -> str:
+    assert content.startswith(b"%PDF-"), content[:20]
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
+
+
+def attachments(message: EmailMessage) -> list[tuple[str | None, str, bytes]]:
+    """(file name, content type, content) of each attachment."""
+    return [
+        (part.get_filename(), part.get_content_type(), part.get_content())
+        for part in message.iter_attachments()
+    ]
+
+
+def key(global_id: str) -> int:
+    """The database key behind a global ID."""
+    parsed = parse_id(global_id)
+    assert parsed is not None, global_id
+    return parsed[1]
+
+
+def bearer(org: Organization) -> dict[str, str]:
+    return {"Authorization": f"Bearer {org.api.token}"}
+
+
+async def last_job_id() -> int:
+    """The newest outbox row's id (0 for none): later rows are the jobs written since."""
+    last = await OutboxJob.all().order_by("-id").first()
+    return last.id if last else 0
+
+
+async def jobs_since(job_id: int) -> list[OutboxJob]:
+    return await OutboxJob.filter(id__gt=job_id).order_by("id")
+
+
+async def drain() -> None:
+    """Wait for the background jobs the requests so far have started."""
+    runner = jobs.current_runner()
+    assert runner is not None
+    await runner.drain()
+
+
+def free_port() -> int:
+    """A local TCP port nobody listens on (now, and most likely in the next moments)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Mailbox:
+    """What an SMTP server received, parsed, in arrival order (an aiosmtpd handler)."""
+
+    url: str
+    messages: list[EmailMessage] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=default_policy)
+        self.messages.append(message)  # type: ignore[arg-type]
+        return "250 Message accepted for delivery"
+
+
+@contextmanager
+def smtp_server(port: int) -> Iterator[Mailbox]:
+    """A real SMTP server on 127.0.0.1:port (in its own thread) while the block runs."""
+    box = Mailbox(url=f"smtp://127.0.0.1:{port}")
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield box
+    finally:
+        controller.stop()
+
+
+@dataclass
+class HeldEmails:
+    """E-mail jobs a runner received but did not run: the test runs them itself."""
+
+    email_ids: list[int] = field(default_factory=list)
+
+    async def send_email(self, ctx: dict[str, Any], email_id: int) -> None:
+        self.email_ids.append(email_id)
+
+
+STOCK = """
+query($id: ID!) { node(id: $id) { ... on Item { stock { onHand committed } } } }"""
+
+
+async def committed(org: Organization, item_id: str) -> list[str]:
+    """Committed stock of an item, per warehouse."""
+    stock = (await org.api.data(STOCK, {"id": item_id}))["node"]["stock"]
+    return [level["committed"] for level in stock]

@@ -1,0 +1,382 @@
+"""SPEC §8 without REDIS_URL: the job functions run in the API process. PDFs render in the
+background and download with the organization's token; e-mails go out through SMTP (a real
+aiosmtpd server here) with the PDF attached, exactly once, and survive a mail server outage."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import os
+from dataclasses import replace
+from email.policy import default as default_policy
+
+import httpx
+import pytest
+
+from gqlorders import jobs
+from gqlorders.config import Settings
+from gqlorders.models import Document, EmailMessage
+from tests.support import Organization
+from tests.workers.support import (
+    CONFIRM_ORDER,
+    CREATE_INVOICE,
+    INVOICE,
+    ORDER,
+    RENDER_PDF,
+    SEND_ORDER,
+    UPDATE_ORDER,
+    HeldEmails,
+    Mailbox,
+    attachments,
+    bearer,
+    desk_order,
+    drain,
+    key,
+    pdf_text,
+)
+from workers.jobs import MAX_EMAIL_ATTEMPTS, send_email
+
+PENDING = {"state": "PENDING", "url": None, "error": None}
+
+
+async def _pdf_state(org: Organization, order_id: str) -> dict:
+    return (await org.api.data(ORDER, {"id": order_id}))["salesOrder"]["pdf"]
+
+
+async def _emails(org: Organization, order_id: str) -> list[dict]:
+    return (await org.api.data(ORDER, {"id": order_id}))["salesOrder"]["emails"]
+
+
+# --- PDF documents -------------------------------------------------------------------------
+
+
+async def test_pdf_renders_in_the_background_and_downloads_with_the_token(
+    http: httpx.AsyncClient, org: Organization, other_org: Organization
+) -> None:
+    # Given a draft order of 1234.50 for Acme Furniture
+    order = await desk_order(org)
+
+    # When its PDF is asked for
+    payload = await org.api.ok(RENDER_PDF, {"id": order["id"]})
+
+    # Then the answer comes at once with a PENDING document, READY once the job has run
+    assert payload["salesOrder"]["pdf"] == PENDING
+    await drain()
+    url = f"/documents/sales-orders/{order['id']}.pdf"
+    assert await _pdf_state(org, order["id"]) == {"state": "READY", "url": url, "error": None}
+
+    # And the organization's token downloads it: number, customer and total are in it
+    response = await http.get(url, headers=bearer(org))
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/pdf"
+    text = pdf_text(response.content)
+    assert "SO-00001" in text
+    assert "Acme Furniture" in text
+    assert "1234.50" in text
+
+    # And nobody else does: no token is 401, another organization's token 404
+    assert (await http.get(url)).status_code == 401
+    assert (await http.get(url, headers={"Authorization": "Bearer nonsense"})).status_code == 401
+    assert (await http.get(url, headers=bearer(other_org))).status_code == 404
+    wrong_kind = f"/documents/invoices/{order['id']}.pdf"
+    assert (await http.get(wrong_kind, headers=bearer(org))).status_code == 404
+
+
+async def test_a_pdf_never_asked_for_is_not_downloadable(
+    http: httpx.AsyncClient, org: Organization
+) -> None:
+    order = await desk_order(org)
+
+    assert await _pdf_state(org, order["id"]) == PENDING
+    response = await http.get(f"/documents/sales-orders/{order['id']}.pdf", headers=bearer(org))
+    assert response.status_code == 404
+
+
+async def test_a_change_renders_a_new_pdf(http: httpx.AsyncClient, org: Organization) -> None:
+    # Given an order whose PDF is ready
+    order = await desk_order(org)
+    await org.api.ok(RENDER_PDF, {"id": order["id"]})
+    await drain()
+    first = await Document.get(sales_order_id=key(order["id"]))
+    url = f"/documents/sales-orders/{order['id']}.pdf"
+    assert "Deliver to the loading dock" not in pdf_text(
+        (await http.get(url, headers=bearer(org))).content
+    )
+
+    # When the order changes
+    payload = await org.api.ok(
+        UPDATE_ORDER, {"id": order["id"], "notes": "Deliver to the loading dock"}
+    )
+
+    # Then its PDF is PENDING again, then READY as a new file that shows the change
+    assert payload["salesOrder"]["pdf"] == PENDING
+    await drain()
+    assert (await _pdf_state(org, order["id"]))["state"] == "READY"
+    second = await Document.get(sales_order_id=key(order["id"]))
+    assert second.content_hash != first.content_hash
+    assert second.path != first.path
+    response = await http.get(url, headers=bearer(org))
+    assert response.status_code == 200
+    assert "Deliver to the loading dock" in pdf_text(response.content)
+
+
+async def test_an_unchanged_order_is_not_rendered_again(org: Organization) -> None:
+    order = await desk_order(org)
+    await org.api.ok(RENDER_PDF, {"id": order["id"]})
+    await drain()
+    first = await Document.get(sales_order_id=key(order["id"]))
+    assert first.path is not None
+    written = (os.stat(first.path).st_mtime_ns, first.path)
+
+    payload = await org.api.ok(RENDER_PDF, {"id": order["id"]})
+    assert payload["salesOrder"]["pdf"] == PENDING
+    await drain()
+
+    second = await Document.get(sales_order_id=key(order["id"]))
+    assert second.state == "READY"
+    assert second.path is not None
+    assert (os.stat(second.path).st_mtime_ns, second.path) == written
+
+
+# --- E-mail --------------------------------------------------------------------------------
+
+
+async def test_sending_an_order_mails_the_customer_the_pdf(
+    org: Organization, mailing: jobs.InProcessRunner, mailbox: Mailbox, settings: Settings
+) -> None:
+    # Given a draft order for Acme Furniture
+    order = await desk_order(org)
+
+    # When it is sent
+    payload = await org.api.ok(SEND_ORDER, {"id": order["id"]})
+
+    # Then the e-mail is recorded QUEUED at once (and sending confirmed the draft)
+    sent = payload["salesOrder"]
+    assert sent["status"] == "CONFIRMED"
+    [queued] = sent["emails"]
+    assert queued["to"] == ["buyer@acme.example"]
+    assert queued["subject"] == "Sales order SO-00001"
+    assert (queued["state"], queued["error"], queued["sentAt"]) == ("QUEUED", None, None)
+
+    # And once the job has run, exactly one e-mail went out, with the order's PDF attached
+    await drain()
+    [message] = mailbox.messages
+    assert message["To"] == "buyer@acme.example"
+    assert message["From"] == settings.smtp_from
+    assert message["Subject"] == "Sales order SO-00001"
+    body = message.get_body(("plain",))
+    assert body is not None
+    assert body.get_content().strip() == "Please find SO-00001 attached."
+    [(filename, content_type, content)] = attachments(message)
+    assert (filename, content_type) == ("SO-00001.pdf", "application/pdf")
+    text = pdf_text(content)
+    assert "SO-00001" in text
+    assert "Acme Furniture" in text
+    assert "1234.50" in text
+
+    # And the message is SENT, with the time it went out
+    [recorded] = await _emails(org, order["id"])
+    assert (recorded["state"], recorded["error"]) == ("SENT", None)
+    assert recorded["sentAt"] is not None
+
+
+async def test_sending_to_given_recipients_with_a_subject_and_body(
+    org: Organization, mailing: jobs.InProcessRunner, mailbox: Mailbox
+) -> None:
+    order = await desk_order(org)
+
+    await org.api.ok(
+        SEND_ORDER,
+        {
+            "id": order["id"],
+            "to": ["anna@acme.example", "ben@acme.example"],
+            "cc": ["sales@seller.example"],
+            "subject": "Your order",
+            "body": "Hello Anna,\nhere is your order.",
+        },
+    )
+    await drain()
+
+    [message] = mailbox.messages
+    assert message["To"] == "anna@acme.example, ben@acme.example"
+    assert message["Cc"] == "sales@seller.example"
+    assert message["Subject"] == "Your order"
+    body = message.get_body(("plain",))
+    assert body is not None
+    assert body.get_content().splitlines() == ["Hello Anna,", "here is your order."]
+    assert [name for name, _, _ in attachments(message)] == ["SO-00001.pdf"]
+
+
+async def test_an_invoice_created_with_send_is_mailed_with_its_pdf(
+    org: Organization, mailing: jobs.InProcessRunner, mailbox: Mailbox
+) -> None:
+    # Given a confirmed order
+    order = await desk_order(org)
+    await org.api.ok(CONFIRM_ORDER, {"id": order["id"]})
+
+    # When it is invoiced with send: true
+    payload = await org.api.ok(CREATE_INVOICE, {"salesOrderId": order["id"], "send": True})
+
+    # Then the invoice e-mail is queued, and goes out with the invoice's PDF
+    invoice = payload["invoice"]
+    assert invoice["number"] == "INV-00001"
+    [queued] = invoice["emails"]
+    assert (queued["to"], queued["subject"], queued["state"]) == (
+        ["buyer@acme.example"],
+        "Invoice INV-00001",
+        "QUEUED",
+    )
+    await drain()
+    [message] = mailbox.messages
+    assert message["To"] == "buyer@acme.example"
+    assert message["Subject"] == "Invoice INV-00001"
+    [(filename, content_type, content)] = attachments(message)
+    assert (filename, content_type) == ("INV-00001.pdf", "application/pdf")
+    text = pdf_text(content)
+    assert "INV-00001" in text
+    assert "Acme Furniture" in text
+    assert "1234.50" in text
+    [recorded] = (await org.api.data(INVOICE, {"id": invoice["id"]}))["invoice"]["emails"]
+    assert recorded["state"] == "SENT"
+    assert recorded["sentAt"] is not None
+
+
+async def test_a_sent_invoice_has_a_downloadable_pdf(
+    http: httpx.AsyncClient, org: Organization, mailing: jobs.InProcessRunner, mailbox: Mailbox
+) -> None:
+    # schema.graphql: Invoice.pdf is "The invoice's PDF, rendered when it is sent."
+    order = await desk_order(org)
+    await org.api.ok(CONFIRM_ORDER, {"id": order["id"]})
+    invoice = (await org.api.ok(CREATE_INVOICE, {"salesOrderId": order["id"], "send": True}))[
+        "invoice"
+    ]
+    await drain()
+    assert len(mailbox.messages) == 1
+
+    url = f"/documents/invoices/{invoice['id']}.pdf"
+    pdf = (await org.api.data(INVOICE, {"id": invoice["id"]}))["invoice"]["pdf"]
+    assert pdf == {"state": "READY", "url": url, "error": None}
+    response = await http.get(url, headers=bearer(org))
+    assert response.status_code == 200
+    assert "INV-00001" in pdf_text(response.content)
+
+
+async def test_without_smtp_the_email_is_written_to_the_outbox_folder(
+    org: Organization, settings: Settings
+) -> None:
+    # Given the default runner of the test app: no SMTP_URL
+    assert settings.smtp_url is None
+    order = await desk_order(org)
+
+    # When the order is sent
+    payload = await org.api.ok(SEND_ORDER, {"id": order["id"]})
+    await drain()
+
+    # Then the e-mail is an .eml file under DATA_DIR/outbox, and counts as SENT
+    email_id = key(payload["salesOrder"]["emails"][0]["id"])
+    path = settings.data_dir / "outbox" / f"email-{email_id}.eml"
+    message = email.message_from_bytes(path.read_bytes(), policy=default_policy)
+    assert message["To"] == "buyer@acme.example"
+    assert message["Subject"] == "Sales order SO-00001"
+    [(filename, content_type, content)] = attachments(message)  # type: ignore[arg-type]
+    assert (filename, content_type) == ("SO-00001.pdf", "application/pdf")
+    assert "1234.50" in pdf_text(content)
+    [recorded] = await _emails(org, order["id"])
+    assert recorded["state"] == "SENT"
+
+
+async def test_running_the_email_job_again_sends_nothing_more(
+    org: Organization, mailing: jobs.InProcessRunner, mailbox: Mailbox, mail_settings: Settings
+) -> None:
+    # Given an order e-mail that went out
+    order = await desk_order(org)
+    payload = await org.api.ok(SEND_ORDER, {"id": order["id"]})
+    await drain()
+    assert len(mailbox.messages) == 1
+    email_id = key(payload["salesOrder"]["emails"][0]["id"])
+
+    # When its job runs a second time (a redelivered job)
+    await send_email({"settings": mail_settings}, email_id=email_id)
+
+    # Then no second e-mail goes out
+    assert len(mailbox.messages) == 1
+    [recorded] = await _emails(org, order["id"])
+    assert recorded["state"] == "SENT"
+
+
+async def test_two_concurrent_runs_of_the_email_job_send_one_email(
+    org: Organization, held_emails: HeldEmails, mailbox: Mailbox, mail_settings: Settings
+) -> None:
+    order = await desk_order(org)
+    await org.api.ok(SEND_ORDER, {"id": order["id"]})
+    [email_id] = held_emails.email_ids
+
+    context = {"settings": mail_settings}
+    await asyncio.gather(
+        send_email(context, email_id=email_id), send_email(context, email_id=email_id)
+    )
+
+    assert len(mailbox.messages) == 1
+    assert (await EmailMessage.get(id=email_id)).attempts == 1
+
+
+async def test_smtp_down_keeps_the_email_queued_until_a_retry_delivers_it(
+    org: Organization,
+    held_emails: HeldEmails,
+    mailbox: Mailbox,
+    smtp_down: str,
+    settings: Settings,
+) -> None:
+    # Given a queued order e-mail (its job held back, to run by hand)
+    order = await desk_order(org)
+    await org.api.ok(SEND_ORDER, {"id": order["id"]})
+    [email_id] = held_emails.email_ids
+
+    # When the job runs while the mail server is down
+    with pytest.raises(jobs.RetryLater) as retry:
+        await send_email({"settings": replace(settings, smtp_url=smtp_down)}, email_id=email_id)
+
+    # Then it asks to be retried later; the message stays QUEUED with the error
+    assert retry.value.defer_seconds == 5
+    [recorded] = await _emails(org, order["id"])
+    assert recorded["state"] == "QUEUED"
+    assert recorded["sentAt"] is None
+    port = smtp_down.rsplit(":", 1)[1]
+    assert port in recorded["error"], recorded["error"]
+    assert mailbox.messages == []
+
+    # When the retry comes with the server up
+    await send_email({"settings": replace(settings, smtp_url=mailbox.url)}, email_id=email_id)
+
+    # Then the e-mail goes out once, and is SENT without error
+    [message] = mailbox.messages
+    assert message["Subject"] == "Sales order SO-00001"
+    [recorded] = await _emails(org, order["id"])
+    assert (recorded["state"], recorded["error"]) == ("SENT", None)
+    assert recorded["sentAt"] is not None
+    assert (await EmailMessage.get(id=email_id)).attempts == 2
+
+
+async def test_an_email_the_server_never_takes_ends_failed(
+    org: Organization, held_emails: HeldEmails, smtp_down: str, settings: Settings
+) -> None:
+    order = await desk_order(org)
+    await org.api.ok(SEND_ORDER, {"id": order["id"]})
+    [email_id] = held_emails.email_ids
+    context = {"settings": replace(settings, smtp_url=smtp_down)}
+
+    # Each transient failure waits longer: 5 s, 10 s, 15 s, 20 s
+    defers = []
+    for _ in range(MAX_EMAIL_ATTEMPTS - 1):
+        with pytest.raises(jobs.RetryLater) as retry:
+            await send_email(context, email_id=email_id)
+        defers.append(retry.value.defer_seconds)
+    assert defers == [5, 10, 15, 20]
+
+    # The last attempt gives up: FAILED, with the error, and no further retry
+    await send_email(context, email_id=email_id)
+    [recorded] = await _emails(org, order["id"])
+    assert recorded["state"] == "FAILED"
+    assert recorded["error"]
+    assert recorded["sentAt"] is None
+    assert (await EmailMessage.get(id=email_id)).attempts == MAX_EMAIL_ATTEMPTS

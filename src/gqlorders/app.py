@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from cross_web import HTTPException
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 from starlette.applications import Starlette
@@ -54,6 +56,24 @@ DOCUMENT_KINDS = {  # URL segment -> (global ID type, document kind)
 STATIC = Path(__file__).parent / "static"  # GraphiQL's page and its vendored assets (no CDN)
 
 
+REQUEST_KEYS = {"query": str, "variables": dict, "operationName": str, "extensions": dict}
+
+
+def check_request_shape(data: Any) -> None:
+    """A GraphQL request is an object (or a non-empty batch of them) with typed members;
+    anything else is a 400 before strawberry looks at it."""
+    items = data if isinstance(data, list) else [data]
+    if not items:
+        raise HTTPException(400, "An empty batch has no operation to run")
+    for item in items:
+        if not isinstance(item, dict):
+            raise HTTPException(400, "A GraphQL request must be a JSON object")
+        for key, kind in REQUEST_KEYS.items():
+            value = item.get(key)
+            if value is not None and not isinstance(value, kind):
+                raise HTTPException(400, f"'{key}' must be a {kind.__name__}")
+
+
 class GraphQLApp(GraphQL):
     @property
     def graphql_ide_html(self) -> str:
@@ -62,6 +82,19 @@ class GraphQLApp(GraphQL):
 
     async def get_context(self, request: Request, response: Any) -> Context:  # type: ignore[override]
         return await context_for(request)
+
+    def decode_json(self, data: str | bytes) -> object:
+        """Strict JSON: invalid UTF-8 or absurd nesting is the client's error (400)."""
+        try:
+            text = data.decode("utf-8") if isinstance(data, bytes) else data
+            return json.loads(text)
+        except (UnicodeDecodeError, RecursionError, json.JSONDecodeError) as error:
+            raise HTTPException(400, "Unable to parse request body as JSON") from error
+
+    async def parse_http_body(self, request: Any) -> Any:
+        if request.method != "GET" and "json" in (request.content_type or ""):
+            check_request_shape(self.parse_json(await request.get_body()))
+        return await super().parse_http_body(request)
 
 
 async def healthz(request: Request) -> Response:

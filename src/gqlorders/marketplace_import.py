@@ -9,6 +9,7 @@ marketplace's own totals beside ours.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from dataclasses import dataclass
 from decimal import Decimal
@@ -55,6 +56,7 @@ from gqlorders.orders.lifecycle import (
 from gqlorders.tenancy import Principal
 
 PERCENT_PLACES = Decimal("0.0001")
+WEBHOOK_KEY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what secrets.token_urlsafe gives
 
 
 @dataclass(frozen=True)
@@ -307,6 +309,8 @@ async def receive_webhook(
 ) -> InboxMessage | None:
     """Store a correctly signed delivery in the inbox and enqueue its import; None (and
     nothing stored) for an unknown connection or a missing or wrong signature."""
+    if not WEBHOOK_KEY.match(webhook_key):
+        return None
     connection = await MarketplaceConnection.filter(webhook_key=webhook_key).first()
     if connection is None:
         return None

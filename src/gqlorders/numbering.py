@@ -15,6 +15,7 @@ from tortoise.models import Model
 
 from gqlorders.errors import DomainError, ErrorCode, FieldPath, Problems
 from gqlorders.models import DocumentKind, NumberingMode, NumberSequence
+from gqlorders.validation import is_storable
 
 MAX_NUMBER_LENGTH = 50
 MAX_PREFIX_LENGTH = 20
@@ -63,7 +64,7 @@ async def assign_number(
         number = explicit.strip()
         if not number:
             raise DomainError.one(ErrorCode.REQUIRED, field, "the number cannot be blank")
-        if len(number) > MAX_NUMBER_LENGTH or "\x00" in number:
+        if len(number) > MAX_NUMBER_LENGTH or not is_storable(number):
             raise DomainError.one(
                 ErrorCode.INVALID, field, f"a number has at most {MAX_NUMBER_LENGTH} characters"
             )
@@ -88,8 +89,10 @@ async def assign_number(
 
 def validate_numbering_change(change: NumberingChange, field: Sequence[str]) -> Problems:
     problems = Problems()
-    if change.prefix is not None and "\x00" in change.prefix:
-        problems.add(ErrorCode.INVALID, (*field, "prefix"), "the prefix contains a NUL character")
+    if change.prefix is not None and not is_storable(change.prefix):
+        problems.add(
+            ErrorCode.INVALID, (*field, "prefix"), "the prefix contains an invalid character"
+        )
     if change.prefix is not None and len(change.prefix) > MAX_PREFIX_LENGTH:
         problems.add(
             ErrorCode.INVALID,

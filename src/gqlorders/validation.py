@@ -29,9 +29,20 @@ def clean_text(
         return None
     if len(text) > max_length:
         problems.add(ErrorCode.INVALID, field, f"{field[-1]} has at most {max_length} characters")
-    if "\x00" in text:  # PostgreSQL cannot store it, and no name or note needs it
-        problems.add(ErrorCode.INVALID, field, f"{field[-1]} contains a NUL character")
+    if not is_storable(text):
+        problems.add(ErrorCode.INVALID, field, f"{field[-1]} contains an invalid character")
     return text
+
+
+def is_storable(text: str) -> bool:
+    """Text both databases can store: no NUL character, no lone UTF-16 surrogate."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def search_term(value: str | None) -> str | None:

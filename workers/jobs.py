@@ -6,11 +6,13 @@ twice. Transient failures raise `RetryLater`; anything else is recorded where th
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from pathlib import Path
 from typing import Any
 
+from tortoise.exceptions import OperationalError
 from tortoise.timezone import now
 
 from gqlorders import documents, jobs
@@ -28,7 +30,12 @@ MAX_EMAIL_ATTEMPTS = 5
 
 async def recalc_stock(ctx: dict[str, Any], organization_id: int, item_ids: list[int]) -> None:
     """Recompute committed stock of the items a change touched (set-based, idempotent)."""
-    await recalculate_committed(item_ids)
+    try:
+        await recalculate_committed(item_ids)
+    except OperationalError as error:
+        if "deadlock" in str(error).lower():  # a concurrent writer won: simply run again
+            raise jobs.RetryLater(1, str(error)) from error
+        raise
 
 
 async def ensure_pdf(settings: Settings, kind: str, record_id: int) -> Path:
@@ -95,6 +102,13 @@ async def send_email(ctx: dict[str, Any], email_id: int) -> None:
             attachment=(f"{number}.pdf", pdf.read_bytes()),
         )
         await deliver(message, settings.smtp_url, settings.data_dir / "outbox", f"email-{email.id}")
+    except asyncio.CancelledError:
+        # The worker is stopping mid-delivery: give the message back rather than strand it in
+        # SENDING (at worst, a message the server had fully received goes out again).
+        await EmailMessage.filter(id=email.id).update(
+            state=EmailState.QUEUED, error="interrupted while sending; will be retried"
+        )
+        raise
     except TransientMailError as error:
         retry = email.attempts < MAX_EMAIL_ATTEMPTS
         email.state = EmailState.QUEUED if retry else EmailState.FAILED

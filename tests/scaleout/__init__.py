@@ -1,0 +1,1 @@
+"""Scale-out proof: several API and worker processes on one PostgreSQL and one Redis."""

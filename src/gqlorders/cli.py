@@ -44,7 +44,7 @@ async def _recalc_stock(settings: Settings, args: argparse.Namespace) -> None:
     from gqlorders.stock.levels import recalculate_everything
 
     async with database.connected(settings):
-        with tqdm(unit="item", desc="committed stock") as bar:
+        with tqdm(unit="organization", desc="committed stock") as bar:
 
             def progress(done: int, total: int) -> None:
                 bar.total = total

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -16,7 +15,7 @@ from tortoise.transactions import in_transaction
 from gqlorders import jobs
 from gqlorders.catalog.warehouses import get_warehouse
 from gqlorders.errors import DomainError, ErrorCode, Problems
-from gqlorders.models import Item, ItemKind, StockLevel, StockMovement
+from gqlorders.models import Item, ItemKind, Organization, StockLevel, StockMovement
 from gqlorders.models.fields import ScaledDecimalField
 from gqlorders.tenancy import Principal
 from gqlorders.validation import check_decimal, clean_text
@@ -31,14 +30,15 @@ VALUES ($1, $2, $3, $4, 0)
 ON CONFLICT (item_id, warehouse_id) DO UPDATE SET on_hand = stock_level.on_hand + excluded.on_hand
 """
 
-# One statement per batch: committed = unshipped goods of confirmed and closed orders, for
-# every (item, warehouse) of the batch, zero where nothing is committed any more.
+# Committed = unshipped goods of confirmed and closed orders, for every (item, warehouse) in
+# scope, zero where nothing is committed any more. One statement per batch of items (after a
+# change) or per organization (from scratch); rows already right are not rewritten.
 _RECALC_COMMITTED = """
 WITH agg AS (
     SELECT l.item_id, o.warehouse_id, SUM(l.quantity - l.quantity_shipped) AS committed
     FROM sales_order_line l
     JOIN sales_order o ON o.id = l.sales_order_id
-    WHERE l.item_id IN ({items}) AND o.status IN ('CONFIRMED', 'CLOSED')
+    WHERE {lines} AND o.status IN ('CONFIRMED', 'CLOSED')
     GROUP BY l.item_id, o.warehouse_id
 )
 INSERT INTO stock_level (organization_id, item_id, warehouse_id, on_hand, committed)
@@ -46,21 +46,11 @@ SELECT i.organization_id, i.id, w.id, 0, COALESCE(agg.committed, 0)
 FROM item i
 JOIN warehouse w ON w.organization_id = i.organization_id
 LEFT JOIN agg ON agg.item_id = i.id AND agg.warehouse_id = w.id
-WHERE i.id IN ({items}) AND i.kind = 'GOODS'
+WHERE {items} AND i.kind = 'GOODS'
 ORDER BY i.id, w.id  -- rows locked in one order by every writer: no deadlocks
 ON CONFLICT (item_id, warehouse_id) DO UPDATE SET committed = excluded.committed
+WHERE stock_level.committed <> excluded.committed
 """
-
-
-@dataclass(frozen=True)
-class Level:
-    warehouse_id: int
-    on_hand: Decimal
-    committed: Decimal
-
-    @property
-    def available(self) -> Decimal:
-        return self.on_hand - self.committed
 
 
 def _placeholders(count: int, start: int = 1) -> str:
@@ -151,23 +141,35 @@ async def recalculate_committed(item_ids: list[int]) -> None:
     """
     for start in range(0, len(item_ids), RECALC_BATCH):
         batch = item_ids[start : start + RECALC_BATCH]
-        await _execute(_RECALC_COMMITTED.format(items=_placeholders(len(batch))), batch)
+        listed = _placeholders(len(batch))
+        statement = _RECALC_COMMITTED.format(
+            lines=f"l.item_id IN ({listed})", items=f"i.id IN ({listed})"
+        )
+        await _execute(statement, batch)
 
 
 async def recalculate_everything(
     organization_id: int | None = None, progress: Callable[[int, int], None] | None = None
 ) -> int:
-    """Recompute committed stock from scratch for every goods item (or one organization's)."""
+    """Recompute committed stock from scratch: one statement per organization, which reads
+    each order once (batches of items would scan the orders once per batch). Returns the
+    number of goods items covered."""
+    organizations = (
+        [organization_id]
+        if organization_id is not None
+        else list(await Organization.all().order_by("id").values_list("id", flat=True))
+    )
+    statement = _RECALC_COMMITTED.format(
+        lines="o.organization_id = $1", items="i.organization_id = $1"
+    )
+    for done, organization in enumerate(organizations, start=1):
+        await _execute(statement, [organization])
+        if progress is not None:
+            progress(done, len(organizations))
     query = Item.filter(kind=ItemKind.GOODS)
     if organization_id is not None:
         query = query.filter(organization_id=organization_id)
-    item_ids = list(await query.order_by("id").values_list("id", flat=True))
-    for start in range(0, len(item_ids), RECALC_BATCH):
-        batch = item_ids[start : start + RECALC_BATCH]
-        await recalculate_committed(batch)
-        if progress is not None:
-            progress(start + len(batch), len(item_ids))
-    return len(item_ids)
+    return await query.count()
 
 
 async def levels_by_item(organization_id: int, item_ids: list[int]) -> dict[int, list[StockLevel]]:

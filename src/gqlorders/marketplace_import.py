@@ -20,7 +20,7 @@ from tortoise.transactions import in_transaction
 
 from gqlorders import jobs
 from gqlorders.catalog.customers import NewCustomer, create_customer
-from gqlorders.errors import DomainError, ErrorCode, Problems
+from gqlorders.errors import DomainError, ErrorCode, Problem, Problems
 from gqlorders.marketplaces import (
     InvalidPayload,
     MarketplaceAdapter,
@@ -56,6 +56,9 @@ from gqlorders.orders.lifecycle import (
 from gqlorders.tenancy import Principal
 
 PERCENT_PLACES = Decimal("0.0001")
+MAX_EXTERNAL_ID = 100
+CURRENCY = re.compile(r"^[A-Z]{3}$")
+MARKETPLACE_TITLES = {"woocommerce": "WooCommerce", "shopify": "Shopify", "amazon": "Amazon"}
 WEBHOOK_KEY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what secrets.token_urlsafe gives
 
 
@@ -134,7 +137,7 @@ async def _customer(organization_id: int, marketplace: str, parsed: MarketplaceO
             name=buyer.name or buyer.email or "Marketplace customer",
             email=buyer.email,
             phone=buyer.phone,
-            currency=parsed.currency,
+            currency=parsed.currency.upper(),
             billing_address=billing,
             shipping_address=shipping,
         ),
@@ -147,7 +150,7 @@ async def _customer(organization_id: int, marketplace: str, parsed: MarketplaceO
 
 async def _tax(organization_id: int, marketplace: str, percentage: Decimal) -> Tax:
     """The organization's tax for a marketplace rate (created the first time it is seen)."""
-    name = f"{marketplace.title()} {percentage.normalize():f}%"
+    name = f"{MARKETPLACE_TITLES.get(marketplace, marketplace.title())} {percentage.normalize():f}%"
     tax = await Tax.filter(organization_id=organization_id, name=name).first()
     return tax or await Tax.create(
         organization_id=organization_id, name=name, percentage=percentage
@@ -188,7 +191,7 @@ def _source(marketplace: str, parsed: MarketplaceOrder) -> MarketplaceSource:
         marketplace=marketplace,
         external_id=parsed.external_id,
         updated_at=parsed.updated_at,
-        currency=parsed.currency,
+        currency=parsed.currency.upper(),
         totals={
             "subTotal": str(totals.sub_total),
             "discount": str(totals.discount),
@@ -210,21 +213,70 @@ async def _number(organization_id: int, marketplace: str, parsed: MarketplaceOrd
 
 
 async def import_order(principal: Principal, marketplace: str, payload: Any) -> ImportResult:
+    """Import one marketplace order, all or nothing.
+
+    The whole import is one transaction holding the organization's order-number row (the lock
+    every order creation takes anyway), so concurrent imports of one organization never create
+    the same buyer or tax twice, and a refused order leaves no customer or tax behind.
+    """
     organization_id = principal.organization_id
     adapter = adapter_for(marketplace)
-    parsed = parse(adapter, payload)
+    parsed = _checked(parse(adapter, payload))
+    try:
+        async with in_transaction():
+            await (
+                NumberSequence.filter(
+                    organization_id=organization_id, document=DocumentKind.SALES_ORDER
+                )
+                .select_for_update()
+                .get()
+            )
+            return await _import_locked(principal, adapter.name, parsed)
+    except DomainError as error:
+        raise _under_payload(error) from None
+
+
+def _checked(parsed: MarketplaceOrder) -> MarketplaceOrder:
+    """What an adapter may pass on but our columns cannot hold is the payload's fault."""
+    problems = Problems()
+    if not parsed.external_id or len(parsed.external_id) > MAX_EXTERNAL_ID:
+        problems.add(
+            ErrorCode.INVALID_PAYLOAD, ("payload", "id"), "the order id is missing or too long"
+        )
+    if not CURRENCY.match(parsed.currency.upper()):
+        problems.add(ErrorCode.INVALID_PAYLOAD, ("payload", "currency"), "not an ISO 4217 currency")
+    problems.raise_if_any()
+    return parsed
+
+
+def _under_payload(error: DomainError) -> DomainError:
+    """Order and customer rules name their own fields: report them inside the payload."""
+    return DomainError(
+        [
+            problem
+            if problem.field[:1] in (("payload",), ("marketplace",))
+            else Problem(problem.code, ("payload", *problem.field), problem.message)
+            for problem in error.problems
+        ]
+    )
+
+
+async def _import_locked(
+    principal: Principal, marketplace: str, parsed: MarketplaceOrder
+) -> ImportResult:
+    organization_id = principal.organization_id
     existing = await SalesOrder.filter(
-        organization_id=organization_id, marketplace=adapter.name, external_id=parsed.external_id
+        organization_id=organization_id, marketplace=marketplace, external_id=parsed.external_id
     ).first()
     items = await _items_by_sku(organization_id, parsed)
     if existing is not None:
-        return await _redelivered(principal, adapter.name, parsed, existing, items)
-    customer = await _customer(organization_id, adapter.name, parsed)
+        return await _redelivered(principal, marketplace, parsed, existing, items)
+    customer = await _customer(organization_id, marketplace, parsed)
     discount = sum((line.discount for line in parsed.lines), Decimal(0))
     data = NewSalesOrder(
         customer_id=customer.id,
-        lines=await _line_inputs(organization_id, adapter.name, parsed, items),
-        number=await _number(organization_id, adapter.name, parsed),
+        lines=await _line_inputs(organization_id, marketplace, parsed, items),
+        number=await _number(organization_id, marketplace, parsed),
         reference_number=parsed.name[:100] or None,
         date=parsed.order_date,
         billing_address=parsed.billing_address.as_dict() if parsed.billing_address else None,
@@ -233,15 +285,13 @@ async def import_order(principal: Principal, marketplace: str, payload: Any) -> 
         shipping_charge=parsed.shipping_charge,
         notes=parsed.notes,
         confirm=True,
-        source=_source(adapter.name, parsed),
+        source=_source(marketplace, parsed),
     )
     try:
         order = await create_sales_order(principal, data)
     except AlreadyImported:
         order = await SalesOrder.get(
-            organization_id=organization_id,
-            marketplace=adapter.name,
-            external_id=parsed.external_id,
+            organization_id=organization_id, marketplace=marketplace, external_id=parsed.external_id
         )
         return ImportResult(order, created=False)
     return ImportResult(order, created=True)

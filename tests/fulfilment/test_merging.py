@@ -5,13 +5,16 @@ overlapping orders at once."""
 from __future__ import annotations
 
 import asyncio
+import json
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from tests.fulfilment.documents import (
     CREATE_WAREHOUSE,
     MERGE_ORDERS,
+    ORDER_FIELDS,
     VOID_INVOICE,
     VOID_ORDER,
     confirm,
@@ -39,6 +42,18 @@ query($filter: SalesOrderFilter) {
 DOCK = {"attention": "Receiving", "street1": "9 Harbour Road", "city": "Shelbyville"}
 
 IDS = ["input", "ids"]
+
+# CI clones the repository anywhere with shared/ beside it: find it from the repository root.
+MARKETPLACE_FIXTURES = (
+    Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "marketplace"
+)
+
+IMPORT_ORDER = f"""
+mutation($input: ImportMarketplaceOrderInput!) {{
+  importMarketplaceOrder(input: $input) {{
+    salesOrder {{ {ORDER_FIELDS} }} errors {{ field code message }}
+  }}
+}}"""
 
 
 async def chair_orders(org: Organization, count: int = 2, **fields: object) -> list[dict]:
@@ -242,10 +257,64 @@ async def test_an_order_of_another_organization_is_not_found(
     assert (await fetch(other_org, theirs["id"]))["status"] == "DRAFT"
 
 
-@pytest.mark.skip(reason="no marketplace import mutation yet: a marketplace order can't be made")
+async def shopify_order(org: Organization, external_id: int) -> dict:
+    """A Shopify order of Bob Norman (the published order 450789469 under another id), as
+    imported: CONFIRMED."""
+    order = json.loads(
+        (MARKETPLACE_FIXTURES / "shopify_rest_2026-07_get_order_450789469.json").read_text("utf-8")
+    )
+    order["order"]["id"] = external_id
+    payload = await org.api.ok(IMPORT_ORDER, {"marketplace": "shopify", "payload": order})
+    return payload["salesOrder"]
+
+
 async def test_a_marketplace_order_is_not_merged(org: Organization) -> None:
-    # Expected: MERGE_MARKETPLACE_ORDER at ["input", "ids"], and mergeBlockers lists it.
-    raise NotImplementedError
+    # Given two imported Shopify orders that agree on everything else: one customer (matched
+    # by e-mail), one address, currency, warehouse and status
+    for sku in ("IPOD2008GREEN", "IPOD2008RED", "IPOD2008BLACK"):
+        await org.item(sku, "199.00")
+    first = await shopify_order(org, 450789469)
+    second = await shopify_order(org, 450789470)
+    assert first["customer"] == second["customer"]
+    assert first["status"] == second["status"] == "CONFIRMED"
+
+    # Then neither can be merged, and each says why
+    for order in (first, second):
+        fetched = await fetch(org, order["id"])
+        assert fetched["mergeable"] is False
+        assert fetched["mergeBlockers"] == ["MERGE_MARKETPLACE_ORDER"]
+
+    # When they are merged
+    payload = await merge(org, first, second)
+
+    # Then that is the one reason given, and both orders stay as they were
+    assert payload["salesOrder"] is None
+    assert errors_of(payload) == [(IDS, "MERGE_MARKETPLACE_ORDER")]
+    for order in (first, second):
+        after = await fetch(org, order["id"])
+        assert after["status"] == "CONFIRMED"
+        assert after["total"] == "622.22"
+        assert event_types(after) == ["created", "confirmed"]
+
+
+async def test_a_marketplace_order_is_not_merged_with_a_direct_order(org: Organization) -> None:
+    # Given an imported order, and a confirmed direct order of the same customer
+    for sku in ("IPOD2008GREEN", "IPOD2008RED", "IPOD2008BLACK"):
+        await org.item(sku, "199.00")
+    imported = await shopify_order(org, 450789469)
+    chair = await org.item("CHAIR", "89.90")
+    direct = await confirmed_order(
+        org, imported["customer"]["id"], [{"itemId": chair, "quantity": "1"}]
+    )
+
+    # When they are merged, in either order
+    for pair in ((imported, direct), (direct, imported)):
+        payload = await merge(org, *pair)
+
+        # Then the marketplace order is a reason of its own
+        assert payload["salesOrder"] is None
+        assert (IDS, "MERGE_MARKETPLACE_ORDER") in errors_of(payload)
+    assert (await fetch(org, direct["id"]))["mergeBlockers"] == []
 
 
 # --- a successful merge --------------------------------------------------------------------

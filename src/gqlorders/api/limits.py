@@ -108,6 +108,44 @@ def operation_cost(schema: GraphQLSchema, document: Any, variables: dict[str, An
     )
 
 
+MAX_FRAGMENT_NESTING = 20
+
+
+def fragment_problem(document: Any) -> str | None:
+    """An unknown fragment, or fragments spread inside each other too deeply: refused before
+    any validator walks them (strawberry's depth limiter fails on both)."""
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    nesting: dict[str, int] = {}
+
+    def spreads(selection_set: SelectionSetNode | None) -> Iterator[str]:
+        for selection in selection_set.selections if selection_set else ():
+            if isinstance(selection, FragmentSpreadNode):
+                yield selection.name.value
+            else:
+                yield from spreads(getattr(selection, "selection_set", None))
+
+    def depth(name: str, path: frozenset[str]) -> int:
+        if name in nesting:
+            return nesting[name]
+        if name in path or len(path) > MAX_FRAGMENT_NESTING:
+            return len(path)  # a cycle: graphql's own rule names it
+        inner = [depth(child, path | {name}) for child in spreads(fragments[name].selection_set)]
+        nesting[name] = 1 + max(inner, default=0)
+        return nesting[name]
+
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode | FragmentDefinitionNode):
+            for name in spreads(definition.selection_set):
+                if name not in fragments:
+                    return f"Unknown fragment '{name}'."
+    for name in fragments:
+        if depth(name, frozenset()) > MAX_FRAGMENT_NESTING:
+            return f"fragments are spread inside each other more than {MAX_FRAGMENT_NESTING} deep"
+    return None
+
+
 def cost_limiter(max_cost: int) -> type[SchemaExtension]:
     class CostLimiter(SchemaExtension):
         """Refuse an operation whose estimated cost exceeds the budget, before validation."""
@@ -115,6 +153,11 @@ def cost_limiter(max_cost: int) -> type[SchemaExtension]:
         def on_validate(self) -> Iterator[None]:
             context = self.execution_context
             document = context.graphql_document
+            problem = fragment_problem(document) if document is not None else None
+            if problem is not None and context.pre_execution_errors is None:
+                context.pre_execution_errors = [
+                    GraphQLError(problem, extensions={"code": "BAD_REQUEST"})
+                ]
             if document is not None and context.pre_execution_errors is None:
                 variables = context.variables if isinstance(context.variables, dict) else {}
                 cost = operation_cost(context.schema._schema, document, variables)

@@ -8,14 +8,18 @@ and checks that every stock_level.committed is exactly that aggregate.
     .venv/bin/python bench/stock_recalc.py                # the default sizes
     .venv/bin/python bench/stock_recalc.py --lines 100000 --keep
 
+    .venv/bin/python bench/stock_recalc.py --variants     # + the measured alternatives
+
 The PostgreSQL server is GQLORDERS_BENCH_POSTGRES (default postgres://postgres@127.0.0.1:5432);
-the database is dropped at the end unless --keep is given.
+the database is dropped at the end unless --keep is given. Nothing under src/ is changed: the
+--variants run its alternative statements and candidate indexes in the bench database only.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import platform
 import random
@@ -27,6 +31,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -93,6 +98,8 @@ LINE_COLUMNS = (
     "quantity_shipped",
 )
 
+FILLED_TABLES = ("warehouse", "item", "customer", "sales_order", "sales_order_line", "stock_level")
+
 Key = tuple[int, int]  # (item_id, warehouse_id)
 
 
@@ -109,6 +116,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=3, help="timed runs after one warm-up")
     parser.add_argument("--seed", type=int, default=20240601)
     parser.add_argument("--keep", action="store_true", help="keep the database at the end")
+    parser.add_argument(
+        "--variants",
+        action="store_true",
+        help="also time alternative statements and candidate indexes (rolled back)",
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of --variants (5)")
     parser.add_argument(
         "--explain",
         action="store_true",
@@ -146,6 +159,20 @@ class Filler:
         self.orders_written = 0
 
     async def fill(self, conn: asyncpg.Connection) -> None:
+        # Row-by-row foreign-key triggers make COPY ~3x slower: a superuser skips them here
+        # and checks every foreign key afterwards with one anti-join each (check_foreign_keys).
+        self.triggers_off = await conn.fetchval(
+            "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
+        )
+        if self.triggers_off:
+            await conn.execute("SET session_replication_role = replica")
+        try:
+            await self._fill(conn)
+        finally:
+            if self.triggers_off:
+                await conn.execute("SET session_replication_role = DEFAULT")
+
+    async def _fill(self, conn: asyncpg.Connection) -> None:
         await self._warehouses(conn)
         await self._items(conn)
         await self._customers(conn)
@@ -266,10 +293,9 @@ class Filler:
         sub_total = 0
         shipped_any, shipped_all = False, True
         for position, item_id in enumerate(rng.sample(self.ordered_items, size), start=1):
-            if rng.random() < 0.3:
-                quantity = rng.randint(1, 50) * SCALE
-            else:
-                quantity = rng.randint(1, 500_000)  # 0.0001 .. 50.0000
+            # a whole number of units, or up to 4 decimals: 0.0001 .. 50.0000
+            whole = rng.random() < 0.3
+            quantity = rng.randint(1, 50) * SCALE if whole else rng.randint(1, 500_000)
             rate = self.item_rates[item_id - 1]
             discount = rng.choice((0, 0, 0, 5 * SCALE, 12_5000))
             amount = _amount_cents(quantity, rate, discount)
@@ -346,9 +372,7 @@ class Filler:
                 lines.extend(order_lines)
                 order_id += 1
                 line_id += len(order_lines)
-            await conn.copy_records_to_table(
-                "sales_order", columns=ORDER_COLUMNS, records=orders
-            )
+            await conn.copy_records_to_table("sales_order", columns=ORDER_COLUMNS, records=orders)
             await conn.copy_records_to_table(
                 "sales_order_line", columns=LINE_COLUMNS, records=lines
             )
@@ -366,9 +390,7 @@ class Filler:
                     on_hand = rng.randint(0, 1_000_000_000)
                     self.on_hand[(item_id, warehouse_id)] = on_hand
                     stale = rng.randint(0, 1_000_000)
-                    records.append(
-                        (self.organization_id, item_id, warehouse_id, on_hand, stale)
-                    )
+                    records.append((self.organization_id, item_id, warehouse_id, on_hand, stale))
         await conn.copy_records_to_table(
             "stock_level",
             columns=("organization_id", "item_id", "warehouse_id", "on_hand", "committed"),
@@ -390,10 +412,39 @@ async def timed(runs: int, action: Callable[[], Awaitable[Any]]) -> tuple[float,
     return statistics.median(timings), timings
 
 
+async def check_foreign_keys(conn: asyncpg.Connection, tables: tuple[str, ...]) -> list[str]:
+    """Every single-column foreign key of these tables points at an existing row."""
+    keys = await conn.fetch(
+        """
+        SELECT c.conrelid::regclass::text AS child, a.attname AS col,
+               c.confrelid::regclass::text AS parent, pa.attname AS parent_col
+        FROM pg_constraint c
+        JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+        JOIN pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = c.confkey[1]
+        WHERE c.contype = 'f' AND c.conrelid::regclass::text = ANY($1::text[])
+            AND cardinality(c.conkey) = 1
+        """,
+        list(tables),
+    )
+    problems = []
+    for key in keys:
+        child, col, parent, parent_col = key["child"], key["col"], key["parent"], key["parent_col"]
+        dangling = await conn.fetchval(
+            f"SELECT count(*) FROM {child} x WHERE x.{col} IS NOT NULL "
+            f"AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE p.{parent_col} = x.{col})"
+        )
+        if dangling:
+            problems.append(f"{dangling} rows of {child}.{col} point at no {parent}")
+    if not keys:
+        problems.append("no foreign keys found to check")
+    return problems
+
+
 async def check_exact(
     conn: asyncpg.Connection, filler: Filler, aggregate: dict[Key, int]
 ) -> list[str]:
-    """Every (goods item, warehouse) has a level whose committed is exactly the aggregate."""
+    """Every (goods item, warehouse) has a level whose committed is exactly the aggregate
+    (0 where nothing is committed) and whose on hand is untouched."""
     problems = []
     if aggregate != filler.expected:
         problems.append("the SQL aggregate differs from the generated data")
@@ -427,11 +478,17 @@ def _abbreviate(plan_line: str) -> str:
     )
 
 
+def _placeholders(count: int) -> str:
+    return ", ".join(f"${n}" for n in range(1, count + 1))
+
+
 async def explain(conn: asyncpg.Connection, item_ids: list[int]) -> None:
     """Plans of one recalculation batch (rolled back) and of the bare aggregate."""
     batch = item_ids[:RECALC_BATCH]
-    placeholders = ", ".join(f"${n}" for n in range(1, len(batch) + 1))
-    statement = levels._RECALC_COMMITTED.format(items=placeholders)
+    statement = levels._RECALC_COMMITTED.format(
+        lines=f"l.item_id IN ({_placeholders(len(batch))})",
+        items=f"i.id IN ({_placeholders(len(batch))})",
+    )
     log(f"\nEXPLAIN ANALYZE of _RECALC_COMMITTED, one batch of {len(batch)} item ids:")
     transaction = conn.transaction()
     await transaction.start()
@@ -445,7 +502,181 @@ async def explain(conn: asyncpg.Connection, item_ids: list[int]) -> None:
         log("  " + _abbreviate(row[0]))
 
 
+# --- variants: alternatives to what src does, measured in rolled-back transactions -------------
+
+# The whole recalculation as one statement per organization instead of batches of item ids.
+PER_ORGANIZATION = """
+WITH agg AS (
+    SELECT l.item_id, o.warehouse_id, SUM(l.quantity - l.quantity_shipped) AS committed
+    FROM sales_order_line l
+    JOIN sales_order o ON o.id = l.sales_order_id
+    WHERE o.organization_id = $1 AND o.status IN ('CONFIRMED', 'CLOSED')
+    GROUP BY l.item_id, o.warehouse_id
+)
+INSERT INTO stock_level (organization_id, item_id, warehouse_id, on_hand, committed)
+SELECT i.organization_id, i.id, w.id, 0, COALESCE(agg.committed, 0)
+FROM item i
+JOIN warehouse w ON w.organization_id = i.organization_id
+LEFT JOIN agg ON agg.item_id = i.id AND agg.warehouse_id = w.id
+WHERE i.organization_id = $1 AND i.kind = 'GOODS'
+ORDER BY i.id, w.id  -- the lock order of _RECALC_COMMITTED
+ON CONFLICT (item_id, warehouse_id) DO UPDATE SET committed = excluded.committed
+"""
+# Leave levels whose committed is already right alone (no new row version, no WAL for them).
+SKIP_UNCHANGED = "\nWHERE stock_level.committed <> excluded.committed"
+
+CANDIDATE_INDEXES = {
+    # committing orders only, with the warehouse: index-only lookups and scans for the join
+    "bench_so_committing": "CREATE INDEX bench_so_committing ON sales_order (id) "
+    "INCLUDE (warehouse_id) WHERE status IN ('CONFIRMED', 'CLOSED')",
+    # the lines of a batch of items without visiting the heap
+    "bench_line_cover": "CREATE INDEX bench_line_cover ON sales_order_line "
+    "(item_id, sales_order_id) INCLUDE (quantity, quantity_shipped)",
+    # the obvious one, for comparison: 70% of orders match, so it is not used
+    "bench_so_status": "CREATE INDEX bench_so_status ON sales_order (status)",
+}
+
+
+Action = Callable[[], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Variant:
+    action: Action
+    keep: tuple[str, ...] = ()  # candidate indexes that exist while it runs
+    settings: tuple[str, ...] = ()  # SET LOCAL
+    full: bool = True  # a full recalculation, whose figures are checked
+
+
+class Variants:
+    """Each variant runs in a transaction that is rolled back: candidate indexes exist for
+    the whole run and a variant 'without' them drops them inside its transaction."""
+
+    def __init__(self, conn: asyncpg.Connection, organization_id: int, item_ids: list[int]):
+        self.conn = conn
+        self.organization_id = organization_id
+        self.item_ids = item_ids
+        self.rows_ok = True
+
+    async def batches(self, size: int, item_ids: list[int] | None = None) -> None:
+        ids = self.item_ids if item_ids is None else item_ids
+        for start in range(0, len(ids), size):
+            batch = ids[start : start + size]
+            statement = levels._RECALC_COMMITTED.format(
+                lines=f"l.item_id IN ({_placeholders(len(batch))})",
+                items=f"i.id IN ({_placeholders(len(batch))})",
+            )
+            await self.conn.execute(statement, *batch)
+
+    def catalogue(self) -> dict[str, Variant]:
+        org = self.organization_id
+        conn = self.conn
+        cover = ("bench_so_committing", "bench_line_cover")
+        work_mem = ("work_mem = '64MB'",)
+        small = self.item_ids[100:120]  # an order change touching 20 items (the job path)
+
+        def per_organization(statement: str = PER_ORGANIZATION) -> Action:
+            return lambda: conn.execute(statement, org)
+
+        return {
+            f"src: batches of {RECALC_BATCH}": Variant(lambda: self.batches(RECALC_BATCH)),
+            "batches of 10000": Variant(lambda: self.batches(10_000)),
+            "one statement per organization": Variant(per_organization()),
+            "  + work_mem 64MB": Variant(per_organization(), settings=work_mem),
+            "  + work_mem 64MB + skip unchanged": Variant(
+                per_organization(PER_ORGANIZATION.rstrip() + SKIP_UNCHANGED), settings=work_mem
+            ),
+            "  + skip unchanged": Variant(
+                per_organization(PER_ORGANIZATION.rstrip() + SKIP_UNCHANGED)
+            ),
+            f"batches of {RECALC_BATCH} + sales_order(status)": Variant(
+                lambda: self.batches(RECALC_BATCH), keep=("bench_so_status",)
+            ),
+            f"batches of {RECALC_BATCH} + committing/covering": Variant(
+                lambda: self.batches(RECALC_BATCH), keep=cover
+            ),
+            "20 items (job path)": Variant(lambda: self.batches(RECALC_BATCH, small), full=False),
+            "20 items + committing/covering": Variant(
+                lambda: self.batches(RECALC_BATCH, small), keep=cover, full=False
+            ),
+            "bare aggregate": Variant(lambda: conn.fetch(BARE_AGGREGATE), full=False),
+            "bare aggregate, no parallel workers": Variant(
+                lambda: conn.fetch(BARE_AGGREGATE),
+                settings=("max_parallel_workers_per_gather = 0",),
+                full=False,
+            ),
+        }
+
+    async def run(self, variant: Variant, expected: dict[Key, int] | None = None) -> float:
+        """Time one variant; with `expected`, check its figures from deliberately wrong ones."""
+        transaction = self.conn.transaction()
+        await transaction.start()
+        try:
+            for index in CANDIDATE_INDEXES:
+                if index not in variant.keep:
+                    await self.conn.execute(f"DROP INDEX {index}")
+            for setting in variant.settings:
+                await self.conn.execute(f"SET LOCAL {setting}")
+            if expected is not None:  # start from wrong figures, so that a no-op cannot pass
+                await self.conn.execute("UPDATE stock_level SET committed = -1")
+            start = time.perf_counter()
+            await variant.action()
+            elapsed = time.perf_counter() - start
+            if expected is not None:
+                rows = await self.conn.fetch(
+                    "SELECT item_id, warehouse_id, committed FROM stock_level WHERE committed <> 0"
+                )
+                got = {(r["item_id"], r["warehouse_id"]): r["committed"] for r in rows}
+                self.rows_ok = self.rows_ok and got == expected
+            return elapsed
+        finally:
+            await transaction.rollback()
+
+    async def measure(self, rounds: int, expected: dict[Key, int]) -> None:
+        started = time.perf_counter()
+        for ddl in CANDIDATE_INDEXES.values():
+            await self.conn.execute(ddl)
+        await self.conn.execute("VACUUM ANALYZE sales_order, sales_order_line")
+        log(f"\nvariants: candidate indexes built in {time.perf_counter() - started:.1f} s")
+        catalogue = self.catalogue()
+        nonzero = {key: value for key, value in expected.items() if value != 0}
+        for variant in catalogue.values():  # warm-up, and exactness of full recalculations
+            await self.run(variant, nonzero if variant.full else None)
+        timings: dict[str, list[float]] = {name: [] for name in catalogue}
+        loads = []
+        for _ in range(rounds):  # interleaved, so that load changes hit every variant alike
+            loads.append(os.getloadavg()[0])
+            for name, variant in catalogue.items():
+                timings[name].append(await self.run(variant))
+        for index in CANDIDATE_INDEXES:
+            await self.conn.execute(f"DROP INDEX {index}")
+        bare = statistics.median(timings["bare aggregate"])
+        log(
+            f"variants, median of {rounds} interleaved rounds, rolled back "
+            f"(load average {min(loads):.2f}..{max(loads):.2f}):"
+        )
+        for name, values in timings.items():
+            median = statistics.median(values)
+            log(f"  {name:48s} {median:7.3f} s  {median / bare:5.2f} x bare")
+        log(f"  full-recalculation variants exact: {'yes' if self.rows_ok else 'NO'}")
+        log("  ('skip unchanged' is timed on a re-run where nothing changed)")
+
+
 # --- main -------------------------------------------------------------------------------------
+
+
+def machine(server_version: str) -> str:
+    cpu = "?"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    return (
+        f"nproc {os.cpu_count()} ({cpu}), Python {platform.python_version()}, "
+        f"PostgreSQL {server_version}, load average {load}"
+    )
 
 
 async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
@@ -464,6 +695,11 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
             await filler.fill(conn)
             filled = time.perf_counter() - started
             started = time.perf_counter()
+            problems = await check_foreign_keys(conn, FILLED_TABLES)
+            checked = time.perf_counter() - started
+            if problems:
+                raise SystemExit("invalid data: " + "; ".join(problems))
+            started = time.perf_counter()
             # VACUUM too: it sets the visibility map and keeps autovacuum of the fresh COPY
             # from starting in the middle of the timings.
             await conn.execute("VACUUM ANALYZE")
@@ -471,7 +707,9 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
             log(
                 f"filled {filler.orders_written:,} orders / {filler.lines_written:,} lines, "
                 f"{args.items:,} items, {len(filler.warehouses)} warehouses, "
-                f"{args.customers} customers in {filled:.1f} s (+ VACUUM ANALYZE {analyzed:.1f} s)"
+                f"{args.customers} customers in {filled:.1f} s "
+                f"(foreign-key triggers {'off' if filler.triggers_off else 'on'}; "
+                f"foreign keys checked in {checked:.1f} s; VACUUM ANALYZE {analyzed:.1f} s)"
             )
 
             log("timing recalculate_everything() through the ORM ...")
@@ -487,27 +725,30 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
             aggregate = {(r["item_id"], r["warehouse_id"]): int(r["committed"]) for r in rows}
             problems = await check_exact(conn, filler, aggregate)
             ratio = full / bare_median
+            exact = "yes" if not problems else "NO"
 
             log("")
-            log(
-                f"machine: nproc {os.cpu_count()}, Python {platform.python_version()}, "
-                f"PostgreSQL {server_version}"
-            )
+            log(f"machine: {machine(server_version)}")
             log(f"fill (COPY):          {filled:8.2f} s")
             log(f"full recalculation:   {full:8.3f} s  (runs {_runs(full_runs)})")
             log(f"bare aggregate:       {bare_median:8.3f} s  (runs {_runs(bare_runs)})")
             log(f"ratio full/bare:      {ratio:8.2f}   (goal <= {GOAL_RATIO})")
-            log(f"exact: {'yes' if not problems else 'NO'}")
+            log(f"exact: {exact}")
             for problem in problems[:20]:
                 log(f"  {problem}")
             log(
                 f"summary: {filler.lines_written:,} lines / {args.items:,} items: "
                 f"full {full:.3f} s, bare {bare_median:.3f} s, ratio {ratio:.2f} "
                 f"({'within' if ratio <= GOAL_RATIO else 'ABOVE'} {GOAL_RATIO}), "
-                f"exact {'yes' if not problems else 'NO'}, fill {filled:.1f} s"
+                f"exact {exact}, fill {filled:.1f} s"
             )
             if args.explain or ratio > GOAL_RATIO:
                 await explain(conn, filler.item_ids)
+            if args.variants:
+                variants = Variants(conn, organization.id, filler.item_ids)
+                await variants.measure(args.rounds, aggregate)
+                if not variants.rows_ok:
+                    problems.append("a variant computed wrong figures")
         finally:
             await conn.close()
     return 1 if problems else 0
@@ -523,6 +764,7 @@ async def main(argv: list[str] | None = None) -> int:
     url = f"{POSTGRES_URL}/{name}"
     admin = await asyncpg.connect(f"{POSTGRES_URL}/postgres")
     data_dir = Path(tempfile.mkdtemp(prefix="gqlorders-bench-"))
+    started = time.perf_counter()
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
         log(f"database {name}")
@@ -536,6 +778,7 @@ async def main(argv: list[str] | None = None) -> int:
             log(f"dropped database {name}")
         await admin.close()
         shutil.rmtree(data_dir, ignore_errors=True)
+        log(f"total {time.perf_counter() - started:.0f} s")
 
 
 if __name__ == "__main__":

@@ -23,10 +23,10 @@ query($first: Int!) {
   }
 }"""
 
-# One statement each: the token lookup, the page of orders, its count, and one per relation the
-# page reaches (customers, warehouses, lines, items, taxes, events). Reads never look at the job
-# outbox: only mutations enqueue jobs.
-STATEMENTS_PER_PAGE = 9
+# One statement each: the token lookup, the page of orders (its customers and warehouses joined
+# in), its count, the lines (their items joined in), the taxes and the events. Reads never look
+# at the job outbox: only mutations enqueue jobs.
+STATEMENTS_PER_PAGE = 6
 
 ORDER_COUNT = 50
 CHUNK = 10

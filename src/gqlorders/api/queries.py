@@ -9,10 +9,16 @@ import strawberry
 from strawberry.types import Info
 
 from gqlorders import models
+from gqlorders.api import rows
 from gqlorders.api.context import require
 from gqlorders.api.errors import raises_query_errors
 from gqlorders.api.ids import decode_optional_id, parse_id
 from gqlorders.api.mutations.marketplaces import InboxMessage, InboxState
+from gqlorders.api.prefetch import (
+    connection_nodes,
+    joined_order_relations,
+    prefetch_sales_orders,
+)
 from gqlorders.api.types.catalog import Customer, Item, Tax, Warehouse
 from gqlorders.api.types.common import Connection, Node, SalesOrderStatus, connection
 from gqlorders.api.types.fulfilment import Invoice
@@ -22,6 +28,7 @@ from gqlorders.catalog import customers, items, taxes, warehouses
 from gqlorders.marketplace_import import marketplace_names
 from gqlorders.orders import queries as order_queries
 from gqlorders.organization_settings import get_settings
+from gqlorders.pagination import paginate
 from gqlorders.stock.levels import low_stock_item_ids
 from gqlorders.tenancy import Scope
 
@@ -189,14 +196,22 @@ class Query:
         where = filter.to_domain() if filter else order_queries.SalesOrderFilter()
         field = sort.field if sort else order_queries.SalesOrderSortField.CREATED_AT
         descending = sort.direction == SortDirection.DESC if sort else True
-        page = await order_queries.list_sales_orders(
-            principal.organization_id,
-            where,
-            field,
-            descending,
+        # order_queries.list_sales_orders, with the selected to-one relations joined in
+        key = order_queries.SORT_KEYS[field]
+        if descending:
+            key = key.reversed()
+        nodes = connection_nodes(info)
+        page = await paginate(
+            order_queries.filtered_sales_orders(principal.organization_id, where),
+            key,
             first=first,
             after=after,
             last=last,
             before=before,
+            select_related=joined_order_relations(nodes),
+            fetch=rows.fetch,
+        )
+        await prefetch_sales_orders(
+            info.context.loaders, principal.organization_id, page.rows, nodes
         )
         return connection(page)

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from datetime import date, datetime
 from decimal import Decimal
+from enum import Enum
+from functools import lru_cache
+from typing import Any
 
 import strawberry
+from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse
+from strawberry.execution import optimized_is_awaitable
 from strawberry.extensions import (
+    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     QueryDepthLimiter,
     SchemaExtension,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext, validate_document
 from strawberry.types.graphql import OperationType
+from tortoise.models import Model
 
 from gqlorders import jobs
 from gqlorders.api.limits import ErrorPolicy, cost_limiter
@@ -52,12 +62,84 @@ class RunJobsAfterCommit(SchemaExtension):
             await jobs.after_request()
 
 
+# Types a resolver returns that are never awaitable (checked before anything slower).
+_PLAIN = frozenset({type(None), bool, int, float, str, list, dict, tuple, Decimal, date, datetime})
+
+
+def is_awaitable(value: Any) -> bool:
+    """Whether the executor must await a resolver's result: never for a tortoise row.
+
+    Rows define `__await__` (awaiting one gives the row itself), so by default the executor
+    treats every order, line, item or customer a resolver returns as pending: a coroutine to
+    complete it and a gather per object -- most of a page's execution time.
+    """
+    if type(value) in _PLAIN or isinstance(value, Model | Enum):
+        return False
+    return optimized_is_awaitable(value)
+
+
+class RowAwareExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    """Strawberry's execution context, with `is_awaitable` that knows rows are values."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.is_awaitable = is_awaitable  # type: ignore[assignment]
+
+
+# Parsing and validating a document depend on nothing but its text, the schema and the rules
+# (the limits below are fixed per schema), so clients that repeat their queries -- all of them
+# -- pay for both once. Bounded, and only for documents of a sane size.
+CACHE_SIZE = 256
+MAX_CACHED_QUERY = 20_000  # characters
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _parse(query: str, **options: Any) -> DocumentNode:
+    return parse(query, **options)
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _validate(schema: GraphQLSchema, document: DocumentNode, rules: tuple) -> list[GraphQLError]:
+    return validate_document(schema, document, rules)
+
+
+class CachedParsing(SchemaExtension):
+    """Reuse the parsed document of a query text seen before (a syntax error is left to
+    strawberry's own parsing, so it is reported exactly as without the cache)."""
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        query = context.query
+        if context.graphql_document is None and query and len(query) <= MAX_CACHED_QUERY:
+            with contextlib.suppress(GraphQLError):
+                context.graphql_document = _parse(query, **context.parse_options)
+        yield
+
+
+class CachedValidation(SchemaExtension):
+    """Reuse the validation result of a document validated before with the same rules. After
+    the cost limiter: a refusal of it stands, and it still sees every request's variables."""
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        cacheable = context.query is not None and len(context.query) <= MAX_CACHED_QUERY
+        if context.pre_execution_errors is None and document is not None and cacheable:
+            rules = tuple(context.validation_rules)
+            context.pre_execution_errors = list(_validate(context.schema._schema, document, rules))
+        yield
+
+
 def build_schema(limits: Limits | None = None) -> strawberry.Schema:
     limits = limits or Limits()
+    # the limiters' validation rules, made once so that validation results can be cached
+    depth_rules = QueryDepthLimiter(max_depth=limits.max_depth).validation_rules
+    alias_rules = MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
         types=[SalesOrder, Customer, Item, Tax, Warehouse, Invoice, Package, MarketplaceConnection],
+        execution_context_class=RowAwareExecutionContext,
         config=StrawberryConfig(
             scalar_map={Decimal: DecimalScalar},
             batching_config={"max_operations": limits.max_batch},
@@ -65,9 +147,11 @@ def build_schema(limits: Limits | None = None) -> strawberry.Schema:
         extensions=[
             ErrorPolicy,
             lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
-            lambda: QueryDepthLimiter(max_depth=limits.max_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+            CachedParsing,
+            lambda: AddValidationRules(depth_rules),
+            lambda: AddValidationRules(alias_rules),
             cost_limiter(limits.max_cost),
+            CachedValidation,
             RunJobsAfterCommit,
         ],
     )

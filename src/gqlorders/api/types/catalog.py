@@ -9,6 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from gqlorders import models
+from gqlorders.api.dataloaders import ready
 from gqlorders.api.ids import encode_id
 from gqlorders.api.types.common import (
     Address,
@@ -137,7 +138,7 @@ class Item(Node):
         return await item_stock(info, root)
 
     @strawberry.field
-    async def tax(self, root: strawberry.Parent[models.Item], info: Info) -> Tax | None:
+    def tax(self, root: strawberry.Parent[models.Item], info: Info) -> Tax | None:
         if root.tax_id is None:  # type: ignore[attr-defined]
             return None
-        return await info.context.loaders.tax.load(root.tax_id)  # type: ignore[attr-defined]
+        return ready(info.context.loaders.tax, root.tax_id)  # type: ignore[attr-defined]

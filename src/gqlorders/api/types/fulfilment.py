@@ -9,6 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from gqlorders import models
+from gqlorders.api.dataloaders import ready
 from gqlorders.api.ids import encode_id
 from gqlorders.api.types.catalog import Customer, Item, Tax
 from gqlorders.api.types.common import Node, is_row_of
@@ -19,6 +20,7 @@ from gqlorders.api.types.sales_orders import (
     SalesOrder,
     SalesOrderLine,
     TaxTotal,
+    document_of,
 )
 
 InvoiceStatus = strawberry.enum(models.InvoiceStatus, name="InvoiceStatus")
@@ -60,20 +62,20 @@ class InvoiceLine:
         return strawberry.ID(encode_id("InvoiceLine", root.id))
 
     @strawberry.field
-    async def sales_order_line(
+    def sales_order_line(
         self, root: strawberry.Parent[models.InvoiceLine], info: Info
     ) -> SalesOrderLine:
-        return await info.context.loaders.order_line.load(root.sales_order_line_id)  # type: ignore[attr-defined]
+        return ready(info.context.loaders.order_line, root.sales_order_line_id)  # type: ignore[attr-defined]
 
     @strawberry.field
-    async def item(self, root: strawberry.Parent[models.InvoiceLine], info: Info) -> Item:
-        return await info.context.loaders.item.load(root.item_id)  # type: ignore[attr-defined]
+    def item(self, root: strawberry.Parent[models.InvoiceLine], info: Info) -> Item:
+        return ready(info.context.loaders.item, root.item_id)  # type: ignore[attr-defined]
 
     @strawberry.field
-    async def tax(self, root: strawberry.Parent[models.InvoiceLine], info: Info) -> Tax | None:
+    def tax(self, root: strawberry.Parent[models.InvoiceLine], info: Info) -> Tax | None:
         if root.tax_id is None:  # type: ignore[attr-defined]
             return None
-        return await info.context.loaders.tax.load(root.tax_id)  # type: ignore[attr-defined]
+        return ready(info.context.loaders.tax, root.tax_id)  # type: ignore[attr-defined]
 
 
 @strawberry.type
@@ -95,16 +97,16 @@ class Invoice(Node):
         return strawberry.ID(encode_id("Invoice", root.id))
 
     @strawberry.field
-    async def sales_order(self, root: strawberry.Parent[models.Invoice], info: Info) -> SalesOrder:
-        return await info.context.loaders.sales_order.load(root.sales_order_id)  # type: ignore[attr-defined]
+    def sales_order(self, root: strawberry.Parent[models.Invoice], info: Info) -> SalesOrder:
+        return ready(info.context.loaders.sales_order, root.sales_order_id)  # type: ignore[attr-defined]
 
     @strawberry.field
-    async def customer(self, root: strawberry.Parent[models.Invoice], info: Info) -> Customer:
-        return await info.context.loaders.customer.load(root.customer_id)  # type: ignore[attr-defined]
+    def customer(self, root: strawberry.Parent[models.Invoice], info: Info) -> Customer:
+        return ready(info.context.loaders.customer, root.customer_id)  # type: ignore[attr-defined]
 
     @strawberry.field
-    async def lines(self, root: strawberry.Parent[models.Invoice], info: Info) -> list[InvoiceLine]:
-        return await info.context.loaders.invoice_lines.load(root.id)
+    def lines(self, root: strawberry.Parent[models.Invoice], info: Info) -> list[InvoiceLine]:
+        return ready(info.context.loaders.invoice_lines, root.id)
 
     @strawberry.field
     def discount(self, root: strawberry.Parent[models.Invoice]) -> Discount | None:
@@ -119,15 +121,13 @@ class Invoice(Node):
         return Adjustment.of(root)
 
     @strawberry.field(description="The invoice's PDF, rendered when it is sent.")
-    async def pdf(self, root: strawberry.Parent[models.Invoice], info: Info) -> Document:
-        row = await info.context.loaders.invoice_document.load(root.id)
-        return Document.of(row, f"/documents/invoices/{encode_id('Invoice', root.id)}.pdf")
+    def pdf(self, root: strawberry.Parent[models.Invoice], info: Info) -> Document:
+        url = f"/documents/invoices/{encode_id('Invoice', root.id)}.pdf"
+        return document_of(ready(info.context.loaders.invoice_document, root.id), url)
 
     @strawberry.field
-    async def emails(
-        self, root: strawberry.Parent[models.Invoice], info: Info
-    ) -> list[EmailMessage]:
-        return await info.context.loaders.invoice_emails.load(root.id)
+    def emails(self, root: strawberry.Parent[models.Invoice], info: Info) -> list[EmailMessage]:
+        return ready(info.context.loaders.invoice_emails, root.id)
 
 
 @strawberry.type
@@ -135,10 +135,10 @@ class PackageLine:
     quantity: Decimal
 
     @strawberry.field
-    async def sales_order_line(
+    def sales_order_line(
         self, root: strawberry.Parent[models.PackageLine], info: Info
     ) -> SalesOrderLine:
-        return await info.context.loaders.order_line.load(root.sales_order_line_id)  # type: ignore[attr-defined]
+        return ready(info.context.loaders.order_line, root.sales_order_line_id)  # type: ignore[attr-defined]
 
 
 @strawberry.type
@@ -157,9 +157,9 @@ class Package(Node):
         return strawberry.ID(encode_id("Package", root.id))
 
     @strawberry.field
-    async def sales_order(self, root: strawberry.Parent[models.Package], info: Info) -> SalesOrder:
-        return await info.context.loaders.sales_order.load(root.sales_order_id)  # type: ignore[attr-defined]
+    def sales_order(self, root: strawberry.Parent[models.Package], info: Info) -> SalesOrder:
+        return ready(info.context.loaders.sales_order, root.sales_order_id)  # type: ignore[attr-defined]
 
     @strawberry.field
-    async def lines(self, root: strawberry.Parent[models.Package], info: Info) -> list[PackageLine]:
-        return await info.context.loaders.package_lines.load(root.id)
+    def lines(self, root: strawberry.Parent[models.Package], info: Info) -> list[PackageLine]:
+        return ready(info.context.loaders.package_lines, root.id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -12,6 +13,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from gqlorders import models
+from gqlorders.api.dataloaders import pending, ready
 from gqlorders.api.errors import ErrorCodeType, raises_query_errors
 from gqlorders.api.ids import encode_id
 from gqlorders.api.types.catalog import Customer, Item, Tax, Warehouse
@@ -101,8 +103,8 @@ class TaxTotal:
     amount: Decimal
 
     @strawberry.field
-    async def tax(self, info: Info) -> Tax:
-        return await info.context.loaders.tax.load(self.tax_id)
+    def tax(self, info: Info) -> Tax:
+        return ready(info.context.loaders.tax, self.tax_id)  # type: ignore[return-value]
 
     @classmethod
     def of(cls, row: TotalsRow) -> list[TaxTotal]:
@@ -155,38 +157,59 @@ class SalesOrderLine:
         return strawberry.ID(encode_id("SalesOrderLine", root.id))
 
     @strawberry.field
-    async def item(self, root: strawberry.Parent[models.SalesOrderLine], info: Info) -> Item:
-        return await info.context.loaders.item.load(root.item_id)  # type: ignore[attr-defined]
+    def item(self, root: strawberry.Parent[models.SalesOrderLine], info: Info) -> Item:
+        return ready(info.context.loaders.item, root.item_id)  # type: ignore[attr-defined]
 
     @strawberry.field(description="Can the warehouse serve what remains? Null for services.")
-    async def stock_status(
+    def stock_status(
         self, root: strawberry.Parent[models.SalesOrderLine], info: Info
     ) -> StockStatus | None:  # type: ignore[valid-type]
         loaders = info.context.loaders
-        item = await loaders.item.load(root.item_id)  # type: ignore[attr-defined]
+        item = ready(loaders.item, root.item_id)  # type: ignore[attr-defined]
+        order = ready(loaders.sales_order, root.sales_order_id)  # type: ignore[attr-defined]
+        if pending(item) or pending(order):
+            return _stock_status_later(root, info, item, order)
         if item is None or item.kind != models.ItemKind.GOODS:
             return None
-        order = await loaders.sales_order.load(root.sales_order_id)  # type: ignore[attr-defined]
-        levels = await loaders.stock_levels.load(item.id)
-        available = sum(
-            (
-                lvl.on_hand - lvl.committed
-                for lvl in levels
-                if lvl.warehouse_id == order.warehouse_id
-            ),  # type: ignore[attr-defined]
-            Decimal(0),
-        )
-        return indicators.line_stock_status(
-            root.quantity - root.quantity_shipped,
-            available,
-            committed_by_line=order.status in COMMITTING,
-        )
+        levels = ready(loaders.stock_levels, item.id)
+        if pending(levels):
+            return _stock_status_later(root, info, item, order)
+        return _stock_status(root, order, levels)
 
     @strawberry.field
-    async def tax(self, root: strawberry.Parent[models.SalesOrderLine], info: Info) -> Tax | None:
+    def tax(self, root: strawberry.Parent[models.SalesOrderLine], info: Info) -> Tax | None:
         if root.tax_id is None:  # type: ignore[attr-defined]
             return None
-        return await info.context.loaders.tax.load(root.tax_id)  # type: ignore[attr-defined]
+        return ready(info.context.loaders.tax, root.tax_id)  # type: ignore[attr-defined]
+
+
+def _stock_status(
+    line: models.SalesOrderLine, order: models.SalesOrder, levels: list[models.StockLevel]
+) -> indicators.StockStatus:
+    available = sum(
+        (
+            lvl.on_hand - lvl.committed
+            for lvl in levels
+            if lvl.warehouse_id == order.warehouse_id  # type: ignore[attr-defined]
+        ),
+        Decimal(0),
+    )
+    return indicators.line_stock_status(
+        line.quantity - line.quantity_shipped,
+        available,
+        committed_by_line=order.status in COMMITTING,
+    )
+
+
+async def _stock_status_later(
+    line: models.SalesOrderLine, info: Info, item: Any, order: Any
+) -> indicators.StockStatus | None:
+    item = await item if pending(item) else item
+    if item is None or item.kind != models.ItemKind.GOODS:
+        return None
+    order = await order if pending(order) else order
+    levels = await info.context.loaders.stock_levels.load(item.id)
+    return _stock_status(line, order, levels)
 
 
 @strawberry.type
@@ -216,12 +239,12 @@ class SalesOrder(Node):
         return strawberry.ID(encode_id("SalesOrder", root.id))
 
     @strawberry.field
-    async def customer(self, root: strawberry.Parent[models.SalesOrder], info: Info) -> Customer:
-        return await info.context.loaders.customer.load(root.customer_id)  # type: ignore[attr-defined]
+    def customer(self, root: strawberry.Parent[models.SalesOrder], info: Info) -> Customer:
+        return ready(info.context.loaders.customer, root.customer_id)  # type: ignore[attr-defined]
 
     @strawberry.field
-    async def warehouse(self, root: strawberry.Parent[models.SalesOrder], info: Info) -> Warehouse:
-        return await info.context.loaders.warehouse.load(root.warehouse_id)  # type: ignore[attr-defined]
+    def warehouse(self, root: strawberry.Parent[models.SalesOrder], info: Info) -> Warehouse:
+        return ready(info.context.loaders.warehouse, root.warehouse_id)  # type: ignore[attr-defined]
 
     @strawberry.field
     def payment_terms(self, root: strawberry.Parent[models.SalesOrder]) -> PaymentTerms | None:
@@ -236,10 +259,8 @@ class SalesOrder(Node):
         return Address.of(root.shipping_address)
 
     @strawberry.field
-    async def lines(
-        self, root: strawberry.Parent[models.SalesOrder], info: Info
-    ) -> list[SalesOrderLine]:
-        return await info.context.loaders.order_lines.load(root.id)
+    def lines(self, root: strawberry.Parent[models.SalesOrder], info: Info) -> list[SalesOrderLine]:
+        return ready(info.context.loaders.order_lines, root.id)  # type: ignore[return-value]
 
     @strawberry.field
     def discount(self, root: strawberry.Parent[models.SalesOrder]) -> Discount | None:
@@ -280,62 +301,94 @@ class SalesOrder(Node):
         )
 
     @strawberry.field
-    async def mergeable(self, root: strawberry.Parent[models.SalesOrder], info: Info) -> bool:
-        return not await _merge_blockers(root, info)
+    def mergeable(self, root: strawberry.Parent[models.SalesOrder], info: Info) -> bool:
+        blockers = _merge_blockers(root, info)
+        if isinstance(blockers, list):
+            return not blockers
+        return _not_blocked_later(blockers)  # type: ignore[return-value]
 
     @strawberry.field(description="Why this order cannot be merged at all right now.")
-    async def merge_blockers(
+    def merge_blockers(
         self, root: strawberry.Parent[models.SalesOrder], info: Info
     ) -> list[ErrorCodeType]:  # type: ignore[valid-type]
-        return await _merge_blockers(root, info)
+        return _merge_blockers(root, info)  # type: ignore[return-value]
 
     @strawberry.field
-    async def invoices(
+    def invoices(
         self, root: strawberry.Parent[models.SalesOrder], info: Info
     ) -> list[Annotated[Invoice, strawberry.lazy("gqlorders.api.types.fulfilment")]]:
-        return await info.context.loaders.order_invoices.load(root.id)
+        return ready(info.context.loaders.order_invoices, root.id)  # type: ignore[return-value]
 
     @strawberry.field
-    async def packages(
+    def packages(
         self, root: strawberry.Parent[models.SalesOrder], info: Info
     ) -> list[Annotated[Package, strawberry.lazy("gqlorders.api.types.fulfilment")]]:
-        return await info.context.loaders.order_packages.load(root.id)
+        return ready(info.context.loaders.order_packages, root.id)  # type: ignore[return-value]
 
     @strawberry.field(description="The order's PDF; ask for it with renderSalesOrderPdf.")
-    async def pdf(self, root: strawberry.Parent[models.SalesOrder], info: Info) -> Document:
-        row = await info.context.loaders.order_document.load(root.id)
-        return Document.of(row, f"/documents/sales-orders/{encode_id('SalesOrder', root.id)}.pdf")
+    def pdf(self, root: strawberry.Parent[models.SalesOrder], info: Info) -> Document:
+        url = f"/documents/sales-orders/{encode_id('SalesOrder', root.id)}.pdf"
+        return document_of(ready(info.context.loaders.order_document, root.id), url)
 
     @strawberry.field
-    async def emails(
+    def emails(
         self, root: strawberry.Parent[models.SalesOrder], info: Info
     ) -> list[Annotated[EmailMessage, strawberry.lazy("gqlorders.api.types.fulfilment")]]:
-        return await info.context.loaders.order_emails.load(root.id)
+        return ready(info.context.loaders.order_emails, root.id)  # type: ignore[return-value]
 
     @strawberry.field
-    async def merged_into(
+    def merged_into(
         self, root: strawberry.Parent[models.SalesOrder], info: Info
     ) -> SalesOrder | None:
         if root.merged_into_id is None:  # type: ignore[attr-defined]
             return None
-        return await info.context.loaders.sales_order.load(root.merged_into_id)  # type: ignore[attr-defined]
+        return ready(info.context.loaders.sales_order, root.merged_into_id)  # type: ignore[attr-defined]
 
     @strawberry.field
-    async def events(
-        self, root: strawberry.Parent[models.SalesOrder], info: Info
-    ) -> list[OrderEvent]:
-        return await info.context.loaders.order_events.load(root.id)
+    def events(self, root: strawberry.Parent[models.SalesOrder], info: Info) -> list[OrderEvent]:
+        return ready(info.context.loaders.order_events, root.id)  # type: ignore[return-value]
 
 
-@raises_query_errors
-async def _merge_blockers(order: models.SalesOrder, info: Info) -> list[ErrorCode]:
+def document_of(row: Any, url: str) -> Document | Awaitable[Document]:
+    """Document.of a loaded row, or of the row once the loader has it."""
+    if pending(row):
+
+        async def later() -> Document:
+            return Document.of(await row, url)
+
+        return later()
+    return Document.of(row, url)
+
+
+def _merge_blockers(
+    order: models.SalesOrder, info: Info
+) -> list[ErrorCode] | Awaitable[list[ErrorCode]]:
     loaders = info.context.loaders
-    invoices = await loaders.order_invoices.load(order.id)
-    packages = await loaders.order_packages.load(order.id)
+    invoices = ready(loaders.order_invoices, order.id)
+    packages = ready(loaders.order_packages, order.id)
+    if pending(invoices) or pending(packages):
+        return _merge_blockers_later(order, invoices, packages)
+    return _blockers(order, invoices, packages)  # type: ignore[arg-type]
+
+
+def _blockers(
+    order: models.SalesOrder, invoices: list[models.Invoice], packages: list[models.Package]
+) -> list[ErrorCode]:
     has_invoices = any(i.status != models.InvoiceStatus.VOID for i in invoices)
     return merge_blockers(order, bool(packages), has_invoices)
 
 
+async def _merge_blockers_later(order: models.SalesOrder, invoices: Any, packages: Any) -> Any:
+    invoices = await invoices if pending(invoices) else invoices
+    packages = await packages if pending(packages) else packages
+    return _blockers(order, invoices, packages)
+
+
+async def _not_blocked_later(blockers: Awaitable[list[ErrorCode]]) -> bool:
+    return not await blockers
+
+
+@raises_query_errors
 async def customer_sales_orders(
     info: Info, customer_id: int, first: int | None, after: str | None
 ) -> Connection[Any]:

@@ -1,0 +1,1102 @@
+"""Benchmark the GraphQL order list against its two floors, on PostgreSQL.
+
+Creates a throw-away database, migrates it, fills it with COPY (the benchmarked organization
+with 20,000 orders of 5 lines, and a second organization of the same size that every query
+must filter out), then times one page of 100 orders -- customer, lines, item and tax: about
+6,000 fields -- three ways, interleaved round by round so that load changes hit all three alike:
+
+request
+    POST /graphql through the real ASGI app (`create_app`), in-process: middleware, token
+    lookup, parsing, validation, the limits extensions, the resolvers, the DataLoaders' SQL,
+    tortoise decoding its rows, and the JSON encoding of the response. The app is called
+    directly as an ASGI callable (no HTTP client in the timing).
+
+executor floor
+    `schema.execute()` of the same document, with the same schema (`build_schema` with the
+    app's limits, so the same extensions), the same types and resolvers, and a fresh context
+    per run whose DataLoaders are primed with the rows a real request loaded once (tortoise
+    model instances kept in memory); the root `salesOrders` resolver gets the same `Page`
+    of in-memory rows (the page function is swapped for the run). Then the JSON encoding
+    strawberry's view does (`json.dumps`, compact). What is left out is exactly what the
+    server adds on top of the executor: ASGI and middleware, authentication, SQL round
+    trips, and turning database rows into Python objects. The floor still pays for our
+    resolvers and loaders' Python (argument injection, DataLoader futures, Decimal
+    formatting): that is measured separately by the profile (--profile), not hidden.
+
+database floor
+    What the page costs without GraphQL: two hand-written asyncpg queries (the keyset page
+    joined to its customers; the page's lines joined to items and taxes) and building and
+    serializing the same JSON by hand (scaled integers formatted as the Decimal scalar does).
+    Its JSON is checked to be identical to the request's.
+
+Also printed: the SQL statements of one request (with and without totalCount), and EXPLAIN
+(ANALYZE, BUFFERS) of the statements the request sends -- the list query (first page and a
+deep keyset page) and each loader's query.
+
+    .venv/bin/python bench/order_list.py                  # ~1-2 minutes
+    .venv/bin/python bench/order_list.py --rounds 400 --profile
+    .venv/bin/python bench/order_list.py --profile-html /tmp/order_list.html
+
+The PostgreSQL server is GQLORDERS_BENCH_POSTGRES (default postgres://postgres@127.0.0.1:5432);
+the database is dropped at the end unless --keep is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import gc
+import json
+import logging
+import os
+import platform
+import random
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from tortoise import Tortoise
+
+from gqlorders import database
+from gqlorders.api import queries as api_queries
+from gqlorders.api.context import Context
+from gqlorders.api.schema import build_schema
+from gqlorders.app import create_app
+from gqlorders.config import load_settings
+from gqlorders.tenancy import authenticate, create_organization, create_token
+
+POSTGRES_URL = os.environ.get("GQLORDERS_BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
+GOAL_RATIO = 1.5
+SCALE = 10**4  # quantities, rates and percentages (models/fields.py QuantityField)
+
+QUERY = """
+query OrderList($first: Int!, $after: String) {
+  salesOrders(first: $first, after: $after) {
+    pageInfo { hasNextPage endCursor }
+    edges {
+      cursor
+      node {
+        id number status date currency subTotal taxTotal total
+        customer { id name }
+        lines {
+          quantity rate amount
+          item { sku name }
+          tax { name percentage }
+        }
+      }
+    }
+  }
+}"""
+
+WITH_TOTAL = QUERY.replace("pageInfo {", "totalCount\n    pageInfo {")
+
+# (status, cumulative probability); MERGED orders are outside the default list.
+STATUS_MIX = (
+    ("CONFIRMED", 0.45),
+    ("CLOSED", 0.65),
+    ("DRAFT", 0.90),
+    ("VOID", 0.98),
+    ("MERGED", 1.00),
+)
+
+ORDER_COLUMNS = (
+    "id",
+    "organization_id",
+    "number",
+    "reference_number",
+    "customer_id",
+    "status",
+    "invoiced_status",
+    "shipped_status",
+    "date",
+    "expected_shipment_date",
+    "payment_terms_days",
+    "payment_terms_label",
+    "warehouse_id",
+    "currency",
+    "billing_address",
+    "shipping_address",
+    "discount_amount",
+    "shipping_charge",
+    "sub_total",
+    "tax_totals",
+    "tax_total",
+    "total",
+    "created_at",
+    "updated_at",
+)
+LINE_COLUMNS = (
+    "id",
+    "sales_order_id",
+    "position",
+    "item_id",
+    "description",
+    "quantity",
+    "rate",
+    "discount_percent",
+    "tax_id",
+    "amount",
+    "quantity_invoiced",
+    "quantity_packed",
+    "quantity_shipped",
+)
+
+
+def log(message: str = "") -> None:
+    print(message, flush=True)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=20_000, help="orders of the org (20000)")
+    parser.add_argument("--lines-per-order", type=int, default=5)
+    parser.add_argument(
+        "--other-orders", type=int, default=20_000, help="orders of a second organization"
+    )
+    parser.add_argument("--items", type=int, default=2_000)
+    parser.add_argument("--customers", type=int, default=500)
+    parser.add_argument("--first", type=int, default=100, help="page size (100)")
+    parser.add_argument("--rounds", type=int, default=200, help="timed rounds (200)")
+    parser.add_argument("--seed", type=int, default=20241128)
+    parser.add_argument("--keep", action="store_true", help="keep the database at the end")
+    parser.add_argument(
+        "--profile", action="store_true", help="pyinstrument profile of the request (text)"
+    )
+    parser.add_argument("--profile-html", help="also write the profile as HTML to this file")
+    parser.add_argument("--profile-requests", type=int, default=100)
+    parser.add_argument("--no-explain", action="store_true", help="skip the EXPLAIN output")
+    parser.add_argument(
+        "--indexes", action="store_true", help="also plan the list with candidate indexes"
+    )
+    return parser.parse_args(argv)
+
+
+# --- filling ----------------------------------------------------------------------------------
+
+
+def _half_up(numerator: int, denominator: int) -> int:
+    return (numerator + denominator // 2) // denominator
+
+
+class Filler:
+    """Generates consistent rows (line amounts, order totals and tax totals add up) and COPYs
+    them; ids are assigned here so that lines can point at their orders."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.rng = random.Random(args.seed)
+        self.now = datetime(2024, 6, 1, tzinfo=UTC)
+        self.next_id: dict[str, int] = {}
+
+    def _ids(self, table: str, count: int) -> list[int]:
+        start = self.next_id.get(table, 1)
+        self.next_id[table] = start + count
+        return list(range(start, start + count))
+
+    async def fill(self, conn: asyncpg.Connection, organization_id: int, orders: int) -> None:
+        rng = self.rng
+        warehouse_id = await conn.fetchval(
+            "SELECT id FROM warehouse WHERE organization_id = $1 AND is_primary",
+            organization_id,
+        )
+        # taxes
+        tax_ids = self._ids("tax", 3)
+        percentages = [20 * SCALE, 55_000, 10 * SCALE]  # 20 %, 5.5 %, 10 %
+        await conn.copy_records_to_table(
+            "tax",
+            columns=("id", "organization_id", "name", "percentage", "created_at"),
+            records=[
+                (tid, organization_id, f"VAT {pct / SCALE:g}%", pct, self.now)
+                for tid, pct in zip(tax_ids, percentages)
+            ],
+        )
+        tax_pct = dict(zip(tax_ids, percentages))
+        # items
+        item_ids = self._ids("item", self.args.items)
+        items: dict[int, tuple[int, int | None]] = {}  # id -> (rate, tax id)
+        records = []
+        for n, item_id in enumerate(item_ids):
+            rate = rng.randint(1, 200_000) * 100  # 0.01 .. 2000.00
+            tax_id = tax_ids[n % 3] if n % 10 else None
+            items[item_id] = (rate, tax_id)
+            records.append(
+                (
+                    item_id,
+                    organization_id,
+                    f"SKU-{organization_id}-{n:06d}",
+                    f"Item {n} of organization {organization_id}",
+                    "GOODS",
+                    rate,
+                    "pcs",
+                    tax_id,
+                    self.now,
+                )
+            )
+        await conn.copy_records_to_table(
+            "item",
+            columns=(
+                "id",
+                "organization_id",
+                "sku",
+                "name",
+                "kind",
+                "rate",
+                "unit",
+                "tax_id",
+                "created_at",
+            ),
+            records=records,
+        )
+        # customers
+        customer_ids = self._ids("customer", self.args.customers)
+        addresses = {}
+        records = []
+        for n, customer_id in enumerate(customer_ids):
+            address = json.dumps(
+                {
+                    "attention": f"Buyer {n}",
+                    "street1": f"{n} Main Street",
+                    "street2": None,
+                    "city": "Springfield",
+                    "state": None,
+                    "zip": f"{10000 + n}",
+                    "country": "US",
+                }
+            )
+            addresses[customer_id] = address
+            records.append(
+                (
+                    customer_id,
+                    organization_id,
+                    f"Customer {n:04d} of {organization_id}",
+                    f"buyer{n}@customer{organization_id}.example",
+                    "USD",
+                    30,
+                    "Net 30",
+                    address,
+                    address,
+                    self.now,
+                    self.now,
+                )
+            )
+        await conn.copy_records_to_table(
+            "customer",
+            columns=(
+                "id",
+                "organization_id",
+                "name",
+                "email",
+                "currency",
+                "payment_terms_days",
+                "payment_terms_label",
+                "billing_address",
+                "shipping_address",
+                "created_at",
+                "updated_at",
+            ),
+            records=records,
+        )
+        # orders and lines, in chunks
+        per_order = self.args.lines_per_order
+        chunk = 10_000
+        item_list = list(items)
+        for start in range(0, orders, chunk):
+            order_records, line_records = [], []
+            for order_id in self._ids("sales_order", min(chunk, orders - start)):
+                line_ids = self._ids("sales_order_line", per_order)
+                draw = rng.random()
+                status = next(s for s, upto in STATUS_MIX if draw < upto)
+                sub_total = 0
+                bases: dict[int, int] = {}
+                for position, (line_id, item_id) in enumerate(
+                    zip(line_ids, rng.sample(item_list, per_order))
+                ):
+                    rate, tax_id = items[item_id]
+                    if rng.random() < 0.1:  # a line taxed otherwise than its item
+                        tax_id = rng.choice(tax_ids)
+                    quantity = (
+                        rng.randint(1, 20) * SCALE if rng.random() < 0.7 else rng.randint(1, 99_999)
+                    )
+                    amount = _half_up(quantity * rate, SCALE * SCALE // 100)
+                    sub_total += amount
+                    if tax_id is not None:
+                        bases[tax_id] = bases.get(tax_id, 0) + amount
+                    shipped = quantity if status == "CLOSED" else 0
+                    line_records.append(
+                        (
+                            line_id,
+                            order_id,
+                            position,
+                            item_id,
+                            None,
+                            quantity,
+                            rate,
+                            0,
+                            tax_id,
+                            amount,
+                            shipped,
+                            shipped,
+                            shipped,
+                        )
+                    )
+                taxes = [
+                    (tid, _half_up(base * tax_pct[tid], 100 * SCALE)) for tid, base in bases.items()
+                ]
+                tax_total = sum(amount for _, amount in taxes)
+                shipping = rng.choice((0, 0, 500, 1500))
+                customer_id = rng.choice(customer_ids)
+                # distinct creation times one minute apart, with a tie every 50 orders
+                created = self.now - timedelta(minutes=order_id - (order_id % 50 == 0))
+                day = created.date()
+                order_records.append(
+                    (
+                        order_id,
+                        organization_id,
+                        f"SO-{order_id:07d}",
+                        f"PO-{order_id}" if rng.random() < 0.3 else None,
+                        customer_id,
+                        status,
+                        "INVOICED" if status == "CLOSED" else "NOT_INVOICED",
+                        "SHIPPED" if status == "CLOSED" else "NOT_SHIPPED",
+                        day,
+                        day + timedelta(days=7),
+                        30,
+                        "Net 30",
+                        warehouse_id,
+                        "USD",
+                        addresses[customer_id],
+                        addresses[customer_id],
+                        0,
+                        shipping,
+                        sub_total,
+                        json.dumps(
+                            [
+                                {"tax_id": tid, "amount": f"{a // 100}.{a % 100:02d}"}
+                                for tid, a in taxes
+                            ]
+                        ),
+                        tax_total,
+                        sub_total + tax_total + shipping,
+                        created,
+                        created,
+                    )
+                )
+            await conn.copy_records_to_table(
+                "sales_order", columns=ORDER_COLUMNS, records=order_records
+            )
+            await conn.copy_records_to_table(
+                "sales_order_line", columns=LINE_COLUMNS, records=line_records
+            )
+        await conn.execute(
+            "UPDATE number_sequence SET next_number = $2 "
+            "WHERE organization_id = $1 AND document = 'SALES_ORDER'",
+            organization_id,
+            self.next_id["sales_order"],
+        )
+
+    async def finish(self, conn: asyncpg.Connection) -> None:
+        for table in ("tax", "item", "customer", "sales_order", "sales_order_line"):
+            await conn.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {table}), false)"
+            )
+
+
+# --- the three ways to produce the page --------------------------------------------------------
+
+
+class AsgiClient:
+    """Calls the ASGI app directly: one POST, the response body collected."""
+
+    def __init__(self, app: Any, token: str) -> None:
+        self.app = app
+        self.headers = [
+            (b"host", b"bench"),
+            (b"content-type", b"application/json"),
+            (b"authorization", f"Bearer {token}".encode()),
+        ]
+
+    async def post(self, path: str, payload: dict[str, Any]) -> bytes:
+        body = json.dumps(payload).encode()
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": [*self.headers, (b"content-length", str(len(body)).encode())],
+            "client": ("127.0.0.1", 50000),
+            "server": ("bench", 80),
+            "state": {},
+        }
+        done = asyncio.Event()
+        given = False
+        status = 0
+        chunks: list[bytes] = []
+
+        async def receive() -> dict[str, Any]:
+            nonlocal given
+            if not given:
+                given = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await done.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body"):
+                    done.set()
+
+        await self.app(scope, receive, send)
+        if status != 200:
+            raise RuntimeError(f"HTTP {status}: {b''.join(chunks)[:500]!r}")
+        return b"".join(chunks)
+
+
+class ExecutorFloor:
+    """schema.execute() against in-memory rows: the same schema and resolvers, no I/O."""
+
+    def __init__(self, schema: Any, principal: Any, variables: dict[str, Any]) -> None:
+        self.schema = schema
+        self.principal = principal
+        self.variables = variables
+        self.page: Any = None
+        self.primed: dict[str, dict[Any, Any]] = {}
+
+    async def capture(self) -> None:
+        """Run the query once against the database, keeping the page and what loaders got."""
+        context = Context(request=None, principal=self.principal)
+
+        def keeping(real: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+            async def keep_page(*args: Any, **kwargs: Any) -> Any:
+                page = await real(*args, **kwargs)
+                self.page = self.page or page
+                return page
+
+            return keep_page
+
+        with contextlib.ExitStack() as stack:
+            for owner, name in PAGE_FUNCTIONS:
+                if hasattr(owner, name):
+                    stack.enter_context(swapped(owner, name, keeping(getattr(owner, name))))
+            result = await self.schema.execute(
+                QUERY, variable_values=self.variables, context_value=context
+            )
+        if result.errors:
+            raise RuntimeError(result.errors)
+        for name, loader in vars(context.loaders).items():
+            cache = getattr(loader, "cache_map", None)
+            futures = getattr(cache, "cache_map", {})
+            if futures:
+                self.primed[name] = {key: future.result() for key, future in futures.items()}
+
+    def context(self) -> Context:
+        context = Context(request=None, principal=self.principal)
+        for name, values in self.primed.items():
+            getattr(context.loaders, name).prime_many(values)
+        return context
+
+    async def page_in_memory(self, *args: Any, **kwargs: Any) -> Any:
+        return self.page
+
+    async def run(self, context: Context) -> tuple[bytes, float]:
+        """(JSON, seconds of execute alone)."""
+        with contextlib.ExitStack() as stack:
+            for owner, name in PAGE_FUNCTIONS:
+                if hasattr(owner, name):
+                    stack.enter_context(swapped(owner, name, self.page_in_memory))
+            started = time.perf_counter()
+            result = await self.schema.execute(
+                QUERY, variable_values=self.variables, context_value=context
+            )
+            executed = time.perf_counter() - started
+        if result.errors:
+            raise RuntimeError(result.errors)
+        return json.dumps({"data": result.data}, separators=(",", ":")).encode(), executed
+
+
+# Where the salesOrders resolver gets its page from (the keyset query): swapped for the floor.
+PAGE_FUNCTIONS = ((api_queries, "paginate"), (api_queries.order_queries, "list_sales_orders"))
+
+
+@contextlib.contextmanager
+def swapped(owner: Any, name: str, value: Any) -> Iterator[None]:
+    previous = getattr(owner, name)
+    setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        setattr(owner, name, previous)
+
+
+def _b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _money(cents: int) -> str:
+    sign = "-" if cents < 0 else ""
+    cents = abs(cents)
+    return f"{sign}{cents // 100}.{cents % 100:02d}"
+
+
+def _quantity(scaled: int) -> str:
+    """The Decimal scalar's text of a value scaled by 10**4: two places, more if they count."""
+    sign = "-" if scaled < 0 else ""
+    whole, fraction = divmod(abs(scaled), SCALE)
+    if fraction % 100 == 0:
+        return f"{sign}{whole}.{fraction // 100:02d}"
+    return f"{sign}{whole}.{f'{fraction:04d}'.rstrip('0')}"
+
+
+PAGE_SQL = """
+SELECT o.id, o.number, o.status, o.date, o.currency, o.sub_total, o.tax_total, o.total,
+       o.created_at, o.customer_id, c.name AS customer_name
+FROM sales_order o JOIN customer c ON c.id = o.customer_id
+WHERE o.organization_id = $1 AND o.status <> 'MERGED'
+ORDER BY o.created_at DESC, o.id DESC
+LIMIT $2
+"""
+LINES_SQL = """
+SELECT l.sales_order_id, l.quantity, l.rate, l.amount, i.sku, i.name AS item_name,
+       t.name AS tax_name, t.percentage
+FROM sales_order_line l
+JOIN item i ON i.id = l.item_id
+LEFT JOIN tax t ON t.id = l.tax_id
+WHERE l.sales_order_id = ANY($1::bigint[])
+ORDER BY l.sales_order_id, l.position, l.id
+"""
+
+
+async def database_floor(conn: asyncpg.Connection, organization_id: int, first: int) -> bytes:
+    """The page with two asyncpg queries and hand-made JSON (the same JSON as the API's)."""
+    orders = await conn.fetch(PAGE_SQL, organization_id, first + 1)
+    more = len(orders) > first
+    orders = orders[:first]
+    lines: dict[int, list[dict[str, Any]]] = {row["id"]: [] for row in orders}
+    for line in await conn.fetch(LINES_SQL, list(lines)):
+        tax = (
+            {"name": line["tax_name"], "percentage": _quantity(line["percentage"])}
+            if line["tax_name"] is not None
+            else None
+        )
+        lines[line["sales_order_id"]].append(
+            {
+                "quantity": _quantity(line["quantity"]),
+                "rate": _quantity(line["rate"]),
+                "amount": _money(line["amount"]),
+                "item": {"sku": line["sku"], "name": line["item_name"]},
+                "tax": tax,
+            }
+        )
+    edges = []
+    for row in orders:
+        cursor = json.dumps(
+            ["created_at", str(row["created_at"]), row["id"]], separators=(",", ":")
+        )
+        edges.append(
+            {
+                "cursor": _b64(cursor),
+                "node": {
+                    "id": _b64(f"SalesOrder:{row['id']}"),
+                    "number": row["number"],
+                    "status": row["status"],
+                    "date": row["date"].isoformat(),
+                    "currency": row["currency"],
+                    "subTotal": _money(row["sub_total"]),
+                    "taxTotal": _money(row["tax_total"]),
+                    "total": _money(row["total"]),
+                    "customer": {
+                        "id": _b64(f"Customer:{row['customer_id']}"),
+                        "name": row["customer_name"],
+                    },
+                    "lines": lines[row["id"]],
+                },
+            }
+        )
+    data = {
+        "salesOrders": {
+            "pageInfo": {
+                "hasNextPage": more,
+                "endCursor": edges[-1]["cursor"] if edges else None,
+            },
+            "edges": edges,
+        }
+    }
+    return json.dumps({"data": data}, separators=(",", ":")).encode()
+
+
+# --- measuring --------------------------------------------------------------------------------
+
+
+class StatementLog(logging.Handler):
+    """Every SQL statement tortoise sends (with its parameters) while attached."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.statements: list[tuple[str, Any]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        args = record.args or ()
+        if isinstance(args, tuple) and len(args) == 2:
+            self.statements.append((str(args[0]), args[1]))
+        else:
+            self.statements.append((record.getMessage(), None))
+
+
+@contextlib.contextmanager
+def statements() -> Iterator[list[tuple[str, Any]]]:
+    handler = StatementLog()
+    logger = logging.getLogger("tortoise.db_client")
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield handler.statements
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+
+
+def count_fields(value: Any) -> int:
+    """Fields in a GraphQL response's data: every key of every object."""
+    if isinstance(value, dict):
+        return sum(1 + count_fields(v) for v in value.values())
+    if isinstance(value, list):
+        return sum(count_fields(v) for v in value)
+    return 0
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:7.2f} ms"
+
+
+def summary(values: list[float]) -> str:
+    ordered = sorted(values)
+    p10 = ordered[len(ordered) // 10]
+    p90 = ordered[(len(ordered) * 9) // 10]
+    return (
+        f"median {_ms(statistics.median(values))}  (p10 {p10 * 1000:.2f}, p90 {p90 * 1000:.2f}, "
+        f"min {ordered[0] * 1000:.2f})"
+    )
+
+
+def _abbreviate(line: str) -> str:
+    """A statement or plan line with its long lists of ids or placeholders shortened."""
+    line = re.sub(
+        r"'\{([0-9,]{60,})\}'", lambda m: f"'{{<{m.group(1).count(',') + 1} ids>}}'", line
+    )
+    return re.sub(
+        r"\(((?:\$\d+,){8,}\$\d+)\)", lambda m: f"(<{m.group(1).count(',') + 1} params>)", line
+    )
+
+
+async def explain(conn: asyncpg.Connection, sql: str, values: Any, title: str) -> None:
+    log(f"\nEXPLAIN (ANALYZE, BUFFERS) -- {title}:")
+    log("  " + _abbreviate(" ".join(sql.split()))[:400])
+    args = list(values) if values else []
+    rows = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", *args)
+    for row in rows:
+        log("  " + _abbreviate(row[0]))
+
+
+def machine(server_version: str) -> str:
+    cpu = "?"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    return (
+        f"nproc {os.cpu_count()} ({cpu}), Python {platform.python_version()}, "
+        f"PostgreSQL {server_version}, load average {load}"
+    )
+
+
+async def interleaved(
+    rounds: int, actions: dict[str, Callable[[], Awaitable[Any]]]
+) -> dict[str, list[float]]:
+    """Wall-clock seconds of each action per round, and under "<name> cpu" the CPU seconds
+    this process spent (robust to other processes competing for the CPUs, but blind to the
+    time PostgreSQL works for us)."""
+    timings: dict[str, list[float]] = {}
+    for _ in range(rounds):
+        for name, action in actions.items():
+            cpu = time.process_time()
+            started = time.perf_counter()
+            await action()
+            timings.setdefault(name, []).append(time.perf_counter() - started)
+            timings.setdefault(f"{name} cpu", []).append(time.process_time() - cpu)
+    return timings
+
+
+async def profile_requests(
+    client: AsgiClient, payload: dict[str, Any], count: int, html: str | None
+) -> None:
+    try:
+        from pyinstrument import Profiler
+    except ImportError:
+        log("\n--profile needs pyinstrument: .venv/bin/pip install pyinstrument")
+        return
+    profiler = Profiler(interval=0.0005, async_mode="disabled")
+    profiler.start()
+    for _ in range(count):
+        await client.post("/graphql", payload)
+    profiler.stop()
+    log(f"\npyinstrument profile of {count} requests:")
+    log(profiler.output_text(unicode=False, color=False, show_all=False, short_mode=False))
+    if html:
+        Path(html).write_text(profiler.output_html(), encoding="utf-8")
+        log(f"profile written to {html}")
+
+
+EXPLAIN_QUERY = """
+query($first: Int!, $after: String, $filter: SalesOrderFilter, $sort: SalesOrderSort) {
+  salesOrders(first: $first, after: $after, filter: $filter, sort: $sort) {
+    edges { node { number customer { name } } }
+  }
+}"""
+
+# Indexes worth having for the list's filters and sorts (organization first), created only with
+# --indexes, in the bench database, to compare the plans with and without them.
+CANDIDATE_INDEXES = {
+    "bench_so_org_created_id": "CREATE INDEX bench_so_org_created_id "
+    "ON sales_order (organization_id, created_at, id)",
+    "bench_so_org_customer_created": "CREATE INDEX bench_so_org_customer_created "
+    "ON sales_order (organization_id, customer_id, created_at, id)",
+    "bench_so_org_status_created": "CREATE INDEX bench_so_org_status_created "
+    "ON sales_order (organization_id, status, created_at, id)",
+    "bench_so_org_date_id": "CREATE INDEX bench_so_org_date_id "
+    "ON sales_order (organization_id, date, id)",
+}
+
+
+def _page_statement(sent: list[tuple[str, Any]]) -> tuple[str, Any] | None:
+    return next((s for s in sent if 'FROM "sales_order"' in s[0] and "LIMIT" in s[0]), None)
+
+
+CONDITION_COLUMN = re.compile(r"([a-z_]+)\)?(?:::\w+)? [<>=]")  # "(status)::text = ..."
+
+
+def _scans(node: dict[str, Any]) -> list[str]:
+    """The plan's scans and sorts, depth first, one short phrase each."""
+    found = []
+    kind = node["Node Type"]
+    if "Relation Name" in node or "Index Name" in node:
+        text = f"{kind} {node.get('Relation Name', '')}".strip()
+        if "Index Name" in node:
+            text += f" via {node['Index Name']}"
+            if "Index Cond" in node:
+                columns = sorted(set(CONDITION_COLUMN.findall(node["Index Cond"])))
+                text += f" [cond: {', '.join(columns) or node['Index Cond'][:40]}]"
+        if node.get("Rows Removed by Filter"):
+            text += f" (filtered out {node['Rows Removed by Filter']:,} rows)"
+        found.append(text)
+    elif kind in ("Sort", "Incremental Sort"):
+        found.append(kind)
+    for child in node.get("Plans", ()):
+        found.extend(_scans(child))
+    return found
+
+
+async def plan_summary(conn: asyncpg.Connection, sql: str, values: Any) -> tuple[float, str]:
+    rows = await conn.fetch(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", *(values or []))
+    plan = rows[0][0]
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    return plan[0]["Execution Time"], "; ".join(_scans(plan[0]["Plan"]))
+
+
+async def explain_list(
+    conn: asyncpg.Connection,
+    client: AsgiClient,
+    organization_id: int,
+    args: argparse.Namespace,
+    sent: list[tuple[str, Any]],
+    sent_with_total: list[tuple[str, Any]],
+) -> None:
+    """EXPLAIN ANALYZE of the statements of the request, then a plan summary of the list query
+    for each sort and filter of the contract (and with candidate indexes, with --indexes)."""
+    first_page = _page_statement(sent)
+    if first_page is not None:
+        await explain(conn, *first_page, "the list query, first page")
+    depth = min(10_000, args.orders // 2)
+    deep = await conn.fetchrow(
+        "SELECT id, created_at FROM sales_order WHERE organization_id = $1 "
+        "AND status <> 'MERGED' ORDER BY created_at DESC, id DESC OFFSET $2 LIMIT 1",
+        organization_id,
+        depth,
+    )
+    cursor = _b64(
+        json.dumps(["created_at", str(deep["created_at"]), deep["id"]], separators=(",", ":"))
+    )
+    with statements() as deep_sent:
+        await client.post(
+            "/graphql", {"query": QUERY, "variables": {"first": args.first, "after": cursor}}
+        )
+    deep_page = _page_statement(deep_sent)
+    if deep_page is not None:
+        await explain(conn, *deep_page, f"the list query, a keyset page {depth:,} rows in")
+    total = next((s for s in sent_with_total if "COUNT(" in s[0].upper()), None)
+    if total is not None:
+        await explain(conn, *total, "totalCount (only when selected)")
+    for sql, values in sent:
+        if "sales_order_line" in sql or (
+            " IN (" in sql and "LIMIT" not in sql and "api_token" not in sql
+        ):
+            table = re.search(r'FROM "(\w+)"', sql)
+            await explain(conn, sql, values, f"loader query on {table.group(1) if table else '?'}")
+
+    latest = await conn.fetchrow(
+        "SELECT customer_id, date FROM sales_order WHERE organization_id = $1 "
+        "ORDER BY created_at DESC, id DESC LIMIT 1",
+        organization_id,
+    )
+    customer = _b64(f"Customer:{latest['customer_id']}")
+    month_from = latest["date"].replace(day=1).isoformat()
+    variants: dict[str, dict[str, Any]] = {
+        "createdAt DESC (default), first page": {},
+        f"createdAt DESC, {depth:,} rows in": {"after": cursor},
+        "date DESC": {"sort": {"field": "DATE", "direction": "DESC"}},
+        "total DESC": {"sort": {"field": "TOTAL", "direction": "DESC"}},
+        "number ASC": {"sort": {"field": "NUMBER", "direction": "ASC"}},
+        "status CONFIRMED": {"filter": {"status": ["CONFIRMED"]}},
+        "customerId": {"filter": {"customerId": customer}},
+        "dateFrom..dateTo (a month)": {
+            "filter": {"dateFrom": month_from, "dateTo": latest["date"].isoformat()}
+        },
+        "search (number)": {"filter": {"search": "SO-00012"}},
+        "search (customer name)": {"filter": {"search": "Customer 0042"}},
+        "marketplace": {"filter": {"marketplace": "shopify"}},
+    }
+    statements_of: dict[str, tuple[str, Any]] = {}
+    for name, given in variants.items():
+        with statements() as variant_sent:
+            await client.post(
+                "/graphql",
+                {"query": EXPLAIN_QUERY, "variables": {"first": args.first, **given}},
+            )
+        page = _page_statement(variant_sent)
+        if page is not None:
+            statements_of[name] = page
+
+    async def summaries(title: str) -> None:
+        log(f"\nthe list query by sort and filter, {title} (EXPLAIN ANALYZE, execution time):")
+        for name, (sql, values) in statements_of.items():
+            milliseconds, scans = await plan_summary(conn, sql, values)
+            log(f"  {name:38s} {milliseconds:8.2f} ms  {scans}")
+
+    await summaries("with the indexes of the migrations")
+    if args.indexes:
+        for ddl in CANDIDATE_INDEXES.values():
+            await conn.execute(ddl)
+        await conn.execute("ANALYZE sales_order")
+        await summaries(f"with candidate indexes {', '.join(CANDIDATE_INDEXES)}")
+        for index in CANDIDATE_INDEXES:
+            await conn.execute(f"DROP INDEX {index}")
+
+
+async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
+    settings = load_settings({"DATABASE_URL": url, "DATA_DIR": str(data_dir), "LOG_FORMAT": "text"})
+    started = time.perf_counter()
+    await database.migrate(settings)
+    log(f"migrated in {time.perf_counter() - started:.1f} s")
+
+    async with database.connected(settings):
+        organization = await create_organization("Bench Co", "USD")
+        other = await create_organization("Other Co", "USD")
+        token = await create_token(organization.id, name="bench")
+        conn = await asyncpg.connect(url)
+        try:
+            server_version = await conn.fetchval("SHOW server_version")
+            started = time.perf_counter()
+            filler = Filler(args)
+            await conn.execute("SET session_replication_role = replica")  # no FK triggers
+            await filler.fill(conn, organization.id, args.orders)
+            await filler.fill(conn, other.id, args.other_orders)
+            await conn.execute("SET session_replication_role = DEFAULT")
+            await filler.finish(conn)
+            filled = time.perf_counter() - started
+            started = time.perf_counter()
+            await conn.execute("VACUUM ANALYZE")
+            log(
+                f"filled {args.orders:,} + {args.other_orders:,} orders of "
+                f"{args.lines_per_order} lines in {filled:.1f} s "
+                f"(VACUUM ANALYZE {time.perf_counter() - started:.1f} s)"
+            )
+
+            app = create_app(settings, manage_database=False)
+            client = AsgiClient(app, token)
+            variables = {"first": args.first, "after": None}
+            payload = {"query": QUERY, "variables": variables}
+            principal = await authenticate(token)
+            floor = ExecutorFloor(build_schema(settings.limits), principal, variables)
+            await floor.capture()
+
+            # the same JSON three ways
+            response = await client.post("/graphql", payload)
+            with statements() as floor_sent:
+                floor_json, _ = await floor.run(floor.context())
+            if floor_sent:
+                raise SystemExit(f"the executor floor sent SQL: {floor_sent}")
+            database_json = await database_floor(conn, organization.id, args.first)
+            body = json.loads(response)
+            if "errors" in body:
+                raise SystemExit(f"the request failed: {body['errors']}")
+            same_floor = json.loads(floor_json) == body
+            same_database = json.loads(database_json) == body
+            fields = count_fields(body["data"])
+            edges = body["data"]["salesOrders"]["edges"]
+            line_count = sum(len(edge["node"]["lines"]) for edge in edges)
+            log(
+                f"page: {len(edges)} orders, {line_count} lines, {fields:,} fields, "
+                f"{len(response):,} bytes of JSON; identical JSON: executor floor "
+                f"{'yes' if same_floor else 'NO'}, database floor "
+                f"{'yes' if same_database else 'NO'}"
+            )
+
+            # SQL statements of one request
+            with statements() as sent:
+                await client.post("/graphql", payload)
+            with statements() as sent_with_total:
+                await client.post("/graphql", {"query": WITH_TOTAL, "variables": variables})
+            log(
+                f"SQL statements per request: {len(sent)} "
+                f"(with totalCount selected: {len(sent_with_total)})"
+            )
+            for sql, _ in sent:
+                log("  " + _abbreviate(" ".join(sql.split()))[:160])
+
+            # timings
+            contexts: list[Context] = []
+            executed: list[float] = []
+
+            async def request() -> None:
+                await client.post("/graphql", payload)
+
+            async def executor() -> None:
+                _, seconds = await floor.run(contexts.pop())
+                executed.append(seconds)
+
+            async def database_only() -> None:
+                await database_floor(conn, organization.id, args.first)
+
+            warm = max(10, args.rounds // 10)
+            log(f"timing {args.rounds} interleaved rounds (after {warm} warm-up rounds) ...")
+            contexts.extend(floor.context() for _ in range(warm))
+            await interleaved(warm, {"a": request, "b": executor, "c": database_only})
+            executed.clear()
+            contexts.extend(floor.context() for _ in range(args.rounds))
+            gc.collect()
+            load_before = os.getloadavg()[0]
+            timings = await interleaved(
+                args.rounds,
+                {"request": request, "executor floor": executor, "database floor": database_only},
+            )
+            load_after = os.getloadavg()[0]
+
+            median = {name: statistics.median(values) for name, values in timings.items()}
+            req, ex, db = (
+                median["request"],
+                median["executor floor"],
+                median["database floor"],
+            )
+            req_cpu, ex_cpu, db_cpu = (
+                median["request cpu"],
+                median["executor floor cpu"],
+                median["database floor cpu"],
+            )
+            log("")
+            log(f"machine: {machine(server_version)}")
+            log(f"load average 1 min: {load_before:.2f} before, {load_after:.2f} after timing")
+            log("wall clock:")
+            log(f"  request (ASGI, in-process):     {summary(timings['request'])}")
+            log(f"  executor floor (execute+JSON):  {summary(timings['executor floor'])}")
+            log(f"    of which schema.execute:      {summary(executed)}")
+            log(f"  database floor (asyncpg+JSON):  {summary(timings['database floor'])}")
+            log("CPU time of this process (medians; PostgreSQL's own work not included):")
+            log(
+                f"  request {_ms(req_cpu)}, executor floor {_ms(ex_cpu)}, "
+                f"database floor {_ms(db_cpu)}"
+            )
+            log(
+                f"ratio request / executor floor:  {req / ex:6.2f} wall, "
+                f"{req_cpu / ex_cpu:5.2f} CPU   (goal <= {GOAL_RATIO})"
+            )
+            log(
+                f"ratio request / database floor:  {req / db:6.2f} wall, "
+                f"{req_cpu / db_cpu:5.2f} CPU"
+            )
+            log(f"ratio executor / database floor: {ex / db:6.2f} wall, {ex_cpu / db_cpu:5.2f} CPU")
+            verdict = "within" if req / ex <= GOAL_RATIO else "ABOVE"
+            log(
+                f"summary: page of {len(edges)} orders x {args.lines_per_order} lines "
+                f"({fields:,} fields): request {req * 1000:.2f} ms, executor floor "
+                f"{ex * 1000:.2f} ms, database floor {db * 1000:.2f} ms; request/executor "
+                f"{req / ex:.2f} ({verdict} {GOAL_RATIO}; CPU {req_cpu / ex_cpu:.2f}), "
+                f"request/database {req / db:.2f}; {len(sent)} statements"
+            )
+
+            if not args.no_explain:
+                await explain_list(conn, client, organization.id, args, sent, sent_with_total)
+
+            if args.profile or args.profile_html:
+                await profile_requests(client, payload, args.profile_requests, args.profile_html)
+        finally:
+            await conn.close()
+    return 0 if same_floor and same_database else 1
+
+
+async def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    name = f"gqlorders_bench_{uuid.uuid4().hex[:10]}"
+    url = f"{POSTGRES_URL}/{name}"
+    admin = await asyncpg.connect(f"{POSTGRES_URL}/postgres")
+    data_dir = Path(tempfile.mkdtemp(prefix="gqlorders-bench-"))
+    started = time.perf_counter()
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        log(f"database {name}")
+        return await bench(args, url, data_dir)
+    finally:
+        await Tortoise.close_connections()
+        if args.keep:
+            log(f"kept database {name}: {url}")
+        else:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            log(f"dropped database {name}")
+        await admin.close()
+        shutil.rmtree(data_dir, ignore_errors=True)
+        log(f"total {time.perf_counter() - started:.0f} s")
+
+
+def run(coroutine: Awaitable[int]) -> int:
+    """On uvloop when it is installed, as `gqlorders serve` (uvicorn) runs."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coroutine)  # type: ignore[arg-type]
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coroutine)  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    sys.exit(run(main()))

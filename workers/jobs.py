@@ -31,11 +31,9 @@ MAX_EMAIL_ATTEMPTS = 5
 async def recalc_stock(ctx: dict[str, Any], organization_id: int, item_ids: list[int]) -> None:
     """Recompute committed stock of the items a change touched (set-based, idempotent)."""
     try:
-        await recalculate_committed(item_ids)
-    except OperationalError as error:
-        if "deadlock" in str(error).lower():  # a concurrent writer won: simply run again
-            raise jobs.RetryLater(1, str(error)) from error
-        raise
+        await recalculate_committed(item_ids, organization_id)
+    except OperationalError as error:  # deadlock, busy database: the job is safe to run again
+        raise jobs.RetryLater(1, str(error)) from error
 
 
 async def ensure_pdf(settings: Settings, kind: str, record_id: int) -> Path:

@@ -146,6 +146,10 @@ async def download_document(request: Request) -> Response:
     document = await documents.downloadable(principal.organization_id, kind[1], parsed[1])
     if document is None or document.path is None:
         return JSONResponse({"error": "not found"}, status_code=404)
+    if not Path(document.path).is_file():  # lost (moved DATA_DIR...): render it again
+        await documents.request_render(principal.organization_id, kind[1], parsed[1])
+        await jobs.after_request()
+        return JSONResponse({"error": "not found: being rendered again"}, status_code=404)
     return FileResponse(document.path, media_type="application/pdf")
 
 
@@ -207,7 +211,11 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
         ],
         middleware=[
             Middleware(RequestContextMiddleware),
-            Middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_body_bytes),
+            Middleware(
+                BodyLimitMiddleware,
+                max_bytes=settings.limits.max_body_bytes,
+                exempt=("/webhooks/",),  # marketplace orders can be larger: see webhook()
+            ),
         ],
         lifespan=lifespan,
     )

@@ -17,8 +17,6 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from tortoise.timezone import now
 
 from gqlorders.models import OutboxJob
@@ -31,7 +29,6 @@ RENDER_PDF = "render_pdf"
 IMPORT_INBOX = "import_inbox"
 
 MAX_TRIES = 6
-REDIS_DOWN = (OSError, RedisConnectionError, RedisTimeoutError)
 
 JobFunction = Callable[..., Awaitable[Any]]
 
@@ -145,11 +142,9 @@ class RedisRelay:
                 for row in batch:
                     await pool.enqueue_job(row.job, _job_id=f"outbox:{row.id}", **row.payload)
                     sent += 1
-            except REDIS_DOWN as error:
+            except Exception as error:  # unreachable, read-only, out of memory...: retry later
                 waiting = len(batch) - sent
-                logger.warning(
-                    "Redis unreachable, %d job(s) wait in the outbox: %s", waiting, error
-                )
+                logger.warning("Redis refused, %d job(s) wait in the outbox: %s", waiting, error)
                 await release(batch[sent:])
                 await self.close()
                 return
@@ -179,8 +174,14 @@ def current_runner() -> Runner | None:
 
 
 async def after_request() -> None:
-    if _runner is not None:
+    """Hand on committed jobs. Never fails the request: its change is committed already, and
+    whatever is not handed on now the periodic relay picks up."""
+    if _runner is None:
+        return
+    try:
         await _runner.after_commit()
+    except Exception:
+        logger.exception("handing on jobs failed; the relay will retry")
 
 
 async def relay_forever(interval: float = 2.0) -> None:

@@ -9,6 +9,7 @@ marketplace's own totals beside ours.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -54,6 +55,8 @@ from gqlorders.orders.lifecycle import (
     update_sales_order,
 )
 from gqlorders.tenancy import Principal
+
+logger = logging.getLogger("gqlorders.marketplaces")
 
 PERCENT_PLACES = Decimal("0.0001")
 MAX_EXTERNAL_ID = 100
@@ -398,6 +401,9 @@ async def import_inbox_message(inbox_id: int) -> InboxMessage:
     except DomainError as error:
         message.state = InboxState.FAILED
         message.error = "; ".join(f"{p.code}: {p.message}" for p in error.problems)
+    except Exception as error:  # an adapter or database failure: kept, visible, retryable
+        logger.exception("importing inbox message %s failed", message.id)
+        message.state, message.error = InboxState.FAILED, f"INTERNAL: {type(error).__name__}"
     else:
         message.state, message.error = InboxState.IMPORTED, None
         message.sales_order_id = result.order.id  # type: ignore[attr-defined]

@@ -23,6 +23,7 @@ from gqlorders.validation import check_decimal, clean_text
 QUANTITY = ScaledDecimalField(places=4)  # the column type of every stock quantity
 COMMITTING_STATUSES = ("CONFIRMED", "CLOSED")
 RECALC_BATCH = 2000
+RECALC_LOCK = 7_011  # advisory lock class of committed-stock recalculations
 
 _UPSERT_ON_HAND = """
 INSERT INTO stock_level (organization_id, item_id, warehouse_id, on_hand, committed)
@@ -133,11 +134,13 @@ async def request_recalculation(organization_id: int, item_ids: Iterable[int]) -
         await jobs.enqueue(jobs.RECALC_STOCK, organization_id=organization_id, item_ids=ids)
 
 
-async def recalculate_committed(item_ids: list[int]) -> None:
+async def recalculate_committed(item_ids: list[int], organization_id: int | None = None) -> None:
     """Recompute committed stock of these items in every warehouse: one statement per batch.
 
-    Idempotent and safe beside order changes: it reads committed lines as they are now, and
-    any change committing later enqueues its own recalculation.
+    Idempotent. Recalculations of one organization take turns (an advisory lock on
+    PostgreSQL; SQLite has a single writer): each statement then reads the orders as committed
+    after the previous one wrote, so an older, slower recalculation can never overwrite a newer
+    figure with a stale one.
     """
     for start in range(0, len(item_ids), RECALC_BATCH):
         batch = item_ids[start : start + RECALC_BATCH]
@@ -145,7 +148,15 @@ async def recalculate_committed(item_ids: list[int]) -> None:
         statement = _RECALC_COMMITTED.format(
             lines=f"l.item_id IN ({listed})", items=f"i.id IN ({listed})"
         )
-        await _execute(statement, batch)
+        async with in_transaction():
+            await _take_turn(organization_id)
+            await _execute(statement, batch)
+
+
+async def _take_turn(organization_id: int | None) -> None:
+    if organization_id is None or connections.get("default").capabilities.dialect == "sqlite":
+        return
+    await _execute("SELECT pg_advisory_xact_lock($1, $2)", [RECALC_LOCK, organization_id])
 
 
 async def recalculate_everything(
@@ -163,7 +174,9 @@ async def recalculate_everything(
         lines="o.organization_id = $1", items="i.organization_id = $1"
     )
     for done, organization in enumerate(organizations, start=1):
-        await _execute(statement, [organization])
+        async with in_transaction():
+            await _take_turn(organization)
+            await _execute(statement, [organization])
         if progress is not None:
             progress(done, len(organizations))
     query = Item.filter(kind=ItemKind.GOODS)

@@ -34,6 +34,11 @@ from gqlorders.tenancy import Principal
 MERGEABLE_STATUSES = (SalesOrderStatus.DRAFT, SalesOrderStatus.CONFIRMED)
 
 
+def has_active_invoices(invoices: list[Invoice]) -> bool:
+    """A void invoice gives everything back: only the others block a merge."""
+    return any(invoice.status != InvoiceStatus.VOID for invoice in invoices)
+
+
 def merge_blockers(order: SalesOrder, has_packages: bool, has_invoices: bool) -> list[ErrorCode]:
     """Reasons this order cannot take part in any merge right now, whatever the other order."""
     blockers = []

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from enum import StrEnum
+
+from gqlorders.models import SalesOrder, SalesOrderLine, SalesOrderStatus, StockLevel
 
 
 class StockStatus(StrEnum):
@@ -25,3 +28,26 @@ def line_stock_status(
     if usable > 0:
         return StockStatus.PARTIALLY_AVAILABLE
     return StockStatus.OUT_OF_STOCK
+
+
+def available_in(levels: Iterable[StockLevel], warehouse_id: int) -> Decimal:
+    """Available for sale in one warehouse: on hand minus committed (SPEC §7)."""
+    return sum(
+        (
+            level.on_hand - level.committed
+            for level in levels
+            if level.warehouse_id == warehouse_id  # type: ignore[attr-defined]
+        ),
+        Decimal(0),
+    )
+
+
+def order_line_stock_status(
+    line: SalesOrderLine, order: SalesOrder, levels: Iterable[StockLevel]
+) -> StockStatus:
+    """The indicator of a goods line of `order`, given its item's stock levels."""
+    return line_stock_status(
+        line.quantity - line.quantity_shipped,
+        available_in(levels, order.warehouse_id),  # type: ignore[attr-defined]
+        committed_by_line=order.status in (SalesOrderStatus.CONFIRMED, SalesOrderStatus.CLOSED),
+    )

@@ -30,8 +30,7 @@ from gqlorders.api.types.common import (
     is_row_of,
 )
 from gqlorders.errors import ErrorCode
-from gqlorders.merging import merge_blockers
-from gqlorders.orders.lifecycle import COMMITTING
+from gqlorders.merging import has_active_invoices, merge_blockers
 from gqlorders.orders.queries import SalesOrderFilter, list_sales_orders
 from gqlorders.stock import indicators
 
@@ -186,19 +185,7 @@ class SalesOrderLine:
 def _stock_status(
     line: models.SalesOrderLine, order: models.SalesOrder, levels: list[models.StockLevel]
 ) -> indicators.StockStatus:
-    available = sum(
-        (
-            lvl.on_hand - lvl.committed
-            for lvl in levels
-            if lvl.warehouse_id == order.warehouse_id  # type: ignore[attr-defined]
-        ),
-        Decimal(0),
-    )
-    return indicators.line_stock_status(
-        line.quantity - line.quantity_shipped,
-        available,
-        committed_by_line=order.status in COMMITTING,
-    )
+    return indicators.order_line_stock_status(line, order, levels)
 
 
 async def _stock_status_later(
@@ -374,8 +361,7 @@ def _merge_blockers(
 def _blockers(
     order: models.SalesOrder, invoices: list[models.Invoice], packages: list[models.Package]
 ) -> list[ErrorCode]:
-    has_invoices = any(i.status != models.InvoiceStatus.VOID for i in invoices)
-    return merge_blockers(order, bool(packages), has_invoices)
+    return merge_blockers(order, bool(packages), has_active_invoices(invoices))
 
 
 async def _merge_blockers_later(order: models.SalesOrder, invoices: Any, packages: Any) -> Any:

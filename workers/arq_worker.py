@@ -24,9 +24,17 @@ def _arq_job(function: jobs.JobFunction) -> jobs.JobFunction:
     @wraps(function)
     async def run(ctx: dict[str, Any], **kwargs: Any) -> Any:
         try:
-            return await function(ctx, **kwargs)
+            result = await function(ctx, **kwargs)
         except jobs.RetryLater as retry:
-            raise Retry(defer=retry.defer_seconds) from retry
+            if ctx.get("job_try", 1) < jobs.MAX_TRIES:
+                raise Retry(defer=retry.defer_seconds) from retry
+            await jobs.mark_done(ctx["job_id"])  # arq gives up: so does the outbox
+            raise
+        except Exception:
+            await jobs.mark_done(ctx["job_id"])  # failed for good (and recorded by the job)
+            raise
+        await jobs.mark_done(ctx["job_id"])
+        return result
 
     return run
 

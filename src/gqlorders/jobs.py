@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
 from typing import Any, Protocol
 
 from tortoise.timezone import now
@@ -29,6 +30,7 @@ RENDER_PDF = "render_pdf"
 IMPORT_INBOX = "import_inbox"
 
 MAX_TRIES = 6
+STALE_AFTER = timedelta(minutes=10)  # far longer than any job runs
 
 JobFunction = Callable[..., Awaitable[Any]]
 
@@ -55,6 +57,22 @@ async def claim_pending(limit: int = 100) -> list[OutboxJob]:
         ):
             claimed.append(row)
     return claimed
+
+
+async def mark_done(job_id: str) -> None:
+    """Record that the job of outbox row `outbox:<id>` ran (or gave up for good)."""
+    prefix, _, row_id = job_id.partition(":")
+    if prefix == "outbox" and row_id.isdigit():
+        await OutboxJob.filter(id=int(row_id)).update(done_at=now())
+
+
+async def reclaim_stale(older_than: timedelta = STALE_AFTER) -> int:
+    """Hand out again the jobs claimed long ago that never ran: their process died between
+    the claim and the end of the job. (Jobs are idempotent; arq ignores a second hand-off of
+    a job it still has.)"""
+    return await OutboxJob.filter(
+        dispatched_at__lt=now() - older_than, done_at__isnull=True
+    ).update(dispatched_at=None)
 
 
 async def release(rows: list[OutboxJob]) -> None:
@@ -100,17 +118,19 @@ class InProcessRunner:
         if function is None:
             logger.error("no function for job %s (outbox id %s)", row.job, row.id)
             return
+        job_id = f"outbox:{row.id}"
         for attempt in range(1, MAX_TRIES + 1):
-            context = {**self.context, "job_id": f"outbox:{row.id}", "job_try": attempt}
+            context = {**self.context, "job_id": job_id, "job_try": attempt}
             try:
                 await function(context, **row.payload)
-                return
+                break
             except RetryLater as retry:
                 logger.warning("job %s (outbox id %s): %s", row.job, row.id, retry)
                 await asyncio.sleep(retry.defer_seconds)
             except Exception:
                 logger.exception("job %s (outbox id %s) failed", row.job, row.id)
-                return
+                break
+        await mark_done(job_id)
 
     async def drain(self) -> None:
         while self.tasks:
@@ -185,10 +205,12 @@ async def after_request() -> None:
 
 
 async def relay_forever(interval: float = 2.0) -> None:
-    """Pick up jobs no request handed on (Redis was down, another process committed them)."""
+    """Pick up jobs no request handed on (Redis was down, another process committed them, a
+    process died holding them)."""
     while True:
         await asyncio.sleep(interval)
         try:
+            await reclaim_stale()
             await after_request()
         except Exception:
             logger.exception("the outbox relay failed; trying again")

@@ -117,3 +117,45 @@ async def test_a_job_is_claimed_by_one_relay_only(org: Organization) -> None:
     # Then exactly one of them got it, and it is marked handed on
     assert sorted(sum(row.id == job.id for row in claim) for claim in claims) == [0, 1]
     assert (await OutboxJob.get(id=job.id)).dispatched_at is not None
+
+
+async def test_a_job_claimed_by_a_process_that_died_is_handed_out_again(
+    org: Organization,
+) -> None:
+    # Given a confirmed order whose stock job was claimed long ago and never ran (its process
+    # died between the claim and the end of the job), so committed stock is still 0.00
+    order = await desk_order(org)
+    desk = order["lines"][0]["item"]["id"]
+    before = await last_job_id()
+    async with in_transaction():
+        principal = lifecycle.Principal(org.id, 0, frozenset(), "tests")
+        await lifecycle.confirm_sales_order(principal, key(order["id"]))
+    [row] = await jobs_since(before)
+    stale = jobs.now() - jobs.STALE_AFTER - jobs.timedelta(seconds=1)
+    await OutboxJob.filter(id=row.id).update(dispatched_at=stale)
+    assert await committed(org, desk) == ["0.00"]
+
+    # When the relay sweeps (it does every few seconds)
+    reclaimed = await jobs.reclaim_stale()
+    await jobs.after_request()
+    await drain()
+
+    # Then the job ran after all, once, and is marked done
+    assert reclaimed >= 1
+    assert await committed(org, desk) == ["3.00"]
+    done = await OutboxJob.get(id=row.id)
+    assert done.dispatched_at is not None and done.done_at is not None
+
+
+async def test_a_finished_job_is_never_handed_out_again(org: Organization) -> None:
+    order = await desk_order(org)
+    before = await last_job_id()
+    await org.api.ok(CONFIRM_ORDER, {"id": order["id"]})
+    [row] = await jobs_since(before)
+    await drain()
+    stale = jobs.now() - jobs.STALE_AFTER - jobs.timedelta(seconds=1)
+    await OutboxJob.filter(id=row.id).update(dispatched_at=stale)
+
+    await jobs.reclaim_stale()
+
+    assert (await OutboxJob.get(id=row.id)).dispatched_at == stale

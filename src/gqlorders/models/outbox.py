@@ -12,6 +12,7 @@ class OutboxJob(Model):
     payload = fields.JSONField()
     created_at = fields.DatetimeField(auto_now_add=True)
     dispatched_at = fields.DatetimeField(null=True)
+    done_at = fields.DatetimeField(null=True)  # ran (or gave up for good): never reclaimed
 
     class Meta:
         table = "outbox_job"

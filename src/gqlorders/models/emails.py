@@ -38,3 +38,4 @@ class EmailMessage(Model):
 
     class Meta:
         table = "email_message"
+        indexes = (("sales_order_id",), ("invoice_id",))

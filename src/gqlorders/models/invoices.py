@@ -51,7 +51,7 @@ class Invoice(Model):
     class Meta:
         table = "invoice"
         unique_together = (("organization", "number"),)
-        indexes = (("organization_id", "created_at"),)
+        indexes = (("organization_id", "created_at"), ("sales_order_id",))
 
 
 class InvoiceLine(Model):
@@ -75,3 +75,4 @@ class InvoiceLine(Model):
 
     class Meta:
         table = "invoice_line"
+        indexes = (("invoice_id",), ("sales_order_line_id",))

@@ -35,6 +35,7 @@ class Package(Model):
     class Meta:
         table = "package"
         unique_together = (("organization", "number"),)
+        indexes = (("sales_order_id",),)
 
 
 class PackageLine(Model):
@@ -49,3 +50,4 @@ class PackageLine(Model):
 
     class Meta:
         table = "package_line"
+        indexes = (("package_id",), ("sales_order_line_id",))

@@ -91,11 +91,13 @@ class SalesOrder(Model):
             ("organization", "number"),
             ("organization", "marketplace", "external_id"),
         )
+        # Organization first, then the sort key and the id tie-break the keyset pages use.
         indexes = (
-            ("organization_id", "created_at"),
-            ("organization_id", "date"),
+            ("organization_id", "created_at", "id"),
+            ("organization_id", "status", "created_at", "id"),
+            ("organization_id", "customer_id", "created_at", "id"),
+            ("organization_id", "date", "id"),
             ("organization_id", "total"),
-            ("organization_id", "customer_id"),
         )
 
 

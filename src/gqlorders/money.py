@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -47,6 +48,10 @@ class Totals:
     taxes: list[tuple[Hashable, Decimal]]  # (tax key, amount), in first-seen order
     tax_total: Decimal
     total: Decimal
+
+    def stored_taxes(self) -> list[dict[str, Any]]:
+        """The tax groups as documents store them (JSON: tax id and amount as a string)."""
+        return [{"tax_id": key, "amount": str(amount)} for key, amount in self.taxes]
 
 
 def order_discount(

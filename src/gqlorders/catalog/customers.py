@@ -55,6 +55,12 @@ async def get_customer(organization_id: int, customer_id: int, field: FieldPath)
     return customer
 
 
+async def customer_email(customer_id: int) -> str | None:
+    """The address a document goes to when the client names none."""
+    emails = await Customer.filter(id=customer_id).values_list("email", flat=True)
+    return emails[0] if emails else None
+
+
 async def create_customer(organization_id: int, data: NewCustomer) -> Customer:
     problems = Problems()
     name = clean_text(problems, data.name, ("name",), required=True)

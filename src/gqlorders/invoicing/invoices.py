@@ -14,11 +14,11 @@ from decimal import Decimal
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from gqlorders.catalog.customers import customer_email
 from gqlorders.documents import INVOICE, request_render
 from gqlorders.emails import clean_recipients, default_recipients, queue_email
 from gqlorders.errors import DomainError, ErrorCode, FieldPath, Problems
 from gqlorders.models import (
-    Customer,
     DiscountType,
     DocumentKind,
     Invoice,
@@ -98,10 +98,10 @@ async def create_invoice_from_sales_order(principal: Principal, data: NewInvoice
         if not quantities and not problems:
             problems.add(ErrorCode.INVALID, ("salesOrderId",), "nothing remains to invoice")
         if data.send:
-            customer_email = (
-                await Customer.filter(id=order.customer_id).values_list("email", flat=True)  # type: ignore[attr-defined]
-            )[0]
-            send_to = default_recipients(problems, send_to, customer_email, ("sendTo",))
+            fallback = await customer_email(
+                order.customer_id  # type: ignore[attr-defined]
+            )
+            send_to = default_recipients(problems, send_to, fallback, ("sendTo",))
         problems.raise_if_any()
 
         taxes = {
@@ -183,7 +183,7 @@ async def create_invoice_from_sales_order(principal: Principal, data: NewInvoice
             adjustment_label=order.adjustment_label if first else None,
             adjustment_amount=adjustment,
             sub_total=totals.sub_total,
-            tax_totals=[{"tax_id": key, "amount": str(amount)} for key, amount in totals.taxes],
+            tax_totals=totals.stored_taxes(),
             tax_total=totals.tax_total,
             total=totals.total,
         )
@@ -244,10 +244,10 @@ async def send_invoice(principal: Principal, invoice_id: int) -> Invoice:
                 ErrorCode.INVALID_STATUS, ("id",), "a void invoice cannot be sent"
             )
         problems = Problems()
-        customer_email = (
-            await Customer.filter(id=invoice.customer_id).values_list("email", flat=True)  # type: ignore[attr-defined]
-        )[0]
-        to = default_recipients(problems, [], customer_email, ("id",))
+        fallback = await customer_email(
+            invoice.customer_id  # type: ignore[attr-defined]
+        )
+        to = default_recipients(problems, [], fallback, ("id",))
         problems.raise_if_any()
         invoice.status = InvoiceStatus.SENT
         await invoice.save(update_fields=["status", "updated_at"])

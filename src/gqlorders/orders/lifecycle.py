@@ -16,12 +16,11 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from gqlorders.catalog.customers import clean_payment_terms, get_customer
+from gqlorders.catalog.customers import clean_payment_terms, customer_email, get_customer
 from gqlorders.catalog.warehouses import get_warehouse, primary_warehouse
 from gqlorders.emails import clean_recipients, default_recipients, queue_email
 from gqlorders.errors import DomainError, ErrorCode, FieldPath, Problems
 from gqlorders.models import (
-    Customer,
     DiscountType,
     DocumentKind,
     InvoiceLine,
@@ -181,7 +180,7 @@ def _apply_totals(problems: Problems, order: SalesOrder, lines: list[PricedLine]
         return
     order.sub_total = totals.sub_total
     order.discount_amount = totals.discount_amount
-    order.tax_totals = [{"tax_id": key, "amount": str(amount)} for key, amount in totals.taxes]
+    order.tax_totals = totals.stored_taxes()
     order.tax_total = totals.tax_total
     order.total = totals.total
 
@@ -542,10 +541,10 @@ async def send_sales_order(principal: Principal, order_id: int, request: SendReq
             (SalesOrderStatus.DRAFT, SalesOrderStatus.CONFIRMED, SalesOrderStatus.CLOSED),
             "sent",
         )
-        customer_email = (
-            await Customer.filter(id=order.customer_id).values_list("email", flat=True)  # type: ignore[attr-defined]
-        )[0]
-        to = default_recipients(problems, to, customer_email, ("to",))
+        fallback = await customer_email(
+            order.customer_id  # type: ignore[attr-defined]
+        )
+        to = default_recipients(problems, to, fallback, ("to",))
         problems.raise_if_any()
         if order.status == SalesOrderStatus.DRAFT:
             await _confirm(order, principal.actor)

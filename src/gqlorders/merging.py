@@ -132,10 +132,14 @@ async def merge_sales_orders(
         if problems:
             raise DomainError(problems)
         survivor, merged = first, second
-        survivor_lines = await SalesOrderLine.filter(sales_order_id=survivor.id)
+        survivor_lines = await SalesOrderLine.filter(sales_order_id=survivor.id).order_by(
+            "position", "id"
+        )
         kept = {_line_key(line): line for line in survivor_lines}
         position = max((line.position for line in survivor_lines), default=-1) + 1
-        for line in await SalesOrderLine.filter(sales_order_id=merged.id).order_by("position"):
+        for line in await SalesOrderLine.filter(sales_order_id=merged.id).order_by(
+            "position", "id"
+        ):
             same = kept.get(_line_key(line))
             if same is not None:
                 same.quantity = same.quantity + line.quantity

@@ -59,7 +59,12 @@ async def create_package(
                 ("salesOrderId",),
                 f"a {order.status} order cannot be packed: confirm it first",
             )
-        lines = {line.id: line for line in await SalesOrderLine.filter(sales_order_id=order.id)}
+        lines = {
+            line.id: line
+            for line in await SalesOrderLine.filter(sales_order_id=order.id).order_by(
+                "position", "id"
+            )
+        }
         goods = set(
             await Item.filter(
                 id__in={line.item_id for line in lines.values()},  # type: ignore[attr-defined]

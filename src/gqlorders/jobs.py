@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -43,9 +45,32 @@ class RetryLater(Exception):
         self.defer_seconds = defer_seconds
 
 
+class RequestJobs:
+    """Whether a request wrote outbox rows; shared (mutable) with the tasks it starts."""
+
+    wrote = False
+
+
+_request_jobs: ContextVar[RequestJobs | None] = ContextVar("gqlorders_request_jobs", default=None)
+
+
+@contextmanager
+def tracking_request() -> Iterator[RequestJobs]:
+    """Note whether the block enqueues jobs: a request that did not need not poll the outbox."""
+    tracked = RequestJobs()
+    token = _request_jobs.set(tracked)
+    try:
+        yield tracked
+    finally:
+        _request_jobs.reset(token)
+
+
 async def enqueue(job: str, **payload: Any) -> None:
     """Record a job in the current transaction; it runs only once that transaction commits."""
     await OutboxJob.create(job=job, payload=payload)
+    tracked = _request_jobs.get()
+    if tracked is not None:
+        tracked.wrote = True
 
 
 async def claim_pending(limit: int = 100) -> list[OutboxJob]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from tortoise.models import Model
 
+from gqlorders.database import execute_sql
 from gqlorders.errors import DomainError, ErrorCode, FieldPath, Problems
 from gqlorders.models import DocumentKind, NumberingMode, NumberSequence
 from gqlorders.validation import is_storable
@@ -43,6 +44,16 @@ async def _number_taken(
     return await query.exists()
 
 
+# Take the next AUTO number: one statement that locks the sequence row (until the caller's
+# transaction ends) and moves the counter, so the lock is taken as late and held as briefly as
+# the creation allows. No row: the numbering is MANUAL.
+_TAKE_NEXT_NUMBER = """
+UPDATE number_sequence SET next_number = next_number + 1
+WHERE organization_id = $1 AND document = $2 AND mode = 'AUTO'
+RETURNING prefix, next_number - 1 AS number, padding
+"""
+
+
 async def assign_number(
     model: type[Model],
     organization_id: int,
@@ -55,36 +66,43 @@ async def assign_number(
     An explicit number is kept as given (it does not move the counter); otherwise AUTO mode takes
     the next free number, skipping numbers already taken by hand.
     """
-    sequence = (
-        await NumberSequence.filter(organization_id=organization_id, document=document)
-        .select_for_update()
-        .get()
-    )
     if explicit is not None:
-        number = explicit.strip()
-        if not number:
-            raise DomainError.one(ErrorCode.REQUIRED, field, "the number cannot be blank")
-        if len(number) > MAX_NUMBER_LENGTH or not is_storable(number):
-            raise DomainError.one(
-                ErrorCode.INVALID, field, f"a number has at most {MAX_NUMBER_LENGTH} characters"
-            )
-        if await _number_taken(model, organization_id, number):
-            raise DomainError.one(
-                ErrorCode.DUPLICATE_NUMBER, field, f"number {number} is already used"
-            )
-        return number
-    if sequence.mode == NumberingMode.MANUAL:
-        raise DomainError.one(
-            ErrorCode.REQUIRED, field, "numbering is MANUAL: give the document a number"
-        )
-    next_number = sequence.next_number
+        return await _check_explicit_number(model, organization_id, document, explicit, field)
     while True:
-        candidate = format_number(sequence.prefix, next_number, sequence.padding)
-        next_number += 1
+        taken = await execute_sql(_TAKE_NEXT_NUMBER, [organization_id, document.value])
+        if not taken:
+            raise DomainError.one(
+                ErrorCode.REQUIRED, field, "numbering is MANUAL: give the document a number"
+            )
+        candidate = format_number(taken[0]["prefix"], taken[0]["number"], taken[0]["padding"])
         if not await _number_taken(model, organization_id, candidate):
-            break
-    await NumberSequence.filter(id=sequence.id).update(next_number=next_number)
-    return candidate
+            return candidate
+
+
+async def _check_explicit_number(
+    model: type[Model],
+    organization_id: int,
+    document: DocumentKind,
+    explicit: str,
+    field: FieldPath,
+) -> str:
+    number = explicit.strip()
+    if not number:
+        raise DomainError.one(ErrorCode.REQUIRED, field, "the number cannot be blank")
+    if len(number) > MAX_NUMBER_LENGTH or not is_storable(number):
+        raise DomainError.one(
+            ErrorCode.INVALID, field, f"a number has at most {MAX_NUMBER_LENGTH} characters"
+        )
+    # The sequence row is locked as AUTO allocation locks it: an AUTO creation racing this one
+    # waits for it and then sees the number taken, instead of failing on the unique index.
+    await (
+        NumberSequence.filter(organization_id=organization_id, document=document)
+        .select_for_update()
+        .values_list("id", flat=True)
+    )
+    if await _number_taken(model, organization_id, number):
+        raise DomainError.one(ErrorCode.DUPLICATE_NUMBER, field, f"number {number} is already used")
+    return number
 
 
 def validate_numbering_change(change: NumberingChange, field: Sequence[str]) -> Problems:

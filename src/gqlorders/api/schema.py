@@ -57,8 +57,9 @@ class RunJobsAfterCommit(SchemaExtension):
     """Hand the jobs a request's transactions committed to the runner, once it has executed."""
 
     async def on_execute(self) -> AsyncIterator[None]:
-        yield
-        if self.execution_context.operation_type == OperationType.MUTATION:
+        with jobs.tracking_request() as tracked:
+            yield
+        if self.execution_context.operation_type == OperationType.MUTATION and tracked.wrote:
             await jobs.after_request()
 
 

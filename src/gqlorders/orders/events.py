@@ -12,7 +12,14 @@ from gqlorders.models import OrderEvent
 
 
 async def record_event(
-    sales_order_id: int, type: str, actor: str, data: dict[str, Any] | None = None
+    sales_order_id: int,
+    type: str,
+    actor: str,
+    data: dict[str, Any] | None = None,
+    *,
+    new_order: bool = False,
 ) -> None:
+    """Record the event; `new_order` says the order was just created, so has no PDF yet."""
     await OrderEvent.create(sales_order_id=sales_order_id, type=type, actor=actor, data=data)
-    await rerender_if_rendered(SALES_ORDER, sales_order_id)
+    if not new_order:
+        await rerender_if_rendered(SALES_ORDER, sales_order_id)

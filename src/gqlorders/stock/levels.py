@@ -4,16 +4,15 @@ exact on SQLite as on PostgreSQL."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import Any
 
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from gqlorders import jobs
 from gqlorders.catalog.warehouses import get_warehouse
+from gqlorders.database import execute_sql
 from gqlorders.errors import DomainError, ErrorCode, Problems
 from gqlorders.models import Item, ItemKind, Organization, StockLevel, StockMovement
 from gqlorders.models.fields import ScaledDecimalField
@@ -58,14 +57,6 @@ def _placeholders(count: int, start: int = 1) -> str:
     return ", ".join(f"${n}" for n in range(start, start + count))
 
 
-async def _execute(statement: str, params: list[Any]) -> list[dict[str, Any]]:
-    """Run raw SQL written with PostgreSQL's $n placeholders (SQLite reads them as ?n)."""
-    connection = connections.get("default")
-    if connection.capabilities.dialect == "sqlite":
-        statement = re.sub(r"\$(\d+)", r"?\1", statement)
-    return await connection.execute_query_dict(statement, params)
-
-
 async def move_on_hand(
     organization_id: int,
     item_id: int,
@@ -76,7 +67,7 @@ async def move_on_hand(
     package_id: int | None = None,
 ) -> None:
     """Add `quantity` (any sign) to on hand, atomically, and record the movement."""
-    await _execute(
+    await execute_sql(
         _UPSERT_ON_HAND,
         [organization_id, item_id, warehouse_id, QUANTITY.to_db_value(quantity, None)],
     )
@@ -150,13 +141,13 @@ async def recalculate_committed(item_ids: list[int], organization_id: int | None
         )
         async with in_transaction():
             await _take_turn(organization_id)
-            await _execute(statement, batch)
+            await execute_sql(statement, batch)
 
 
 async def _take_turn(organization_id: int | None) -> None:
     if organization_id is None or connections.get("default").capabilities.dialect == "sqlite":
         return
-    await _execute("SELECT pg_advisory_xact_lock($1, $2)", [RECALC_LOCK, organization_id])
+    await execute_sql("SELECT pg_advisory_xact_lock($1, $2)", [RECALC_LOCK, organization_id])
 
 
 async def recalculate_everything(
@@ -176,7 +167,7 @@ async def recalculate_everything(
     for done, organization in enumerate(organizations, start=1):
         async with in_transaction():
             await _take_turn(organization)
-            await _execute(statement, [organization])
+            await execute_sql(statement, [organization])
         if progress is not None:
             progress(done, len(organizations))
     query = Item.filter(kind=ItemKind.GOODS)
@@ -205,4 +196,4 @@ async def low_stock_item_ids(organization_id: int, warehouse_id: int | None) -> 
         ORDER BY i.sku
     """
     params = [organization_id] if warehouse_id is None else [organization_id, warehouse_id]
-    return [row["id"] for row in await _execute(statement, params)]
+    return [row["id"] for row in await execute_sql(statement, params)]

@@ -1,0 +1,74 @@
+"""Creating an order costs a fixed, small number of SQL statements, however many lines it has.
+
+The creation path is the hottest write of the product (marketplace sync jobs, partner
+integrations): its statements are pinned here so that a change that adds one is a decision.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tests.support import Organization, count_queries
+
+CREATE_BARE = """
+mutation($input: CreateSalesOrderInput!) {
+  createSalesOrder(input: $input) { salesOrder { id number total } errors { code } }
+}"""
+
+# Outside the transaction: the token, the customer, the primary warehouse, the items, the taxes.
+# Inside: the number (one UPDATE ... RETURNING that moves the counter and locks it, one check that
+# nobody took it by hand), the order, all its lines in one INSERT, the "created" event. No PDF
+# lookup (a new order has none) and no outbox poll (a draft enqueues no job).
+STATEMENTS = [
+    "SELECT api_token",
+    "SELECT customer",
+    "SELECT warehouse",
+    "SELECT item",
+    "SELECT tax",
+    "UPDATE number_sequence",
+    "SELECT sales_order",
+    "INSERT sales_order",
+    "INSERT sales_order_line",
+    "INSERT order_event",
+]
+
+
+def kinds(statements: list[str]) -> list[str]:
+    """`SELECT item`, `INSERT sales_order_line`...: the verb and first table of each statement;
+    transaction control (BEGIN, COMMIT) is left out as SQLite's driver does not log it."""
+    found = []
+    for statement in statements:
+        verb = statement.split(None, 1)[0].upper()
+        if verb in {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"}:
+            continue
+        table = re.search(r'(?:FROM|INTO|UPDATE)\s+"?(\w+)', statement, re.IGNORECASE)
+        found.append(f"{verb} {table.group(1) if table else '?'}")
+    return found
+
+
+async def test_a_draft_costs_the_same_ten_statements_with_one_line_or_twenty(
+    org: Organization,
+) -> None:
+    # Given a customer and twenty items with a tax
+    customer = await org.customer()
+    vat = await org.tax("VAT 20%", "20")
+    items = [await org.item(f"SKU-{n}", "10", taxId=vat) for n in range(20)]
+
+    # When an order of one line and an order of twenty lines are created
+    with count_queries() as one_line:
+        small = await org.api.ok(CREATE_BARE, {"customerId": customer, "lines": [line(items[0])]})
+    with count_queries() as twenty_lines:
+        large = await org.api.ok(
+            CREATE_BARE,
+            {"customerId": customer, "lines": [line(item) for item in items]},
+        )
+
+    # Then both are created, and each costs exactly these statements
+    assert (small["salesOrder"]["number"], small["salesOrder"]["total"]) == ("SO-00001", "12.00")
+    assert (large["salesOrder"]["number"], large["salesOrder"]["total"]) == ("SO-00002", "240.00")
+    assert kinds(one_line) == STATEMENTS, one_line
+    assert kinds(twenty_lines) == STATEMENTS, twenty_lines
+
+
+def line(item: str) -> dict[str, str]:
+    return {"itemId": item, "quantity": "1"}

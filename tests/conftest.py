@@ -19,7 +19,7 @@ import httpx
 import pytest
 from tortoise import Tortoise
 
-from gqlorders import database
+from gqlorders import database, jobs
 from gqlorders.app import create_app
 from gqlorders.config import load_settings
 from gqlorders.tenancy import Scope, create_organization, create_token
@@ -75,6 +75,25 @@ async def new_organization(http: httpx.AsyncClient, name: str = "Test Co") -> Or
     organization = await create_organization(name, "EUR")
     token = await create_token(organization.id, name="tests")
     return Organization(id=organization.id, api=GraphQLClient(http, token))
+
+
+@pytest.fixture(autouse=True)
+async def background_jobs_settled() -> None:
+    """Each test starts with no background job of an earlier test running or waiting.
+
+    Tests share one database and one job runner, and the outbox is global: without this, an
+    e-mail or PDF job an earlier test started (the in-process runner runs them in background
+    tasks) keeps issuing SQL while the next test counts statements, and a job committed outside
+    a request (an import's stock job, a domain function called directly) waits in the outbox
+    until some later test's request hands it on -- to that test's runner, its Redis queue or
+    its held e-mails. The relay every server runs every few seconds does this in production;
+    here it is done once, before the test."""
+    if jobs.current_runner() is None:  # no app yet: nothing can have been started
+        return
+    await jobs.after_request()
+    runner = jobs.current_runner()
+    if runner is not None:
+        await runner.drain()
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ def _address(street: str, city: str, zip_code: str, country: str, attention: str
 
 async def create_demo_organization() -> tuple[int, str]:
     """The demo organization (created once) and a fresh full-scope token for it."""
-    existing = await Organization.filter(name=DEMO_NAME).first()
+    existing = await Organization.filter(name=DEMO_NAME).order_by("id").first()
     if existing is not None:
         return existing.id, await create_token(existing.id, name="demo")
     organization = await create_organization(DEMO_NAME, "EUR")

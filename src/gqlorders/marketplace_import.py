@@ -154,7 +154,9 @@ async def _customer(organization_id: int, marketplace: str, parsed: MarketplaceO
 async def _tax(organization_id: int, marketplace: str, percentage: Decimal) -> Tax:
     """The organization's tax for a marketplace rate (created the first time it is seen)."""
     name = f"{MARKETPLACE_TITLES.get(marketplace, marketplace.title())} {percentage.normalize():f}%"
-    tax = await Tax.filter(organization_id=organization_id, name=name).first()
+    # Tax names are not unique (a seller may have made one of the same name): the oldest, not
+    # whichever row the database happens to return first.
+    tax = await Tax.filter(organization_id=organization_id, name=name).order_by("id").first()
     return tax or await Tax.create(
         organization_id=organization_id, name=name, percentage=percentage
     )

@@ -39,7 +39,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Iterator
-from contextlib import asynccontextmanager, contextmanager, suppress
+from contextlib import ExitStack, asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -168,10 +168,14 @@ def key(global_id: str) -> int:
     return parsed[1]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def free_ports(count: int) -> list[int]:
+    """`count` distinct local ports nobody listens on: all probed at once, as two probes made
+    one after the other may well be handed the same port."""
+    with ExitStack() as stack:
+        probes = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in probes]
 
 
 def gqlorders_command() -> list[str]:
@@ -1218,7 +1222,7 @@ async def test_two_apis_and_two_workers_keep_every_invariant(tmp_path: Path) -> 
                     (await cluster.run("org-create", "org", "create", "Scale-out Co")).strip()
                 )
                 org, token = created["organization_id"], created["token"]
-                ports = [free_port(), free_port()]
+                ports = free_ports(2)
                 apis = [
                     cluster.start(f"api{n}", "serve", "--port", str(port))
                     for n, port in enumerate(ports)

@@ -21,6 +21,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from gqlorders import jobs
 from gqlorders.config import Settings
+from tests.workers.ports import ReservedPort
 from tests.workers.support import HeldEmails, Mailbox, free_port, smtp_server
 from workers.jobs import FUNCTIONS
 
@@ -36,9 +37,11 @@ def mailbox() -> Iterator[Mailbox]:
 
 
 @pytest.fixture
-def smtp_down() -> str:
-    """An SMTP URL where no server listens."""
-    return f"smtp://127.0.0.1:{free_port()}"
+def smtp_down() -> Iterator[str]:
+    """An SMTP URL where no server listens, for the whole test: the port stays bound (and not
+    listening, so connections to it are refused) rather than free for any socket to take."""
+    with ReservedPort() as down:
+        yield f"smtp://127.0.0.1:{down.port}"
 
 
 @pytest.fixture

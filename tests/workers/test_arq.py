@@ -10,6 +10,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from gqlorders.errors import DomainError, ErrorCode
 from gqlorders.models import EmailMessage, OutboxJob
 from gqlorders.orders import lifecycle
 from tests.support import Organization
+from tests.workers.ports import ReservedPort
 from tests.workers.support import (
     CONFIRM_ORDER,
     ORDER,
@@ -34,13 +36,19 @@ from tests.workers.support import (
     attachments,
     committed,
     desk_order,
-    free_port,
     jobs_since,
     last_job_id,
     pdf_text,
     smtp_server,
 )
 from workers.arq_worker import build_worker
+
+
+@pytest.fixture
+def redis_down() -> Iterator[ReservedPort]:
+    """A port where no Redis listens (nor anything else) while the test runs."""
+    with ReservedPort() as port:
+        yield port
 
 
 async def run_worker(settings: Settings) -> None:
@@ -108,9 +116,10 @@ async def test_jobs_wait_in_the_outbox_while_redis_is_down(
     arq_pool: ArqRedis,
     settings: Settings,
     redis_url: str,
+    redis_down: ReservedPort,
 ) -> None:
     # Given the API relaying to a Redis that is down, and a draft order of 3 desks
-    swap_runner(jobs.RedisRelay(f"redis://127.0.0.1:{free_port()}/0"))
+    swap_runner(jobs.RedisRelay(f"redis://127.0.0.1:{redis_down.port}/0"))
     order = await desk_order(org)
     desk = order["lines"][0]["item"]["id"]
     before = await last_job_id()
@@ -145,9 +154,10 @@ async def test_a_worker_relays_what_the_outbox_holds_when_it_starts(
     arq_pool: ArqRedis,
     settings: Settings,
     redis_url: str,
+    redis_down: ReservedPort,
 ) -> None:
     # Given a committed job that could not reach Redis
-    swap_runner(jobs.RedisRelay(f"redis://127.0.0.1:{free_port()}/0"))
+    swap_runner(jobs.RedisRelay(f"redis://127.0.0.1:{redis_down.port}/0"))
     order = await desk_order(org)
     desk = order["lines"][0]["item"]["id"]
     before = await last_job_id()
@@ -230,7 +240,8 @@ async def test_arq_retries_an_email_until_the_mail_server_is_back(
     order = await desk_order(org)
     await org.api.ok(SEND_ORDER, {"id": order["id"]})
     [email_id] = held_emails.email_ids
-    port = free_port()
+    down = ReservedPort()  # refuses connections, and no other socket can take the port
+    port = down.port
     worker_settings = replace(settings, redis_url=redis_url, smtp_url=f"smtp://127.0.0.1:{port}")
 
     # When a worker runs the e-mail job
@@ -247,9 +258,11 @@ async def test_arq_retries_an_email_until_the_mail_server_is_back(
         assert email.error and str(port) in email.error
 
         # And once the mail server is up, the retry delivers it
+        down.release()
         with smtp_server(port) as mailbox:
             await worker
     finally:
+        down.release()
         worker.cancel()
     [message] = mailbox.messages
     assert message["Subject"] == "Sales order SO-00001"

@@ -85,9 +85,13 @@ async def create_invoice_from_sales_order(principal: Principal, data: NewInvoice
                 ("salesOrderId",),
                 f"a {order.status} order cannot be invoiced: confirm it first",
             )
+        # In line order (position, then id): invoice lines are numbered in it and the first
+        # line's tax is the first tax group, whatever order the rows sit in on disk.
         lines = {
             line.id: line
-            for line in await SalesOrderLine.filter(sales_order_id=order.id).order_by("position")
+            for line in await SalesOrderLine.filter(sales_order_id=order.id).order_by(
+                "position", "id"
+            )
         }
         remaining = {
             line_id: line.quantity - line.quantity_invoiced for line_id, line in lines.items()
@@ -112,7 +116,7 @@ async def create_invoice_from_sales_order(principal: Principal, data: NewInvoice
         }
         invoice_lines = []
         for position, (line_id, quantity) in enumerate(
-            sorted(quantities.items(), key=lambda kv: lines[kv[0]].position)
+            sorted(quantities.items(), key=lambda kv: (lines[kv[0]].position, kv[0]))
         ):
             line = lines[line_id]
             invoice_lines.append(
@@ -263,7 +267,7 @@ async def void_invoice(principal: Principal, invoice_id: int) -> Invoice:
             raise DomainError.one(ErrorCode.INVALID_STATUS, ("id",), "the invoice is already void")
         invoice.status = InvoiceStatus.VOID
         await invoice.save(update_fields=["status", "updated_at"])
-        invoiced = await InvoiceLine.filter(invoice_id=invoice.id)
+        invoiced = await InvoiceLine.filter(invoice_id=invoice.id).order_by("position", "id")
         lines = {
             line.id: line
             for line in await SalesOrderLine.filter(

@@ -135,7 +135,9 @@ async def ship_package(principal: Principal, package_id: int, shipment: Shipment
         package.tracking_number = tracking
         package.shipped_at = shipment.shipped_at or now()
         await package.save()
-        packed = await PackageLine.filter(package_id=package.id)
+        # Package lines in the order they were packed (their ids): order lines are updated in
+        # one order by every request.
+        packed = await PackageLine.filter(package_id=package.id).order_by("id")
         lines = {
             line.id: line
             for line in await SalesOrderLine.filter(

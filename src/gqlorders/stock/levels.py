@@ -178,7 +178,9 @@ async def recalculate_everything(
 
 async def levels_by_item(organization_id: int, item_ids: list[int]) -> dict[int, list[StockLevel]]:
     levels: dict[int, list[StockLevel]] = {item_id: [] for item_id in item_ids}
-    for level in await StockLevel.filter(organization_id=organization_id, item_id__in=item_ids):
+    for level in await StockLevel.filter(
+        organization_id=organization_id, item_id__in=item_ids
+    ).order_by("item_id", "warehouse_id"):
         levels[level.item_id].append(level)  # type: ignore[attr-defined]
     return levels
 

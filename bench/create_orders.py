@@ -86,6 +86,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--customers", type=int, default=200)
     parser.add_argument("--seed", type=int, default=20241128)
     parser.add_argument("--keep", action="store_true", help="keep the database at the end")
+    parser.add_argument(
+        "--server-workers", type=int, default=1, help="processes of `gqlorders serve` (1)"
+    )
     return parser.parse_args(argv)
 
 
@@ -362,15 +365,24 @@ async def run_level(
 
 
 def process_cpu(pid: int) -> Callable[[], float | None]:
-    """CPU seconds (user + system) a process has used so far, from /proc."""
+    """CPU seconds (user + system) a process and its children (uvicorn workers) have used so
+    far, from /proc."""
     ticks = os.sysconf("SC_CLK_TCK")
+
+    def stat(process: int) -> list[str]:
+        return Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
 
     def read() -> float | None:
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            fields = stat(pid)
         except OSError:
             return None
-        return (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+        total = int(fields[11]) + int(fields[12])  # utime, stime
+        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            with contextlib.suppress(OSError):
+                child_fields = stat(int(child))
+                total += int(child_fields[11]) + int(child_fields[12])
+        return total / ticks
 
     return read
 
@@ -382,7 +394,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def server(url: str, data_dir: Path, port: int, log_path: Path) -> Iterator[subprocess.Popen]:
+def server(
+    url: str, data_dir: Path, port: int, log_path: Path, workers: int
+) -> Iterator[subprocess.Popen]:
     env = {
         **os.environ,
         "DATABASE_URL": url,
@@ -393,7 +407,7 @@ def server(url: str, data_dir: Path, port: int, log_path: Path) -> Iterator[subp
     executable = Path(sys.executable).parent / "gqlorders"
     with log_path.open("wb") as output:
         process = subprocess.Popen(
-            [str(executable), "serve", "--port", str(port)],
+            [str(executable), "serve", "--port", str(port), "--workers", str(workers)],
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,
@@ -502,7 +516,7 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
     api_results: list[LevelResult] = []
     raw_results: list[LevelResult] = []
     failures = 0
-    with server(url, data_dir, port, data_dir / "server.log") as process:
+    with server(url, data_dir, port, data_dir / "server.log", args.server_workers) as process:
         limits = httpx.Limits(max_connections=max(levels) + 10, max_keepalive_connections=None)
         async with httpx.AsyncClient(
             base_url=f"http://127.0.0.1:{port}",
@@ -522,7 +536,8 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
                 body = response.json()
                 return not body.get("errors") and not body["data"]["createSalesOrder"]["errors"]
 
-            pool = await asyncpg.create_pool(url, min_size=POOL_SIZE, max_size=POOL_SIZE)
+            connections = POOL_SIZE * args.server_workers  # as many as all server processes
+            pool = await asyncpg.create_pool(url, min_size=connections, max_size=connections)
             try:
 
                 async def raw(rng: random.Random) -> bool:
@@ -565,6 +580,7 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
 
     log("")
     log(f"machine: {machine(server_version)}")
+    log(f"server: {args.server_workers} process(es), in-process jobs, LOG_FORMAT=text")
     log(
         f"{'clients':>7} | {'API orders/s':>12} {'p50 ms':>7} {'p99 ms':>7} {'cpu ms/order':>12} "
         f"| {'raw orders/s':>12} {'p50 ms':>7} {'p99 ms':>7} | {'API/raw':>7}"

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from cross_web import HTTPException
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -40,6 +40,8 @@ from gqlorders.observability import (
     OUTBOX_PENDING,
     BodyLimitMiddleware,
     RequestContextMiddleware,
+    configure_logging,
+    metrics_exposition,
 )
 from gqlorders.tenancy import Scope, authenticate
 from workers.jobs import FUNCTIONS
@@ -130,7 +132,7 @@ async def metrics(request: Request) -> Response:
     pending = await OutboxJob.filter(dispatched_at__isnull=True).order_by("id").first()
     OUTBOX_PENDING.set(await OutboxJob.filter(dispatched_at__isnull=True).count())
     OUTBOX_LAG.set((now() - pending.created_at).total_seconds() if pending else 0)
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    return Response(metrics_exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
 async def download_document(request: Request) -> Response:
@@ -219,3 +221,11 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
         ],
         lifespan=lifespan,
     )
+
+
+def served_app() -> Starlette:
+    """The app `gqlorders serve` runs, built in each server process from the environment."""
+    settings = load_settings()
+    if settings.log_json:
+        configure_logging()
+    return create_app(settings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -100,21 +101,24 @@ async def _demo(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> None:
+    """Serve with uvicorn; with --workers N, N processes share the port (and the metrics)."""
     import uvicorn
 
-    from gqlorders.app import create_app
-    from gqlorders.observability import configure_logging
+    from gqlorders.app import served_app
+    from gqlorders.observability import share_metrics_between_processes
 
-    if settings.log_json:
-        configure_logging()
     print(f"gqlorders: GraphiQL at http://{args.host}:{args.port}/graphql", flush=True)
-    uvicorn.run(
-        create_app(settings),
-        host=args.host,
-        port=args.port,
-        log_config=None if settings.log_json else uvicorn.config.LOGGING_CONFIG,
-        timeout_graceful_shutdown=30,
-    )
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_config": None if settings.log_json else uvicorn.config.LOGGING_CONFIG,
+        "timeout_graceful_shutdown": 30,
+    }
+    if args.workers > 1:
+        share_metrics_between_processes(settings.data_dir / "metrics")
+        uvicorn.run("gqlorders.app:served_app", factory=True, workers=args.workers, **options)
+    else:
+        uvicorn.run(served_app(), **options)
 
 
 def _worker(settings: Settings) -> None:
@@ -146,6 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
     for command in (serve, demo):
         command.add_argument("--host", default="127.0.0.1")
         command.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("WEB_CONCURRENCY", "1")),
+        help="server processes (default: WEB_CONCURRENCY or 1)",
+    )
     org = commands.add_parser("org", help="organizations").add_subparsers(
         dest="action", required=True
     )

@@ -95,10 +95,11 @@ async def _check_explicit_number(
         )
     # The sequence row is locked as AUTO allocation locks it: an AUTO creation racing this one
     # waits for it and then sees the number taken, instead of failing on the unique index.
+    # (A whole row: tortoise drops FOR UPDATE from values() and values_list() queries.)
     await (
         NumberSequence.filter(organization_id=organization_id, document=document)
         .select_for_update()
-        .values_list("id", flat=True)
+        .first()
     )
     if await _number_taken(model, organization_id, number):
         raise DomainError.one(ErrorCode.DUPLICATE_NUMBER, field, f"number {number} is already used")

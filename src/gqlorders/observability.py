@@ -5,13 +5,23 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import os
 import re
+import shutil
 import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
@@ -28,8 +38,37 @@ DURATION = Histogram(
     "gqlorders_http_request_duration_seconds", "Time to answer a request", ["route"]
 )
 JOBS = Counter("gqlorders_jobs_total", "Background jobs run", ["job", "outcome"])
-OUTBOX_PENDING = Gauge("gqlorders_outbox_pending", "Committed jobs not yet handed on")
-OUTBOX_LAG = Gauge("gqlorders_outbox_lag_seconds", "Age of the oldest job not yet handed on")
+# Set at scrape time from the database by whichever process answers /metrics.
+OUTBOX_PENDING = Gauge(
+    "gqlorders_outbox_pending", "Committed jobs not yet handed on", multiprocess_mode="mostrecent"
+)
+OUTBOX_LAG = Gauge(
+    "gqlorders_outbox_lag_seconds",
+    "Age of the oldest job not yet handed on",
+    multiprocess_mode="mostrecent",
+)
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own switch
+
+
+def share_metrics_between_processes(directory: Path) -> None:
+    """Before starting several server processes: each writes its metrics under `directory`
+    (emptied first: counts of earlier runs must not add up), and /metrics sums them all. An
+    operator who set PROMETHEUS_MULTIPROC_DIR keeps theirs."""
+    if os.environ.get(MULTIPROCESS_DIR):
+        return
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    os.environ[MULTIPROCESS_DIR] = str(directory)
+
+
+def metrics_exposition() -> bytes:
+    """The Prometheus text of this process, or of all server processes when they share."""
+    if not os.environ.get(MULTIPROCESS_DIR):
+        return generate_latest()
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return generate_latest(registry)
+
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 

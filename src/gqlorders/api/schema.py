@@ -26,6 +26,7 @@ from strawberry.types.graphql import OperationType
 from tortoise.models import Model
 
 from gqlorders import jobs
+from gqlorders.api.input_values import use_input_plans
 from gqlorders.api.limits import ErrorPolicy, cost_limiter
 from gqlorders.api.mutations.catalog import CatalogMutations
 from gqlorders.api.mutations.fulfilment import FulfilmentMutations
@@ -136,7 +137,7 @@ def build_schema(limits: Limits | None = None) -> strawberry.Schema:
     # the limiters' validation rules, made once so that validation results can be cached
     depth_rules = QueryDepthLimiter(max_depth=limits.max_depth).validation_rules
     alias_rules = MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules
-    return strawberry.Schema(
+    built = strawberry.Schema(
         query=Query,
         mutation=Mutation,
         types=[SalesOrder, Customer, Item, Tax, Warehouse, Invoice, Package, MarketplaceConnection],
@@ -156,6 +157,8 @@ def build_schema(limits: Limits | None = None) -> strawberry.Schema:
             RunJobsAfterCommit,
         ],
     )
+    use_input_plans(built)
+    return built
 
 
 schema = build_schema()

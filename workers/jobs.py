@@ -17,6 +17,7 @@ from tortoise.timezone import now
 
 from gqlorders import documents, jobs
 from gqlorders.config import Settings
+from gqlorders.emails import MAX_EMAIL_ATTEMPTS
 from gqlorders.marketplace_import import import_inbox_message
 from gqlorders.models import Document, DocumentState, EmailMessage, EmailState
 from gqlorders.stock.levels import recalculate_committed
@@ -24,8 +25,6 @@ from workers.mail import TransientMailError, build_message, deliver
 from workers.pdf import render_pdf as render_pdf_bytes
 
 logger = logging.getLogger("gqlorders.workers")
-
-MAX_EMAIL_ATTEMPTS = 5
 
 
 async def recalc_stock(ctx: dict[str, Any], organization_id: int, item_ids: list[int]) -> None:
@@ -74,10 +73,11 @@ async def render_pdf(ctx: dict[str, Any], kind: str, record_id: int) -> None:
 
 async def send_email(ctx: dict[str, Any], email_id: int) -> None:
     """Deliver one queued e-mail with its PDF. The QUEUED -> SENDING claim makes a rerun of
-    the job (arq re-runs jobs of a dead worker) a no-op instead of a second e-mail."""
+    the job (arq re-runs jobs of a dead worker) a no-op instead of a second e-mail; its time
+    lets `emails.recover_stalled_sends` hand back a message whose sender died mid-send."""
     settings: Settings = ctx["settings"]
     claimed = await EmailMessage.filter(id=email_id, state=EmailState.QUEUED).update(
-        state=EmailState.SENDING
+        state=EmailState.SENDING, claimed_at=now()
     )
     if not claimed:
         return

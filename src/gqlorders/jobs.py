@@ -144,10 +144,13 @@ class InProcessRunner:
             logger.error("no function for job %s (outbox id %s)", row.job, row.id)
             return
         job_id = f"outbox:{row.id}"
+        wrote_jobs = False
         for attempt in range(1, MAX_TRIES + 1):
             context = {**self.context, "job_id": job_id, "job_try": attempt}
             try:
-                await function(context, **row.payload)
+                with tracking_request() as tracked:
+                    await function(context, **row.payload)
+                wrote_jobs = tracked.wrote
                 break
             except RetryLater as retry:
                 logger.warning("job %s (outbox id %s): %s", row.job, row.id, retry)
@@ -156,6 +159,8 @@ class InProcessRunner:
                 logger.exception("job %s (outbox id %s) failed", row.job, row.id)
                 break
         await mark_done(job_id)
+        if wrote_jobs:  # e.g. the stock job of an imported order: run it now, not at the next poll
+            await self.after_commit()
 
     async def drain(self) -> None:
         while self.tasks:
@@ -231,11 +236,14 @@ async def after_request() -> None:
 
 async def relay_forever(interval: float = 2.0) -> None:
     """Pick up jobs no request handed on (Redis was down, another process committed them, a
-    process died holding them)."""
+    process died holding them), and e-mails whose sender died mid-send."""
+    from gqlorders.emails import recover_stalled_sends  # emails enqueues through this module
+
     while True:
         await asyncio.sleep(interval)
         try:
             await reclaim_stale()
+            await recover_stalled_sends()
             await after_request()
         except Exception:
             logger.exception("the outbox relay failed; trying again")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import io
 import socket
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -164,6 +165,42 @@ def smtp_server(port: int) -> Iterator[Mailbox]:
         yield box
     finally:
         controller.stop()
+
+
+@dataclass
+class SilentMailServer:
+    url: str
+    connected: threading.Event  # set once a sender has connected
+
+
+@contextmanager
+def silent_smtp_server() -> Iterator[SilentMailServer]:
+    """A mail server on a free local port that accepts connections and never answers: a sender
+    hangs there mid-send."""
+    connected = threading.Event()
+    stopping = threading.Event()
+    held: list[socket.socket] = []
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(0.1)
+
+        def accept() -> None:
+            while not stopping.is_set():
+                try:
+                    connection, _ = listener.accept()
+                except TimeoutError:
+                    continue
+                held.append(connection)
+                connected.set()
+
+        thread = threading.Thread(target=accept, daemon=True)
+        thread.start()
+        try:
+            yield SilentMailServer(f"smtp://127.0.0.1:{listener.getsockname()[1]}", connected)
+        finally:
+            stopping.set()
+            thread.join()
+            for connection in held:
+                connection.close()
 
 
 @dataclass

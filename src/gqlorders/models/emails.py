@@ -33,9 +33,12 @@ class EmailMessage(Model):
     state = fields.CharEnumField(EmailState, max_length=8, default=EmailState.QUEUED)
     attempts = fields.IntField(default=0, db_default=0)
     error = fields.TextField(null=True)
+    # When a job last claimed it (QUEUED -> SENDING): a SENDING message claimed long ago was
+    # left by a process that died mid-send, and the sweep hands it back (emails.py).
+    claimed_at = fields.DatetimeField(null=True)
     sent_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
         table = "email_message"
-        indexes = (("sales_order_id",), ("invoice_id",))
+        indexes = (("sales_order_id",), ("invoice_id",), ("state", "claimed_at"))

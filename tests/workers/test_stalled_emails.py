@@ -1,0 +1,306 @@
+"""SPEC §8 "a retried job never sends the same e-mail twice", and its one exception: a message
+whose sending process died between the claim (QUEUED -> SENDING) and recording the outcome is
+handed back once its claim is older than `emails.STALLED_AFTER`, and sent again. Delivery is
+at-least-once in that case (the server may have taken it before the process died).
+
+The relay calls `emails.recover_stalled_sends()` every few seconds, then hands on the jobs it
+wrote; these tests make that pass themselves."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from arq.connections import ArqRedis
+from arq.constants import in_progress_key_prefix
+from tortoise.timezone import now
+
+from gqlorders import emails, jobs
+from gqlorders.config import Settings
+from gqlorders.models import EmailMessage, EmailState
+from tests.support import Organization
+from tests.workers.support import (
+    ORDER,
+    SEND_ORDER,
+    HeldEmails,
+    Mailbox,
+    desk_order,
+    drain,
+    jobs_since,
+    key,
+    last_job_id,
+    silent_smtp_server,
+)
+from tests.workers.test_arq import queued_ids, run_worker
+from workers.jobs import FUNCTIONS
+
+LONG_AGO = emails.STALLED_AFTER + timedelta(minutes=1)
+RECENTLY = timedelta(minutes=1)
+
+SENT_AGAIN = (
+    "the process sending it stopped before the outcome was known: "
+    "sending again (it may arrive twice)"
+)
+
+
+async def _emails(org: Organization, order_id: str) -> list[dict]:
+    return (await org.api.data(ORDER, {"id": order_id}))["salesOrder"]["emails"]
+
+
+async def _sent_order(org: Organization) -> tuple[str, int]:
+    """A sent draft order of Acme Furniture: its id and its e-mail's key."""
+    order = await desk_order(org)
+    payload = await org.api.ok(SEND_ORDER, {"id": order["id"]})
+    return order["id"], key(payload["salesOrder"]["emails"][0]["id"])
+
+
+async def _claimed_by_a_sender_that_died(email_id: int, ago: timedelta) -> None:
+    """What a send_email job leaves when its process is killed after its claim."""
+    await EmailMessage.filter(id=email_id).update(state=EmailState.SENDING, claimed_at=now() - ago)
+
+
+async def _sweep() -> int:
+    """One pass of the relay: recover stalled sends, then hand on the jobs written."""
+    recovered = await emails.recover_stalled_sends()
+    await jobs.after_request()
+    await drain()
+    return recovered
+
+
+async def test_a_message_whose_worker_was_killed_mid_send_is_sent_again_once(
+    org: Organization,
+    relay: jobs.RedisRelay,
+    arq_pool: ArqRedis,
+    mailbox: Mailbox,
+    settings: Settings,
+    redis_url: str,
+) -> None:
+    # Given an order sent with the API relaying to Redis, and a `gqlorders worker` process
+    # whose mail server takes the connection and never answers
+    before = await last_job_id()
+    order_id, email_id = await _sent_order(org)
+    [job] = [row for row in await jobs_since(before) if row.job == jobs.SEND_EMAIL]
+    command = [str(Path(sys.executable).with_name("gqlorders")), "worker"]
+    with silent_smtp_server() as mail_server:
+        environment = {
+            **os.environ,
+            "DATABASE_URL": settings.database_url,
+            "DATA_DIR": str(settings.data_dir),
+            "REDIS_URL": redis_url,
+            "SMTP_URL": mail_server.url,
+        }
+        worker = subprocess.Popen(command, env=environment, stdin=subprocess.DEVNULL)
+        try:
+            # When the worker is killed (SIGKILL) while it is sending the e-mail
+            sending = await asyncio.to_thread(mail_server.connected.wait, 45)
+            assert sending, "the worker never reached the mail server"
+            worker.send_signal(signal.SIGKILL)
+            assert worker.wait(timeout=10) == -signal.SIGKILL
+        finally:
+            worker.kill()
+            worker.wait()
+
+    # Then the message is left SENDING (QUEUED to clients), nothing went out
+    email = await EmailMessage.get(id=email_id)
+    assert (email.state, email.attempts, email.sent_at) == (EmailState.SENDING, 0, None)
+    assert email.claimed_at is not None
+    [queued] = await _emails(org, order_id)
+    assert (queued["state"], queued["error"]) == ("QUEUED", None)
+
+    # When arq hands the killed job out again (its in-progress mark expires after 5 minutes)
+    await arq_pool.delete(f"{in_progress_key_prefix}outbox:{job.id}")
+    await run_worker(replace(settings, redis_url=redis_url, smtp_url=mailbox.url))
+
+    # Then the rerun sees the claim and stops: still SENDING, nothing sent (the old bug: forever)
+    assert (await EmailMessage.get(id=email_id)).state == EmailState.SENDING
+    assert mailbox.messages == []
+
+    # When the claim is older than STALLED_AFTER and the relay sweeps
+    await EmailMessage.filter(id=email_id).update(claimed_at=now() - LONG_AGO)
+    before = await last_job_id()
+    assert await emails.recover_stalled_sends() == 1
+    await jobs.after_request()
+
+    # Then the message is QUEUED again, says why, and has a new job in Redis
+    [requeued] = await _emails(org, order_id)
+    assert (requeued["state"], requeued["error"]) == ("QUEUED", SENT_AGAIN)
+    [new_job] = await jobs_since(before)
+    assert (new_job.job, new_job.payload) == (jobs.SEND_EMAIL, {"email_id": email_id})
+    assert await queued_ids(arq_pool) == [f"outbox:{new_job.id}"]
+
+    # When a worker runs it
+    await run_worker(replace(settings, redis_url=redis_url, smtp_url=mailbox.url))
+
+    # Then exactly one e-mail went out, and the message is SENT without error
+    [message] = mailbox.messages
+    assert message["Subject"] == "Sales order SO-00001"
+    [sent] = await _emails(org, order_id)
+    assert (sent["state"], sent["error"]) == ("SENT", None)
+    assert sent["sentAt"] is not None
+    assert (await EmailMessage.get(id=email_id)).attempts == 2
+
+
+async def test_a_stalled_message_is_sent_once_by_the_in_process_runner(
+    org: Organization,
+    held_emails: HeldEmails,
+    swap_runner: Any,
+    mail_settings: Settings,
+    mailbox: Mailbox,
+) -> None:
+    # Given an order e-mail claimed 11 minutes ago by a server process that died
+    order_id, email_id = await _sent_order(org)
+    await _claimed_by_a_sender_that_died(email_id, LONG_AGO)
+    before = await last_job_id()
+
+    # When a server runs again (jobs in-process) and its relay sweeps
+    swap_runner(jobs.InProcessRunner(FUNCTIONS, {"settings": mail_settings}))
+    recovered = await _sweep()
+
+    # Then the message was handed back with one new job, and went out exactly once
+    assert recovered == 1
+    [job] = await jobs_since(before)
+    assert (job.job, job.payload) == (jobs.SEND_EMAIL, {"email_id": email_id})
+    [message] = mailbox.messages
+    assert message["Subject"] == "Sales order SO-00001"
+    [sent] = await _emails(org, order_id)
+    assert (sent["state"], sent["error"]) == ("SENT", None)
+    assert sent["sentAt"] is not None
+
+    # And later sweeps leave it alone
+    assert await _sweep() == 0
+    assert len(mailbox.messages) == 1
+
+
+async def test_the_servers_relay_recovers_a_stalled_message_by_itself(
+    org: Organization,
+    held_emails: HeldEmails,
+    swap_runner: Any,
+    mail_settings: Settings,
+    mailbox: Mailbox,
+) -> None:
+    # Given an order e-mail claimed 11 minutes ago by a server process that died
+    order_id, email_id = await _sent_order(org)
+    await _claimed_by_a_sender_that_died(email_id, LONG_AGO)
+
+    # When a server (jobs in-process) runs its periodic relay for a while
+    swap_runner(jobs.InProcessRunner(FUNCTIONS, {"settings": mail_settings}))
+    relay = asyncio.create_task(jobs.relay_forever(interval=0.05))
+    try:
+        for _ in range(200):
+            if (await EmailMessage.get(id=email_id)).state == EmailState.SENT:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        relay.cancel()
+    await drain()
+
+    # Then the message went out exactly once, with no help from a request
+    [message] = mailbox.messages
+    assert message["Subject"] == "Sales order SO-00001"
+    [sent] = await _emails(org, order_id)
+    assert (sent["state"], sent["error"]) == ("SENT", None)
+
+
+async def test_a_message_claimed_recently_is_left_alone(
+    org: Organization, held_emails: HeldEmails
+) -> None:
+    # Given an order e-mail claimed a minute ago (its sender may well be at work)
+    order_id, email_id = await _sent_order(org)
+    await _claimed_by_a_sender_that_died(email_id, RECENTLY)
+    before = await last_job_id()
+
+    # When the relay sweeps
+    recovered = await _sweep()
+
+    # Then the message is still SENDING (QUEUED to clients), with no new job
+    assert recovered == 0
+    assert await jobs_since(before) == []
+    email = await EmailMessage.get(id=email_id)
+    assert (email.state, email.attempts, email.error) == (EmailState.SENDING, 0, None)
+    [queued] = await _emails(org, order_id)
+    assert (queued["state"], queued["error"]) == ("QUEUED", None)
+    # (settled, so that no later test's sweep finds it stalled once the run is 10 minutes old)
+    await EmailMessage.filter(id=email_id).update(state=EmailState.SENT, sent_at=now())
+
+
+async def test_sent_and_failed_messages_are_never_touched(
+    org: Organization, held_emails: HeldEmails
+) -> None:
+    # Given an order sent twice, both claimed long ago: one e-mail SENT, the other FAILED
+    order_id, sent_id = await _sent_order(org)
+    payload = await org.api.ok(SEND_ORDER, {"id": order_id})
+    failed_id = key(payload["salesOrder"]["emails"][1]["id"])
+    claimed_at = now() - LONG_AGO
+    sent_at = claimed_at + timedelta(seconds=2)
+    await EmailMessage.filter(id=sent_id).update(
+        state=EmailState.SENT, claimed_at=claimed_at, sent_at=sent_at, attempts=1
+    )
+    await EmailMessage.filter(id=failed_id).update(
+        state=EmailState.FAILED, claimed_at=claimed_at, attempts=1, error="550 no such user"
+    )
+    before = await last_job_id()
+
+    # When the relay sweeps
+    recovered = await _sweep()
+
+    # Then neither changed, and no job was written
+    assert recovered == 0
+    assert await jobs_since(before) == []
+    assert [(email["state"], email["error"]) for email in await _emails(org, order_id)] == [
+        ("SENT", None),
+        ("FAILED", "550 no such user"),
+    ]
+    assert [
+        (email.state, email.attempts, email.sent_at)
+        for email in await EmailMessage.filter(id__in=[sent_id, failed_id]).order_by("id")
+    ] == [(EmailState.SENT, 1, sent_at), (EmailState.FAILED, 1, None)]
+
+
+async def test_a_message_whose_senders_keep_dying_ends_failed(
+    org: Organization, held_emails: HeldEmails
+) -> None:
+    # Given an order e-mail tried MAX_EMAIL_ATTEMPTS - 1 times, whose last sender died too
+    order_id, email_id = await _sent_order(org)
+    await EmailMessage.filter(id=email_id).update(attempts=emails.MAX_EMAIL_ATTEMPTS - 1)
+    await _claimed_by_a_sender_that_died(email_id, LONG_AGO)
+    before = await last_job_id()
+
+    # When the relay sweeps
+    recovered = await _sweep()
+
+    # Then the lost attempt counts and was the last one: FAILED, saying why, no new job
+    assert recovered == 1
+    assert await jobs_since(before) == []
+    [failed] = await _emails(org, order_id)
+    assert (failed["state"], failed["sentAt"]) == ("FAILED", None)
+    assert failed["error"] == (
+        "given up after 5 attempts: the process sending it stopped before the outcome was "
+        "known (it may have been delivered)"
+    )
+    assert (await EmailMessage.get(id=email_id)).attempts == emails.MAX_EMAIL_ATTEMPTS
+
+
+async def test_two_relays_sweeping_at_once_queue_one_job(
+    org: Organization, held_emails: HeldEmails
+) -> None:
+    # Given an order e-mail claimed 11 minutes ago by a process that died
+    _, email_id = await _sent_order(org)
+    await _claimed_by_a_sender_that_died(email_id, LONG_AGO)
+    before = await last_job_id()
+
+    # When two processes' relays sweep at the same time
+    recovered = await asyncio.gather(emails.recover_stalled_sends(), emails.recover_stalled_sends())
+
+    # Then one of them took it: one new job, one lost attempt counted
+    assert sorted(recovered) == [0, 1]
+    [job] = await jobs_since(before)
+    assert (job.job, job.payload) == (jobs.SEND_EMAIL, {"email_id": email_id})
+    email = await EmailMessage.get(id=email_id)
+    assert (email.state, email.attempts) == (EmailState.QUEUED, 1)

@@ -9,12 +9,16 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
-from tortoise.expressions import Q
+from pypika_tortoise import Order
+from pypika_tortoise.analytics import RowNumber
+from tortoise.expressions import Q, Subquery
+from tortoise.functions import Count
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
@@ -162,3 +166,89 @@ async def paginate(
         has_previous_page=more if backwards else after is not None,
         query=query,
     )
+
+
+def _first_of_each(query: QuerySet[M], key: SortKey, group: str, limit: int) -> Any:
+    """A subquery of the ids of the first `limit` rows of `query` in each `group`, in `key` order.
+
+    ROW_NUMBER() numbers each group's rows (PostgreSQL, and SQLite since 3.25); a window
+    function cannot be filtered in the WHERE of its own select, hence the derived table. Every
+    row of the groups is read to be numbered, as counting them for totalCount reads them.
+    """
+    meta = query.model._meta
+    table = meta.basetable
+    direction = Order.desc if key.descending else Order.asc
+    rank = (
+        RowNumber()
+        .over(table[meta.fields_db_projection[group]])
+        .orderby(table[meta.fields_db_projection[key.column]], order=direction)
+        .orderby(table[meta.db_pk_column], order=direction)
+    )
+    numbered = query.annotate(group_rank=rank).values(meta.pk_attr, "group_rank")
+    ranked = Subquery(numbered).as_("ranked")
+    return (
+        meta.db.query_class.from_(ranked)
+        .select(ranked[meta.pk_attr])
+        .where(ranked.group_rank <= limit)
+    )
+
+
+async def paginate_each(
+    query: QuerySet[M],
+    key: SortKey,
+    group: str,
+    groups: Collection[Any],
+    *,
+    first: int | None = None,
+    after: str | None = None,
+    select_related: Sequence[str] = (),
+    fetch: Callable[[QuerySet[M]], Awaitable[list[M]]] | None = None,
+) -> dict[Any, Page[M]]:
+    """`paginate(query.filter(group=g), key, first=..., after=...)` for every g of `groups`, in
+    one statement whatever their number: a list of parents with a page of children each costs
+    one query for all the children, not one per parent.
+
+    Forwards only. The same `after` applies to every group: a cursor names a place in the sort,
+    not in a group, so each group's page starts after it exactly as that group's own list does.
+    """
+    size = page_size(first, "first")
+    cursor = decode_cursor(after, key, "after") if after is not None else None
+    fetched: dict[Any, list[M]] = defaultdict(list)
+    if groups:
+        paged = query.filter(**{f"{group}__in": list(groups)})
+        if cursor is not None:
+            paged = paged.filter(_after(key, *cursor))
+        # the page keeps its own filters beside the ids: it is scoped by itself, and the
+        # database reads it through the same index as the subquery
+        pk = query.model._meta.pk_attr
+        paged = paged.filter(**{f"{pk}__in": _first_of_each(paged, key, group, size + 1)})
+        if select_related:
+            paged = paged.select_related(*select_related)
+        paged = paged.order_by(*_ordering(key))
+        for row in await (fetch(paged) if fetch is not None else paged):
+            fetched[getattr(row, group)].append(row)
+    pages = {}
+    for value in groups:
+        rows = fetched[value][:size]
+        pages[value] = Page(
+            rows=rows,
+            cursors=[encode_cursor(key.column, getattr(row, key.column), row.pk) for row in rows],
+            has_next_page=len(fetched[value]) > size,
+            has_previous_page=after is not None,
+            query=query.filter(**{group: value}),
+        )
+    return pages
+
+
+async def count_each(query: QuerySet[M], group: str, groups: Collection[Any]) -> dict[Any, int]:
+    """`query.filter(group=g).count()` for every g of `groups`, in one GROUP BY statement."""
+    counts = dict.fromkeys(groups, 0)
+    if groups:
+        counted = (
+            query.filter(**{f"{group}__in": list(groups)})
+            .annotate(rows=Count(query.model._meta.pk_attr))
+            .group_by(group)
+            .values(group, "rows")
+        )
+        counts.update((row[group], row["rows"]) for row in await counted)
+    return counts

@@ -417,3 +417,23 @@ def test_cli_token_create_refuses_an_unknown_scope(cli_env: dict[str, str]) -> N
             "SELECT COUNT(*) FROM api_token WHERE organization_id = ?", (organization_id,)
         ).fetchone()
     assert count == 1  # only the token `org create` issued
+
+
+async def test_a_write_only_token_cannot_list_orders_through_a_customer(
+    org: Organization, make_client
+) -> None:
+    # Given a customer with an order, and a token that may write orders but not read them
+    customer = await org.customer(name="Acme")
+    await org.order(customer, [{"itemId": await org.item("BOLT", "1.50"), "quantity": "2"}])
+    writer = await make_client(org, Scope.ORDERS_WRITE)
+
+    # When it updates the customer and asks for the customer's orders in the result
+    body = await writer.execute(
+        """mutation($input: UpdateCustomerInput!) { updateCustomer(input: $input) {
+             customer { name salesOrders { totalCount } } } }""",
+        {"input": {"id": customer, "phone": "+33 1 23 45 67 89"}},
+    )
+
+    # Then the orders are refused (the update itself went through)
+    assert error_codes(body) == ["FORBIDDEN"]
+    assert body["errors"][0]["path"] == ["updateCustomer", "customer", "salesOrders"]

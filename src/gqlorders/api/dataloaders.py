@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -29,6 +29,7 @@ from gqlorders.models import (
     Tax,
     Warehouse,
 )
+from gqlorders.orders.queries import count_customers_sales_orders
 
 M = TypeVar("M", bound=Model)
 K = TypeVar("K")
@@ -105,6 +106,11 @@ async def _all_warehouses(organization_id: int, keys: list[int]) -> list[list[Wa
     return [rows for _ in keys]
 
 
+async def _customer_order_counts(organization_id: int, keys: list[int]) -> list[int]:
+    counts = await count_customers_sales_orders(organization_id, keys)
+    return [counts[key] for key in keys]
+
+
 class Loaders:
     """Every loader of one request, all scoped to the caller's organization."""
 
@@ -169,3 +175,18 @@ class Loaders:
             lambda ids: OrderEvent.filter(sales_order_id__in=ids).order_by("at", "id"),
             "sales_order_id",
         )
+        self.customer_order_count = DataLoader(
+            load_fn=lambda ids: _customer_order_counts(organization_id, ids)
+        )
+        self._of_fields: dict[Hashable, DataLoader[Any, Any]] = {}
+
+    def of_field(
+        self, key: Hashable, load: Callable[[list[Any]], Awaitable[Sequence[Any]]]
+    ) -> DataLoader[Any, Any]:
+        """The loader of one field with arguments (`key`), made by its first parent to resolve
+        it: every parent of a list resolving that field shares it, so the field costs one batch
+        for the whole list -- a nested connection, say, whose page depends on its arguments."""
+        loader = self._of_fields.get(key)
+        if loader is None:
+            loader = self._of_fields[key] = DataLoader(load_fn=load)
+        return loader

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 import strawberry
@@ -118,13 +119,20 @@ class Connection(Generic[T]):
     edges: list[Edge[T]]
     page_info: PageInfo
     page: strawberry.Private[Page[Any]]
+    count: strawberry.Private[Callable[[], Awaitable[int]] | None] = None  # a batched count
 
     @strawberry.field
     async def total_count(self) -> int:
         """Counted only when selected: the list itself never pays for it."""
+        if self.count is not None:
+            return await self.count()
         return await self.page.query.count()
 
 
-def connection(page: Page[Any]) -> Connection[Any]:
+def connection(
+    page: Page[Any], count: Callable[[], Awaitable[int]] | None = None
+) -> Connection[Any]:
+    """`count` gives totalCount in place of counting `page.query` alone: a DataLoader's, say,
+    so that the connections of a list are counted in one statement."""
     edges = [Edge(cursor=cursor, node=row) for cursor, row in zip(page.cursors, page.rows)]
-    return Connection(edges=edges, page_info=PageInfo.of(page), page=page)
+    return Connection(edges=edges, page_info=PageInfo.of(page), page=page, count=count)

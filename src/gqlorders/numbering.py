@@ -46,7 +46,10 @@ async def _number_taken(
 
 # Take the next AUTO number: one statement that locks the sequence row (until the caller's
 # transaction ends) and moves the counter, so the lock is taken as late and held as briefly as
-# the creation allows. No row: the numbering is MANUAL.
+# the creation allows. No row: the numbering is MANUAL. Whether a document already has the
+# number (given by hand) is asked by a statement of its own: a check inside this one would use
+# the snapshot taken before it waited for the lock, and miss a number given by hand in the
+# transaction that held it (tests/orders/test_numbering.py races the two).
 _TAKE_NEXT_NUMBER = """
 UPDATE number_sequence SET next_number = next_number + 1
 WHERE organization_id = $1 AND document = $2 AND mode = 'AUTO'

@@ -312,6 +312,26 @@ async def test_auto_skips_numbers_taken_by_hand(org: Organization) -> None:
     assert (await settings(org))["salesOrderNumbering"]["nextNumber"] == 5
 
 
+async def test_auto_skips_numbers_taken_by_hand_without_padding(org: Organization) -> None:
+    # Given numbering without padding, and SO9 and SO10 taken by hand
+    await update_numbering(org, prefix="SO", nextNumber=8, padding=0)
+    for number in ("SO9", "SO10"):
+        await create_number(org, number=number)
+
+    # Then automatic numbers go around them
+    assert [await create_number(org) for _ in range(2)] == ["SO8", "SO11"]
+
+
+async def test_auto_skips_numbers_taken_by_hand_longer_than_the_padding(org: Organization) -> None:
+    # Given SO-123456 taken by hand, and the counter there with a padding of 5
+    await create_number(org, number="SO-123456")
+    await update_numbering(org, nextNumber=123456)
+
+    # Then the automatic number is the next one, not truncated
+    assert await create_number(org) == "SO-123457"
+    assert (await settings(org))["salesOrderNumbering"]["nextNumber"] == 123458
+
+
 async def test_auto_skips_a_run_of_numbers_taken_by_hand(org: Organization) -> None:
     for number in ("SO-00001", "SO-00002", "SO-00003"):
         await create_number(org, number=number)

@@ -375,10 +375,12 @@ def process_cpu(pid: int) -> Callable[[], float | None]:
     def read() -> float | None:
         try:
             fields = stat(pid)
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
         except OSError:
             return None
-        total = int(fields[11]) + int(fields[12])  # utime, stime
-        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        # utime, stime, and cutime, cstime: children that exited (a restarted worker)
+        total = sum(int(fields[index]) for index in (11, 12, 13, 14))
+        for child in children:
             with contextlib.suppress(OSError):
                 child_fields = stat(int(child))
                 total += int(child_fields[11]) + int(child_fields[12])

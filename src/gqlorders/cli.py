@@ -105,8 +105,16 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
     from gqlorders.app import served_app
-    from gqlorders.observability import share_metrics_between_processes
+    from gqlorders.observability import configure_logging, metrics_shared_between_processes
 
+    workers = args.workers or _positive(os.environ.get("WEB_CONCURRENCY", "1"), "WEB_CONCURRENCY")
+    if workers > 1 and settings.is_sqlite:
+        raise SystemExit(
+            "gqlorders serve: several server processes need PostgreSQL (DATABASE_URL); "
+            "SQLite takes one writer at a time"
+        )
+    if settings.log_json:
+        configure_logging()  # the supervisor's own lines, too
     print(f"gqlorders: GraphiQL at http://{args.host}:{args.port}/graphql", flush=True)
     options: dict[str, Any] = {
         "host": args.host,
@@ -114,11 +122,21 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
         "log_config": None if settings.log_json else uvicorn.config.LOGGING_CONFIG,
         "timeout_graceful_shutdown": 30,
     }
-    if args.workers > 1:
-        share_metrics_between_processes(settings.data_dir / "metrics")
-        uvicorn.run("gqlorders.app:served_app", factory=True, workers=args.workers, **options)
-    else:
+    if workers == 1:
         uvicorn.run(served_app(), **options)
+        return
+    with metrics_shared_between_processes(settings.data_dir / "metrics"):
+        uvicorn.run("gqlorders.app:served_app", factory=True, workers=workers, **options)
+
+
+def _positive(value: str, name: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise SystemExit(f"gqlorders: {name} must be a whole number of at least 1, not {value!r}")
+    return number
 
 
 def _worker(settings: Settings) -> None:
@@ -152,9 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--port", type=int, default=8000)
     serve.add_argument(
         "--workers",
-        type=int,
-        default=int(os.environ.get("WEB_CONCURRENCY", "1")),
-        help="server processes (default: WEB_CONCURRENCY or 1)",
+        type=lambda value: _positive(value, "--workers"),
+        default=None,
+        help="server processes, PostgreSQL only (default: WEB_CONCURRENCY or 1)",
     )
     org = commands.add_parser("org", help="organizations").add_subparsers(
         dest="action", required=True

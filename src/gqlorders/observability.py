@@ -9,8 +9,11 @@ import os
 import re
 import shutil
 import sys
+import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,15 +53,23 @@ OUTBOX_LAG = Gauge(
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own switch
 
 
-def share_metrics_between_processes(directory: Path) -> None:
-    """Before starting several server processes: each writes its metrics under `directory`
-    (emptied first: counts of earlier runs must not add up), and /metrics sums them all. An
-    operator who set PROMETHEUS_MULTIPROC_DIR keeps theirs."""
+@contextmanager
+def metrics_shared_between_processes(parent: Path) -> Iterator[None]:
+    """While several server processes run: each writes its metrics into a directory of this run
+    (under `parent`, removed at the end: another instance on the same DATA_DIR keeps its own),
+    and /metrics sums them all. An operator's PROMETHEUS_MULTIPROC_DIR is used as it is (it is
+    theirs to empty between runs)."""
     if os.environ.get(MULTIPROCESS_DIR):
+        yield
         return
-    shutil.rmtree(directory, ignore_errors=True)
-    directory.mkdir(parents=True)
-    os.environ[MULTIPROCESS_DIR] = str(directory)
+    parent.mkdir(parents=True, exist_ok=True)
+    directory = tempfile.mkdtemp(prefix="serve-", dir=parent)
+    os.environ[MULTIPROCESS_DIR] = directory
+    try:
+        yield
+    finally:
+        del os.environ[MULTIPROCESS_DIR]
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def metrics_exposition() -> bytes:

@@ -419,6 +419,12 @@ def test_cli_token_create_refuses_an_unknown_scope(cli_env: dict[str, str]) -> N
     assert count == 1  # only the token `org create` issued
 
 
+UPDATE_CUSTOMER_WITH_ORDERS = """
+mutation($input: UpdateCustomerInput!) {
+  updateCustomer(input: $input) { customer { name salesOrders { totalCount } } }
+}"""
+
+
 async def test_a_write_only_token_cannot_list_orders_through_a_customer(
     org: Organization, make_client
 ) -> None:
@@ -429,9 +435,7 @@ async def test_a_write_only_token_cannot_list_orders_through_a_customer(
 
     # When it updates the customer and asks for the customer's orders in the result
     body = await writer.execute(
-        """mutation($input: UpdateCustomerInput!) { updateCustomer(input: $input) {
-             customer { name salesOrders { totalCount } } } }""",
-        {"input": {"id": customer, "phone": "+33 1 23 45 67 89"}},
+        UPDATE_CUSTOMER_WITH_ORDERS, {"input": {"id": customer, "phone": "+33 1 23 45 67 89"}}
     )
 
     # Then the orders are refused (the update itself went through)

@@ -4,12 +4,13 @@ from one server process or added up over all the processes of `gqlorders serve -
 from __future__ import annotations
 
 import re
+import subprocess
 import time
 from pathlib import Path
 
 import httpx
 
-from tests.live_server import live_server, server_env, throwaway_database
+from tests.live_server import GQLORDERS, live_server, server_env, throwaway_database
 from tests.support import Organization
 
 GRAPHQL_OK = 'gqlorders_http_requests_total{method="POST",route="/graphql",status="200"}'
@@ -44,10 +45,10 @@ async def test_metrics_count_requests_and_show_the_outbox_backlog(
     assert re.search(r"^gqlorders_outbox_lag_seconds \S+$", after, re.MULTILINE)
 
 
-def test_several_server_processes_add_their_metrics_up(backend: str, tmp_path: Path) -> None:
-    # Given `gqlorders serve --workers 2`
+def test_several_server_processes_add_their_metrics_up(tmp_path: Path) -> None:
+    # Given `gqlorders serve --workers 2` (on PostgreSQL: SQLite takes one writer at a time)
     with (
-        throwaway_database(backend, tmp_path) as url,
+        throwaway_database("postgres", tmp_path) as url,
         live_server(server_env(url, tmp_path), "--workers", "2") as server,
     ):
         headers = {"Authorization": f"Bearer {server.token}"}
@@ -70,7 +71,28 @@ def test_several_server_processes_add_their_metrics_up(backend: str, tmp_path: P
             assert sample(text, GRAPHQL_OK) == sent
         assert "Traceback" not in server.log.read_text()
 
+    # And the run's metrics directory is gone with it
+    assert list(metrics_dir.iterdir()) == []
+
+
+def test_several_server_processes_are_refused_on_sqlite(tmp_path: Path) -> None:
+    env = server_env(f"sqlite://{tmp_path / 'one-writer.sqlite3'}", tmp_path)
+
+    refused = subprocess.run(
+        [str(GQLORDERS), "serve", "--workers", "2"], env=env, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    nonsense = subprocess.run(
+        [str(GQLORDERS), "serve"], env={**env, "WEB_CONCURRENCY": "many"}, capture_output=True,
+        text=True, timeout=60,
+    )  # fmt: skip
+
+    assert refused.returncode == 1
+    assert "several server processes need PostgreSQL" in refused.stderr
+    assert nonsense.returncode == 1
+    assert "WEB_CONCURRENCY must be a whole number of at least 1, not 'many'" in nonsense.stderr
+
 
 def _processes_that_counted(metrics_dir: Path) -> set[str]:
     """The pids of the server processes that have written request counters."""
-    return {path.stem.rsplit("_", 1)[1] for path in metrics_dir.glob("counter_*.db")}
+    return {path.stem.rsplit("_", 1)[1] for path in metrics_dir.glob("serve-*/counter_*.db")}

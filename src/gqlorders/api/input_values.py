@@ -3,11 +3,13 @@
 Strawberry converts an input by walking its fields' annotations on every request (name
 conversion, type resolution, generic checks for every field of every line): a fifth of the
 CPU of a 5-line createSalesOrder. Our input types are plain -- scalars, enums, lists, optional
-values and other input types -- so each type gets, once, the list of its fields with a
-converter for each, and strawberry's `from_input` hook (its extension point for integrations
-that build their own inputs) uses it. Same results as strawberry's own conversion: omitted
-fields keep their Python default (UNSET included), fields without one default to None, and
-lists are copied (graphql-core shares default values between requests).
+values and other input types -- so each type gets, when the schema is built, the list of its
+fields with a converter for each, and strawberry's `from_input` hook (its extension point for
+integrations that build their own inputs) uses it. Same results as strawberry's own conversion
+(tests/api/test_input_values.py compares them): omitted fields keep their Python default (UNSET
+included), fields without one default to None, lists are copied (graphql-core shares default
+values between requests). A type this does not cover (`Maybe`, `GlobalID`) fails the schema
+build, not a request.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from dataclasses import MISSING
 from typing import Any
 
 import strawberry
+from strawberry.relay import GlobalID
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types.arguments import InputContext, _is_leaf_type
 from strawberry.types.base import (
     StrawberryList,
@@ -31,10 +35,15 @@ from strawberry.types.lazy_type import LazyType
 Convert = Callable[[Any, InputContext], Any]
 
 
-class _Plan:
+class InputPlan:
     """How to build one input class: its fields' GraphQL names, Python names and converters."""
 
-    def __init__(self, definition: StrawberryObjectDefinition, context: InputContext) -> None:
+    def __init__(
+        self,
+        definition: StrawberryObjectDefinition,
+        config: StrawberryConfig,
+        scalar_registry: Mapping[object, Any],
+    ) -> None:
         self.nulls = {
             field.python_name: None
             for field in definition.fields
@@ -42,14 +51,15 @@ class _Plan:
         }
         self.fields = [
             (
-                context.config.name_converter.from_field(field),
+                config.name_converter.from_field(field),
                 field.python_name,
-                _converter(field.resolve_type(type_definition=definition), context),
+                _converter(field.resolve_type(type_definition=definition), scalar_registry),
             )
             for field in definition.fields
         ]
 
     def build(self, cls: type, value: Mapping[str, Any], context: InputContext) -> Any:
+        """strawberry's `from_input` hook."""
         kwargs = dict(self.nulls)
         for graphql_name, python_name, convert in self.fields:
             if graphql_name in value:
@@ -58,43 +68,34 @@ class _Plan:
         return cls(**kwargs)
 
 
-_plans: dict[int, _Plan] = {}
-
-
-def _from_input(cls: type, value: Mapping[str, Any], context: InputContext) -> Any:
-    definition: StrawberryObjectDefinition = cls.__strawberry_definition__  # type: ignore[attr-defined]
-    plan = _plans.get(id(definition))
-    if plan is None:
-        plan = _plans[id(definition)] = _Plan(definition, context)
-    return plan.build(cls, value, context)
-
-
-def _converter(type_: Any, context: InputContext) -> Convert | None:
+def _converter(type_: Any, scalar_registry: Mapping[object, Any]) -> Convert | None:
     """A converter for values of `type_`, or None when graphql-core's value is already it."""
-    if isinstance(type_, StrawberryMaybe):
-        raise TypeError("Maybe[...] inputs need strawberry's own conversion")
+    if isinstance(type_, StrawberryMaybe) or type_ is GlobalID:
+        raise TypeError(f"{type_!r} inputs need strawberry's own conversion")
     if isinstance(type_, LazyType):
-        return _converter(type_.resolve_type(), context)
+        return _converter(type_.resolve_type(), scalar_registry)
     if isinstance(type_, StrawberryOptional):
-        inner = _converter(type_.of_type, context)
+        inner = _converter(type_.of_type, scalar_registry)
         if inner is None:
             return None
         return lambda value, ctx: None if value is None else inner(value, ctx)
     if isinstance(type_, StrawberryList):
-        item = _converter(type_.of_type, context)
+        item = _converter(type_.of_type, scalar_registry)
         if item is None:
             return lambda value, ctx: list(value)
         return lambda value, ctx: [item(x, ctx) for x in value]
-    if _is_leaf_type(type_, context.scalar_registry) or has_enum_definition(type_):
+    if _is_leaf_type(type_, scalar_registry) or has_enum_definition(type_):
         return None
     if has_object_definition(type_) and type_.__strawberry_definition__.is_input:
-        return lambda value, ctx: _from_input(type_, value, ctx)
+        nested = type_  # built by its own type's hook (set below for every input type)
+        return lambda value, ctx: nested.__strawberry_definition__.from_input(nested, value, ctx)
     raise TypeError(f"no plan for input values of {type_!r}")
 
 
 def use_input_plans(schema: strawberry.Schema) -> None:
-    """Make every input type of `schema` build itself from its plan (idempotent)."""
+    """Make every input type of `schema` build itself from its plan."""
+    registry = schema.schema_converter.scalar_registry
     for concrete in schema.schema_converter.type_map.values():
         definition = concrete.definition
         if isinstance(definition, StrawberryObjectDefinition) and definition.is_input:
-            definition.from_input = _from_input
+            definition.from_input = InputPlan(definition, schema.config, registry).build

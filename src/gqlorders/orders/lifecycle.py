@@ -340,7 +340,7 @@ async def create_sales_order(principal: Principal, data: NewSalesOrder) -> Sales
                 order.id, "created", principal.actor, {"number": order.number}, new_order=True
             )
             if data.send or data.confirm:
-                await _confirm(order, principal.actor)
+                await _confirm(order, principal.actor, new_order=True)
             if data.send:
                 await _queue_order_email(order, principal.actor, send_to)
     except IntegrityError:  # a concurrent request took the same number or external order
@@ -511,10 +511,10 @@ async def add_sales_order_lines(
     return order
 
 
-async def _confirm(order: SalesOrder, actor: str) -> None:
+async def _confirm(order: SalesOrder, actor: str, *, new_order: bool = False) -> None:
     """DRAFT -> CONFIRMED; an order already fulfilled by the closing rule closes at once."""
     order.status = SalesOrderStatus.CONFIRMED
-    await record_event(order.id, "confirmed", actor)
+    await record_event(order.id, "confirmed", actor, new_order=new_order)
     await apply_closing_rule(order, actor)
     await order.save(update_fields=["status", "updated_at"])
     await request_recalculation(order.organization_id, await order_item_ids(order.id))  # type: ignore[attr-defined]

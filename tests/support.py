@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -120,13 +120,12 @@ class Organization:
 
 
 @contextmanager
-def count_queries() -> Iterator[list[str]]:
-    """Collect every SQL statement tortoise sends while the block runs."""
-    statements: list[str] = []
+def _tortoise_log(emit: Callable[[logging.LogRecord], None]) -> Iterator[None]:
+    """Call `emit` with every record of tortoise's SQL log while the block runs."""
 
     class Collector(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
-            statements.append(str(record.args[0]) if record.args else record.getMessage())
+            emit(record)
 
     logger = logging.getLogger("tortoise.db_client")
     handler = Collector(level=logging.DEBUG)
@@ -134,7 +133,35 @@ def count_queries() -> Iterator[list[str]]:
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
     try:
-        yield statements
+        yield
     finally:
         logger.removeHandler(handler)
         logger.setLevel(previous)
+
+
+@contextmanager
+def count_queries() -> Iterator[list[str]]:
+    """Collect every SQL statement tortoise sends while the block runs."""
+    statements: list[str] = []
+
+    def emit(record: logging.LogRecord) -> None:
+        statements.append(str(record.args[0]) if record.args else record.getMessage())
+
+    with _tortoise_log(emit):
+        yield statements
+
+
+@contextmanager
+def captured_statements(table: str) -> Iterator[list[tuple[str, list[Any]]]]:
+    """The SELECT statements (with their parameters) tortoise sends that read `table`: to
+    EXPLAIN exactly what the API ran."""
+    statements: list[tuple[str, list[Any]]] = []
+
+    def emit(record: logging.LogRecord) -> None:
+        if isinstance(record.args, tuple) and len(record.args) == 2:
+            sql, values = record.args
+            if isinstance(sql, str) and sql.startswith("SELECT") and f'FROM "{table}"' in sql:
+                statements.append((sql, list(values or [])))
+
+    with _tortoise_log(emit):
+        yield statements

@@ -17,7 +17,10 @@ from typing import Any, Generic, TypeVar
 
 from pypika_tortoise import Order
 from pypika_tortoise.analytics import RowNumber
-from tortoise.expressions import Q, Subquery
+from pypika_tortoise.context import SqlContext
+from pypika_tortoise.functions import Cast, Function
+from pypika_tortoise.terms import Array, Term
+from tortoise.expressions import Q, RawSQL, Subquery
 from tortoise.functions import Count
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
@@ -169,11 +172,11 @@ async def paginate(
 
 
 def _first_of_each(query: QuerySet[M], key: SortKey, group: str, limit: int) -> Any:
-    """A subquery of the ids of the first `limit` rows of `query` in each `group`, in `key` order.
+    """A subquery of the ids of the first `limit` rows of `query` in each `group`, in `key` order,
+    for SQLite (3.25+), which has no LATERAL: `_first_of_each_lateral` is PostgreSQL's.
 
-    ROW_NUMBER() numbers each group's rows (PostgreSQL, and SQLite since 3.25); a window
-    function cannot be filtered in the WHERE of its own select, hence the derived table. Every
-    row of the groups is read to be numbered, as counting them for totalCount reads them.
+    ROW_NUMBER() numbers each group's rows; a window function cannot be filtered in the WHERE of
+    its own select, hence the derived table. Every row of the groups is read to be numbered.
     """
     meta = query.model._meta
     table = meta.basetable
@@ -193,6 +196,53 @@ def _first_of_each(query: QuerySet[M], key: SortKey, group: str, limit: int) -> 
     )
 
 
+# The group a lateral page is of, qualified: unqualified, a column of the page's own table of that
+# name would win over it.
+_EACH_GROUP = RawSQL('"each_group"."value"')
+
+
+class _LateralPages(Term):
+    """`SELECT id FROM unnest(<groups>) AS each_group(value) CROSS JOIN LATERAL (<page>) AS page`:
+    `page` runs once per group, with `each_group.value` standing for the group (pypika writes
+    neither a column alias list nor LATERAL, hence the text around the two rendered terms)."""
+
+    def __init__(self, groups: Term, page: QuerySet[Any], pk: str) -> None:
+        super().__init__()
+        self.groups = groups
+        self.page = page
+        self.pk = pk  # the name `page` selects the primary key as
+
+    def get_sql(self, ctx: SqlContext) -> str:
+        inner = ctx.copy(subquery=True, with_alias=False)
+        groups = self.groups.get_sql(inner)
+        page = Subquery(self.page).get_sql(inner)
+        return (
+            f'(SELECT "page"."{self.pk}" FROM {groups} "each_group"("value")'
+            f' CROSS JOIN LATERAL {page} "page")'
+        )
+
+
+def _first_of_each_lateral(
+    query: QuerySet[M], key: SortKey, group: str, groups: list[Any], limit: int
+) -> Term:
+    """A subquery of the ids of the first `limit` rows of `query` in each of `groups`, in `key`
+    order, on PostgreSQL: each group's page is the `ORDER BY key LIMIT limit` of its own list,
+    which an index on (the query's scope, group, key, id) serves with one short scan per group
+    -- a group's other rows are never read, however many it has."""
+    meta = query.model._meta
+    field = meta.fields_map[group]
+    values = [field.to_db_value(value, query.model) for value in groups]
+    array_type = f"{field.get_for_dialect(meta.db.capabilities.dialect, 'SQL_TYPE')}[]"
+    each_group = Function("unnest", Cast(Array(*values), array_type))  # one parameter
+    page = (
+        query.filter(**{group: _EACH_GROUP})
+        .order_by(*_ordering(key))
+        .limit(limit)
+        .values(meta.pk_attr)
+    )
+    return _LateralPages(each_group, page, meta.pk_attr)
+
+
 async def paginate_each(
     query: QuerySet[M],
     key: SortKey,
@@ -206,7 +256,9 @@ async def paginate_each(
 ) -> dict[Any, Page[M]]:
     """`paginate(query.filter(group=g), key, first=..., after=...)` for every g of `groups`, in
     one statement whatever their number: a list of parents with a page of children each costs
-    one query for all the children, not one per parent.
+    one query for all the children, not one per parent. On PostgreSQL each group's page reads
+    that group's first rows only, as its own list would (`_first_of_each_lateral`); on SQLite
+    every row of the groups is numbered (`_first_of_each`).
 
     Forwards only. The same `after` applies to every group: a cursor names a place in the sort,
     not in a group, so each group's page starts after it exactly as that group's own list does.
@@ -215,13 +267,20 @@ async def paginate_each(
     cursor = decode_cursor(after, key, "after") if after is not None else None
     fetched: dict[Any, list[M]] = defaultdict(list)
     if groups:
-        paged = query.filter(**{f"{group}__in": list(groups)})
-        if cursor is not None:
-            paged = paged.filter(_after(key, *cursor))
-        # the page keeps its own filters beside the ids: it is scoped by itself, and the
-        # database reads it through the same index as the subquery
         pk = query.model._meta.pk_attr
-        paged = paged.filter(**{f"{pk}__in": _first_of_each(paged, key, group, size + 1)})
+        if query.model._meta.db.capabilities.dialect == "postgres":
+            listed = query if cursor is None else query.filter(_after(key, *cursor))
+            ids = _first_of_each_lateral(listed, key, group, list(groups), size + 1)
+            # the ids found already pass the group and cursor filters: their rows are read by
+            # primary key, still under the query's own filters (it stays scoped by itself)
+            paged = query.filter(**{f"{pk}__in": ids})
+        else:
+            paged = query.filter(**{f"{group}__in": list(groups)})
+            if cursor is not None:
+                paged = paged.filter(_after(key, *cursor))
+            # the page keeps its own filters beside the ids: it is scoped by itself, and the
+            # database reads it through the same index as the subquery
+            paged = paged.filter(**{f"{pk}__in": _first_of_each(paged, key, group, size + 1)})
         if select_related:
             paged = paged.select_related(*select_related)
         paged = paged.order_by(*_ordering(key))

@@ -52,7 +52,8 @@ query($customer: ID!, $orders: Int!, $after: String) {{
 }}"""
 
 # The token lookup, the page of customers, the first 3 orders of each customer of the page (one
-# window query), their counts (one GROUP BY) and the orders' lines with their items joined in.
+# statement: a LATERAL page per customer on PostgreSQL, a window query on SQLite), their counts
+# (one GROUP BY) and the orders' lines with their items joined in.
 STATEMENTS_PER_PAGE = 5
 
 CUSTOMER_COUNT = 50

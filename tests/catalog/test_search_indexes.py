@@ -8,16 +8,13 @@ minutes), vacuumed and analyzed as autovacuum would."""
 
 from __future__ import annotations
 
-import logging
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from tortoise import connections
 
-from tests.support import Organization
+from tests.support import Organization, captured_statements
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("GQLORDERS_TEST_DATABASE", "postgres") == "sqlite",
@@ -31,30 +28,6 @@ query($search: String) { customers(search: $search) { totalCount edges { node { 
 
 ITEMS = """
 query($search: String) { items(search: $search) { totalCount edges { node { sku } } } }"""
-
-
-@contextmanager
-def captured_statements(table: str) -> Iterator[list[tuple[str, list[Any]]]]:
-    """The SQL statements (with their parameters) tortoise sends that read `table`."""
-    statements: list[tuple[str, list[Any]]] = []
-
-    class Collector(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            if isinstance(record.args, tuple) and len(record.args) == 2:
-                sql, values = record.args
-                if isinstance(sql, str) and sql.startswith("SELECT") and f'FROM "{table}"' in sql:
-                    statements.append((sql, list(values or [])))
-
-    logger = logging.getLogger("tortoise.db_client")
-    handler = Collector(level=logging.DEBUG)
-    previous = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield statements
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(previous)
 
 
 async def _plan(sql: str, values: list[Any]) -> str:

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from tortoise.exceptions import OperationalError
+from tortoise.expressions import F
 from tortoise.timezone import now
 
 from gqlorders import documents, jobs
 from gqlorders.config import Settings
-from gqlorders.emails import MAX_EMAIL_ATTEMPTS
+from gqlorders.emails import MAX_EMAIL_ATTEMPTS, SEND_DEADLINE
 from gqlorders.marketplace_import import import_inbox_message
 from gqlorders.models import Document, DocumentState, EmailMessage, EmailState
 from gqlorders.stock.levels import recalculate_committed
@@ -74,57 +75,92 @@ async def render_pdf(ctx: dict[str, Any], kind: str, record_id: int) -> None:
 async def send_email(ctx: dict[str, Any], email_id: int) -> None:
     """Deliver one queued e-mail with its PDF. The QUEUED -> SENDING claim makes a rerun of
     the job (arq re-runs jobs of a dead worker) a no-op instead of a second e-mail; its time
-    lets `emails.recover_stalled_sends` hand back a message whose sender died mid-send."""
+    lets `emails.fail_stalled_sends` tell a message whose sender died mid-send.
+
+    Every outcome is written only while the message still holds this claim, so a sender
+    that outlived it (marked FAILED by the sweep) never overwrites what came after."""
     settings: Settings = ctx["settings"]
+    claimed_at = now()
     claimed = await EmailMessage.filter(id=email_id, state=EmailState.QUEUED).update(
-        state=EmailState.SENDING, claimed_at=now()
+        state=EmailState.SENDING, claimed_at=claimed_at, attempts=F("attempts") + 1
     )
     if not claimed:
         return
     email = await EmailMessage.get(id=email_id)
-    email.attempts += 1
+    ours = EmailMessage.filter(id=email_id, state=EmailState.SENDING, claimed_at=claimed_at)
     try:
-        if email.invoice_id is not None:  # type: ignore[attr-defined]
-            kind, record_id = documents.INVOICE, email.invoice_id  # type: ignore[attr-defined]
-        else:
-            kind, record_id = documents.SALES_ORDER, email.sales_order_id  # type: ignore[attr-defined]
-        pdf = await ensure_pdf(settings, kind, record_id)
-        number = (await documents.document_data(kind, record_id))["number"]
-        message = build_message(
-            sender=settings.smtp_from,
-            to=list(email.to),
-            cc=list(email.cc),
-            subject=email.subject,
-            body=email.body or f"Please find {number} attached.",
-            message_key=f"email-{email.id}",
-            attachment=(f"{number}.pdf", pdf.read_bytes()),
-        )
-        await deliver(message, settings.smtp_url, settings.data_dir / "outbox", f"email-{email.id}")
+        await _deliver_within_deadline(settings, email)
     except asyncio.CancelledError:
         # The worker is stopping mid-delivery: give the message back rather than strand it in
         # SENDING (at worst, a message the server had fully received goes out again).
-        await EmailMessage.filter(id=email.id).update(
+        await ours.update(
             state=EmailState.QUEUED, error="interrupted while sending; will be retried"
         )
         raise
     except TransientMailError as error:
         retry = email.attempts < MAX_EMAIL_ATTEMPTS
-        email.state = EmailState.QUEUED if retry else EmailState.FAILED
-        email.error = str(error)[:1000]
-        await email.save(update_fields=["state", "error", "attempts"])
-        if retry:
-            raise jobs.RetryLater(5 * email.attempts, str(error)) from error
+        reason = str(error)
+        recorded = await ours.update(
+            state=EmailState.QUEUED if retry else EmailState.FAILED, error=reason[:1000]
+        )
+        if not recorded:
+            _outcome_lost(email_id, reason)
+        elif retry:
+            raise jobs.RetryLater(5 * email.attempts, reason) from error
         return
     except Exception as error:
         logger.exception("e-mail %s failed", email_id)
-        email.state = EmailState.FAILED
-        email.error = f"{type(error).__name__}: {error}"[:1000]
-        await email.save(update_fields=["state", "error", "attempts"])
+        reason = f"{type(error).__name__}: {error}"
+        if not await ours.update(state=EmailState.FAILED, error=reason[:1000]):
+            _outcome_lost(email_id, reason)
         return
-    email.state = EmailState.SENT
-    email.error = None
-    email.sent_at = now()
-    await email.save(update_fields=["state", "error", "attempts", "sent_at"])
+    if not await ours.update(state=EmailState.SENT, error=None, sent_at=now()):
+        _outcome_lost(email_id, "sent")
+
+
+async def _deliver_within_deadline(settings: Settings, email: EmailMessage) -> None:
+    """`_deliver_email`, given up as a transient failure after SEND_DEADLINE: aiosmtplib's
+    timeout bounds each SMTP operation, not the whole send, and a live sender must record an
+    outcome long before `emails.STALLED_AFTER` takes its message for one that died."""
+    deadline = asyncio.timeout(SEND_DEADLINE.total_seconds())
+    try:
+        async with deadline:
+            await _deliver_email(settings, email)
+    except TimeoutError as error:
+        if not deadline.expired():
+            raise
+        seconds = SEND_DEADLINE.total_seconds()
+        raise TransientMailError(
+            f"sending took longer than {seconds:g} s: attempt given up"
+        ) from error
+
+
+async def _deliver_email(settings: Settings, email: EmailMessage) -> None:
+    """Render (or reuse) the PDF and hand the message with it to SMTP, or write an .eml."""
+    if email.invoice_id is not None:  # type: ignore[attr-defined]
+        kind, record_id = documents.INVOICE, email.invoice_id  # type: ignore[attr-defined]
+    else:
+        kind, record_id = documents.SALES_ORDER, email.sales_order_id  # type: ignore[attr-defined]
+    pdf = await ensure_pdf(settings, kind, record_id)
+    number = (await documents.document_data(kind, record_id))["number"]
+    message = build_message(
+        sender=settings.smtp_from,
+        to=list(email.to),
+        cc=list(email.cc),
+        subject=email.subject,
+        body=email.body or f"Please find {number} attached.",
+        message_key=f"email-{email.id}",
+        attachment=(f"{number}.pdf", pdf.read_bytes()),
+    )
+    await deliver(message, settings.smtp_url, settings.data_dir / "outbox", f"email-{email.id}")
+
+
+def _outcome_lost(email_id: int, outcome: str) -> None:
+    logger.error(
+        "e-mail %s: outcome %r not recorded, the message no longer holds this job's claim",
+        email_id,
+        outcome,
+    )
 
 
 async def import_inbox(ctx: dict[str, Any], inbox_id: int) -> None:

@@ -1,11 +1,11 @@
 """Recording e-mail send requests (SPEC §8). Delivery itself belongs to the workers.
 
 A message goes QUEUED -> SENDING (claimed by one job, at `claimed_at`) -> SENT or FAILED; a
-transient failure puts it back to QUEUED for a retry. The claim makes a rerun of a job a no-op,
-so a message is sent once, with one exception: when the process sending it dies (SIGKILL, lost
-machine) between the claim and recording the outcome, nobody can know whether the mail server
-took it. `recover_stalled_sends` then sends it again: delivery is at-least-once in that case
-(same Message-ID, so a duplicate is recognizable downstream), exactly once otherwise.
+transient failure puts it back to QUEUED for a retry. The claim makes a rerun of a job a no-op
+(SPEC §8: a retried job never sends the same e-mail twice). When the process sending it dies
+(SIGKILL, lost machine) between the claim and recording the outcome, nobody can know whether
+the mail server took it: `fail_stalled_sends` marks such a message FAILED, saying so,
+instead of sending it again; whoever asked for it may send it again.
 """
 
 from __future__ import annotations
@@ -18,16 +18,22 @@ from tortoise.transactions import in_transaction
 
 from gqlorders import jobs
 from gqlorders.errors import ErrorCode, FieldPath, Problems
-from gqlorders.models import EmailMessage, EmailState, Invoice, SalesOrder
+from gqlorders.models import EmailMessage, EmailState, Invoice, OutboxJob, SalesOrder
 from gqlorders.validation import clean_email
 
 logger = logging.getLogger("gqlorders.emails")
 
 MAX_EMAIL_ATTEMPTS = 5
-# As jobs.STALE_AFTER: a live sender finishes or gives the message back long before this
-# (SMTP times out after 30 s, arq cancels a job after 5 minutes and the job then puts the
-# message back to QUEUED itself).
+# The e-mail job gives up on one attempt (as on any transient failure) once it has been at
+# it this long since its claim: SMTP's own timeout bounds each operation, not the whole send.
+SEND_DEADLINE = timedelta(minutes=2)
+# A live sender records its outcome within SEND_DEADLINE, so a message still SENDING this
+# long after its claim was left by a process that died mid-send.
 STALLED_AFTER = timedelta(minutes=10)
+STALLED_ERROR = (
+    "the process sending it stopped before the outcome was known: it may or may not have been"
+    " delivered; send it again if needed"
+)
 
 
 def clean_recipients(
@@ -78,52 +84,54 @@ async def queue_email(
 
 
 async def requeue_waiting() -> int:
-    """Enqueue a job again for every QUEUED e-mail: after a restart, in-process retries that
-    were waiting in memory are not lost (the e-mail job ignores messages it already sent)."""
-    waiting = await EmailMessage.filter(state=EmailState.QUEUED).values_list("id", flat=True)
-    for email_id in waiting:
-        await jobs.enqueue(jobs.SEND_EMAIL, email_id=email_id)
-    return len(waiting)
+    """Enqueue a job for every QUEUED e-mail that has none left to run: e.g. a message given
+    back when its job was cancelled. Called by each server process at startup; returns how
+    many jobs it wrote.
+
+    A job not done yet (waiting in the outbox, queued in Redis, or held by a process that
+    died: `jobs.reclaim_stale` hands that one out again) still delivers its message, so the
+    message gets no second one. The QUEUED rows stay locked until the new jobs are committed:
+    of several processes starting at once, the first enqueues and the others then see its
+    jobs. (SQLite, where FOR UPDATE does not exist, is served by one process.)"""
+    async with in_transaction():
+        waiting = (
+            await EmailMessage.filter(state=EmailState.QUEUED).order_by("id").select_for_update()
+        )
+        if not waiting:
+            return 0
+        pending = await OutboxJob.filter(job=jobs.SEND_EMAIL, done_at__isnull=True).values_list(
+            "payload", flat=True
+        )
+        has_job = {payload.get("email_id") for payload in pending}
+        without_job = [message.id for message in waiting if message.id not in has_job]
+        for email_id in without_job:
+            await jobs.enqueue(jobs.SEND_EMAIL, email_id=email_id)
+    return len(without_job)
 
 
-async def recover_stalled_sends(older_than: timedelta = STALLED_AFTER) -> int:
-    """Hand back the messages left SENDING by a process that died mid-send: QUEUED again with
-    a new e-mail job (a rerun of their old job would see SENDING and stop). Called
-    periodically by the outbox relay; returns how many messages it took.
+async def fail_stalled_sends(older_than: timedelta = STALLED_AFTER) -> int:
+    """Mark FAILED the messages left SENDING by a process that died mid-send (a rerun of
+    their job sees SENDING and stops, so they would stay SENDING forever). Called
+    periodically by the outbox relay; returns how many messages it marked.
 
-    The lost attempt counts: after MAX_EMAIL_ATTEMPTS the message ends FAILED rather than
-    crash worker after worker. Either way it may already have reached the mail server (the
-    sender may have died after delivering it), and the error text says so."""
+    Such a message is never sent again automatically: the mail server may have taken it
+    before the process died (SPEC §8: a retried job never sends the same e-mail twice). Its
+    error says so, and whoever asked for it decides whether to send it again."""
     cutoff = now() - older_than
     stalled = await EmailMessage.filter(
         state=EmailState.SENDING, claimed_at__lt=cutoff
-    ).values_list("id", "attempts")
-    recovered = 0
-    for email_id, attempts in stalled:
-        give_up = attempts + 1 >= MAX_EMAIL_ATTEMPTS
-        async with in_transaction():
-            # Conditional, so that of two sweeping processes (or a late sender) one wins.
-            taken = await EmailMessage.filter(
-                id=email_id, state=EmailState.SENDING, claimed_at__lt=cutoff, attempts=attempts
-            ).update(
-                state=EmailState.FAILED if give_up else EmailState.QUEUED,
-                attempts=attempts + 1,
-                error=(
-                    f"given up after {attempts + 1} attempts: the process sending it stopped"
-                    " before the outcome was known (it may have been delivered)"
-                    if give_up
-                    else "the process sending it stopped before the outcome was known:"
-                    " sending again (it may arrive twice)"
-                ),
-            )
-            if taken and not give_up:
-                await jobs.enqueue(jobs.SEND_EMAIL, email_id=email_id)
-        if taken:
-            recovered += 1
+    ).values_list("id", "claimed_at")
+    failed = 0
+    for email_id, claimed_at in stalled:
+        # Conditional on the claim seen, so that of several processes sweeping at once (or a
+        # sender finishing just now) exactly one acts.
+        if await EmailMessage.filter(
+            id=email_id, state=EmailState.SENDING, claimed_at=claimed_at
+        ).update(state=EmailState.FAILED, error=STALLED_ERROR):
+            failed += 1
             logger.warning(
-                "e-mail %s was left SENDING since before %s: %s",
+                "e-mail %s was left SENDING since %s: marked FAILED (outcome unknown)",
                 email_id,
-                cutoff.isoformat(),
-                "given up" if give_up else "queued again",
+                claimed_at.isoformat(),
             )
-    return recovered
+    return failed

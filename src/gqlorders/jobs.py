@@ -236,14 +236,15 @@ async def after_request() -> None:
 
 async def relay_forever(interval: float = 2.0) -> None:
     """Pick up jobs no request handed on (Redis was down, another process committed them, a
-    process died holding them), and e-mails whose sender died mid-send."""
-    from gqlorders.emails import recover_stalled_sends  # emails enqueues through this module
+    process died holding them); and mark FAILED the e-mails whose sender died mid-send (their
+    outcome is unknown: never sent twice, SPEC §8)."""
+    from gqlorders.emails import fail_stalled_sends  # emails enqueues through this module
 
     while True:
         await asyncio.sleep(interval)
         try:
             await reclaim_stale()
-            await recover_stalled_sends()
+            await fail_stalled_sends()
             await after_request()
         except Exception:
             logger.exception("the outbox relay failed; trying again")

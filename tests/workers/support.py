@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import io
 import socket
@@ -156,15 +157,48 @@ class Mailbox:
 
 
 @contextmanager
-def smtp_server(port: int) -> Iterator[Mailbox]:
-    """A real SMTP server on 127.0.0.1:port (in its own thread) while the block runs."""
-    box = Mailbox(url=f"smtp://127.0.0.1:{port}")
+def _serving(box: Mailbox, port: int) -> Iterator[None]:
+    """`box` as a real SMTP server on 127.0.0.1:port (in its own thread) while the block runs."""
     controller = Controller(box, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        yield box
+        yield
     finally:
         controller.stop()
+
+
+@contextmanager
+def smtp_server(port: int) -> Iterator[Mailbox]:
+    """A real SMTP server on 127.0.0.1:port (in its own thread) while the block runs."""
+    box = Mailbox(url=f"smtp://127.0.0.1:{port}")
+    with _serving(box, port):
+        yield box
+
+
+@dataclass
+class HoldingMailbox(Mailbox):
+    """A Mailbox that, once a message's content has arrived, waits for `answer` before taking
+    it: the sender is then at the very end of a send, its outcome not yet known."""
+
+    arrived: threading.Event = field(default_factory=threading.Event)
+    answer: threading.Event = field(default_factory=threading.Event)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.arrived.set()
+        while not self.answer.is_set():  # the server's own loop, in its own thread
+            await asyncio.sleep(0.01)
+        return await super().handle_DATA(server, session, envelope)
+
+
+@contextmanager
+def holding_smtp_server(port: int) -> Iterator[HoldingMailbox]:
+    """A real SMTP server on 127.0.0.1:port that answers a message only once told to."""
+    box = HoldingMailbox(url=f"smtp://127.0.0.1:{port}")
+    with _serving(box, port):
+        try:
+            yield box
+        finally:
+            box.answer.set()  # before the server stops: it waits for it
 
 
 @dataclass

@@ -8,11 +8,13 @@ import asyncio
 import email
 import os
 from dataclasses import replace
+from datetime import timedelta
 from email.policy import default as default_policy
 
 import httpx
 import pytest
 
+import workers.jobs
 from gqlorders import jobs
 from gqlorders.config import Settings
 from gqlorders.models import Document, EmailMessage
@@ -33,6 +35,7 @@ from tests.workers.support import (
     drain,
     key,
     pdf_text,
+    silent_smtp_server,
 )
 from workers.jobs import MAX_EMAIL_ATTEMPTS, send_email
 
@@ -354,6 +357,47 @@ async def test_smtp_down_keeps_the_email_queued_until_a_retry_delivers_it(
     [recorded] = await _emails(org, order["id"])
     assert (recorded["state"], recorded["error"]) == ("SENT", None)
     assert recorded["sentAt"] is not None
+    assert (await EmailMessage.get(id=email_id)).attempts == 2
+
+
+async def test_an_attempt_the_mail_server_never_answers_gives_up_at_the_deadline(
+    org: Organization,
+    held_emails: HeldEmails,
+    mailbox: Mailbox,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a queued order e-mail, a send deadline of half a second (2 minutes in production),
+    # and a mail server that takes connections and never answers
+    order = await desk_order(org)
+    await org.api.ok(SEND_ORDER, {"id": order["id"]})
+    [email_id] = held_emails.email_ids
+    monkeypatch.setattr(workers.jobs, "SEND_DEADLINE", timedelta(seconds=0.5))
+
+    # When the job runs
+    with silent_smtp_server() as mail_server, pytest.raises(jobs.RetryLater) as retry:
+        context = {"settings": replace(settings, smtp_url=mail_server.url)}
+        await asyncio.wait_for(send_email(context, email_id=email_id), timeout=20)
+
+    # Then the attempt gave up at the deadline like any transient failure: QUEUED with the
+    # reason, retried 5 s later
+    assert mail_server.connected.is_set()
+    assert retry.value.defer_seconds == 5
+    [recorded] = await _emails(org, order["id"])
+    assert (recorded["state"], recorded["error"], recorded["sentAt"]) == (
+        "QUEUED",
+        "sending took longer than 0.5 s: attempt given up",
+        None,
+    )
+
+    # When the retry comes with a mail server that answers
+    await send_email({"settings": replace(settings, smtp_url=mailbox.url)}, email_id=email_id)
+
+    # Then the e-mail goes out once, and is SENT without error after 2 attempts
+    [message] = mailbox.messages
+    assert message["Subject"] == "Sales order SO-00001"
+    [recorded] = await _emails(org, order["id"])
+    assert (recorded["state"], recorded["error"]) == ("SENT", None)
     assert (await EmailMessage.get(id=email_id)).attempts == 2
 
 

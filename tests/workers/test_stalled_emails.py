@@ -1,10 +1,10 @@
-"""SPEC §8 "a retried job never sends the same e-mail twice", and its one exception: a message
-whose sending process died between the claim (QUEUED -> SENDING) and recording the outcome is
-handed back once its claim is older than `emails.STALLED_AFTER`, and sent again. Delivery is
-at-least-once in that case (the server may have taken it before the process died).
+"""SPEC §8 "a retried job never sends the same e-mail twice", when the process sending a message
+dies between the claim (QUEUED -> SENDING) and recording the outcome: nobody knows whether the
+mail server took it, so once its claim is older than `emails.STALLED_AFTER` the message is
+marked FAILED, saying so, and never sent again by itself.
 
-The relay calls `emails.recover_stalled_sends()` every few seconds, then hands on the jobs it
-wrote; these tests make that pass themselves."""
+The relay calls `emails.fail_stalled_sends()` every few seconds, then hands on the jobs it
+wrote (none, from that sweep); these tests make that pass themselves."""
 
 from __future__ import annotations
 
@@ -33,20 +33,22 @@ from tests.workers.support import (
     Mailbox,
     desk_order,
     drain,
+    free_port,
+    holding_smtp_server,
     jobs_since,
     key,
     last_job_id,
     silent_smtp_server,
 )
 from tests.workers.test_arq import queued_ids, run_worker
-from workers.jobs import FUNCTIONS
+from workers.jobs import FUNCTIONS, send_email
 
 LONG_AGO = emails.STALLED_AFTER + timedelta(minutes=1)
 RECENTLY = timedelta(minutes=1)
 
-SENT_AGAIN = (
-    "the process sending it stopped before the outcome was known: "
-    "sending again (it may arrive twice)"
+OUTCOME_UNKNOWN = (
+    "the process sending it stopped before the outcome was known: it may or may not have been "
+    "delivered; send it again if needed"
 )
 
 
@@ -68,13 +70,13 @@ async def _claimed_by_a_sender_that_died(email_id: int, ago: timedelta) -> None:
 
 async def _sweep() -> int:
     """One pass of the relay: recover stalled sends, then hand on the jobs written."""
-    recovered = await emails.recover_stalled_sends()
+    recovered = await emails.fail_stalled_sends()
     await jobs.after_request()
     await drain()
     return recovered
 
 
-async def test_a_message_whose_worker_was_killed_mid_send_is_sent_again_once(
+async def test_a_message_whose_worker_was_killed_mid_send_ends_failed_and_is_not_sent_again(
     org: Organization,
     relay: jobs.RedisRelay,
     arq_pool: ArqRedis,
@@ -107,47 +109,44 @@ async def test_a_message_whose_worker_was_killed_mid_send_is_sent_again_once(
             worker.kill()
             worker.wait()
 
-    # Then the message is left SENDING (QUEUED to clients), nothing went out
+    # Then the message is left SENDING (QUEUED to clients) after one attempt, nothing went out
     email = await EmailMessage.get(id=email_id)
-    assert (email.state, email.attempts, email.sent_at) == (EmailState.SENDING, 0, None)
+    assert (email.state, email.attempts, email.sent_at) == (EmailState.SENDING, 1, None)
     assert email.claimed_at is not None
     [queued] = await _emails(org, order_id)
-    assert (queued["state"], queued["error"]) == ("QUEUED", None)
+    assert (queued["state"], queued["error"], queued["sentAt"]) == ("QUEUED", None, None)
 
     # When arq hands the killed job out again (its in-progress mark expires after 5 minutes)
     await arq_pool.delete(f"{in_progress_key_prefix}outbox:{job.id}")
     await run_worker(replace(settings, redis_url=redis_url, smtp_url=mailbox.url))
 
-    # Then the rerun sees the claim and stops: still SENDING, nothing sent (the old bug: forever)
+    # Then the rerun sees the claim and stops: still SENDING, nothing sent
     assert (await EmailMessage.get(id=email_id)).state == EmailState.SENDING
     assert mailbox.messages == []
 
     # When the claim is older than STALLED_AFTER and the relay sweeps
     await EmailMessage.filter(id=email_id).update(claimed_at=now() - LONG_AGO)
     before = await last_job_id()
-    assert await emails.recover_stalled_sends() == 1
+    assert await emails.fail_stalled_sends() == 1
     await jobs.after_request()
 
-    # Then the message is QUEUED again, says why, and has a new job in Redis
-    [requeued] = await _emails(org, order_id)
-    assert (requeued["state"], requeued["error"]) == ("QUEUED", SENT_AGAIN)
-    [new_job] = await jobs_since(before)
-    assert (new_job.job, new_job.payload) == (jobs.SEND_EMAIL, {"email_id": email_id})
-    assert await queued_ids(arq_pool) == [f"outbox:{new_job.id}"]
-
-    # When a worker runs it
+    # Then the message is FAILED, saying that it may or may not have been delivered, and
+    # nothing will send it again: no new job, none in Redis, and a worker sends nothing
+    [failed] = await _emails(org, order_id)
+    assert (failed["state"], failed["error"], failed["sentAt"]) == (
+        "FAILED",
+        OUTCOME_UNKNOWN,
+        None,
+    )
+    assert await jobs_since(before) == []
+    assert await queued_ids(arq_pool) == []
     await run_worker(replace(settings, redis_url=redis_url, smtp_url=mailbox.url))
-
-    # Then exactly one e-mail went out, and the message is SENT without error
-    [message] = mailbox.messages
-    assert message["Subject"] == "Sales order SO-00001"
-    [sent] = await _emails(org, order_id)
-    assert (sent["state"], sent["error"]) == ("SENT", None)
-    assert sent["sentAt"] is not None
-    assert (await EmailMessage.get(id=email_id)).attempts == 2
+    assert mailbox.messages == []
+    email = await EmailMessage.get(id=email_id)
+    assert (email.state, email.attempts) == (EmailState.FAILED, 1)
 
 
-async def test_a_stalled_message_is_sent_once_by_the_in_process_runner(
+async def test_a_stalled_message_is_marked_failed_by_the_in_process_runner(
     org: Organization,
     held_emails: HeldEmails,
     swap_runner: Any,
@@ -163,22 +162,26 @@ async def test_a_stalled_message_is_sent_once_by_the_in_process_runner(
     swap_runner(jobs.InProcessRunner(FUNCTIONS, {"settings": mail_settings}))
     recovered = await _sweep()
 
-    # Then the message was handed back with one new job, and went out exactly once
+    # Then the message is FAILED, saying why, with no new job and nothing sent
     assert recovered == 1
-    [job] = await jobs_since(before)
-    assert (job.job, job.payload) == (jobs.SEND_EMAIL, {"email_id": email_id})
-    [message] = mailbox.messages
-    assert message["Subject"] == "Sales order SO-00001"
-    [sent] = await _emails(org, order_id)
-    assert (sent["state"], sent["error"]) == ("SENT", None)
-    assert sent["sentAt"] is not None
+    assert await jobs_since(before) == []
+    assert mailbox.messages == []
+    [failed] = await _emails(org, order_id)
+    assert (failed["state"], failed["error"], failed["sentAt"]) == (
+        "FAILED",
+        OUTCOME_UNKNOWN,
+        None,
+    )
 
     # And later sweeps leave it alone
     assert await _sweep() == 0
-    assert len(mailbox.messages) == 1
+    assert mailbox.messages == []
+    assert [(email["state"], email["error"]) for email in await _emails(org, order_id)] == [
+        ("FAILED", OUTCOME_UNKNOWN)
+    ]
 
 
-async def test_the_servers_relay_recovers_a_stalled_message_by_itself(
+async def test_the_servers_relay_marks_a_stalled_message_failed_by_itself(
     org: Organization,
     held_emails: HeldEmails,
     swap_runner: Any,
@@ -188,24 +191,29 @@ async def test_the_servers_relay_recovers_a_stalled_message_by_itself(
     # Given an order e-mail claimed 11 minutes ago by a server process that died
     order_id, email_id = await _sent_order(org)
     await _claimed_by_a_sender_that_died(email_id, LONG_AGO)
+    before = await last_job_id()
 
     # When a server (jobs in-process) runs its periodic relay for a while
     swap_runner(jobs.InProcessRunner(FUNCTIONS, {"settings": mail_settings}))
     relay = asyncio.create_task(jobs.relay_forever(interval=0.05))
     try:
         for _ in range(200):
-            if (await EmailMessage.get(id=email_id)).state == EmailState.SENT:
+            if (await EmailMessage.get(id=email_id)).state == EmailState.FAILED:
                 break
             await asyncio.sleep(0.05)
     finally:
         relay.cancel()
     await drain()
 
-    # Then the message went out exactly once, with no help from a request
-    [message] = mailbox.messages
-    assert message["Subject"] == "Sales order SO-00001"
-    [sent] = await _emails(org, order_id)
-    assert (sent["state"], sent["error"]) == ("SENT", None)
+    # Then the message is FAILED with no help from a request, and nothing was sent
+    [failed] = await _emails(org, order_id)
+    assert (failed["state"], failed["error"], failed["sentAt"]) == (
+        "FAILED",
+        OUTCOME_UNKNOWN,
+        None,
+    )
+    assert await jobs_since(before) == []
+    assert mailbox.messages == []
 
 
 async def test_a_message_claimed_recently_is_left_alone(
@@ -263,44 +271,51 @@ async def test_sent_and_failed_messages_are_never_touched(
     ] == [(EmailState.SENT, 1, sent_at), (EmailState.FAILED, 1, None)]
 
 
-async def test_a_message_whose_senders_keep_dying_ends_failed(
-    org: Organization, held_emails: HeldEmails
-) -> None:
-    # Given an order e-mail tried MAX_EMAIL_ATTEMPTS - 1 times, whose last sender died too
-    order_id, email_id = await _sent_order(org)
-    await EmailMessage.filter(id=email_id).update(attempts=emails.MAX_EMAIL_ATTEMPTS - 1)
-    await _claimed_by_a_sender_that_died(email_id, LONG_AGO)
-    before = await last_job_id()
-
-    # When the relay sweeps
-    recovered = await _sweep()
-
-    # Then the lost attempt counts and was the last one: FAILED, saying why, no new job
-    assert recovered == 1
-    assert await jobs_since(before) == []
-    [failed] = await _emails(org, order_id)
-    assert (failed["state"], failed["sentAt"]) == ("FAILED", None)
-    assert failed["error"] == (
-        "given up after 5 attempts: the process sending it stopped before the outcome was "
-        "known (it may have been delivered)"
-    )
-    assert (await EmailMessage.get(id=email_id)).attempts == emails.MAX_EMAIL_ATTEMPTS
-
-
-async def test_two_relays_sweeping_at_once_queue_one_job(
+async def test_two_relays_sweeping_at_once_mark_it_failed_once(
     org: Organization, held_emails: HeldEmails
 ) -> None:
     # Given an order e-mail claimed 11 minutes ago by a process that died
-    _, email_id = await _sent_order(org)
+    order_id, email_id = await _sent_order(org)
     await _claimed_by_a_sender_that_died(email_id, LONG_AGO)
     before = await last_job_id()
 
     # When two processes' relays sweep at the same time
-    recovered = await asyncio.gather(emails.recover_stalled_sends(), emails.recover_stalled_sends())
+    recovered = await asyncio.gather(emails.fail_stalled_sends(), emails.fail_stalled_sends())
 
-    # Then one of them took it: one new job, one lost attempt counted
+    # Then one of them marked it FAILED, and neither wrote a job
     assert sorted(recovered) == [0, 1]
-    [job] = await jobs_since(before)
-    assert (job.job, job.payload) == (jobs.SEND_EMAIL, {"email_id": email_id})
-    email = await EmailMessage.get(id=email_id)
-    assert (email.state, email.attempts) == (EmailState.QUEUED, 1)
+    assert await jobs_since(before) == []
+    [failed] = await _emails(org, order_id)
+    assert (failed["state"], failed["error"]) == ("FAILED", OUTCOME_UNKNOWN)
+
+
+async def test_a_sender_that_outlived_its_claim_does_not_overwrite_the_failed_mark(
+    org: Organization, held_emails: HeldEmails, settings: Settings
+) -> None:
+    # Given a queued order e-mail, and a mail server that takes a message's content but holds
+    # back its answer
+    order_id, email_id = await _sent_order(org)
+    with holding_smtp_server(free_port()) as mail_server:
+        # When its job sends it, and while the server holds the answer the relay takes the
+        # claim for stalled (as if the sender had been at it for 10 minutes)
+        context = {"settings": replace(settings, smtp_url=mail_server.url)}
+        sender = asyncio.create_task(send_email(context, email_id=email_id))
+        arrived = await asyncio.to_thread(mail_server.arrived.wait, 30)
+        assert arrived, "the message never reached the mail server"
+        assert await emails.fail_stalled_sends(older_than=timedelta(0)) == 1
+
+        # And then the server takes the message and the sender finishes
+        mail_server.answer.set()
+        await asyncio.wait_for(sender, timeout=30)
+
+    # Then the e-mail did go out, once, but the sender's late success did not overwrite what
+    # the sweep recorded: FAILED, outcome unknown, one attempt
+    [message] = mail_server.messages
+    assert message["Subject"] == "Sales order SO-00001"
+    [failed] = await _emails(org, order_id)
+    assert (failed["state"], failed["error"], failed["sentAt"]) == (
+        "FAILED",
+        OUTCOME_UNKNOWN,
+        None,
+    )
+    assert (await EmailMessage.get(id=email_id)).attempts == 1

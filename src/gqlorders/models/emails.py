@@ -34,7 +34,7 @@ class EmailMessage(Model):
     attempts = fields.IntField(default=0, db_default=0)
     error = fields.TextField(null=True)
     # When a job last claimed it (QUEUED -> SENDING): a SENDING message claimed long ago was
-    # left by a process that died mid-send, and the sweep hands it back (emails.py).
+    # left by a process that died mid-send, and the sweep marks it FAILED (emails.py).
     claimed_at = fields.DatetimeField(null=True)
     sent_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)

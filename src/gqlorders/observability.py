@@ -9,7 +9,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -55,21 +54,37 @@ MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own switch
 
 @contextmanager
 def metrics_shared_between_processes(parent: Path) -> Iterator[None]:
-    """While several server processes run: each writes its metrics into a directory of this run
-    (under `parent`, removed at the end: another instance on the same DATA_DIR keeps its own),
-    and /metrics sums them all. An operator's PROMETHEUS_MULTIPROC_DIR is used as it is (it is
-    theirs to empty between runs)."""
+    """While several server processes run: each writes its metrics into this run's directory
+    (`parent`/serve-<pid>, removed at the end, and left-overs of runs whose supervisor died are
+    removed at the start: another instance on the same DATA_DIR keeps its own), and /metrics
+    sums them all. An operator's PROMETHEUS_MULTIPROC_DIR is used as it is (theirs to empty)."""
     if os.environ.get(MULTIPROCESS_DIR):
         yield
         return
     parent.mkdir(parents=True, exist_ok=True)
-    directory = tempfile.mkdtemp(prefix="serve-", dir=parent)
-    os.environ[MULTIPROCESS_DIR] = directory
+    for earlier in parent.glob("serve-*"):
+        pid = earlier.name.removeprefix("serve-")
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(earlier, ignore_errors=True)
+    directory = parent / f"serve-{os.getpid()}"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir()
+    os.environ[MULTIPROCESS_DIR] = str(directory)
     try:
         yield
     finally:
         del os.environ[MULTIPROCESS_DIR]
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def metrics_exposition() -> bytes:

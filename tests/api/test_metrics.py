@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.live_server import GQLORDERS, live_server, server_env, throwaway_database
 from tests.support import Organization
@@ -45,7 +46,9 @@ async def test_metrics_count_requests_and_show_the_outbox_backlog(
     assert re.search(r"^gqlorders_outbox_lag_seconds \S+$", after, re.MULTILINE)
 
 
-def test_several_server_processes_add_their_metrics_up(tmp_path: Path) -> None:
+def test_several_server_processes_add_their_metrics_up(backend: str, tmp_path: Path) -> None:
+    if backend != "postgres":
+        pytest.skip("several server processes need PostgreSQL (the PostgreSQL run covers it)")
     # Given `gqlorders serve --workers 2` (on PostgreSQL: SQLite takes one writer at a time)
     with (
         throwaway_database("postgres", tmp_path) as url,

@@ -58,7 +58,13 @@ async def price_lines(
             "tax"
         )
     }
-    taxes = {item.tax.id: item.tax for item in items.values() if item.tax is not None}
+    # An item's tax is the organization's (checked when the item is saved); checked again here
+    # because the join itself is not scoped.
+    taxes = {
+        item.tax.id: item.tax
+        for item in items.values()
+        if item.tax is not None and item.tax.organization_id == organization_id  # type: ignore[attr-defined]
+    }
     named = {line.tax_id for line in inputs if line.tax_id is not None}
     named |= {line.tax_id for line in existing.values() if line.tax_id is not None}  # type: ignore[attr-defined]
     if named - taxes.keys():

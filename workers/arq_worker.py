@@ -19,7 +19,8 @@ from workers.jobs import FUNCTIONS
 
 
 def _arq_job(function: jobs.JobFunction) -> jobs.JobFunction:
-    """arq retries only on its own Retry (STACK_NOTES): translate ours."""
+    """arq retries only on its own Retry (STACK_NOTES): translate ours. A job cancelled (the
+    worker stopping) is not done: arq runs it again, so its outbox row stays pending."""
 
     @wraps(function)
     async def run(ctx: dict[str, Any], **kwargs: Any) -> Any:

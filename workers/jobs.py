@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from datetime import datetime
+from email.message import EmailMessage as MailMessage
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +20,11 @@ from tortoise.timezone import now
 
 from gqlorders import documents, jobs
 from gqlorders.config import Settings
-from gqlorders.emails import MAX_EMAIL_ATTEMPTS, SEND_DEADLINE
+from gqlorders.emails import MAX_EMAIL_ATTEMPTS, OUTCOME_UNKNOWN, SEND_DEADLINE
 from gqlorders.marketplace_import import import_inbox_message
 from gqlorders.models import Document, DocumentState, EmailMessage, EmailState
 from gqlorders.stock.levels import recalculate_committed
-from workers.mail import TransientMailError, build_message, deliver
+from workers.mail import Delivery, OutcomeUnknownError, TransientMailError, build_message
 from workers.pdf import render_pdf as render_pdf_bytes
 
 logger = logging.getLogger("gqlorders.workers")
@@ -77,8 +79,11 @@ async def send_email(ctx: dict[str, Any], email_id: int) -> None:
     the job (arq re-runs jobs of a dead worker) a no-op instead of a second e-mail; its time
     lets `emails.fail_stalled_sends` tell a message whose sender died mid-send.
 
-    Every outcome is written only while the message still holds this claim, so a sender
-    that outlived it (marked FAILED by the sweep) never overwrites what came after."""
+    Only a failure before the message's content went out is retried: from then on the mail
+    server may have it, and without its answer the message ends FAILED, outcome unknown
+    (SPEC §8: a retried job never sends the same e-mail twice). Every outcome is written only
+    while the message still holds this claim, so a sender that outlived it (marked FAILED by
+    the sweep) never overwrites what came after -- except to correct that mark to SENT."""
     settings: Settings = ctx["settings"]
     claimed_at = now()
     claimed = await EmailMessage.filter(id=email_id, state=EmailState.QUEUED).update(
@@ -88,14 +93,19 @@ async def send_email(ctx: dict[str, Any], email_id: int) -> None:
         return
     email = await EmailMessage.get(id=email_id)
     ours = EmailMessage.filter(id=email_id, state=EmailState.SENDING, claimed_at=claimed_at)
+    delivery = Delivery(settings.smtp_url, settings.data_dir / "outbox")
     try:
-        await _deliver_within_deadline(settings, email)
+        message = await _message(settings, email)  # the PDF renders before the deadline runs
+        await _send_within_deadline(delivery, message, f"email-{email.id}")
     except asyncio.CancelledError:
-        # The worker is stopping mid-delivery: give the message back rather than strand it in
-        # SENDING (at worst, a message the server had fully received goes out again).
-        await ours.update(
-            state=EmailState.QUEUED, error="interrupted while sending; will be retried"
-        )
+        # The worker is stopping mid-send: a message none of whose content went out is given
+        # back for the job's rerun; one the server may have is not sent again.
+        if delivery.data_started:
+            await ours.update(state=EmailState.FAILED, error=OUTCOME_UNKNOWN)
+        else:
+            await ours.update(
+                state=EmailState.QUEUED, error="interrupted while sending; will be retried"
+            )
         raise
     except TransientMailError as error:
         retry = email.attempts < MAX_EMAIL_ATTEMPTS
@@ -108,42 +118,56 @@ async def send_email(ctx: dict[str, Any], email_id: int) -> None:
         elif retry:
             raise jobs.RetryLater(5 * email.attempts, reason) from error
         return
+    except OutcomeUnknownError as error:
+        logger.warning("e-mail %s: outcome unknown, not sent again: %s", email_id, error)
+        if not await ours.update(state=EmailState.FAILED, error=OUTCOME_UNKNOWN):
+            _outcome_lost(email_id, OUTCOME_UNKNOWN)
+        return
     except Exception as error:
         logger.exception("e-mail %s failed", email_id)
         reason = f"{type(error).__name__}: {error}"
         if not await ours.update(state=EmailState.FAILED, error=reason[:1000]):
             _outcome_lost(email_id, reason)
         return
-    if not await ours.update(state=EmailState.SENT, error=None, sent_at=now()):
-        _outcome_lost(email_id, "sent")
+    try:
+        # Taken by the mail server: recorded even if the job is cancelled meanwhile.
+        await asyncio.shield(_record_sent(email_id, claimed_at))
+    except BaseException:
+        delivery.close()
+        raise
+    await delivery.finish()  # outside the deadline: the outcome is known already
 
 
-async def _deliver_within_deadline(settings: Settings, email: EmailMessage) -> None:
-    """`_deliver_email`, given up as a transient failure after SEND_DEADLINE: aiosmtplib's
-    timeout bounds each SMTP operation, not the whole send, and a live sender must record an
-    outcome long before `emails.STALLED_AFTER` takes its message for one that died."""
+async def _send_within_deadline(delivery: Delivery, message: MailMessage, key: str) -> None:
+    """`delivery.send`, given up after SEND_DEADLINE: aiosmtplib's timeout bounds each SMTP
+    command, not the whole send, and a live sender must record an outcome long before
+    `emails.STALLED_AFTER` takes its message for one that died."""
     deadline = asyncio.timeout(SEND_DEADLINE.total_seconds())
     try:
         async with deadline:
-            await _deliver_email(settings, email)
+            await delivery.send(message, key)
     except TimeoutError as error:
         if not deadline.expired():
             raise
         seconds = SEND_DEADLINE.total_seconds()
+        if delivery.data_started:
+            raise OutcomeUnknownError(
+                f"no answer to the message within {seconds:g} s: attempt given up"
+            ) from error
         raise TransientMailError(
             f"sending took longer than {seconds:g} s: attempt given up"
         ) from error
 
 
-async def _deliver_email(settings: Settings, email: EmailMessage) -> None:
-    """Render (or reuse) the PDF and hand the message with it to SMTP, or write an .eml."""
+async def _message(settings: Settings, email: EmailMessage) -> MailMessage:
+    """The message to send, with the PDF of its order or invoice (rendered or reused)."""
     if email.invoice_id is not None:  # type: ignore[attr-defined]
         kind, record_id = documents.INVOICE, email.invoice_id  # type: ignore[attr-defined]
     else:
         kind, record_id = documents.SALES_ORDER, email.sales_order_id  # type: ignore[attr-defined]
     pdf = await ensure_pdf(settings, kind, record_id)
     number = (await documents.document_data(kind, record_id))["number"]
-    message = build_message(
+    return build_message(
         sender=settings.smtp_from,
         to=list(email.to),
         cc=list(email.cc),
@@ -152,7 +176,22 @@ async def _deliver_email(settings: Settings, email: EmailMessage) -> None:
         message_key=f"email-{email.id}",
         attachment=(f"{number}.pdf", pdf.read_bytes()),
     )
-    await deliver(message, settings.smtp_url, settings.data_dir / "outbox", f"email-{email.id}")
+
+
+async def _record_sent(email_id: int, claimed_at: datetime) -> None:
+    sent = {"state": EmailState.SENT, "error": None, "sent_at": now()}
+    if await EmailMessage.filter(
+        id=email_id, state=EmailState.SENDING, claimed_at=claimed_at
+    ).update(**sent):
+        return
+    # The sweep took this claim for a dead sender's and marked the message FAILED, outcome
+    # unknown: now the outcome is known.
+    if await EmailMessage.filter(
+        id=email_id, state=EmailState.FAILED, error=OUTCOME_UNKNOWN, claimed_at=claimed_at
+    ).update(**sent):
+        logger.warning("e-mail %s: sent after all, FAILED (outcome unknown) corrected", email_id)
+        return
+    _outcome_lost(email_id, "sent")
 
 
 def _outcome_lost(email_id: int, outcome: str) -> None:

@@ -9,12 +9,23 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import aiosmtplib
+from aiosmtplib.email import extract_recipients, extract_sender, flatten_message
 
 logger = logging.getLogger("gqlorders.mail")
 
 
+# aiosmtplib's timeout, for each SMTP command on its own (the job bounds the whole send).
+SMTP_TIMEOUT = 30
+
+
 class TransientMailError(Exception):
-    """The mail server could not be reached or refused for now: worth a retry."""
+    """The mail server could not be reached or refused for now, before it had the message:
+    nothing was delivered, and a retry is worth it."""
+
+
+class OutcomeUnknownError(Exception):
+    """The message's content was on its way to the mail server when the connection failed:
+    the server may or may not have taken it, so it must not be sent again (SPEC §8)."""
 
 
 def build_message(
@@ -42,29 +53,118 @@ def build_message(
     return message
 
 
-async def deliver(message: EmailMessage, smtp_url: str | None, outbox_dir: Path, key: str) -> None:
-    """Send through SMTP_URL (smtp://user:pass@host:port, smtps:// for TLS), or write an .eml."""
-    if smtp_url is None:
-        outbox_dir.mkdir(parents=True, exist_ok=True)
-        path = outbox_dir / f"{key}.eml"
-        path.write_bytes(bytes(message))
-        logger.info("no SMTP_URL: wrote e-mail %r to %s", message["Subject"], path)
-        return
-    url = urlparse(smtp_url)
-    try:
-        await aiosmtplib.send(
-            message,
+class Delivery:
+    """One message on its way: through SMTP_URL (smtp://user:pass@host:port, smtps:// for TLS,
+    smtp+starttls:// for STARTTLS), or to an .eml file in `outbox_dir` when none is set.
+
+    SMTP goes one step at a time so that the caller knows how far it got when a step fails
+    or the send is cut short (a deadline, a cancellation): until `data_started`, nothing can
+    have been delivered and a retry is safe; from then on the server may hold the message,
+    and only its own answer to it tells. Once `send` returns the message was taken, and
+    `finish` says goodbye (after the caller has recorded that)."""
+
+    def __init__(self, smtp_url: str | None, outbox_dir: Path) -> None:
+        self.smtp_url = smtp_url
+        self.outbox_dir = outbox_dir
+        self.data_started = False
+        self._client: aiosmtplib.SMTP | None = None
+
+    async def send(self, message: EmailMessage, key: str) -> None:
+        """Deliver `message`: returns once the mail server took it (or the file is written).
+
+        Raises TransientMailError when nothing was delivered and a retry is worth it,
+        OutcomeUnknownError when the connection failed after the content started, and
+        aiosmtplib's errors for a definite refusal (5xx). The connection is closed on any
+        failure, cancellation included."""
+        if self.smtp_url is None:
+            self.outbox_dir.mkdir(parents=True, exist_ok=True)
+            path = self.outbox_dir / f"{key}.eml"
+            path.write_bytes(bytes(message))
+            logger.info("no SMTP_URL: wrote e-mail %r to %s", message["Subject"], path)
+            return
+        try:
+            await self._send_over_smtp(message)
+        except BaseException:
+            self.close()
+            raise
+
+    async def _send_over_smtp(self, message: EmailMessage) -> None:
+        assert self.smtp_url is not None
+        url = urlparse(self.smtp_url)
+        self._client = client = aiosmtplib.SMTP(
             hostname=url.hostname or "localhost",
             port=url.port or (465 if url.scheme == "smtps" else 25),
             username=unquote(url.username) if url.username else None,
             password=unquote(url.password) if url.password else None,
             use_tls=url.scheme == "smtps",
             start_tls=url.scheme == "smtp+starttls",
-            timeout=30,
+            timeout=SMTP_TIMEOUT,
         )
-    except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPServerDisconnected, OSError) as error:
-        raise TransientMailError(str(error)) from error
-    except aiosmtplib.SMTPResponseException as error:
-        if 400 <= error.code < 500:
-            raise TransientMailError(str(error)) from error
-        raise
+        try:
+            await client.connect()  # and EHLO, STARTTLS, login as the URL asks
+            content = await self._envelope(client, message)
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as error:
+            raise TransientMailError(str(error) or type(error).__name__) from error
+        except aiosmtplib.SMTPResponseException as error:
+            if 400 <= error.code < 500:
+                raise TransientMailError(str(error)) from error
+            raise
+        self.data_started = True
+        try:
+            await client.data(content)
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as error:
+            raise OutcomeUnknownError(str(error) or type(error).__name__) from error
+        except aiosmtplib.SMTPResponseException as error:  # a definite answer: not taken
+            if 400 <= error.code < 500:
+                raise TransientMailError(str(error)) from error
+            raise
+
+    async def _envelope(self, client: aiosmtplib.SMTP, message: EmailMessage) -> bytes:
+        """MAIL FROM and RCPT TO (as aiosmtplib's `send_message` does): the content to send."""
+        sender = extract_sender(message)
+        recipients = extract_recipients(message)
+        if sender is None or not recipients:
+            raise ValueError("a message needs a sender and recipients")
+        options = []
+        utf8 = not (sender + "".join(recipients)).isascii()
+        if utf8:
+            if not client.supports_extension("smtputf8"):
+                raise aiosmtplib.SMTPNotSupported("the mail server does not accept SMTPUTF8")
+            options.append("SMTPUTF8")
+        eight_bit = client.supports_extension("8bitmime")
+        if eight_bit:
+            options.append("BODY=8BITMIME")
+        content = flatten_message(message, utf8=utf8, cte_type="8bit" if eight_bit else "7bit")
+        await client.mail(sender, options=options, encoding="utf-8" if utf8 else "ascii")
+        refused = []
+        for recipient in recipients:
+            try:
+                await client.rcpt(recipient, encoding="utf-8" if utf8 else "ascii")
+            except aiosmtplib.SMTPRecipientRefused as error:
+                refused.append(error)
+        if len(refused) == len(recipients):
+            if all(400 <= error.code < 500 for error in refused):
+                raise TransientMailError(f"every recipient refused for now: {refused}")
+            raise aiosmtplib.SMTPRecipientsRefused(refused)
+        for error in refused:
+            logger.warning("the mail server refused recipient %s: %s", error.recipient, error)
+        return content
+
+    async def finish(self) -> None:
+        """QUIT after the server took the message: its outcome is known, so a failure (or a
+        slow answer) here changes nothing; cancelled, the connection is simply closed."""
+        client, self._client = self._client, None
+        if client is None:
+            return
+        try:
+            await client.quit()
+        except Exception as error:
+            logger.debug("QUIT after a delivered message failed: %s", error)
+        finally:
+            client.close()
+
+    def close(self) -> None:
+        """Drop the connection, if any, without a word to the server."""
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()

@@ -1,11 +1,13 @@
 """Recording e-mail send requests (SPEC §8). Delivery itself belongs to the workers.
 
 A message goes QUEUED -> SENDING (claimed by one job, at `claimed_at`) -> SENT or FAILED; a
-transient failure puts it back to QUEUED for a retry. The claim makes a rerun of a job a no-op
-(SPEC §8: a retried job never sends the same e-mail twice). When the process sending it dies
-(SIGKILL, lost machine) between the claim and recording the outcome, nobody can know whether
-the mail server took it: `fail_stalled_sends` marks such a message FAILED, saying so,
-instead of sending it again; whoever asked for it may send it again.
+failure before the mail server had any of its content puts it back to QUEUED for a retry. The
+claim makes a rerun of a job a no-op (SPEC §8: a retried job never sends the same e-mail
+twice). When a send stops once its content was on its way (the server's answer never came,
+the connection broke, the job was cancelled) or its process dies between the claim and
+recording the outcome (SIGKILL, lost machine), nobody can know whether the mail server took
+it: the message ends FAILED with OUTCOME_UNKNOWN instead of being sent again, and whoever
+asked for it may send it again.
 """
 
 from __future__ import annotations
@@ -18,21 +20,22 @@ from tortoise.transactions import in_transaction
 
 from gqlorders import jobs
 from gqlorders.errors import ErrorCode, FieldPath, Problems
-from gqlorders.models import EmailMessage, EmailState, Invoice, OutboxJob, SalesOrder
+from gqlorders.models import EmailMessage, EmailState, Invoice, SalesOrder
 from gqlorders.validation import clean_email
 
 logger = logging.getLogger("gqlorders.emails")
 
 MAX_EMAIL_ATTEMPTS = 5
-# The e-mail job gives up on one attempt (as on any transient failure) once it has been at
-# it this long since its claim: SMTP's own timeout bounds each operation, not the whole send.
+# The e-mail job gives up on one attempt once its SMTP exchange has taken this long (SMTP's
+# own timeout bounds each command, not the whole send): as on a transient failure before the
+# message's content went out, with OUTCOME_UNKNOWN after.
 SEND_DEADLINE = timedelta(minutes=2)
 # A live sender records its outcome within SEND_DEADLINE, so a message still SENDING this
 # long after its claim was left by a process that died mid-send.
 STALLED_AFTER = timedelta(minutes=10)
-STALLED_ERROR = (
-    "the process sending it stopped before the outcome was known: it may or may not have been"
-    " delivered; send it again if needed"
+OUTCOME_UNKNOWN = (
+    "sending it stopped before the outcome was known: it may or may not have been delivered;"
+    " send it again if needed"
 )
 
 
@@ -84,11 +87,12 @@ async def queue_email(
 
 
 async def requeue_waiting() -> int:
-    """Enqueue a job for every QUEUED e-mail that has none left to run: e.g. a message given
-    back when its job was cancelled. Called by each server process at startup; returns how
-    many jobs it wrote.
+    """Enqueue a job for every QUEUED e-mail that has none left to run: e.g. a message whose
+    job failed for good before claiming it (the database refused the claim). Called by each
+    server process at startup; returns how many jobs it wrote.
 
-    A job not done yet (waiting in the outbox, queued in Redis, or held by a process that
+    A job not done yet (waiting in the outbox, queued in Redis, cancelled -- arq runs it
+    again, the in-process runner puts it back in the outbox -- or held by a process that
     died: `jobs.reclaim_stale` hands that one out again) still delivers its message, so the
     message gets no second one. The QUEUED rows stay locked until the new jobs are committed:
     of several processes starting at once, the first enqueues and the others then see its
@@ -99,11 +103,9 @@ async def requeue_waiting() -> int:
         )
         if not waiting:
             return 0
-        pending = await OutboxJob.filter(job=jobs.SEND_EMAIL, done_at__isnull=True).values_list(
-            "payload", flat=True
-        )
-        has_job = {payload.get("email_id") for payload in pending}
-        without_job = [message.id for message in waiting if message.id not in has_job]
+        waiting_ids = [message.id for message in waiting]
+        has_job = await jobs.pending_payload_values(jobs.SEND_EMAIL, "email_id", waiting_ids)
+        without_job = [email_id for email_id in waiting_ids if email_id not in has_job]
         for email_id in without_job:
             await jobs.enqueue(jobs.SEND_EMAIL, email_id=email_id)
     return len(without_job)
@@ -127,7 +129,7 @@ async def fail_stalled_sends(older_than: timedelta = STALLED_AFTER) -> int:
         # sender finishing just now) exactly one acts.
         if await EmailMessage.filter(
             id=email_id, state=EmailState.SENDING, claimed_at=claimed_at
-        ).update(state=EmailState.FAILED, error=STALLED_ERROR):
+        ).update(state=EmailState.FAILED, error=OUTCOME_UNKNOWN):
             failed += 1
             logger.warning(
                 "e-mail %s was left SENDING since %s: marked FAILED (outcome unknown)",

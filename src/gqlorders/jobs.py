@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any, Protocol
 
+from tortoise.expressions import RawSQL
 from tortoise.timezone import now
 
 from gqlorders.models import OutboxJob
@@ -91,6 +92,26 @@ async def mark_done(job_id: str) -> None:
         await OutboxJob.filter(id=int(row_id)).update(done_at=now())
 
 
+async def pending_payload_values(job: str, key: str, values: Collection[int]) -> set[int]:
+    """Of `values`, those given as `key` in the payload of a `job` not done yet: waiting in
+    the outbox, in Redis, or held by a process that died (`reclaim_stale` hands it out again).
+    Matched in SQL, not by reading every pending job."""
+    if not values:
+        return set()
+    assert key.isidentifier(), key  # spliced into the SQL below
+    if OutboxJob._meta.db.capabilities.dialect == "postgres":
+        value = RawSQL(f"(\"payload\"->>'{key}')::bigint")
+    else:
+        value = RawSQL(f"json_extract(\"payload\", '$.{key}')")
+    found = (
+        await OutboxJob.filter(job=job, done_at__isnull=True)
+        .annotate(payload_value=value)
+        .filter(payload_value__in=list(values))
+        .values_list("payload_value", flat=True)
+    )
+    return {int(found_value) for found_value in found}
+
+
 async def reclaim_stale(older_than: timedelta = STALE_AFTER) -> int:
     """Hand out again the jobs claimed long ago that never ran: their process died between
     the claim and the end of the job. (Jobs are idempotent; arq ignores a second hand-off of
@@ -145,19 +166,25 @@ class InProcessRunner:
             return
         job_id = f"outbox:{row.id}"
         wrote_jobs = False
-        for attempt in range(1, MAX_TRIES + 1):
-            context = {**self.context, "job_id": job_id, "job_try": attempt}
-            try:
-                with tracking_request() as tracked:
-                    await function(context, **row.payload)
-                wrote_jobs = tracked.wrote
-                break
-            except RetryLater as retry:
-                logger.warning("job %s (outbox id %s): %s", row.job, row.id, retry)
-                await asyncio.sleep(retry.defer_seconds)
-            except Exception:
-                logger.exception("job %s (outbox id %s) failed", row.job, row.id)
-                break
+        try:
+            for attempt in range(1, MAX_TRIES + 1):
+                context = {**self.context, "job_id": job_id, "job_try": attempt}
+                try:
+                    with tracking_request() as tracked:
+                        await function(context, **row.payload)
+                    wrote_jobs = tracked.wrote
+                    break
+                except RetryLater as retry:
+                    logger.warning("job %s (outbox id %s): %s", row.job, row.id, retry)
+                    await asyncio.sleep(retry.defer_seconds)
+                except Exception:
+                    logger.exception("job %s (outbox id %s) failed", row.job, row.id)
+                    break
+        except asyncio.CancelledError:
+            # Stopped, not done (a server shutting down): back to the outbox, so that the next
+            # relay pass of any process runs it again, as arq reruns a job it cancelled.
+            await release([row])
+            raise
         await mark_done(job_id)
         if wrote_jobs:  # e.g. the stock job of an imported order: run it now, not at the next poll
             await self.after_commit()

@@ -178,27 +178,61 @@ def smtp_server(port: int) -> Iterator[Mailbox]:
 @dataclass
 class HoldingMailbox(Mailbox):
     """A Mailbox that, once a message's content has arrived, waits for `answer` before taking
-    it: the sender is then at the very end of a send, its outcome not yet known."""
+    it (or giving the `refusal` reply instead): the sender is then at the very end of a send,
+    its outcome not yet known."""
 
     arrived: threading.Event = field(default_factory=threading.Event)
     answer: threading.Event = field(default_factory=threading.Event)
+    refusal: str | None = None
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.arrived.set()
         while not self.answer.is_set():  # the server's own loop, in its own thread
             await asyncio.sleep(0.01)
+        if self.refusal is not None:
+            return self.refusal
         return await super().handle_DATA(server, session, envelope)
 
 
 @contextmanager
-def holding_smtp_server(port: int) -> Iterator[HoldingMailbox]:
+def holding_smtp_server(port: int, refusal: str | None = None) -> Iterator[HoldingMailbox]:
     """A real SMTP server on 127.0.0.1:port that answers a message only once told to."""
-    box = HoldingMailbox(url=f"smtp://127.0.0.1:{port}")
+    box = HoldingMailbox(url=f"smtp://127.0.0.1:{port}", refusal=refusal)
     with _serving(box, port):
         try:
             yield box
         finally:
             box.answer.set()  # before the server stops: it waits for it
+
+
+@dataclass
+class SlowMailbox(Mailbox):
+    """A Mailbox slow to answer: it takes a message at once but answers `answer_delay` seconds
+    later, and answers QUIT `quit_delay` seconds after it comes."""
+
+    answer_delay: float = 0
+    quit_delay: float = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        answer = await super().handle_DATA(server, session, envelope)
+        await asyncio.sleep(self.answer_delay)
+        return answer
+
+    async def handle_QUIT(self, server: Any, session: Any, envelope: Any) -> str:
+        await asyncio.sleep(self.quit_delay)
+        return "221 Bye"
+
+
+@contextmanager
+def slow_smtp_server(
+    port: int, *, answer_delay: float = 0, quit_delay: float = 0
+) -> Iterator[SlowMailbox]:
+    """A real SMTP server on 127.0.0.1:port slow to answer a message's content or QUIT."""
+    box = SlowMailbox(
+        url=f"smtp://127.0.0.1:{port}", answer_delay=answer_delay, quit_delay=quit_delay
+    )
+    with _serving(box, port):
+        yield box
 
 
 @dataclass

@@ -33,13 +33,20 @@ from tests.workers.support import (
     bearer,
     desk_order,
     drain,
+    free_port,
+    holding_smtp_server,
     key,
     pdf_text,
     silent_smtp_server,
+    slow_smtp_server,
 )
 from workers.jobs import MAX_EMAIL_ATTEMPTS, send_email
 
 PENDING = {"state": "PENDING", "url": None, "error": None}
+OUTCOME_UNKNOWN = (
+    "sending it stopped before the outcome was known: it may or may not have been delivered; "
+    "send it again if needed"
+)
 
 
 async def _pdf_state(org: Organization, order_id: str) -> dict:
@@ -360,6 +367,18 @@ async def test_smtp_down_keeps_the_email_queued_until_a_retry_delivers_it(
     assert (await EmailMessage.get(id=email_id)).attempts == 2
 
 
+async def _queued_with_a_short_deadline(
+    org: Organization, held_emails: HeldEmails, monkeypatch: pytest.MonkeyPatch
+) -> tuple[dict, int]:
+    """A sent order whose e-mail is queued (its job held back), and a send deadline of half a
+    second (2 minutes in production): the order and the e-mail's key."""
+    order = await desk_order(org)
+    await org.api.ok(SEND_ORDER, {"id": order["id"]})
+    [email_id] = held_emails.email_ids
+    monkeypatch.setattr(workers.jobs, "SEND_DEADLINE", timedelta(seconds=0.5))
+    return order, email_id
+
+
 async def test_an_attempt_the_mail_server_never_answers_gives_up_at_the_deadline(
     org: Organization,
     held_emails: HeldEmails,
@@ -369,10 +388,7 @@ async def test_an_attempt_the_mail_server_never_answers_gives_up_at_the_deadline
 ) -> None:
     # Given a queued order e-mail, a send deadline of half a second (2 minutes in production),
     # and a mail server that takes connections and never answers
-    order = await desk_order(org)
-    await org.api.ok(SEND_ORDER, {"id": order["id"]})
-    [email_id] = held_emails.email_ids
-    monkeypatch.setattr(workers.jobs, "SEND_DEADLINE", timedelta(seconds=0.5))
+    order, email_id = await _queued_with_a_short_deadline(org, held_emails, monkeypatch)
 
     # When the job runs
     with silent_smtp_server() as mail_server, pytest.raises(jobs.RetryLater) as retry:
@@ -399,6 +415,121 @@ async def test_an_attempt_the_mail_server_never_answers_gives_up_at_the_deadline
     [recorded] = await _emails(org, order["id"])
     assert (recorded["state"], recorded["error"]) == ("SENT", None)
     assert (await EmailMessage.get(id=email_id)).attempts == 2
+
+
+async def test_a_slow_answer_to_quit_after_the_server_took_the_message_leaves_it_sent(
+    org: Organization,
+    held_emails: HeldEmails,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a queued order e-mail, a send deadline of half a second, and a mail server that
+    # takes the message at once but answers QUIT only after 1.5 s
+    order, email_id = await _queued_with_a_short_deadline(org, held_emails, monkeypatch)
+
+    # When the job runs
+    with slow_smtp_server(free_port(), quit_delay=1.5) as mail_server:
+        context = {"settings": replace(settings, smtp_url=mail_server.url)}
+        await asyncio.wait_for(send_email(context, email_id=email_id), timeout=20)
+
+    # Then the e-mail went out once and is SENT after one attempt: the slow goodbye came after
+    # the server's answer, and counts for nothing
+    [message] = mail_server.messages
+    assert message["Subject"] == "Sales order SO-00001"
+    [recorded] = await _emails(org, order["id"])
+    assert (recorded["state"], recorded["error"]) == ("SENT", None)
+    assert recorded["sentAt"] is not None
+    assert (await EmailMessage.get(id=email_id)).attempts == 1
+
+
+async def test_no_answer_to_the_message_within_the_deadline_ends_failed_and_is_not_retried(
+    org: Organization,
+    held_emails: HeldEmails,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a queued order e-mail, a send deadline of half a second, and a mail server that
+    # takes the message's content but answers it only after 3 s
+    order, email_id = await _queued_with_a_short_deadline(org, held_emails, monkeypatch)
+    with slow_smtp_server(free_port(), answer_delay=3) as mail_server:
+        context = {"settings": replace(settings, smtp_url=mail_server.url)}
+
+        # When the job runs, and then runs again (a redelivered job)
+        await asyncio.wait_for(send_email(context, email_id=email_id), timeout=20)
+        await asyncio.wait_for(send_email(context, email_id=email_id), timeout=20)
+
+    # Then the job asked for no retry: the message is FAILED after one attempt, saying that
+    # it may or may not have been delivered, and the server got its content once
+    [message] = mail_server.messages
+    assert message["Subject"] == "Sales order SO-00001"
+    [recorded] = await _emails(org, order["id"])
+    assert (recorded["state"], recorded["error"], recorded["sentAt"]) == (
+        "FAILED",
+        OUTCOME_UNKNOWN,
+        None,
+    )
+    assert (await EmailMessage.get(id=email_id)).attempts == 1
+
+
+async def test_a_job_cancelled_while_the_server_holds_its_answer_ends_failed(
+    org: Organization, held_emails: HeldEmails, settings: Settings
+) -> None:
+    # Given a queued order e-mail, and a mail server that takes a message's content but holds
+    # back its answer
+    order = await desk_order(org)
+    await org.api.ok(SEND_ORDER, {"id": order["id"]})
+    [email_id] = held_emails.email_ids
+    with holding_smtp_server(free_port()) as mail_server:
+        # When the job is cancelled (its worker stopping) while the server holds the answer
+        context = {"settings": replace(settings, smtp_url=mail_server.url)}
+        sender = asyncio.create_task(send_email(context, email_id=email_id))
+        arrived = await asyncio.to_thread(mail_server.arrived.wait, 30)
+        assert arrived, "the message never reached the mail server"
+        sender.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await sender
+
+    # Then the message is FAILED, outcome unknown: not given back for the job's rerun
+    [recorded] = await _emails(org, order["id"])
+    assert (recorded["state"], recorded["error"], recorded["sentAt"]) == (
+        "FAILED",
+        OUTCOME_UNKNOWN,
+        None,
+    )
+    assert (await EmailMessage.get(id=email_id)).attempts == 1
+
+
+async def test_a_job_cancelled_before_the_message_went_out_gives_it_back(
+    org: Organization, held_emails: HeldEmails, mailbox: Mailbox, settings: Settings
+) -> None:
+    # Given a queued order e-mail, and a mail server that takes connections and never answers
+    order = await desk_order(org)
+    await org.api.ok(SEND_ORDER, {"id": order["id"]})
+    [email_id] = held_emails.email_ids
+    with silent_smtp_server() as mail_server:
+        # When the job is cancelled (its worker stopping) while it waits for the server
+        context = {"settings": replace(settings, smtp_url=mail_server.url)}
+        sender = asyncio.create_task(send_email(context, email_id=email_id))
+        connected = await asyncio.to_thread(mail_server.connected.wait, 30)
+        assert connected, "the job never reached the mail server"
+        sender.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await sender
+
+    # Then the message is QUEUED again, for the job's rerun
+    [recorded] = await _emails(org, order["id"])
+    assert (recorded["state"], recorded["error"], recorded["sentAt"]) == (
+        "QUEUED",
+        "interrupted while sending; will be retried",
+        None,
+    )
+
+    # And the rerun delivers it once
+    await send_email({"settings": replace(settings, smtp_url=mailbox.url)}, email_id=email_id)
+    [message] = mailbox.messages
+    assert message["Subject"] == "Sales order SO-00001"
+    email = await EmailMessage.get(id=email_id)
+    assert (email.state, email.attempts, email.error) == ("SENT", 2, None)
 
 
 async def test_an_email_the_server_never_takes_ends_failed(

@@ -1,7 +1,8 @@
 """Each server process calls `emails.requeue_waiting()` when it starts, so that a QUEUED e-mail
-left without a job (given back by a cancelled job, say) is sent after all. With `gqlorders serve
---workers N` the N processes start together: a message gets one new job, not N, and a message
-whose job is still to run gets none (SPEC §8: a retried job never sends the same e-mail twice).
+left without a job (its job failed for good before claiming it, say) is sent after all. With
+`gqlorders serve --workers N` the N processes start together: a message gets one new job, not N,
+and a message whose job is still to run -- a cancelled job included -- gets none (SPEC §8: a
+retried job never sends the same e-mail twice).
 
 The database is shared with earlier tests, whose QUEUED messages get jobs too: these tests
 look at their own message's jobs, and hand all the jobs written to held e-mails, not run."""
@@ -9,8 +10,12 @@ look at their own message's jobs, and hand all the jobs written to held e-mails,
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
+from typing import Any
 
 from gqlorders import emails, jobs
+from gqlorders.config import Settings
+from gqlorders.models import EmailMessage, EmailState, OutboxJob
 from gqlorders.orders import lifecycle
 from gqlorders.orders.inputs import SendRequest
 from gqlorders.tenancy import Principal
@@ -19,12 +24,15 @@ from tests.workers.support import (
     ORDER,
     SEND_ORDER,
     HeldEmails,
+    Mailbox,
     desk_order,
     drain,
     jobs_since,
     key,
     last_job_id,
+    silent_smtp_server,
 )
+from workers.jobs import FUNCTIONS
 
 
 async def _emails(org: Organization, order_id: str) -> list[dict]:
@@ -32,8 +40,9 @@ async def _emails(org: Organization, order_id: str) -> list[dict]:
 
 
 async def _queued_without_a_job(org: Organization, held_emails: HeldEmails) -> tuple[str, int]:
-    """A sent order whose e-mail is QUEUED and whose job has run (held: it sent nothing), as a
-    job cancelled mid-send leaves it: its id and its e-mail's key."""
+    """A sent order whose e-mail is QUEUED and whose job is done without sending it (held), as
+    a job that failed for good before its claim leaves it (the database refused the claim: the
+    runner marks such a job done): its id and its e-mail's key."""
     order = await desk_order(org)
     payload = await org.api.ok(SEND_ORDER, {"id": order["id"]})
     email_id = key(payload["salesOrder"]["emails"][0]["id"])
@@ -116,3 +125,55 @@ async def test_a_message_whose_job_is_still_to_run_gets_no_second_one(
     assert held_emails.email_ids.count(email_id) == 1
     [queued] = await _emails(org, order["id"])
     assert (queued["state"], queued["error"], queued["sentAt"]) == ("QUEUED", None, None)
+
+
+async def test_a_job_cancelled_mid_send_gets_no_second_one_and_runs_again(
+    org: Organization, swap_runner: Any, settings: Settings, mailbox: Mailbox
+) -> None:
+    # Given an order e-mail whose job (run in the server process) waits for a mail server that
+    # takes connections and never answers
+    order = await desk_order(org)
+    with silent_smtp_server() as mail_server:
+        stopping = swap_runner(
+            jobs.InProcessRunner(
+                FUNCTIONS, {"settings": replace(settings, smtp_url=mail_server.url)}
+            )
+        )
+        before = await last_job_id()
+        payload = await org.api.ok(SEND_ORDER, {"id": order["id"]})
+        email_id = key(payload["salesOrder"]["emails"][0]["id"])
+        [job] = [row for row in await jobs_since(before) if row.job == jobs.SEND_EMAIL]
+        connected = await asyncio.to_thread(mail_server.connected.wait, 30)
+        assert connected, "the job never reached the mail server"
+
+        # When the server process stops: its running jobs are cancelled
+        for task in list(stopping.tasks):
+            task.cancel()
+        await stopping.drain()
+
+    # Then the message is QUEUED again, and its job is back in the outbox, not done
+    email = await EmailMessage.get(id=email_id)
+    assert (email.state, email.error) == (
+        EmailState.QUEUED,
+        "interrupted while sending; will be retried",
+    )
+    job = await OutboxJob.get(id=job.id)
+    assert (job.dispatched_at, job.done_at) == (None, None)
+
+    # When a server process starts
+    after_cancel = await last_job_id()
+    await emails.requeue_waiting()
+
+    # Then the message got no second job
+    assert [row for row in await jobs_since(after_cancel) if row.payload == job.payload] == []
+
+    # And its one job runs again once the relay hands it on, and delivers it once
+    mail_settings = replace(settings, smtp_url=mailbox.url)
+    swap_runner(jobs.InProcessRunner(FUNCTIONS, {"settings": mail_settings}))
+    await jobs.after_request()
+    await drain()
+    [message] = [m for m in mailbox.messages if f".email-{email_id}@" in m["Message-ID"]]
+    assert message["Subject"] == "Sales order SO-00001"
+    email = await EmailMessage.get(id=email_id)
+    assert (email.state, email.attempts, email.error) == (EmailState.SENT, 2, None)
+    assert (await OutboxJob.get(id=job.id)).done_at is not None

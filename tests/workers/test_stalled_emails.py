@@ -47,8 +47,8 @@ LONG_AGO = emails.STALLED_AFTER + timedelta(minutes=1)
 RECENTLY = timedelta(minutes=1)
 
 OUTCOME_UNKNOWN = (
-    "the process sending it stopped before the outcome was known: it may or may not have been "
-    "delivered; send it again if needed"
+    "sending it stopped before the outcome was known: it may or may not have been delivered; "
+    "send it again if needed"
 )
 
 
@@ -289,7 +289,7 @@ async def test_two_relays_sweeping_at_once_mark_it_failed_once(
     assert (failed["state"], failed["error"]) == ("FAILED", OUTCOME_UNKNOWN)
 
 
-async def test_a_sender_that_outlived_its_claim_does_not_overwrite_the_failed_mark(
+async def test_a_sender_that_outlived_its_claim_corrects_the_failed_mark_once_delivered(
     org: Organization, held_emails: HeldEmails, settings: Settings
 ) -> None:
     # Given a queued order e-mail, and a mail server that takes a message's content but holds
@@ -303,15 +303,45 @@ async def test_a_sender_that_outlived_its_claim_does_not_overwrite_the_failed_ma
         arrived = await asyncio.to_thread(mail_server.arrived.wait, 30)
         assert arrived, "the message never reached the mail server"
         assert await emails.fail_stalled_sends(older_than=timedelta(0)) == 1
+        [failed] = await _emails(org, order_id)
+        assert (failed["state"], failed["error"]) == ("FAILED", OUTCOME_UNKNOWN)
 
         # And then the server takes the message and the sender finishes
         mail_server.answer.set()
         await asyncio.wait_for(sender, timeout=30)
 
-    # Then the e-mail did go out, once, but the sender's late success did not overwrite what
-    # the sweep recorded: FAILED, outcome unknown, one attempt
+    # Then the e-mail went out once, and the sender, who now knows it, corrected the mark:
+    # SENT without error, after one attempt
     [message] = mail_server.messages
     assert message["Subject"] == "Sales order SO-00001"
+    [sent] = await _emails(org, order_id)
+    assert (sent["state"], sent["error"]) == ("SENT", None)
+    assert sent["sentAt"] is not None
+    assert (await EmailMessage.get(id=email_id)).attempts == 1
+
+
+async def test_a_sender_that_outlived_its_claim_does_not_overwrite_the_failed_mark(
+    org: Organization, held_emails: HeldEmails, settings: Settings
+) -> None:
+    # Given a queued order e-mail, and a mail server that takes a message's content, holds
+    # back its answer, and then refuses it for now
+    order_id, email_id = await _sent_order(org)
+    with holding_smtp_server(free_port(), refusal="451 try again later") as mail_server:
+        # When its job sends it, and while the server holds the answer the relay takes the
+        # claim for stalled (as if the sender had been at it for 10 minutes)
+        context = {"settings": replace(settings, smtp_url=mail_server.url)}
+        sender = asyncio.create_task(send_email(context, email_id=email_id))
+        arrived = await asyncio.to_thread(mail_server.arrived.wait, 30)
+        assert arrived, "the message never reached the mail server"
+        assert await emails.fail_stalled_sends(older_than=timedelta(0)) == 1
+
+        # And then the server refuses the message for now and the sender finishes
+        mail_server.answer.set()
+        await asyncio.wait_for(sender, timeout=30)
+
+    # Then nothing went out, and the sender's late failure did not give the message back for
+    # a retry: it stays as the sweep recorded it, FAILED, outcome unknown, one attempt
+    assert mail_server.messages == []
     [failed] = await _emails(org, order_id)
     assert (failed["state"], failed["error"], failed["sentAt"]) == (
         "FAILED",

@@ -7,7 +7,8 @@ from tortoise.timezone import now
 
 async def stamp_messages_claimed_before_the_upgrade(apps, schema_editor):
     """A message already SENDING was claimed at an unknown time: count it as claimed now, so
-    that the sweep hands it back once the usual timeout has passed (emails.py)."""
+    that the sweep marks it FAILED, outcome unknown, once the usual time has passed
+    (emails.fail_stalled_sends)."""
     EmailMessage = apps.get_model("models", "EmailMessage")
     await (
         EmailMessage.filter(state="SENDING", claimed_at__isnull=True)

@@ -103,3 +103,23 @@ async def test_search_with_a_status_filter_pages_through_the_matches(
     ]
     assert second["pageInfo"]["hasNextPage"] is False
     assert first["totalCount"] == second["totalCount"] == 3
+
+
+async def test_a_backslash_in_the_term_is_a_character_too(org: Organization) -> None:
+    # Given a customer whose name holds a backslash, and one whose name would match only if the
+    # backslash escaped the next character
+    item = await org.item("WIDGET", "10")
+    line = [{"itemId": item, "quantity": "1"}]
+    await org.order(await org.customer(name="Back\\Slash Co"), line, number="SO-1")
+    await org.order(await org.customer(name="BackSlash Co"), line, number="SO-2")
+    await org.order(await org.customer(name="Back%Slash Co"), line, number="SO-3")
+
+    # When the orders are searched for "k\s" and for "k\%"
+    backslash = await list_orders(org, filter={"search": "k\\s"})
+    escaped_percent = await list_orders(org, filter={"search": "k\\%"})
+
+    # Then only the name with a backslash matches, and "\%" is two characters, not a percent
+    assert numbers(backslash) == ["SO-1"]
+    assert backslash["totalCount"] == 1
+    assert numbers(escaped_percent) == []
+    assert escaped_percent["totalCount"] == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import timedelta
 from functools import wraps
 from typing import Any
 
@@ -15,7 +16,16 @@ from tortoise import Tortoise
 from gqlorders import jobs
 from gqlorders.config import Settings
 from gqlorders.database import prepare_data_dir, tortoise_config
+from gqlorders.emails import SEND_DEADLINE
 from workers.jobs import FUNCTIONS
+from workers.mail import SMTP_TIMEOUT
+
+# arq cuts a job short at its timeout (300 s by default) and never runs it again, leaving its
+# outbox row pending for good: the e-mail job must outlast its PDF render (no limit of its own;
+# a few seconds at most in practice, 3 minutes allowed here), its send (SEND_DEADLINE) and its
+# QUIT (SMTP_TIMEOUT). Still well under `jobs.STALE_AFTER`.
+SEND_EMAIL_TIMEOUT = timedelta(minutes=3) + SEND_DEADLINE + timedelta(seconds=SMTP_TIMEOUT)
+TIMEOUTS = {jobs.SEND_EMAIL: SEND_EMAIL_TIMEOUT}
 
 
 def _arq_job(function: jobs.JobFunction) -> jobs.JobFunction:
@@ -77,7 +87,12 @@ def build_worker(
 
     return Worker(
         functions=[
-            func(_arq_job(function), name=name, max_tries=jobs.MAX_TRIES)
+            func(
+                _arq_job(function),
+                name=name,
+                max_tries=jobs.MAX_TRIES,
+                timeout=TIMEOUTS.get(name),
+            )
             for name, function in FUNCTIONS.items()
         ],
         redis_settings=RedisSettings.from_dsn(settings.redis_url),

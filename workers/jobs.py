@@ -14,6 +14,7 @@ from email.message import EmailMessage as MailMessage
 from pathlib import Path
 from typing import Any
 
+from aiosmtplib import SMTPRecipientRefused
 from tortoise.exceptions import OperationalError
 from tortoise.expressions import F
 from tortoise.timezone import now
@@ -91,15 +92,26 @@ async def send_email(ctx: dict[str, Any], email_id: int) -> None:
     )
     if not claimed:
         return
-    email = await EmailMessage.get(id=email_id)
     ours = EmailMessage.filter(id=email_id, state=EmailState.SENDING, claimed_at=claimed_at)
     delivery = Delivery(settings.smtp_url, settings.data_dir / "outbox")
     try:
+        email = await EmailMessage.get(id=email_id)
         message = await _message(settings, email)  # the PDF renders before the deadline runs
-        await _send_within_deadline(delivery, message, f"email-{email.id}")
+        # The render has no time limit: if it outlasted STALLED_AFTER, the sweep took this
+        # claim for a dead sender's (FAILED, outcome unknown) and nothing must go out now.
+        # Else the claim is renewed, so that the send has all of STALLED_AFTER from here.
+        renewed_at = now()
+        if not await ours.update(claimed_at=renewed_at):
+            logger.error("e-mail %s: claim lost while rendering its PDF, not sent", email_id)
+            return
+        claimed_at = renewed_at
+        ours = EmailMessage.filter(id=email_id, state=EmailState.SENDING, claimed_at=claimed_at)
+        refused = await _send_within_deadline(delivery, message, f"email-{email.id}")
     except asyncio.CancelledError:
         # The worker is stopping mid-send: a message none of whose content went out is given
-        # back for the job's rerun; one the server may have is not sent again.
+        # back for the job's rerun; one the server may have is not sent again. A server's
+        # answer that took the message but raced this cancellation counts as unknown too
+        # (conservative: `data_started` is all that is known here).
         if delivery.data_started:
             await ours.update(state=EmailState.FAILED, error=OUTCOME_UNKNOWN)
         else:
@@ -129,23 +141,36 @@ async def send_email(ctx: dict[str, Any], email_id: int) -> None:
         if not await ours.update(state=EmailState.FAILED, error=reason[:1000]):
             _outcome_lost(email_id, reason)
         return
+    # Taken by the mail server (by some recipients, if it refused others: SPEC §8 records
+    # those in the error): recorded even if the job is cancelled meanwhile, the write awaited
+    # before the cancellation goes on (the server may be closing the database next).
+    error = "; ".join(
+        f"not delivered to {refusal.recipient}: {refusal.code} {refusal.message}"
+        for refusal in refused
+    )
+    recording = asyncio.ensure_future(_record_sent(email_id, claimed_at, error or None))
     try:
-        # Taken by the mail server: recorded even if the job is cancelled meanwhile.
-        await asyncio.shield(_record_sent(email_id, claimed_at))
+        await asyncio.shield(recording)
+    except asyncio.CancelledError:
+        delivery.close()
+        await recording
+        raise
     except BaseException:
         delivery.close()
         raise
     await delivery.finish()  # outside the deadline: the outcome is known already
 
 
-async def _send_within_deadline(delivery: Delivery, message: MailMessage, key: str) -> None:
+async def _send_within_deadline(
+    delivery: Delivery, message: MailMessage, key: str
+) -> list[SMTPRecipientRefused]:
     """`delivery.send`, given up after SEND_DEADLINE: aiosmtplib's timeout bounds each SMTP
     command, not the whole send, and a live sender must record an outcome long before
     `emails.STALLED_AFTER` takes its message for one that died."""
     deadline = asyncio.timeout(SEND_DEADLINE.total_seconds())
     try:
         async with deadline:
-            await delivery.send(message, key)
+            return await delivery.send(message, key)
     except TimeoutError as error:
         if not deadline.expired():
             raise
@@ -178,8 +203,8 @@ async def _message(settings: Settings, email: EmailMessage) -> MailMessage:
     )
 
 
-async def _record_sent(email_id: int, claimed_at: datetime) -> None:
-    sent = {"state": EmailState.SENT, "error": None, "sent_at": now()}
+async def _record_sent(email_id: int, claimed_at: datetime, error: str | None) -> None:
+    sent = {"state": EmailState.SENT, "error": error[:1000] if error else None, "sent_at": now()}
     if await EmailMessage.filter(
         id=email_id, state=EmailState.SENDING, claimed_at=claimed_at
     ).update(**sent):

@@ -69,8 +69,9 @@ class Delivery:
         self.data_started = False
         self._client: aiosmtplib.SMTP | None = None
 
-    async def send(self, message: EmailMessage, key: str) -> None:
-        """Deliver `message`: returns once the mail server took it (or the file is written).
+    async def send(self, message: EmailMessage, key: str) -> list[aiosmtplib.SMTPRecipientRefused]:
+        """Deliver `message`: returns once the mail server took it (or the file is written),
+        with the recipients it refused while it accepted others (they do not get it).
 
         Raises TransientMailError when nothing was delivered and a retry is worth it,
         OutcomeUnknownError when the connection failed after the content started, and
@@ -81,14 +82,14 @@ class Delivery:
             path = self.outbox_dir / f"{key}.eml"
             path.write_bytes(bytes(message))
             logger.info("no SMTP_URL: wrote e-mail %r to %s", message["Subject"], path)
-            return
+            return []
         try:
-            await self._send_over_smtp(message)
+            return await self._send_over_smtp(message)
         except BaseException:
             self.close()
             raise
 
-    async def _send_over_smtp(self, message: EmailMessage) -> None:
+    async def _send_over_smtp(self, message: EmailMessage) -> list[aiosmtplib.SMTPRecipientRefused]:
         assert self.smtp_url is not None
         url = urlparse(self.smtp_url)
         self._client = client = aiosmtplib.SMTP(
@@ -101,14 +102,19 @@ class Delivery:
             timeout=SMTP_TIMEOUT,
         )
         try:
-            await client.connect()  # and EHLO, STARTTLS, login as the URL asks
-            content = await self._envelope(client, message)
-        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as error:
-            raise TransientMailError(str(error) or type(error).__name__) from error
+            await client.connect()  # EHLO only if STARTTLS or login needs it
+            # The extensions (SMTPUTF8, 8BITMIME) are known only after an EHLO of this session
+            # (STARTTLS forgets those before it): as aiosmtplib's own send, EHLO else HELO.
+            await client._ehlo_or_helo_if_needed()
+            content, refused = await self._envelope(client, message)
         except aiosmtplib.SMTPResponseException as error:
+            # An answer, classified by its code: first, as a 5xx greeting is an OSError too
+            # (SMTPConnectResponseError) but a definite refusal, not a transient failure.
             if 400 <= error.code < 500:
                 raise TransientMailError(str(error)) from error
             raise
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as error:
+            raise TransientMailError(str(error) or type(error).__name__) from error
         self.data_started = True
         try:
             await client.data(content)
@@ -118,9 +124,13 @@ class Delivery:
             if 400 <= error.code < 500:
                 raise TransientMailError(str(error)) from error
             raise
+        return refused
 
-    async def _envelope(self, client: aiosmtplib.SMTP, message: EmailMessage) -> bytes:
-        """MAIL FROM and RCPT TO (as aiosmtplib's `send_message` does): the content to send."""
+    async def _envelope(
+        self, client: aiosmtplib.SMTP, message: EmailMessage
+    ) -> tuple[bytes, list[aiosmtplib.SMTPRecipientRefused]]:
+        """MAIL FROM and RCPT TO (as aiosmtplib's `send_message` does): the content to send,
+        and the recipients refused while others were accepted."""
         sender = extract_sender(message)
         recipients = extract_recipients(message)
         if sender is None or not recipients:
@@ -148,7 +158,7 @@ class Delivery:
             raise aiosmtplib.SMTPRecipientsRefused(refused)
         for error in refused:
             logger.warning("the mail server refused recipient %s: %s", error.recipient, error)
-        return content
+        return content, refused
 
     async def finish(self) -> None:
         """QUIT after the server took the message: its outcome is known, so a failure (or a

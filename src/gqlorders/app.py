@@ -190,7 +190,10 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
         async with contextlib.AsyncExitStack() as stack:
             if manage_database:
                 await stack.enter_async_context(connected(settings))
-                await requeue_waiting()
+                try:
+                    await requeue_waiting()
+                except Exception:  # the next start tries again: serve meanwhile
+                    logging.getLogger("gqlorders.app").exception("requeueing e-mails failed")
             relay = asyncio.create_task(jobs.relay_forever())
             try:
                 yield
@@ -198,7 +201,8 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
                 relay.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await relay
-                await runner.drain()
+                # Within uvicorn's 30 s graceful shutdown, the database still open.
+                await runner.stop(grace=25)
 
     graphql = GraphQLApp(build_schema(settings.limits), graphql_ide="graphiql")
     return Starlette(

@@ -92,24 +92,31 @@ async def mark_done(job_id: str) -> None:
         await OutboxJob.filter(id=int(row_id)).update(done_at=now())
 
 
+PAYLOAD_VALUES_PER_QUERY = 500  # bounded IN lists: databases cap a query's parameters
+
+
 async def pending_payload_values(job: str, key: str, values: Collection[int]) -> set[int]:
     """Of `values`, those given as `key` in the payload of a `job` not done yet: waiting in
     the outbox, in Redis, or held by a process that died (`reclaim_stale` hands it out again).
-    Matched in SQL, not by reading every pending job."""
-    if not values:
-        return set()
-    assert key.isidentifier(), key  # spliced into the SQL below
+    Matched in SQL, not by reading every pending job; as text, so that a payload holding
+    anything else there matches nothing instead of failing the query."""
+    if not key.isidentifier():  # spliced into the SQL below
+        raise ValueError(f"not a payload key: {key!r}")
     if OutboxJob._meta.db.capabilities.dialect == "postgres":
-        value = RawSQL(f"(\"payload\"->>'{key}')::bigint")
+        value = RawSQL(f"\"payload\"->>'{key}'")
     else:
-        value = RawSQL(f"json_extract(\"payload\", '$.{key}')")
-    found = (
-        await OutboxJob.filter(job=job, done_at__isnull=True)
-        .annotate(payload_value=value)
-        .filter(payload_value__in=list(values))
-        .values_list("payload_value", flat=True)
-    )
-    return {int(found_value) for found_value in found}
+        value = RawSQL(f"CAST(json_extract(\"payload\", '$.{key}') AS TEXT)")
+    texts = sorted({str(int(given)) for given in values})
+    found: set[int] = set()
+    for start in range(0, len(texts), PAYLOAD_VALUES_PER_QUERY):
+        found.update(
+            int(found_value)
+            for found_value in await OutboxJob.filter(job=job, done_at__isnull=True)
+            .annotate(payload_value=value)
+            .filter(payload_value__in=texts[start : start + PAYLOAD_VALUES_PER_QUERY])
+            .values_list("payload_value", flat=True)
+        )
+    return found
 
 
 async def reclaim_stale(older_than: timedelta = STALE_AFTER) -> int:
@@ -132,7 +139,11 @@ class Runner(Protocol):
         """Hand the committed jobs on (after each request, and periodically)."""
 
     async def drain(self) -> None:
-        """Wait until the jobs handed on by this process are done (tests, shutdown)."""
+        """Wait until the jobs handed on by this process are done (tests)."""
+
+    async def stop(self, grace: float) -> None:
+        """Shutdown: wait up to `grace` seconds for the jobs running in this process, then
+        cancel the others and wait for them to put their work back."""
 
 
 class InProcessRunner:
@@ -193,6 +204,20 @@ class InProcessRunner:
         while self.tasks:
             await asyncio.gather(*list(self.tasks), return_exceptions=True)
 
+    async def stop(self, grace: float) -> None:
+        """Wait up to `grace` seconds for the background jobs (a send stuck in retries could
+        hold a shutdown for minutes), then cancel the rest: each gives its outbox row back
+        (and an e-mail its message, see `send_email`), awaited while the database is open."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while self.tasks and (left := deadline - loop.time()) > 0:
+            await asyncio.wait(list(self.tasks), timeout=left)
+        while self.tasks:
+            running = list(self.tasks)
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+
 
 class RedisRelay:
     """Moves committed outbox rows to arq (SPEC §8), keyed by the row id."""
@@ -228,6 +253,9 @@ class RedisRelay:
 
     async def drain(self) -> None:
         """Jobs run in the workers: nothing to wait for in this process."""
+
+    async def stop(self, grace: float) -> None:
+        """Jobs run in the workers: nothing to stop in this process."""
 
     async def close(self) -> None:
         if self._pool is not None:

@@ -7,6 +7,7 @@ import email
 import io
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -149,10 +150,14 @@ class Mailbox:
 
     url: str
     messages: list[EmailMessage] = field(default_factory=list)
+    mail_options: list[list[str]] = field(default_factory=list)  # MAIL FROM's, per message
+    recipients: list[list[str]] = field(default_factory=list)  # RCPT TO's, per message
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=default_policy)
         self.messages.append(message)  # type: ignore[arg-type]
+        self.mail_options.append(list(envelope.mail_options))
+        self.recipients.append(list(envelope.rcpt_tos))
         return "250 Message accepted for delivery"
 
 
@@ -171,6 +176,29 @@ def _serving(box: Mailbox, port: int) -> Iterator[None]:
 def smtp_server(port: int) -> Iterator[Mailbox]:
     """A real SMTP server on 127.0.0.1:port (in its own thread) while the block runs."""
     box = Mailbox(url=f"smtp://127.0.0.1:{port}")
+    with _serving(box, port):
+        yield box
+
+
+@dataclass
+class RefusingMailbox(Mailbox):
+    """A Mailbox that refuses some recipients: `refusals` maps an address to the answer."""
+
+    refusals: dict[str, str] = field(default_factory=dict)
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if address in self.refusals:
+            return self.refusals[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+@contextmanager
+def refusing_smtp_server(port: int, refusals: dict[str, str]) -> Iterator[RefusingMailbox]:
+    """A real SMTP server on 127.0.0.1:port that refuses the recipients of `refusals`."""
+    box = RefusingMailbox(url=f"smtp://127.0.0.1:{port}", refusals=refusals)
     with _serving(box, port):
         yield box
 
@@ -289,3 +317,14 @@ async def committed(org: Organization, item_id: str) -> list[str]:
     """Committed stock of an item, per warehouse."""
     stock = (await org.api.data(STOCK, {"id": item_id}))["node"]["stock"]
     return [level["committed"] for level in stock]
+
+
+async def set_within(event: threading.Event, seconds: float) -> bool:
+    """Whether a mail server's thread sets `event` within `seconds`, watched from the event loop
+    (not from a thread of the loop's executor, which PDF renders may all be using)."""
+    deadline = time.monotonic() + seconds
+    while not event.is_set():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True

@@ -291,6 +291,14 @@ async def test_the_worker_turns_retry_later_into_an_arq_retry(
     assert function.max_tries == jobs.MAX_TRIES
 
 
+def test_the_email_job_outlasts_its_render_send_deadline_and_quit(settings: Settings) -> None:
+    # arq's default timeout (300 s) would cut a send short with its outbox row never done
+    worker = build_worker(replace(settings, redis_url="redis://localhost/0"))  # not started
+
+    assert worker.functions[jobs.SEND_EMAIL].timeout_s == 330  # 180 + 120 + 30
+    assert worker.functions[jobs.RENDER_PDF].timeout_s is None  # arq's default
+
+
 def test_the_worker_command_needs_redis_url(tmp_path: Path) -> None:
     environment = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     environment["DATA_DIR"] = str(tmp_path)

@@ -4,11 +4,13 @@ never enqueues any. Jobs are rows written in the change's transaction, handed on
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from tortoise.transactions import in_transaction
 
 from gqlorders import jobs
+from gqlorders.config import Settings
 from gqlorders.errors import DomainError, ErrorCode
 from gqlorders.models import OutboxJob
 from gqlorders.orders import lifecycle
@@ -24,6 +26,7 @@ from tests.workers.support import (
     key,
     last_job_id,
 )
+from workers.jobs import FUNCTIONS
 
 
 async def test_a_confirmation_writes_one_stock_job_handed_on_after_the_request(
@@ -162,3 +165,106 @@ async def test_a_finished_job_is_never_handed_out_again(org: Organization) -> No
     await jobs.reclaim_stale()
 
     assert (await OutboxJob.get(id=row.id)).dispatched_at == stale
+
+
+BLOCKED = "blocked_forever"  # a job of the tests' own runner only
+
+
+async def test_stopping_the_runner_cancels_a_job_past_the_grace_and_gives_its_row_back(
+    swap_runner: Any, settings: Settings
+) -> None:
+    # Given an in-process runner running a job that never ends
+    started = asyncio.Event()
+    cancelled = []
+
+    async def blocked_forever(ctx: dict[str, Any], **payload: Any) -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.append(payload)
+            raise
+
+    runner = swap_runner(
+        jobs.InProcessRunner({**FUNCTIONS, BLOCKED: blocked_forever}, {"settings": settings})
+    )
+    before = await last_job_id()
+    await jobs.enqueue(BLOCKED, number=1)
+    await runner.after_commit()
+    await asyncio.wait_for(started.wait(), timeout=10)
+
+    # When the server stops with a grace of 0.2 s
+    await asyncio.wait_for(runner.stop(grace=0.2), timeout=10)
+
+    # Then the job was cancelled, and its row is back in the outbox, not done
+    assert cancelled == [{"number": 1}]
+    assert runner.tasks == set()
+    [row] = await jobs_since(before)
+    assert (row.dispatched_at, row.done_at) == (None, None)
+    await jobs.mark_done(f"outbox:{row.id}")  # no other runner knows the job
+
+
+async def test_stopping_the_runner_lets_a_job_finishing_within_the_grace_finish(
+    swap_runner: Any, settings: Settings
+) -> None:
+    finished = []
+
+    async def quick(ctx: dict[str, Any], **payload: Any) -> None:
+        await asyncio.sleep(0.1)
+        finished.append(payload)
+
+    runner = swap_runner(
+        jobs.InProcessRunner({**FUNCTIONS, BLOCKED: quick}, {"settings": settings})
+    )
+    before = await last_job_id()
+    await jobs.enqueue(BLOCKED, number=2)
+    await runner.after_commit()
+
+    await asyncio.wait_for(runner.stop(grace=5), timeout=10)
+
+    assert finished == [{"number": 2}]
+    [row] = await jobs_since(before)
+    assert row.done_at is not None
+
+
+async def _pending(job: str, **payload: Any) -> OutboxJob:
+    """An outbox row nobody hands on (no runner knows `job`), until the test marks it done."""
+    return await OutboxJob.create(job=job, payload=payload, dispatched_at=jobs.now())
+
+
+async def test_pending_payload_values_skips_a_payload_value_that_is_not_a_number(
+    settings: Settings,
+) -> None:
+    # Given pending jobs whose payload holds 41, "42", and "not a number" under the key
+    rows = [
+        await _pending("probe", email_id=41),
+        await _pending("probe", email_id="42"),
+        await _pending("probe", email_id="not a number"),
+    ]
+    try:
+        # When the values with a pending job are looked for
+        found = await jobs.pending_payload_values("probe", "email_id", [40, 41, 42])
+    finally:
+        await OutboxJob.filter(id__in=[row.id for row in rows]).update(done_at=jobs.now())
+
+    # Then the numbers match, as numbers or text, and the rest matches nothing
+    assert found == {41, 42}
+
+
+async def test_pending_payload_values_looks_for_any_number_of_values(settings: Settings) -> None:
+    # Given pending jobs for two values far apart
+    rows = [await _pending("probe", email_id=7), await _pending("probe", email_id=39_999)]
+    try:
+        # When 40,000 values are looked for (more than a query takes as parameters)
+        found = await jobs.pending_payload_values("probe", "email_id", range(1, 40_001))
+    finally:
+        await OutboxJob.filter(id__in=[row.id for row in rows]).update(done_at=jobs.now())
+
+    assert found == {7, 39_999}
+
+
+async def test_pending_payload_values_refuses_a_key_that_is_not_a_name(settings: Settings) -> None:
+    with pytest.raises(ValueError) as refused:
+        await jobs.pending_payload_values("probe", "email_id') or ('1", [1])
+
+    assert str(refused.value) == "not a payload key: \"email_id') or ('1\""

@@ -30,6 +30,7 @@ from tests.workers.support import (
     jobs_since,
     key,
     last_job_id,
+    set_within,
     silent_smtp_server,
 )
 from workers.jobs import FUNCTIONS
@@ -143,7 +144,7 @@ async def test_a_job_cancelled_mid_send_gets_no_second_one_and_runs_again(
         payload = await org.api.ok(SEND_ORDER, {"id": order["id"]})
         email_id = key(payload["salesOrder"]["emails"][0]["id"])
         [job] = [row for row in await jobs_since(before) if row.job == jobs.SEND_EMAIL]
-        connected = await asyncio.to_thread(mail_server.connected.wait, 30)
+        connected = await set_within(mail_server.connected, 30)
         assert connected, "the job never reached the mail server"
 
         # When the server process stops: its running jobs are cancelled

@@ -38,6 +38,7 @@ from tests.workers.support import (
     jobs_since,
     key,
     last_job_id,
+    set_within,
     silent_smtp_server,
 )
 from tests.workers.test_arq import queued_ids, run_worker
@@ -101,7 +102,7 @@ async def test_a_message_whose_worker_was_killed_mid_send_ends_failed_and_is_not
         worker = subprocess.Popen(command, env=environment, stdin=subprocess.DEVNULL)
         try:
             # When the worker is killed (SIGKILL) while it is sending the e-mail
-            sending = await asyncio.to_thread(mail_server.connected.wait, 45)
+            sending = await set_within(mail_server.connected, 45)
             assert sending, "the worker never reached the mail server"
             worker.send_signal(signal.SIGKILL)
             assert worker.wait(timeout=10) == -signal.SIGKILL
@@ -300,7 +301,7 @@ async def test_a_sender_that_outlived_its_claim_corrects_the_failed_mark_once_de
         # claim for stalled (as if the sender had been at it for 10 minutes)
         context = {"settings": replace(settings, smtp_url=mail_server.url)}
         sender = asyncio.create_task(send_email(context, email_id=email_id))
-        arrived = await asyncio.to_thread(mail_server.arrived.wait, 30)
+        arrived = await set_within(mail_server.arrived, 30)
         assert arrived, "the message never reached the mail server"
         assert await emails.fail_stalled_sends(older_than=timedelta(0)) == 1
         [failed] = await _emails(org, order_id)
@@ -331,7 +332,7 @@ async def test_a_sender_that_outlived_its_claim_does_not_overwrite_the_failed_ma
         # claim for stalled (as if the sender had been at it for 10 minutes)
         context = {"settings": replace(settings, smtp_url=mail_server.url)}
         sender = asyncio.create_task(send_email(context, email_id=email_id))
-        arrived = await asyncio.to_thread(mail_server.arrived.wait, 30)
+        arrived = await set_within(mail_server.arrived, 30)
         assert arrived, "the message never reached the mail server"
         assert await emails.fail_stalled_sends(older_than=timedelta(0)) == 1
 

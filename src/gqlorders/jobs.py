@@ -17,7 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from tortoise.expressions import RawSQL
@@ -34,6 +34,8 @@ IMPORT_INBOX = "import_inbox"
 
 MAX_TRIES = 6
 STALE_AFTER = timedelta(minutes=10)  # far longer than any job runs
+KEEP_DONE = timedelta(days=7)  # how long the row of a job that ran is kept
+PRUNE_EVERY = timedelta(hours=1)
 
 JobFunction = Callable[..., Awaitable[Any]]
 
@@ -126,6 +128,12 @@ async def reclaim_stale(older_than: timedelta = STALE_AFTER) -> int:
     return await OutboxJob.filter(
         dispatched_at__lt=now() - older_than, done_at__isnull=True
     ).update(dispatched_at=None)
+
+
+async def prune_done(older_than: timedelta = KEEP_DONE) -> int:
+    """Delete the rows of jobs that ran long ago: the outbox only needs rows still to run (and
+    recent ones, for the record); without this it grows with every change forever."""
+    return await OutboxJob.filter(done_at__lt=now() - older_than).delete()
 
 
 async def release(rows: list[OutboxJob]) -> None:
@@ -291,15 +299,19 @@ async def after_request() -> None:
 
 async def relay_forever(interval: float = 2.0) -> None:
     """Pick up jobs no request handed on (Redis was down, another process committed them, a
-    process died holding them); and mark FAILED the e-mails whose sender died mid-send (their
-    outcome is unknown: never sent twice, SPEC §8)."""
+    process died holding them); mark FAILED the e-mails whose sender died mid-send (their
+    outcome is unknown: never sent twice, SPEC §8); and, hourly, prune the rows of old jobs."""
     from gqlorders.emails import fail_stalled_sends  # emails enqueues through this module
 
+    pruned_at: datetime | None = None
     while True:
         await asyncio.sleep(interval)
         try:
             await reclaim_stale()
             await fail_stalled_sends()
             await after_request()
+            if pruned_at is None or now() - pruned_at >= PRUNE_EVERY:
+                await prune_done()
+                pruned_at = now()
         except Exception:
             logger.exception("the outbox relay failed; trying again")

@@ -167,6 +167,28 @@ async def test_a_finished_job_is_never_handed_out_again(org: Organization) -> No
     assert (await OutboxJob.get(id=row.id)).dispatched_at == stale
 
 
+async def test_the_rows_of_jobs_that_ran_a_week_ago_are_pruned(org: Organization) -> None:
+    # Given three handed-on jobs: one that ran 8 days ago, one that ran yesterday, one running
+    handed_on = jobs.now()
+    old, recent, running = [
+        await OutboxJob.create(job="pruning_test", payload={}, dispatched_at=handed_on)
+        for _ in range(3)
+    ]
+    await OutboxJob.filter(id=old.id).update(done_at=jobs.now() - jobs.timedelta(days=8))
+    await OutboxJob.filter(id=recent.id).update(done_at=jobs.now() - jobs.timedelta(days=1))
+
+    # When the relay prunes (it does every hour)
+    pruned = await jobs.prune_done()
+
+    # Then only the row of the job that ran a week ago is gone
+    remaining = await OutboxJob.filter(id__in=[old.id, recent.id, running.id]).values_list(
+        "id", flat=True
+    )
+    assert pruned >= 1
+    assert sorted(remaining) == [recent.id, running.id]
+    await jobs.mark_done(f"outbox:{running.id}")  # (no later sweep may hand it out again)
+
+
 BLOCKED = "blocked_forever"  # a job of the tests' own runner only
 
 

@@ -32,14 +32,11 @@ import logging
 import os
 import platform
 import random
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -49,6 +46,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+from _support import log, run, throwaway_database
 from tortoise import Tortoise
 
 from gqlorders import database
@@ -58,7 +56,6 @@ from gqlorders.config import load_settings
 from gqlorders.money import TaxedAmount, document_totals, line_amount
 from gqlorders.tenancy import create_organization, create_token
 
-POSTGRES_URL = os.environ.get("GQLORDERS_BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
 GOAL_RATIO = 0.25
 SCALE = 10**4
 POOL_SIZE = 5  # tortoise's default asyncpg pool (maxsize)
@@ -71,10 +68,6 @@ mutation($input: CreateSalesOrderInput!) {
     errors { field code message }
   }
 }"""
-
-
-def log(message: str = "") -> None:
-    print(message, flush=True)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -620,34 +613,8 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
 
 async def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    name = f"gqlorders_bench_{uuid.uuid4().hex[:10]}"
-    url = f"{POSTGRES_URL}/{name}"
-    admin = await asyncpg.connect(f"{POSTGRES_URL}/postgres")
-    data_dir = Path(tempfile.mkdtemp(prefix="gqlorders-bench-"))
-    started = time.perf_counter()
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        log(f"database {name}")
+    async with throwaway_database(args.keep) as (url, data_dir):
         return await bench(args, url, data_dir)
-    finally:
-        await Tortoise.close_connections()
-        if args.keep:
-            log(f"kept database {name}: {url}")
-        else:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            log(f"dropped database {name}")
-        await admin.close()
-        shutil.rmtree(data_dir, ignore_errors=True)
-        log(f"total {time.perf_counter() - started:.0f} s")
-
-
-def run(coroutine: Awaitable[int]) -> int:
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(coroutine)  # type: ignore[arg-type]
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(coroutine)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

@@ -18,18 +18,14 @@ the database is dropped at the end unless --keep is given. Nothing under src/ is
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import os
 import platform
 import random
 import re
-import shutil
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -37,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from tortoise import Tortoise
+from _support import log, run, throwaway_database
 
 from gqlorders import database
 from gqlorders.config import load_settings
@@ -45,7 +41,6 @@ from gqlorders.stock import levels
 from gqlorders.stock.levels import RECALC_BATCH, recalculate_everything
 from gqlorders.tenancy import create_organization
 
-POSTGRES_URL = os.environ.get("GQLORDERS_BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
 GOAL_RATIO = 1.5
 SCALE = 10**4  # quantities and rates (models/fields.py QuantityField)
 COMMITTING = frozenset(levels.COMMITTING_STATUSES)
@@ -101,10 +96,6 @@ LINE_COLUMNS = (
 FILLED_TABLES = ("warehouse", "item", "customer", "sales_order", "sales_order_line", "stock_level")
 
 Key = tuple[int, int]  # (item_id, warehouse_id)
-
-
-def log(message: str) -> None:
-    print(message, flush=True)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -760,26 +751,9 @@ def _runs(timings: list[float]) -> str:
 
 async def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    name = f"gqlorders_bench_{uuid.uuid4().hex[:10]}"
-    url = f"{POSTGRES_URL}/{name}"
-    admin = await asyncpg.connect(f"{POSTGRES_URL}/postgres")
-    data_dir = Path(tempfile.mkdtemp(prefix="gqlorders-bench-"))
-    started = time.perf_counter()
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        log(f"database {name}")
+    async with throwaway_database(args.keep) as (url, data_dir):
         return await bench(args, url, data_dir)
-    finally:
-        await Tortoise.close_connections()
-        if args.keep:
-            log(f"kept database {name}: {url}")
-        else:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            log(f"dropped database {name}")
-        await admin.close()
-        shutil.rmtree(data_dir, ignore_errors=True)
-        log(f"total {time.perf_counter() - started:.0f} s")
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))
+    sys.exit(run(main()))

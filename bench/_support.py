@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import platform
 import shutil
 import tempfile
 import time
@@ -20,6 +22,21 @@ POSTGRES_URL = os.environ.get("GQLORDERS_BENCH_POSTGRES", "postgres://postgres@1
 
 def log(message: str = "") -> None:
     print(message, flush=True)
+
+
+def machine(server_version: str) -> str:
+    """The machine a figure was measured on: cores, CPU, Python, PostgreSQL, load."""
+    cpu = "?"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    return (
+        f"nproc {os.cpu_count()} ({cpu}), Python {platform.python_version()}, "
+        f"PostgreSQL {server_version}, load average {load}"
+    )
 
 
 @asynccontextmanager

@@ -30,7 +30,6 @@ import contextlib
 import json
 import logging
 import os
-import platform
 import random
 import signal
 import socket
@@ -46,7 +45,7 @@ from typing import Any
 
 import asyncpg
 import httpx
-from _support import log, run, throwaway_database
+from _support import log, machine, run, throwaway_database
 from tortoise import Tortoise
 
 from gqlorders import database
@@ -463,20 +462,6 @@ async def statements_of_one_creation(settings: Any, token: str, spec: OrderSpec)
     if body.get("errors") or body["data"]["createSalesOrder"]["errors"]:
         raise SystemExit(f"createSalesOrder failed: {body}")
     return handler.statements
-
-
-def machine(server_version: str) -> str:
-    cpu = "?"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
-    return (
-        f"nproc {os.cpu_count()} ({cpu}), Python {platform.python_version()}, "
-        f"PostgreSQL {server_version}, load average {load}"
-    )
 
 
 def _ms(seconds: float) -> str:

@@ -51,7 +51,6 @@ import gc
 import json
 import logging
 import os
-import platform
 import random
 import re
 import statistics
@@ -63,7 +62,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from _support import log, run, throwaway_database
+from _support import log, machine, run, throwaway_database
 
 from gqlorders import database
 from gqlorders.api import queries as api_queries
@@ -708,20 +707,6 @@ async def explain(conn: asyncpg.Connection, sql: str, values: Any, title: str) -
     rows = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", *args)
     for row in rows:
         log("  " + _abbreviate(row[0]))
-
-
-def machine(server_version: str) -> str:
-    cpu = "?"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
-    return (
-        f"nproc {os.cpu_count()} ({cpu}), Python {platform.python_version()}, "
-        f"PostgreSQL {server_version}, load average {load}"
-    )
 
 
 async def interleaved(

@@ -18,9 +18,7 @@ the database is dropped at the end unless --keep is given. Nothing under src/ is
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import platform
 import random
 import re
 import statistics
@@ -33,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from _support import log, run, throwaway_database
+from _support import log, machine, run, throwaway_database
 
 from gqlorders import database
 from gqlorders.config import load_settings
@@ -654,20 +652,6 @@ class Variants:
 
 
 # --- main -------------------------------------------------------------------------------------
-
-
-def machine(server_version: str) -> str:
-    cpu = "?"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
-    return (
-        f"nproc {os.cpu_count()} ({cpu}), Python {platform.python_version()}, "
-        f"PostgreSQL {server_version}, load average {load}"
-    )
 
 
 async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:

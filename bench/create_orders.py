@@ -299,13 +299,22 @@ async def raw_create(pool: asyncpg.Pool, catalog: Catalog, spec: OrderSpec, acto
 
 
 @dataclass
+class CpuSeconds:
+    """CPU seconds used during a level by each party sharing the machine's cores."""
+
+    server: float | None  # the gqlorders server (all its processes); None for the raw floor
+    client: float  # this process: httpx or asyncpg, the workers, the bookkeeping
+    postgres: float  # every PostgreSQL process (backends, WAL writer, ...)
+
+
+@dataclass
 class LevelResult:
     clients: int
     orders: int
     seconds: float
     latencies: list[float]
     errors: int
-    server_cpu: float | None = None
+    cpu: CpuSeconds
 
     @property
     def rate(self) -> float:
@@ -315,6 +324,9 @@ class LevelResult:
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))] if ordered else 0.0
 
+    def per_order_ms(self, seconds: float | None) -> str:
+        return f"{seconds * 1000 / self.orders:5.2f}" if seconds and self.orders else "    -"
+
 
 async def run_level(
     clients: int,
@@ -322,7 +334,7 @@ async def run_level(
     warmup: float,
     create: Callable[[random.Random], Awaitable[bool]],
     seed: int,
-    cpu: Callable[[], float | None] = lambda: None,
+    server_pid: int | None = None,
 ) -> LevelResult:
     """`clients` workers calling `create` back to back; counted after `warmup` seconds."""
     started = time.perf_counter()
@@ -330,7 +342,11 @@ async def run_level(
     until = counting_from + seconds
     latencies: list[float] = []
     errors = 0
-    cpu_at_start: float | None = None
+    at_start: tuple[float | None, float, float] = (None, 0.0, 0.0)
+
+    def cpu_now() -> tuple[float | None, float, float]:
+        server = process_cpu(server_pid) if server_pid is not None else None
+        return server, time.process_time(), postgres_cpu()
 
     async def worker(index: int) -> None:
         nonlocal errors
@@ -343,42 +359,56 @@ async def run_level(
                 errors += not ok
 
     async def mark() -> None:
-        nonlocal cpu_at_start
+        nonlocal at_start
         await asyncio.sleep(warmup)
-        cpu_at_start = cpu()
+        at_start = cpu_now()
 
     await asyncio.gather(mark(), *(worker(i) for i in range(clients)))
-    cpu_at_end = cpu()
+    at_end = cpu_now()
     elapsed = time.perf_counter() - counting_from
-    server_cpu = None
-    if cpu_at_start is not None and cpu_at_end is not None:
-        server_cpu = cpu_at_end - cpu_at_start
-    return LevelResult(clients, len(latencies), elapsed, latencies, errors, server_cpu)
+    server = None
+    if at_start[0] is not None and at_end[0] is not None:
+        server = at_end[0] - at_start[0]
+    cpu = CpuSeconds(server, at_end[1] - at_start[1], at_end[2] - at_start[2])
+    return LevelResult(clients, len(latencies), elapsed, latencies, errors, cpu)
 
 
-def process_cpu(pid: int) -> Callable[[], float | None]:
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(process: int | str) -> list[str]:
+    return Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def process_cpu(pid: int) -> float | None:
     """CPU seconds (user + system) a process and its children (uvicorn workers) have used so
-    far, from /proc."""
-    ticks = os.sysconf("SC_CLK_TCK")
+    far, from /proc; None once it is gone."""
+    try:
+        fields = _stat(pid)
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return None
+    # utime, stime, and cutime, cstime: children that exited (a restarted worker)
+    total = sum(int(fields[index]) for index in (11, 12, 13, 14))
+    for child in children:
+        with contextlib.suppress(OSError):
+            child_fields = _stat(int(child))
+            total += int(child_fields[11]) + int(child_fields[12])
+    return total / _TICKS
 
-    def stat(process: int) -> list[str]:
-        return Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
 
-    def read() -> float | None:
-        try:
-            fields = stat(pid)
-            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        except OSError:
-            return None
-        # utime, stime, and cutime, cstime: children that exited (a restarted worker)
-        total = sum(int(fields[index]) for index in (11, 12, 13, 14))
-        for child in children:
-            with contextlib.suppress(OSError):
-                child_fields = stat(int(child))
-                total += int(child_fields[11]) + int(child_fields[12])
-        return total / ticks
-
-    return read
+def postgres_cpu() -> float:
+    """CPU seconds used so far by the processes named postgres on this machine (the server is
+    local: backends come and go with connections, so the sum is read across all of them)."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if (entry / "comm").read_text().strip() == "postgres":
+                fields = _stat(entry.name)
+                total += int(fields[11]) + int(fields[12])
+    return total / _TICKS
 
 
 def free_port() -> int:
@@ -533,7 +563,7 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
                             args.warmup,
                             api_create,
                             args.seed + clients,
-                            process_cpu(process.pid),
+                            process.pid,
                         )
                     )
                     log(f"{clients} client(s): raw asyncpg ...")
@@ -562,21 +592,32 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
     log(f"machine: {machine(server_version)}")
     log(f"server: {args.server_workers} process(es), in-process jobs, LOG_FORMAT=text")
     log(
-        f"{'clients':>7} | {'API orders/s':>12} {'p50 ms':>7} {'p99 ms':>7} {'cpu ms/order':>12} "
+        f"{'clients':>7} | {'API orders/s':>12} {'p50 ms':>7} {'p99 ms':>7} "
         f"| {'raw orders/s':>12} {'p50 ms':>7} {'p99 ms':>7} | {'API/raw':>7}"
     )
     ratios = []
     for api, raw_result in zip(api_results, raw_results):
         ratio = api.rate / raw_result.rate
         ratios.append(ratio)
-        cpu = f"{api.server_cpu * 1000 / api.orders:12.1f}" if api.server_cpu else f"{'?':>12}"
         log(
             f"{api.clients:>7} | {api.rate:12.1f} {_ms(api.percentile(0.5))} "
-            f"{_ms(api.percentile(0.99))} {cpu} | {raw_result.rate:12.1f} "
+            f"{_ms(api.percentile(0.99))} | {raw_result.rate:12.1f} "
             f"{_ms(raw_result.percentile(0.5))} {_ms(raw_result.percentile(0.99))} "
             f"| {ratio:7.3f}"
         )
         failures += api.errors + raw_result.errors
+    log("CPU ms per order (2 cores = 2000 ms/s shared by all three)")
+    log(
+        f"{'clients':>7} | {'API: server':>11} {'client':>6} {'postgres':>8} "
+        f"| {'raw: client':>11} {'postgres':>8}"
+    )
+    for api, raw_result in zip(api_results, raw_results):
+        log(
+            f"{api.clients:>7} | {api.per_order_ms(api.cpu.server):>11} "
+            f"{api.per_order_ms(api.cpu.client):>6} {api.per_order_ms(api.cpu.postgres):>8} | "
+            f"{raw_result.per_order_ms(raw_result.cpu.client):>11} "
+            f"{raw_result.per_order_ms(raw_result.cpu.postgres):>8}"
+        )
     log(
         f"orders written: {counted:,} with {lines:,} lines, {numbers:,} distinct numbers; "
         f"failed requests: {failures}"

@@ -12,10 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tortoise.models import Model
+from tortoise.queryset import ExistsQuery
 
 from gqlorders.database import execute_sql
 from gqlorders.errors import DomainError, ErrorCode, FieldPath, Problems
 from gqlorders.models import DocumentKind, NumberingMode, NumberSequence
+from gqlorders.prepared import PreparedExists
 from gqlorders.validation import is_storable
 
 MAX_NUMBER_LENGTH = 50
@@ -35,13 +37,23 @@ def format_number(prefix: str, number: int, padding: int) -> str:
     return f"{prefix}{number:0{padding}d}"
 
 
-async def _number_taken(
-    model: type[Model], organization_id: int, number: str, exclude_id: int | None = None
-) -> bool:
+def _documents_numbered(
+    model: type[Model], organization_id: int, number: str, exclude_id: int | None
+) -> ExistsQuery:
     query = model.filter(organization_id=organization_id, number=number)
     if exclude_id is not None:
         query = query.exclude(id=exclude_id)
-    return await query.exists()
+    return query.exists()
+
+
+# Asked at every document creation, inside the numbering lock: built once (prepared.py).
+_NUMBER_TAKEN = PreparedExists(_documents_numbered)
+
+
+async def _number_taken(
+    model: type[Model], organization_id: int, number: str, exclude_id: int | None = None
+) -> bool:
+    return await _NUMBER_TAKEN(model, organization_id, number, exclude_id)
 
 
 # Take the next AUTO number: one statement that locks the sequence row (until the caller's

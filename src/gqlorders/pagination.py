@@ -137,7 +137,7 @@ async def paginate(
     """One page of `query` in `key` order: `first`/`after` forwards, `last`/`before` backwards.
 
     `select_related` joins to-one relations into the page's statement (not into totalCount's);
-    `fetch` runs the page's statement instead of awaiting it (api/rows.py builds rows faster).
+    `fetch` runs the page's statement instead of awaiting it (rows.py builds rows faster).
     """
     if first is not None and last is not None:
         raise DomainError.one(ErrorCode.INVALID, ("last",), "give first or last, not both")

@@ -18,6 +18,7 @@ from gqlorders.models import (
     Organization,
     Warehouse,
 )
+from gqlorders.prepared import PreparedSelect
 
 TOKEN_PREFIX = "gqo_"
 
@@ -100,6 +101,12 @@ async def create_token(
     return secret
 
 
+# Every request asks it: built once (prepared.py).
+_LIVE_TOKEN = PreparedSelect(
+    lambda token_hash: ApiToken.filter(token_hash=token_hash, revoked_at__isnull=True).limit(1)
+)
+
+
 async def authenticate(secret: str) -> Principal | None:
     """The caller behind a bearer token, or None for an unknown or revoked one.
 
@@ -107,9 +114,10 @@ async def authenticate(secret: str) -> Principal | None:
     """
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
         return None
-    token = await ApiToken.filter(token_hash=hash_token(secret), revoked_at__isnull=True).first()
-    if token is None:
+    tokens = await _LIVE_TOKEN(hash_token(secret))
+    if not tokens:
         return None
+    token = tokens[0]
     return Principal(
         organization_id=token.organization_id,  # type: ignore[attr-defined]
         token_id=token.id,

@@ -11,7 +11,6 @@ from strawberry.dataloader import DataLoader
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
-from gqlorders.api.rows import fetch
 from gqlorders.models import (
     Customer,
     Document,
@@ -30,6 +29,7 @@ from gqlorders.models import (
     Warehouse,
 )
 from gqlorders.orders.queries import count_customers_sales_orders
+from gqlorders.rows import fetch
 
 M = TypeVar("M", bound=Model)
 K = TypeVar("K")

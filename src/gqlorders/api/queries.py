@@ -8,8 +8,7 @@ from enum import Enum
 import strawberry
 from strawberry.types import Info
 
-from gqlorders import models
-from gqlorders.api import rows
+from gqlorders import models, rows
 from gqlorders.api.context import require
 from gqlorders.api.errors import raises_query_errors
 from gqlorders.api.ids import decode_optional_id, parse_id

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from tortoise.exceptions import DoesNotExist
+
 from gqlorders.errors import DomainError, ErrorCode, FieldPath, Problems
 from gqlorders.models import Warehouse
+from gqlorders.prepared import PreparedSelect
 from gqlorders.validation import clean_text
 
 
@@ -14,15 +17,32 @@ async def create_warehouse(organization_id: int, name: str) -> Warehouse:
     return await Warehouse.create(organization_id=organization_id, name=clean_name)
 
 
+# Every order creation asks one of them: built once (prepared.py).
+_WAREHOUSE = PreparedSelect(
+    lambda organization_id, warehouse_id: Warehouse.filter(
+        organization_id=organization_id, id=warehouse_id
+    ).limit(1)
+)
+_PRIMARY_WAREHOUSE = PreparedSelect(
+    lambda organization_id: Warehouse.filter(
+        organization_id=organization_id, is_primary=True
+    ).limit(1)
+)
+
+
 async def get_warehouse(organization_id: int, warehouse_id: int, field: FieldPath) -> Warehouse:
-    warehouse = await Warehouse.filter(organization_id=organization_id, id=warehouse_id).first()
-    if warehouse is None:
+    found = await _WAREHOUSE(organization_id, warehouse_id)
+    if not found:
         raise DomainError.one(ErrorCode.NOT_FOUND, field, "no such warehouse")
-    return warehouse
+    return found[0]
 
 
 async def primary_warehouse(organization_id: int) -> Warehouse:
-    return await Warehouse.get(organization_id=organization_id, is_primary=True)
+    """Every organization has one from its creation on (tenancy.create_organization)."""
+    found = await _PRIMARY_WAREHOUSE(organization_id)
+    if not found:
+        raise DoesNotExist(Warehouse)
+    return found[0]
 
 
 async def list_warehouses(organization_id: int) -> list[Warehouse]:

@@ -9,6 +9,7 @@ from gqlorders.errors import ErrorCode, FieldPath, Problems
 from gqlorders.models import Item, ItemKind, SalesOrderLine, Tax
 from gqlorders.money import HUNDRED, line_amount
 from gqlorders.orders.inputs import LineInput
+from gqlorders.prepared import PreparedSelect
 from gqlorders.validation import check_decimal, clean_text
 
 MAX_LINES = 500
@@ -33,6 +34,14 @@ class PricedLine:
         return self.item.kind == ItemKind.GOODS
 
 
+# Every order creation and edit asks it: built once per number of items (prepared.py).
+_ITEMS_WITH_TAXES = PreparedSelect(
+    lambda organization_id, item_ids: Item.filter(
+        organization_id=organization_id, id__in=item_ids
+    ).select_related("tax")
+)
+
+
 async def price_lines(
     organization_id: int,
     inputs: list[LineInput],
@@ -52,12 +61,7 @@ async def price_lines(
         return None
     existing = existing or {}
     item_ids = {line.item_id for line in inputs}
-    items = {
-        i.id: i
-        for i in await Item.filter(organization_id=organization_id, id__in=item_ids).select_related(
-            "tax"
-        )
-    }
+    items = {i.id: i for i in await _ITEMS_WITH_TAXES(organization_id, item_ids)}
     # An item's tax is the organization's (checked when the item is saved); checked again here
     # because the join itself is not scoped.
     taxes = {

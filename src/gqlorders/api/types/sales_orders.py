@@ -13,8 +13,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from gqlorders import models
-from gqlorders.api import rows
+from gqlorders import models, rows
 from gqlorders.api.context import require
 from gqlorders.api.dataloaders import pending, ready
 from gqlorders.api.errors import ErrorCodeType, raises_query_errors

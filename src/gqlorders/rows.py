@@ -89,7 +89,8 @@ def _custom_pk(model: type[Model]) -> bool:
     return meta.db_pk_column not in meta.generated_db_fields
 
 
-def _handled(query: QuerySet[Any]) -> bool:
+def handles(query: QuerySet[Any]) -> bool:
+    """Whether `fetch` builds this query's instances itself (else it awaits the query)."""
     return not (
         query._prefetch_map
         or query._annotations
@@ -101,22 +102,44 @@ def _handled(query: QuerySet[Any]) -> bool:
 
 async def fetch(query: QuerySet[M]) -> list[M]:
     """The rows of `query` as model instances, with select_related relations attached."""
-    if not _handled(query):
+    if not handles(query):
         return list(await query)
     query._choose_db_if_not_chosen()
     query._make_query()
     sql, values = query.query.get_parameterized_sql()
     _, rows = await query._db.execute_query(sql, values)
-    if not rows:
-        return []
+    return instances_of(query)(rows)
+
+
+def instances_of(query: QuerySet[M]) -> Callable[[Sequence[Any]], list[M]]:
+    """What turns the rows of `query` (made, not necessarily run) into its instances. The plan is
+    made from the first non-empty result's column names and kept for the next ones."""
     model = query.model
-    keys = list(rows[0].keys())
-    related = query._select_related_idx
-    if not related:
-        columns = _plan(model, keys, 0, len(keys))
-        custom_pk = _custom_pk(model)
-        return [_build(model, columns, row, custom_pk) for row in rows]  # type: ignore[misc]
-    # select_related: the base model's columns first, then each related model's, in order
+    related = list(query._select_related_idx)
+    build: Callable[[Sequence[Any]], list[M]] | None = None
+
+    def instances(rows: Sequence[Any]) -> list[M]:
+        nonlocal build
+        if not rows:
+            return []
+        if build is None:
+            keys = list(rows[0].keys())
+            build = _joined(model, keys, related) if related else _plain(model, keys)
+        return build(rows)
+
+    return instances
+
+
+def _plain(model: type[M], keys: list[str]) -> Callable[[Sequence[Any]], list[M]]:
+    columns = _plan(model, keys, 0, len(keys))
+    custom_pk = _custom_pk(model)
+    return lambda rows: [_build(model, columns, row, custom_pk) for row in rows]  # type: ignore[misc]
+
+
+def _joined(
+    model: type[M], keys: list[str], related: list[Any]
+) -> Callable[[Sequence[Any]], list[M]]:
+    """select_related: the base model's columns first, then each related model's, in order."""
     base = _plan(model, keys, 0, related[0][1])
     base_path = related[0][4]
     joins = []
@@ -131,17 +154,21 @@ async def fetch(query: QuerySet[M]) -> list[M]:
         joins.append((tuple(parent_path), attribute, related_model, columns, custom, pk_position))
         start += count
     custom_pk = _custom_pk(model)
-    instances = []
-    for row in rows:
-        instance = _build(model, base, row, custom_pk)
-        by_path = {base_path: instance}
-        for parent_path, attribute, related_model, columns, related_pk, pk_position in joins:
-            value = None
-            if row[pk_position] is not None:
-                value = _build(related_model, columns, row, related_pk)
-                by_path[(*parent_path, attribute)] = value
-            parent = by_path.get(parent_path)
-            if parent is not None:
-                object.__setattr__(parent, f"_{attribute}", value)
-        instances.append(instance)
-    return instances  # type: ignore[return-value]
+
+    def build(rows: Sequence[Any]) -> list[M]:
+        instances = []
+        for row in rows:
+            instance = _build(model, base, row, custom_pk)
+            by_path = {base_path: instance}
+            for parent_path, attribute, related_model, columns, related_pk, pk_position in joins:
+                value = None
+                if row[pk_position] is not None:
+                    value = _build(related_model, columns, row, related_pk)
+                    by_path[(*parent_path, attribute)] = value
+                parent = by_path.get(parent_path)
+                if parent is not None:
+                    object.__setattr__(parent, f"_{attribute}", value)
+            instances.append(instance)
+        return instances  # type: ignore[return-value]
+
+    return build

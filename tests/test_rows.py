@@ -1,4 +1,4 @@
-"""api/rows.py builds exactly the instances tortoise builds, joined relations included."""
+"""rows.py builds exactly the instances tortoise builds, joined relations included."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from tortoise.models import Model
 
 from gqlorders import jobs, models
-from gqlorders.api.rows import fetch
+from gqlorders.rows import fetch
 from tests.fulfilment.documents import SEND_ORDER, confirm, invoice, package
 from tests.support import Organization
 

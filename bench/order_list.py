@@ -732,7 +732,7 @@ async def profile_requests(
     try:
         from pyinstrument import Profiler
     except ImportError:
-        log("\n--profile needs pyinstrument: .venv/bin/pip install pyinstrument")
+        log("\n--profile needs pyinstrument (the bench extra): .venv/bin/pip install -e '.[bench]'")
         return
     profiler = Profiler(interval=0.0005, async_mode="disabled")
     profiler.start()

@@ -221,8 +221,9 @@ async def import_order(principal: Principal, marketplace: str, payload: Any) -> 
     """Import one marketplace order, all or nothing.
 
     The whole import is one transaction holding the organization's order-number row (the lock
-    every order creation takes anyway), so concurrent imports of one organization never create
-    the same buyer or tax twice, and a refused order leaves no customer or tax behind.
+    every order creation takes, for a moment, to number the order), so concurrent imports of one
+    organization never create the same buyer or tax twice, and a refused order leaves no
+    customer or tax behind.
     """
     organization_id = principal.organization_id
     adapter = adapter_for(marketplace)

@@ -1,9 +1,11 @@
 """Document numbers (SPEC §3 "Numbering"): AUTO counters that never repeat, or MANUAL numbers.
 
-Each organization has one sequence per kind of document. Allocation happens inside the
-caller's transaction with the sequence row locked (PostgreSQL) or under SQLite's single writer,
-so concurrent creations can never be handed the same number; the unique index on
-(organization, number) is the last line of defence.
+Each organization has one sequence per kind of document. The counter moves under a row lock on
+the sequence (PostgreSQL) or under SQLite's single writer, so concurrent creations can never be
+handed the same number; the unique index on (organization, number) is the last line of defence.
+Invoices and packages take their number inside their creating transaction, which keeps the lock
+until it ends: no gaps. Sales orders take theirs just before (`take_next_number`), so that
+creations of one organization do not wait for each other: a failed creation may leave a gap.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tortoise.models import Model
-from tortoise.queryset import ExistsQuery
 
 from gqlorders.database import execute_sql
 from gqlorders.errors import DomainError, ErrorCode, FieldPath, Problems
@@ -37,31 +38,25 @@ def format_number(prefix: str, number: int, padding: int) -> str:
     return f"{prefix}{number:0{padding}d}"
 
 
-def _documents_numbered(
-    model: type[Model], organization_id: int, number: str, exclude_id: int | None
-) -> ExistsQuery:
-    query = model.filter(organization_id=organization_id, number=number)
-    if exclude_id is not None:
-        query = query.exclude(id=exclude_id)
-    return query.exists()
+# Asked at every document creation: built once (prepared.py).
+_NUMBER_TAKEN = PreparedExists(
+    lambda model, organization_id, number: model.filter(
+        organization_id=organization_id, number=number
+    ).exists()
+)
 
 
-# Asked at every document creation, inside the numbering lock: built once (prepared.py).
-_NUMBER_TAKEN = PreparedExists(_documents_numbered)
+async def number_taken(model: type[Model], organization_id: int, number: str) -> bool:
+    """Whether a document of this kind already has the number (as far as this transaction sees:
+    committed, or written by itself)."""
+    return await _NUMBER_TAKEN(model, organization_id, number)
 
 
-async def _number_taken(
-    model: type[Model], organization_id: int, number: str, exclude_id: int | None = None
-) -> bool:
-    return await _NUMBER_TAKEN(model, organization_id, number, exclude_id)
-
-
-# Take the next AUTO number: one statement that locks the sequence row (until the caller's
-# transaction ends) and moves the counter, so the lock is taken as late and held as briefly as
-# the creation allows. No row: the numbering is MANUAL. Whether a document already has the
-# number (given by hand) is asked by a statement of its own: a check inside this one would use
-# the snapshot taken before it waited for the lock, and miss a number given by hand in the
-# transaction that held it (tests/orders/test_numbering.py races the two).
+# Take the next AUTO number: one statement that locks the sequence row (until the transaction it
+# runs in ends) and moves the counter. No row: the numbering is MANUAL. Whether a document
+# already has the number (given by hand) is asked by a statement of its own: a check inside this
+# one would use the snapshot taken before it waited for the lock, and miss a number given by
+# hand in the transaction that held it (tests/orders/test_numbering.py races the two).
 _TAKE_NEXT_NUMBER = """
 UPDATE number_sequence SET next_number = next_number + 1
 WHERE organization_id = $1 AND document = $2 AND mode = 'AUTO'
@@ -79,19 +74,38 @@ async def assign_number(
     """The number for a new document; call inside the transaction that creates it.
 
     An explicit number is kept as given (it does not move the counter); otherwise AUTO mode takes
-    the next free number, skipping numbers already taken by hand.
+    the next free number, skipping numbers already taken by hand. The sequence row stays locked
+    until the caller's transaction ends, so the numbers of documents that were written have no
+    gaps (invoices: continuous numbering is a legal requirement in many countries).
     """
     if explicit is not None:
         return await _check_explicit_number(model, organization_id, document, explicit, field)
     while True:
-        taken = await execute_sql(_TAKE_NEXT_NUMBER, [organization_id, document.value])
-        if not taken:
-            raise DomainError.one(
-                ErrorCode.REQUIRED, field, "numbering is MANUAL: give the document a number"
-            )
-        candidate = format_number(taken[0]["prefix"], taken[0]["number"], taken[0]["padding"])
-        if not await _number_taken(model, organization_id, candidate):
+        candidate = await take_next_number(organization_id, document, field)
+        if not await number_taken(model, organization_id, candidate):
             return candidate
+
+
+async def take_next_number(
+    organization_id: int, document: DocumentKind, field: FieldPath = ("number",)
+) -> str:
+    """The counter's next AUTO number (REQUIRED when the numbering is MANUAL), which a document
+    may already have been given by hand.
+
+    Called outside a transaction, the counter moves in a statement that commits on its own: the
+    sequence row is locked for that statement only, not for the whole creation, so creations of
+    one organization do not queue behind each other's writes. The price is a gap when the
+    creation then fails (a number is never handed out twice). A number already taken makes the
+    creation's insert fail on the unique index, and the caller takes the next one
+    (orders.lifecycle.create_sales_order): no statement asks beforehand. Called inside a
+    transaction, the lock is held until it ends, as `assign_number` holds it.
+    """
+    taken = await execute_sql(_TAKE_NEXT_NUMBER, [organization_id, document.value])
+    if not taken:
+        raise DomainError.one(
+            ErrorCode.REQUIRED, field, "numbering is MANUAL: give the document a number"
+        )
+    return format_number(taken[0]["prefix"], taken[0]["number"], taken[0]["padding"])
 
 
 async def _check_explicit_number(
@@ -116,7 +130,7 @@ async def _check_explicit_number(
         .select_for_update()
         .first()
     )
-    if await _number_taken(model, organization_id, number):
+    if await number_taken(model, organization_id, number):
         raise DomainError.one(ErrorCode.DUPLICATE_NUMBER, field, f"number {number} is already used")
     return number
 

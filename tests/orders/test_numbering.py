@@ -5,6 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
+from gqlorders.numbering import take_next_number
+from gqlorders.orders import lifecycle
 from gqlorders.tenancy import Scope
 from tests.support import CREATE_ORDER, Organization
 
@@ -552,6 +556,32 @@ async def test_concurrent_creations_get_distinct_consecutive_numbers(org: Organi
     assert numbers == [f"SO-{n:05d}" for n in range(1, 31)]
     assert await order_count(org) == 30
     assert (await settings(org))["salesOrderNumbering"]["nextNumber"] == 31
+
+
+async def test_a_number_given_by_hand_after_the_counter_handed_it_out_is_skipped(
+    org: Organization, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an automatic creation that has taken SO-00001 from the counter, and another request
+    # that gives SO-00001 by hand before the first one writes its order
+    auto, by_hand = await order_input(org), await order_input(org, number="SO-00001")
+    taken_by_hand: list[str] = []
+
+    async def counter_then_a_hand(*args: Any) -> str:
+        number = await take_next_number(*args)
+        if not taken_by_hand:
+            taken_by_hand.append(await create_number(org, **by_hand))
+        return number
+
+    monkeypatch.setattr(lifecycle, "take_next_number", counter_then_a_hand)
+
+    # When the automatic creation writes its order
+    payload = await org.api.ok(CREATE_ORDER, auto)
+
+    # Then the unique number is kept by the hand, and the automatic order takes the next one
+    assert taken_by_hand == ["SO-00001"]
+    assert payload["salesOrder"]["number"] == "SO-00002"
+    assert await order_count(org) == 2
+    assert (await settings(org))["salesOrderNumbering"]["nextNumber"] == 3
 
 
 async def test_concurrent_automatic_and_explicit_numbers_never_collide(org: Organization) -> None:

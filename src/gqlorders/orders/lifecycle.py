@@ -32,7 +32,7 @@ from gqlorders.models import (
     Tax,
 )
 from gqlorders.money import HUNDRED, TaxedAmount, document_totals, line_amount, order_discount
-from gqlorders.numbering import assign_number
+from gqlorders.numbering import assign_number, number_taken, take_next_number
 from gqlorders.orders.events import record_event
 from gqlorders.orders.fulfilment import apply_closing_rule
 from gqlorders.orders.inputs import LineInput, NewSalesOrder, SalesOrderChanges, SendRequest
@@ -327,36 +327,54 @@ async def create_sales_order(principal: Principal, data: NewSalesOrder) -> Sales
     assert priced is not None
     lines = _new_lines(priced)
     _apply_statuses(order, lines, _goods(priced))
-    try:
-        async with in_transaction():
+    while True:
+        if data.number is None:
+            order.number = await take_next_number(organization_id, DocumentKind.SALES_ORDER)
+        try:
+            await _write_new_order(principal, data, order, lines, send_to)
+            return order
+        except IntegrityError:  # the number or the external order is taken (by another request)
+            if data.number is None and await number_taken(
+                SalesOrder, organization_id, order.number
+            ):
+                continue  # given by hand: take the counter's next
+            source = data.source
+            if source is not None and await SalesOrder.exists(
+                organization_id=organization_id,
+                marketplace=source.marketplace,
+                external_id=source.external_id,
+            ):
+                raise AlreadyImported(source.external_id) from None
+            raise DomainError.one(
+                ErrorCode.DUPLICATE_NUMBER,
+                ("number",),
+                f"number {data.number or order.number} is already used",
+            ) from None
+
+
+async def _write_new_order(
+    principal: Principal,
+    data: NewSalesOrder,
+    order: SalesOrder,
+    lines: list[SalesOrderLine],
+    send_to: list[str] | None,
+) -> None:
+    async with in_transaction():
+        if data.number is not None:
             order.number = await assign_number(
-                SalesOrder, organization_id, DocumentKind.SALES_ORDER, data.number
+                SalesOrder, principal.organization_id, DocumentKind.SALES_ORDER, data.number
             )
-            await order.save()
-            for line in lines:
-                line.sales_order_id = order.id
-            await SalesOrderLine.bulk_create(lines)
-            await record_event(
-                order.id, "created", principal.actor, {"number": order.number}, new_order=True
-            )
-            if data.send or data.confirm:
-                await _confirm(order, principal.actor, new_order=True)
-            if data.send:
-                await _queue_order_email(order, principal.actor, send_to)
-    except IntegrityError:  # a concurrent request took the same number or external order
-        source = data.source
-        if source is not None and await SalesOrder.exists(
-            organization_id=organization_id,
-            marketplace=source.marketplace,
-            external_id=source.external_id,
-        ):
-            raise AlreadyImported(source.external_id) from None
-        raise DomainError.one(
-            ErrorCode.DUPLICATE_NUMBER,
-            ("number",),
-            f"number {data.number or order.number} is already used",
-        ) from None
-    return order
+        await order.save()
+        for line in lines:
+            line.sales_order_id = order.id
+        await SalesOrderLine.bulk_create(lines)
+        await record_event(
+            order.id, "created", principal.actor, {"number": order.number}, new_order=True
+        )
+        if data.send or data.confirm:
+            await _confirm(order, principal.actor, new_order=True)
+        if data.send:
+            await _queue_order_email(order, principal.actor, send_to)
 
 
 HEADER_KEYS = (

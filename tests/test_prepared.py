@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from tortoise.transactions import in_transaction
 
@@ -75,13 +77,61 @@ async def test_arguments_that_are_not_values_choose_the_query(org: Organization)
 async def test_the_statement_is_built_once_and_runs_in_the_current_transaction(
     org: Organization,
 ) -> None:
-    await CUSTOMER_BY_NAME("warm-up", org.id)
+    customers = PreparedSelect(
+        lambda name, organization_id: models.Customer.filter(
+            name=name, organization_id=organization_id
+        ).limit(1)
+    )
+    await customers("warm-up", org.id)
     async with in_transaction():
         await models.Customer.create(organization_id=org.id, name="Uncommitted", currency="USD")
         with count_queries() as sent:
-            found = await CUSTOMER_BY_NAME("Uncommitted", org.id)
+            found = await customers("Uncommitted", org.id)
     assert [c.name for c in found] == ["Uncommitted"]
     assert len(sent) == 1
+    assert len(customers._statements) == 1  # one statement, built by the first call
+
+
+async def test_many_text_values_fit_a_short_column(org: Organization) -> None:
+    # Given customers in three currencies, and twelve currency codes (columns of 3 characters)
+    for currency in ("USD", "EUR", "GBP"):
+        await org.customer(name=currency, currency=currency)
+    codes = ["USD", "EUR", "JPY", "CHF", "CAD", "AUD", "NZD", "SEK", "NOK", "DKK", "PLN", "CZK"]
+    in_currencies = PreparedSelect(
+        lambda organization_id, currencies: models.Customer.filter(
+            organization_id=organization_id, currency__in=currencies
+        ).order_by("name")
+    )
+
+    # Then each marker fits the column, and each code is bound in its place
+    assert [c.name for c in await in_currencies(org.id, codes)] == ["EUR", "USD"]
+    assert [c.name for c in await in_currencies(org.id, ["GBP", "XXX", *codes[2:]])] == ["GBP"]
+    assert len(in_currencies._statements) == 1
+
+
+async def test_enums_and_lists_of_enums_choose_the_statement(org: Organization) -> None:
+    customer = await org.customer()
+    await org.order(customer, [{"itemId": await org.item("A", "1"), "quantity": "1"}])
+    by_statuses = PreparedSelect(
+        lambda organization_id, statuses: models.SalesOrder.filter(
+            organization_id=organization_id, status__in=statuses
+        )
+    )
+    draft, confirmed = models.SalesOrderStatus.DRAFT, models.SalesOrderStatus.CONFIRMED
+
+    assert len(await by_statuses(org.id, [draft, confirmed])) == 1
+    assert await by_statuses(org.id, [confirmed]) == []
+    assert len(by_statuses._statements) == 2
+
+
+async def test_a_value_that_would_make_a_statement_each_is_refused(org: Organization) -> None:
+    on_date = PreparedSelect(
+        lambda organization_id, day: models.SalesOrder.filter(
+            organization_id=organization_id, date=day
+        )
+    )
+    with pytest.raises(TypeError, match="takes ints, text"):
+        await on_date(org.id, date(2026, 1, 1))
 
 
 async def test_a_value_that_does_not_reach_the_statement_unchanged_is_refused(

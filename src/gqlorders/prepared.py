@@ -9,16 +9,18 @@ values into the same text. Rows become instances through rows.py, so a prepared 
 what awaiting the query would.
 
 Arguments that are ints or strings (or lists, sets and tuples of them: one marker per element,
-one statement per length) are bound as parameters; any other argument -- a model class, None, a
-bool, an enum member -- decides the query's shape and is passed to the builder as is. A bound
-argument must reach exactly one parameter unchanged, as it does for plain integer and text
-columns; anything else fails on the first call (TypeError, or the column's own ValueError).
+one statement per length) are bound as parameters; a model class, None, a bool or an enum member
+(or a collection of them) decides the query's shape and is passed to the builder as is; anything
+else (a date, a Decimal: a statement per value) is refused with TypeError. A bound argument must
+reach exactly one parameter unchanged, as it does for plain integer and text columns; anything
+else fails on the first call (TypeError, or the column's own ValueError).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any, Generic, TypeVar
 
 from tortoise import connections
@@ -58,6 +60,11 @@ def _is_bound(value: Any) -> bool:
     return type(value) in (int, str)
 
 
+def _is_shape(value: Any) -> bool:
+    """A value that may choose the statement: few distinct ones, each built once."""
+    return value is None or isinstance(value, bool | Enum | type)
+
+
 def _shape(args: Sequence[Any]) -> tuple[Hashable, ...]:
     shape: list[Hashable] = []
     for value in args:
@@ -65,16 +72,22 @@ def _shape(args: Sequence[Any]) -> tuple[Hashable, ...]:
             shape.append(type(value))
         elif isinstance(value, _COLLECTIONS) and value and all(_is_bound(v) for v in value):
             shape.append((type(next(iter(value))), len(value)))
-        elif isinstance(value, _COLLECTIONS) and not value:
-            shape.append("empty")
+        elif _is_shape(value):
+            shape.append((type(value), value))
+        elif isinstance(value, _COLLECTIONS) and all(_is_shape(v) for v in value):
+            shape.append((type(value), tuple((type(v), v) for v in value)))
         else:
-            shape.append(("as is", value))
+            # a date, a Decimal...: a statement per value would pile up; bind it, or build it in
+            raise TypeError(
+                f"a prepared read takes ints, text, None, bools, enums, models: {value!r}"
+            )
     return tuple(shape)
 
 
 def _marker(kind: type, number: int) -> int | str:
-    # short text: tortoise checks a filter value against the column's max_length
-    return _MARKER_BASE - number if kind is int else f"\x00{number}\x00"
+    # one character: tortoise checks a filter value against the column's max_length (3 for a
+    # currency); from Unicode's private use plane, which no stored text uses
+    return _MARKER_BASE - number if kind is int else chr(0xF0000 + number)
 
 
 class _Prepared(Generic[Query]):

@@ -8,19 +8,21 @@ through a dict split per row. Here a plan is made once per query -- column posit
 converter -- and each row fills the instance's `__dict__` directly; scaled decimals become
 `Decimal(n).scaleb(-places)`, the very same value (digits and exponent) the field would give.
 
-The result is what `await query` returns, attribute for attribute (tests/api/test_rows.py checks
-it on both databases). It relies on tortoise internals pinned in pyproject (tortoise-orm 1.1);
-a query this module does not handle (prefetch_related, annotations, .only(), .first()) is simply
-awaited as usual.
+The result is what `await query` returns, attribute for attribute (tests/test_rows.py checks it
+on both databases). It relies on tortoise internals pinned in pyproject (tortoise-orm 1.1); a
+query this module does not handle (prefetch_related, annotations, .only(), .first()) is simply
+awaited by `fetch` (prepared.py refuses one: see `handles`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from decimal import Decimal
+from enum import Enum
 from functools import cache
 from typing import Any, TypeVar
 
+from tortoise.fields.data import CharEnumFieldInstance, IntEnumFieldInstance
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
@@ -44,6 +46,19 @@ def _scaled(places: int) -> Callable[[Any], Decimal]:
     return convert
 
 
+@cache
+def _enum_member(enum_type: type[Enum]) -> Callable[[Any], Enum]:
+    """`enum_type(value)` (what the enum fields give) by a dict lookup: Enum's call costs ~1 µs
+    per value, and a page has thousands (statuses, kinds)."""
+    members = {member.value: member for member in enum_type}
+
+    def convert(value: Any) -> Enum:
+        member = members.get(value)
+        return member if member is not None else enum_type(value)
+
+    return convert
+
+
 def _converters(model: type[Model]) -> dict[str, tuple[str, Converter]]:
     """column -> (attribute, converter), as `Model._init_from_db` treats each column. Read from
     the model's meta at every query: it depends on the database the ORM was opened on."""
@@ -56,6 +71,8 @@ def _converters(model: type[Model]) -> dict[str, tuple[str, Converter]]:
     for column, attribute, field in meta.db_complex_fields:
         if type(field) is ScaledDecimalField:
             found[column] = (attribute, _scaled(field.places))
+        elif isinstance(field, CharEnumFieldInstance | IntEnumFieldInstance):
+            found[column] = (attribute, _enum_member(field.enum_type))
         else:
             found[column] = (attribute, field.to_python_value)
     return found

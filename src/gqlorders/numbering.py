@@ -4,8 +4,9 @@ Each organization has one sequence per kind of document. The counter moves under
 the sequence (PostgreSQL) or under SQLite's single writer, so concurrent creations can never be
 handed the same number; the unique index on (organization, number) is the last line of defence.
 Invoices and packages take their number inside their creating transaction, which keeps the lock
-until it ends: no gaps. Sales orders take theirs just before (`take_next_number`), so that
-creations of one organization do not wait for each other: a failed creation may leave a gap.
+until it ends: no gaps. Sales orders take theirs just before (`take_next_number`) and rely on
+the unique index for numbers given by hand, so that creations of one organization do not wait
+for each other: a creation that fails after taking its number leaves a gap.
 """
 
 from __future__ import annotations
@@ -71,19 +72,25 @@ async def assign_number(
     explicit: str | None,
     field: FieldPath = ("number",),
 ) -> str:
-    """The number for a new document; call inside the transaction that creates it.
+    """The number for a new invoice or package; call inside the transaction that creates it.
 
     An explicit number is kept as given (it does not move the counter); otherwise AUTO mode takes
     the next free number, skipping numbers already taken by hand. The sequence row stays locked
     until the caller's transaction ends, so the numbers of documents that were written have no
-    gaps (invoices: continuous numbering is a legal requirement in many countries).
+    gaps (continuous invoice numbering is a legal requirement in many countries), and an AUTO
+    creation racing an explicit number waits for it, then sees the number taken.
     """
-    if explicit is not None:
-        return await _check_explicit_number(model, organization_id, document, explicit, field)
-    while True:
-        candidate = await take_next_number(organization_id, document, field)
-        if not await number_taken(model, organization_id, candidate):
-            return candidate
+    if explicit is None:
+        return await next_free_number(model, organization_id, document, field)
+    number = clean_explicit_number(explicit, field)
+    # (A whole row: tortoise drops FOR UPDATE from values() and values_list() queries.)
+    await (
+        NumberSequence.filter(organization_id=organization_id, document=document)
+        .select_for_update()
+        .first()
+    )
+    await refuse_taken_number(model, organization_id, number, field)
+    return number
 
 
 async def take_next_number(
@@ -92,13 +99,13 @@ async def take_next_number(
     """The counter's next AUTO number (REQUIRED when the numbering is MANUAL), which a document
     may already have been given by hand.
 
-    Called outside a transaction, the counter moves in a statement that commits on its own: the
-    sequence row is locked for that statement only, not for the whole creation, so creations of
+    Sales orders call it outside their transaction: the counter moves in a statement that
+    commits on its own, so the sequence row is locked for that statement only and creations of
     one organization do not queue behind each other's writes. The price is a gap when the
     creation then fails (a number is never handed out twice). A number already taken makes the
-    creation's insert fail on the unique index, and the caller takes the next one
-    (orders.lifecycle.create_sales_order): no statement asks beforehand. Called inside a
-    transaction, the lock is held until it ends, as `assign_number` holds it.
+    order's insert fail on the unique index, and the creation takes the next free one
+    (orders.lifecycle.create_sales_order): no statement asks beforehand. Inside a transaction the
+    lock is held until it ends.
     """
     taken = await execute_sql(_TAKE_NEXT_NUMBER, [organization_id, document.value])
     if not taken:
@@ -108,13 +115,22 @@ async def take_next_number(
     return format_number(taken[0]["prefix"], taken[0]["number"], taken[0]["padding"])
 
 
-async def _check_explicit_number(
+async def next_free_number(
     model: type[Model],
     organization_id: int,
     document: DocumentKind,
-    explicit: str,
-    field: FieldPath,
+    field: FieldPath = ("number",),
 ) -> str:
+    """The counter's next number that no document of this kind has, each taken one skipped with
+    one statement."""
+    while True:
+        candidate = await take_next_number(organization_id, document, field)
+        if not await number_taken(model, organization_id, candidate):
+            return candidate
+
+
+def clean_explicit_number(explicit: str, field: FieldPath = ("number",)) -> str:
+    """A number given by hand, trimmed; REQUIRED when blank, INVALID when it cannot be stored."""
     number = explicit.strip()
     if not number:
         raise DomainError.one(ErrorCode.REQUIRED, field, "the number cannot be blank")
@@ -122,17 +138,15 @@ async def _check_explicit_number(
         raise DomainError.one(
             ErrorCode.INVALID, field, f"a number has at most {MAX_NUMBER_LENGTH} characters"
         )
-    # The sequence row is locked as AUTO allocation locks it: an AUTO creation racing this one
-    # waits for it and then sees the number taken, instead of failing on the unique index.
-    # (A whole row: tortoise drops FOR UPDATE from values() and values_list() queries.)
-    await (
-        NumberSequence.filter(organization_id=organization_id, document=document)
-        .select_for_update()
-        .first()
-    )
+    return number
+
+
+async def refuse_taken_number(
+    model: type[Model], organization_id: int, number: str, field: FieldPath = ("number",)
+) -> None:
+    """DUPLICATE_NUMBER when a document of this kind already has the number."""
     if await number_taken(model, organization_id, number):
         raise DomainError.one(ErrorCode.DUPLICATE_NUMBER, field, f"number {number} is already used")
-    return number
 
 
 def validate_numbering_change(change: NumberingChange, field: Sequence[str]) -> Problems:

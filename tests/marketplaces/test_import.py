@@ -923,3 +923,19 @@ async def test_an_over_long_external_id_is_an_invalid_payload(org: Organization)
     assert "errors" not in response, response["errors"]
     result = response["data"]["importMarketplaceOrder"]
     assert errors_of(result) == [(["input", "payload", "id"], "INVALID_PAYLOAD")]
+
+
+async def test_an_import_skips_a_number_given_by_hand(org: Organization) -> None:
+    # Given SO-00001 given by hand to an order, while the counter still stands at 1
+    await create_items(org, *IPODS)
+    customer = await org.customer()
+    await org.order(
+        customer, [{"itemId": await org.item("HAND", "1"), "quantity": "1"}], number="SO-00001"
+    )
+
+    # When a marketplace order is imported (the import holds the counter for its transaction)
+    order = await imported(org, "shopify", shopify_rest())
+
+    # Then it takes the next free number, and nothing of the refused attempt remains
+    assert order["number"] == "SO-00002"
+    assert (await counts(org))["orders"] == 2

@@ -584,6 +584,25 @@ async def test_a_number_given_by_hand_after_the_counter_handed_it_out_is_skipped
     assert (await settings(org))["salesOrderNumbering"]["nextNumber"] == 3
 
 
+async def test_a_creation_that_fails_after_taking_its_number_leaves_a_gap_never_a_repeat(
+    org: Organization, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a creation that fails (a server error) once its order row is written
+    input = await order_input(org)
+
+    async def failing(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(lifecycle, "record_event", failing)
+    body = await org.api.execute(CREATE_ORDER, {"input": input})
+    assert body["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    monkeypatch.undo()
+
+    # Then nothing of it remains, its number is not handed out again: the next order skips it
+    assert await order_count(org) == 0
+    assert await create_number(org) == "SO-00002"
+
+
 async def test_concurrent_automatic_and_explicit_numbers_never_collide(org: Organization) -> None:
     # Given explicit claims on SO-00003 and SO-00005 racing with 10 automatic creations
     auto = await order_input(org)

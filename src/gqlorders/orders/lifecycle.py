@@ -32,7 +32,13 @@ from gqlorders.models import (
     Tax,
 )
 from gqlorders.money import HUNDRED, TaxedAmount, document_totals, line_amount, order_discount
-from gqlorders.numbering import assign_number, number_taken, take_next_number
+from gqlorders.numbering import (
+    clean_explicit_number,
+    next_free_number,
+    number_taken,
+    refuse_taken_number,
+    take_next_number,
+)
 from gqlorders.orders.events import record_event
 from gqlorders.orders.fulfilment import apply_closing_rule
 from gqlorders.orders.inputs import LineInput, NewSalesOrder, SalesOrderChanges, SendRequest
@@ -327,17 +333,28 @@ async def create_sales_order(principal: Principal, data: NewSalesOrder) -> Sales
     assert priced is not None
     lines = _new_lines(priced)
     _apply_statuses(order, lines, _goods(priced))
+    if data.number is not None:
+        order.number = clean_explicit_number(data.number)
+        await refuse_taken_number(SalesOrder, organization_id, order.number)
+    else:
+        order.number = await take_next_number(organization_id, DocumentKind.SALES_ORDER)
     while True:
-        if data.number is None:
-            order.number = await take_next_number(organization_id, DocumentKind.SALES_ORDER)
         try:
             await _write_new_order(principal, data, order, lines, send_to)
             return order
-        except IntegrityError:  # the number or the external order is taken (by another request)
-            if data.number is None and await number_taken(
-                SalesOrder, organization_id, order.number
-            ):
-                continue  # given by hand: take the counter's next
+        except _OrderRowRefused as refused:
+            if await number_taken(SalesOrder, organization_id, order.number):
+                if data.number is not None:
+                    raise DomainError.one(
+                        ErrorCode.DUPLICATE_NUMBER,
+                        ("number",),
+                        f"number {order.number} is already used",
+                    ) from None
+                # given by hand since the counter handed it out: take the next free one
+                order.number = await next_free_number(
+                    SalesOrder, organization_id, DocumentKind.SALES_ORDER
+                )
+                continue
             source = data.source
             if source is not None and await SalesOrder.exists(
                 organization_id=organization_id,
@@ -345,11 +362,16 @@ async def create_sales_order(principal: Principal, data: NewSalesOrder) -> Sales
                 external_id=source.external_id,
             ):
                 raise AlreadyImported(source.external_id) from None
-            raise DomainError.one(
-                ErrorCode.DUPLICATE_NUMBER,
-                ("number",),
-                f"number {data.number or order.number} is already used",
-            ) from None
+            raise refused.error from None  # not a rule of ours: a server error
+
+
+class _OrderRowRefused(Exception):
+    """The order's own INSERT failed on a constraint (its number, its marketplace order): the
+    transaction is void, and the creation decides what to try next."""
+
+    def __init__(self, error: IntegrityError) -> None:
+        super().__init__(error)
+        self.error = error
 
 
 async def _write_new_order(
@@ -360,11 +382,10 @@ async def _write_new_order(
     send_to: list[str] | None,
 ) -> None:
     async with in_transaction():
-        if data.number is not None:
-            order.number = await assign_number(
-                SalesOrder, principal.organization_id, DocumentKind.SALES_ORDER, data.number
-            )
-        await order.save()
+        try:
+            await order.save()
+        except IntegrityError as error:
+            raise _OrderRowRefused(error) from error
         for line in lines:
             line.sales_order_id = order.id
         await SalesOrderLine.bulk_create(lines)

@@ -2,18 +2,21 @@
 
 Creates a throw-away database, migrates it, fills a catalog with COPY (3 taxes, 2,000 goods
 items, 200 customers with addresses and payment terms), starts a real server
-(`gqlorders serve`, LOG_FORMAT=text, in-process job runner) and drives it with httpx: for each
-level of 1, 10 and 50 concurrent clients, every client creates orders of 5 lines (random
-customer and items, quantities with up to 4 decimals) back to back for --duration seconds.
+(`gqlorders serve`, LOG_FORMAT=text, in-process job runner) and drives it with aiohttp (or
+httpx, --client): for each level of 1, 10 and 50 concurrent clients, every client creates
+orders of 5 lines (random customer and items, quantities with up to 4 decimals) back to back
+for --duration seconds.
 
 Beside it, the floor: the same rows -- the order with its totals and tax totals, its 5 lines,
-its "created" event, and the number taken from the organization's sequence row (locked for
-the transaction, as the API does) -- inserted with asyncpg, one transaction per order, with as
-many concurrent workers and as many connections as the server's pool (tortoise's default, 5).
+its "created" event, and the number taken from the organization's sequence row by an UPDATE
+committed on its own just before, as the API takes it -- inserted with asyncpg, one transaction
+per order, with as many concurrent workers and as many connections as the server's pool
+(tortoise's default, 5).
 
 Printed per level: orders/s, p50 and p99 latency of both, and the ratio API / raw (goal
->= 1/4); the server's CPU time per order (from /proc); and the SQL statements one creation
-issues (counted in-process through the same app, before the server starts).
+>= 1/4); the CPU time per order of the server, the client and PostgreSQL (from /proc); and the
+SQL statements one creation issues (counted in-process through the same app, before the server
+starts).
 
     .venv/bin/python bench/create_orders.py                 # ~1.5 minutes
     .venv/bin/python bench/create_orders.py --duration 15 --levels 1,10,50,100
@@ -282,30 +285,31 @@ async def raw_create(pool: asyncpg.Pool, catalog: Catalog, spec: OrderSpec, acto
     tax_totals = json.dumps([{"tax_id": key, "amount": str(value)} for key, value in totals.taxes])
     customer = catalog.customers[spec.customer_id]
     now = datetime.now(UTC)
-    async with pool.acquire() as conn, conn.transaction():
+    async with pool.acquire() as conn:
         sequence = await conn.fetchrow(NEXT_NUMBER, catalog.organization_id)
         number = f"{sequence['prefix']}{sequence['number']:0{sequence['padding']}d}"
-        order_id = await conn.fetchval(
-            INSERT_ORDER,
-            catalog.organization_id,
-            number,
-            spec.customer_id,
-            date.today(),
-            customer["payment_terms_days"],
-            customer["payment_terms_label"],
-            catalog.warehouse_id,
-            customer["currency"],
-            customer["address"],
-            int(totals.sub_total * 100),
-            tax_totals,
-            int(totals.tax_total * 100),
-            int(totals.total * 100),
-            now,
-        )
-        await conn.execute(
-            INSERT_LINES, order_id, positions, items, quantities, rates, tax_ids, amounts
-        )
-        await conn.execute(INSERT_EVENT, order_id, now, actor, json.dumps({"number": number}))
+        async with conn.transaction():
+            order_id = await conn.fetchval(
+                INSERT_ORDER,
+                catalog.organization_id,
+                number,
+                spec.customer_id,
+                date.today(),
+                customer["payment_terms_days"],
+                customer["payment_terms_label"],
+                catalog.warehouse_id,
+                customer["currency"],
+                customer["address"],
+                int(totals.sub_total * 100),
+                tax_totals,
+                int(totals.tax_total * 100),
+                int(totals.total * 100),
+                now,
+            )
+            await conn.execute(
+                INSERT_LINES, order_id, positions, items, quantities, rates, tax_ids, amounts
+            )
+            await conn.execute(INSERT_EVENT, order_id, now, actor, json.dumps({"number": number}))
 
 
 # --- driving ----------------------------------------------------------------------------------
@@ -485,6 +489,8 @@ async def api_client(kind: str, base_url: str, token: str, connections: int) -> 
                     response = await client.get("/healthz")
                     return response.status_code, None
                 response = await client.post("/graphql", json=payload)
+                if response.status_code != 200:
+                    return response.status_code, None
                 return response.status_code, response.json()
 
             yield post_httpx
@@ -500,6 +506,8 @@ async def api_client(kind: str, base_url: str, token: str, connections: int) -> 
                 async with session.get("/healthz") as response:
                     return response.status, None
             async with session.post("/graphql", json=payload) as response:
+                if response.status != 200:
+                    return response.status, None
                 return response.status, await response.json()
 
         yield post_aiohttp

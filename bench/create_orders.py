@@ -61,7 +61,6 @@ from gqlorders.tenancy import create_organization, create_token
 
 GOAL_RATIO = 0.25
 SCALE = 10**4
-POOL_SIZE = 5  # tortoise's default asyncpg pool (maxsize)
 LINES = 5
 
 CREATE = """
@@ -84,6 +83,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep the database at the end")
     parser.add_argument(
         "--server-workers", type=int, default=1, help="processes of `gqlorders serve` (1)"
+    )
+    parser.add_argument(
+        "--pool",
+        type=int,
+        default=5,
+        help="connections per server process (DATABASE_URL ?maxsize=N; 5, tortoise's default);"
+        " the raw floor gets as many as all processes",
     )
     parser.add_argument(
         "--client",
@@ -591,7 +597,9 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
     api_results: list[LevelResult] = []
     raw_results: list[LevelResult] = []
     failures = 0
-    with server(url, data_dir, port, data_dir / "server.log", args.server_workers) as process:
+    server_url = f"{url}?maxsize={args.pool}"
+    log_path = data_dir / "server.log"
+    with server(server_url, data_dir, port, log_path, args.server_workers) as process:
         async with api_client(args.client, f"http://127.0.0.1:{port}", token, max(levels)) as post:
             await wait_ready(post, process)
             log(f"server pid {process.pid} on port {port}, driven by {args.client}")
@@ -604,7 +612,7 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
                     return False
                 return not body.get("errors") and not body["data"]["createSalesOrder"]["errors"]
 
-            connections = POOL_SIZE * args.server_workers  # as many as all server processes
+            connections = args.pool * args.server_workers  # as many as all server processes
             pool = await asyncpg.create_pool(url, min_size=connections, max_size=connections)
             try:
 
@@ -648,7 +656,10 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
 
     log("")
     log(f"machine: {machine(server_version)}")
-    log(f"server: {args.server_workers} process(es), in-process jobs, LOG_FORMAT=text")
+    log(
+        f"server: {args.server_workers} process(es) of {args.pool} connections, in-process jobs,"
+        f" LOG_FORMAT=text; client: {args.client}"
+    )
     log(
         f"{'clients':>7} | {'API orders/s':>12} {'p50 ms':>7} {'p99 ms':>7} "
         f"| {'raw orders/s':>12} {'p50 ms':>7} {'p99 ms':>7} | {'API/raw':>7}"

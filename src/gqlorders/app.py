@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -232,4 +233,10 @@ def served_app() -> Starlette:
     settings = load_settings()
     if settings.log_json:
         configure_logging()
-    return create_app(settings)
+    app = create_app(settings)
+    # What exists now (modules, the schema, the ORM's metadata) lives as long as the process:
+    # out of the collector's sight, a full collection no longer walks it every few hundred
+    # requests (bench/create_orders.py: p99 at 10 clients 85 -> 38 ms).
+    gc.collect()
+    gc.freeze()
+    return app

@@ -19,7 +19,7 @@ install: $(BIN)/gqlorders
 ## Set up, migrate SQLite under ./var, create demo data, print the token and serve.
 demo: install
 	$(BIN)/gqlorders demo --host $(HOST) --port $(PORT)
-	$(BIN)/gqlorders serve --host $(HOST) --port $(PORT)
+	REDIS_URL= $(BIN)/gqlorders serve --host $(HOST) --port $(PORT)
 
 serve: install
 	$(BIN)/gqlorders migrate

@@ -113,6 +113,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
             "gqlorders serve: several server processes need PostgreSQL (DATABASE_URL); "
             "SQLite takes one writer at a time"
         )
+    if settings.redis_url and settings.is_sqlite:
+        raise SystemExit(
+            "gqlorders serve: REDIS_URL hands background jobs to `gqlorders worker` processes, "
+            "which need PostgreSQL (DATABASE_URL); unset REDIS_URL to run them in the server"
+        )
     if settings.log_json:
         configure_logging()  # the supervisor's own lines, too
     print(f"gqlorders: GraphiQL at http://{args.host}:{args.port}/graphql", flush=True)
@@ -146,6 +151,12 @@ def _worker(settings: Settings) -> None:
     if not settings.redis_url:
         raise SystemExit(
             "gqlorders worker needs REDIS_URL; without it `gqlorders serve` runs jobs itself"
+        )
+    if settings.is_sqlite:
+        # Measured: two processes writing one SQLite file fail writes with "database is locked".
+        raise SystemExit(
+            "gqlorders worker needs PostgreSQL (DATABASE_URL): SQLite takes one writer at a "
+            "time; on SQLite, leave REDIS_URL unset and `gqlorders serve` runs jobs itself"
         )
     if settings.log_json:
         configure_logging()

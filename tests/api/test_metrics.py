@@ -96,6 +96,25 @@ def test_several_server_processes_are_refused_on_sqlite(tmp_path: Path) -> None:
     assert "WEB_CONCURRENCY must be a whole number of at least 1, not 'many'" in nonsense.stderr
 
 
+def test_jobs_handed_to_worker_processes_are_refused_on_sqlite(tmp_path: Path) -> None:
+    env = {
+        **server_env(f"sqlite://{tmp_path / 'one-writer.sqlite3'}", tmp_path),
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+    }
+
+    worker = subprocess.run(
+        [str(GQLORDERS), "worker"], env=env, capture_output=True, text=True, timeout=60
+    )
+    server = subprocess.run(
+        [str(GQLORDERS), "serve"], env=env, capture_output=True, text=True, timeout=60
+    )
+
+    assert worker.returncode == 1
+    assert "gqlorders worker needs PostgreSQL (DATABASE_URL)" in worker.stderr
+    assert server.returncode == 1
+    assert "unset REDIS_URL to run them in the server" in server.stderr
+
+
 def _processes_that_counted(metrics_dir: Path) -> set[str]:
     """The pids of the server processes that have written request counters."""
     return {path.stem.rsplit("_", 1)[1] for path in metrics_dir.glob("serve-*/counter_*.db")}

@@ -152,15 +152,22 @@ def count_queries() -> Iterator[list[str]]:
 
 
 @contextmanager
-def captured_statements(table: str) -> Iterator[list[tuple[str, list[Any]]]]:
-    """The SELECT statements (with their parameters) tortoise sends that read `table`: to
-    EXPLAIN exactly what the API ran."""
+def captured_statements(
+    table: str, verbs: tuple[str, ...] = ("SELECT",)
+) -> Iterator[list[tuple[str, list[Any]]]]:
+    """The statements (with their parameters) tortoise sends that start with one of `verbs` and
+    name `table`: to EXPLAIN exactly what the code ran."""
     statements: list[tuple[str, list[Any]]] = []
+    names = (f'FROM "{table}"', f'UPDATE "{table}"')
 
     def emit(record: logging.LogRecord) -> None:
         if isinstance(record.args, tuple) and len(record.args) == 2:
             sql, values = record.args
-            if isinstance(sql, str) and sql.startswith("SELECT") and f'FROM "{table}"' in sql:
+            if (
+                isinstance(sql, str)
+                and sql.lstrip().startswith(verbs)
+                and any(name in sql for name in names)
+            ):
                 statements.append((sql, list(values or [])))
 
     with _tortoise_log(emit):

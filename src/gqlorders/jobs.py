@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from tortoise.expressions import RawSQL
+from tortoise.queryset import QuerySet
 from tortoise.timezone import now
 
 from gqlorders.models import OutboxJob
@@ -76,10 +77,17 @@ async def enqueue(job: str, **payload: Any) -> None:
         tracked.wrote = True
 
 
+def waiting() -> QuerySet[OutboxJob]:
+    """Jobs to hand on: not dispatched, and not done (a stale claim handed out again whose
+    first run then finished is not to run again). Served by the partial index of migration 0011,
+    which holds only the rows not done."""
+    return OutboxJob.filter(dispatched_at__isnull=True, done_at__isnull=True)
+
+
 async def claim_pending(limit: int = 100) -> list[OutboxJob]:
     """Committed, not yet dispatched jobs, each claimed by exactly one caller."""
     claimed = []
-    for row in await OutboxJob.filter(dispatched_at__isnull=True).order_by("id").limit(limit):
+    for row in await waiting().order_by("id").limit(limit):
         if await OutboxJob.filter(id=row.id, dispatched_at__isnull=True).update(
             dispatched_at=now()
         ):

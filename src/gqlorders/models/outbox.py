@@ -16,4 +16,5 @@ class OutboxJob(Model):
 
     class Meta:
         table = "outbox_job"
-        indexes = (("dispatched_at", "id"),)
+        # Partial indexes on the rows still to run, and on the finished ones for pruning, are in
+        # migration 0011 (raw SQL: tortoise's PartialIndex cannot say IS NULL).

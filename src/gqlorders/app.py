@@ -35,7 +35,6 @@ from gqlorders.config import Settings, load_settings
 from gqlorders.database import connected
 from gqlorders.emails import requeue_waiting
 from gqlorders.marketplace_import import receive_webhook
-from gqlorders.models import OutboxJob
 from gqlorders.observability import (
     OUTBOX_LAG,
     OUTBOX_PENDING,
@@ -130,8 +129,8 @@ def readyz_for(settings: Settings):
 
 async def metrics(request: Request) -> Response:
     """Prometheus metrics: requests, durations, jobs, and the outbox's backlog."""
-    pending = await OutboxJob.filter(dispatched_at__isnull=True).order_by("id").first()
-    OUTBOX_PENDING.set(await OutboxJob.filter(dispatched_at__isnull=True).count())
+    pending = await jobs.waiting().order_by("id").first()
+    OUTBOX_PENDING.set(await jobs.waiting().count())
     OUTBOX_LAG.set((now() - pending.created_at).total_seconds() if pending else 0)
     return Response(metrics_exposition(), media_type=CONTENT_TYPE_LATEST)
 
@@ -180,8 +179,19 @@ def build_runner(settings: Settings) -> jobs.Runner:
     return jobs.InProcessRunner(FUNCTIONS, {"settings": settings})
 
 
-def create_app(settings: Settings | None = None, *, manage_database: bool = True) -> Starlette:
-    """The ASGI app. Tests that open the database themselves pass `manage_database=False`."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    manage_database: bool = True,
+    freeze_after_startup: bool = False,
+) -> Starlette:
+    """The ASGI app. Tests that open the database themselves pass `manage_database=False`.
+
+    `freeze_after_startup` (the served app): what exists once started (modules, the schema, the
+    ORM's metadata and pool) lives as long as the process; out of the garbage collector's sight
+    a full collection no longer walks it every few hundred requests (bench/create_orders.py:
+    p99 at 10 clients 85 -> 38 ms). Not for tests: a process building many apps would keep
+    every one of them."""
     settings = settings or load_settings()
     runner = build_runner(settings)
     jobs.configure(runner)
@@ -196,6 +206,9 @@ def create_app(settings: Settings | None = None, *, manage_database: bool = True
                 except Exception:  # the next start tries again: serve meanwhile
                     logging.getLogger("gqlorders.app").exception("requeueing e-mails failed")
             relay = asyncio.create_task(jobs.relay_forever())
+            if freeze_after_startup:
+                gc.collect()
+                gc.freeze()
             try:
                 yield
             finally:
@@ -233,10 +246,4 @@ def served_app() -> Starlette:
     settings = load_settings()
     if settings.log_json:
         configure_logging()
-    app = create_app(settings)
-    # What exists now (modules, the schema, the ORM's metadata) lives as long as the process:
-    # out of the collector's sight, a full collection no longer walks it every few hundred
-    # requests (bench/create_orders.py: p99 at 10 clients 85 -> 38 ms).
-    gc.collect()
-    gc.freeze()
-    return app
+    return create_app(settings, freeze_after_startup=True)

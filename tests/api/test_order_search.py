@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from gqlorders.orders import queries as order_queries
 from tests.support import Organization
 
 ORDERS = """
@@ -76,6 +79,22 @@ async def test_search_matches_number_reference_and_customer_name_literally(
     found = await list_orders(org, filter={"search": TERM})
 
     # Then the four that contain it are found, whatever their status, and no lookalike
+    assert numbers(found) == ["SO-2", "SO-3", "SO-4", "WEB-50%_OFF-1"]
+    assert found["totalCount"] == 4
+
+
+async def test_a_term_in_more_names_than_are_listed_is_matched_by_a_subquery_alike(
+    org: Organization, other_org: Organization, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the same orders, and customers' names matched through a subquery rather than a list
+    await _orders_around_the_term(org)
+    await _other_organizations_match(other_org)
+    monkeypatch.setattr(order_queries, "MATCHED_CUSTOMERS_LISTED", 0)
+
+    # When the orders are searched for "50%_off"
+    found = await list_orders(org, filter={"search": TERM})
+
+    # Then the same four are found, and still none of the other organization's
     assert numbers(found) == ["SO-2", "SO-3", "SO-4", "WEB-50%_OFF-1"]
     assert found["totalCount"] == 4
 

@@ -201,7 +201,7 @@ class Query:
             key = key.reversed()
         nodes = connection_nodes(info)
         page = await paginate(
-            order_queries.filtered_sales_orders(principal.organization_id, where),
+            await order_queries.filtered_sales_orders(principal.organization_id, where),
             key,
             first=first,
             after=after,

@@ -69,34 +69,45 @@ class _AnyOfSubquery(Term):
         return f"ANY(ARRAY{subquery})"
 
 
-def _search_condition(organization_id: int, term: str) -> Q:
+# A term in more customers' names than this is matched through a subquery instead of a list.
+MATCHED_CUSTOMERS_LISTED = 200
+
+
+async def _search_condition(organization_id: int, term: str) -> Q:
     """Orders whose number, reference number or customer's name contains `term`, ignoring case
     (SPEC §3 order list), written so that PostgreSQL can answer it from indexes.
 
     Matching the customer's name through a join (`customer__name__icontains`) puts a column of
-    another table in the OR, and PostgreSQL then reads every order of the organization to
-    check it. Asking for the matching customers on their own makes all three conditions about
-    the order row: the number and reference number through migration 0010's trigram indexes,
-    `customer_id` through the (organization, customer) index, ORed in one bitmap scan. The
-    customers come from 0009's trigram index on their name, in the organization (an order's
-    customer always is of the order's organization). `= ANY(ARRAY(subquery))` rather than
-    `IN (subquery)`: PostgreSQL cannot use an index for an `IN (subquery)` inside an OR, and
-    runs the array's subquery once, before the scan. SQLite has neither arrays nor such
-    indexes: there it is `IN (subquery)`, the same rows.
-
-    Not knowing how many customers match before it runs, the planner counts on ten customers'
-    orders: with few customers of many orders each (bench/README.md), a rare term's page may
-    still be found by walking the list in sort order (totalCount, with no page to fill, is not).
+    another table in the OR, and PostgreSQL then reads every order of the organization to check
+    it. So the matching customers are asked first, on their own (0009's trigram index on their
+    name, in the organization: an order's customer always is of the order's organization), and
+    the order query gets their ids: all three conditions are then about the order row, the
+    number and reference number through migration 0010's trigram indexes and `customer_id`
+    through the (organization, customer) index, ORed in one bitmap scan -- and the planner knows
+    how many customers matched (none, often), instead of counting on ten customers' orders and
+    walking the list for a rare term. A term in very many names (a short one) keeps them in a
+    subquery (`= ANY(ARRAY(...))` on PostgreSQL, which runs it once before the scan; an `IN
+    (subquery)` inside an OR cannot use an index).
     """
-    customers = Customer.filter(organization_id=organization_id, name__icontains=term).values("id")
+    customers = Customer.filter(organization_id=organization_id, name__icontains=term)
+    matched = await customers.limit(MATCHED_CUSTOMERS_LISTED + 1).values_list("id", flat=True)
+    condition = Q(number__icontains=term) | Q(reference_number__icontains=term)
+    if not matched:
+        return condition
+    if len(matched) <= MATCHED_CUSTOMERS_LISTED:
+        # padded to a power of two (the last id repeated): 9 statement texts in all, not 200,
+        # in the connections' caches of prepared statements
+        ids = list(matched)
+        ids += ids[-1:] * ((1 << (len(ids) - 1).bit_length()) - len(ids))
+        return condition | Q(customer_id__in=ids)
     if SalesOrder._meta.db.capabilities.dialect == "postgres":
-        of_customers = Q(customer_id=_AnyOfSubquery(customers))
-    else:
-        of_customers = Q(customer_id__in=Subquery(customers))
-    return Q(number__icontains=term) | Q(reference_number__icontains=term) | of_customers
+        return condition | Q(customer_id=_AnyOfSubquery(customers.values("id")))
+    return condition | Q(customer_id__in=Subquery(customers.values("id")))
 
 
-def filtered_sales_orders(organization_id: int, where: SalesOrderFilter) -> QuerySet[SalesOrder]:
+async def filtered_sales_orders(
+    organization_id: int, where: SalesOrderFilter
+) -> QuerySet[SalesOrder]:
     query = SalesOrder.filter(
         organization_id=organization_id, status__in=where.statuses or DEFAULT_STATUSES
     )
@@ -104,7 +115,9 @@ def filtered_sales_orders(organization_id: int, where: SalesOrderFilter) -> Quer
         query = query.filter(customer_id=where.customer_id)
     if term := search_term(where.search):
         # no stored text can contain a term that cannot be stored (a NUL character)
-        condition = _search_condition(organization_id, term) if is_storable(term) else Q(id__lt=0)
+        condition = (
+            await _search_condition(organization_id, term) if is_storable(term) else Q(id__lt=0)
+        )
         query = query.filter(condition)
     if where.date_from is not None:
         query = query.filter(date__gte=where.date_from)
@@ -127,7 +140,7 @@ async def list_sales_orders(
     before: str | None = None,
 ) -> Page[SalesOrder]:
     return await paginate(
-        filtered_sales_orders(organization_id, where),
+        await filtered_sales_orders(organization_id, where),
         sort_key(sort, descending),
         first=first,
         after=after,
@@ -152,7 +165,7 @@ async def list_customers_sales_orders(
     """For each customer, the page `list_sales_orders` gives with the customer as its filter,
     all in one statement: a page of customers with their orders is not one query per customer."""
     return await paginate_each(
-        filtered_sales_orders(organization_id, SalesOrderFilter()),
+        await filtered_sales_orders(organization_id, SalesOrderFilter()),
         CUSTOMER_ORDERS_KEY,
         "customer_id",
         customer_ids,
@@ -167,6 +180,5 @@ async def count_customers_sales_orders(
     organization_id: int, customer_ids: Collection[int]
 ) -> dict[int, int]:
     """Each customer's number of orders in the order list (merged ones hidden), at once."""
-    return await count_each(
-        filtered_sales_orders(organization_id, SalesOrderFilter()), "customer_id", customer_ids
-    )
+    orders = await filtered_sales_orders(organization_id, SalesOrderFilter())
+    return await count_each(orders, "customer_id", customer_ids)

@@ -73,6 +73,7 @@ async def _import(settings: Settings, args: argparse.Namespace) -> int:
     payloads = _read_orders(Path(args.file))
     principal = Principal(args.org, 0, frozenset(Scope), f"import:{args.marketplace}")
     summary = {"created": 0, "updated": 0, "failed": 0}
+    _refuse_workers_on_sqlite(settings, "import")
     runner = build_runner(settings)  # the jobs an import causes go where the server's go
     jobs.configure(runner)
     async with database.connected(settings):
@@ -113,11 +114,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
             "gqlorders serve: several server processes need PostgreSQL (DATABASE_URL); "
             "SQLite takes one writer at a time"
         )
-    if settings.redis_url and settings.is_sqlite:
-        raise SystemExit(
-            "gqlorders serve: REDIS_URL hands background jobs to `gqlorders worker` processes, "
-            "which need PostgreSQL (DATABASE_URL); unset REDIS_URL to run them in the server"
-        )
+    _refuse_workers_on_sqlite(settings, "serve")
     if settings.log_json:
         configure_logging()  # the supervisor's own lines, too
     print(f"gqlorders: GraphiQL at http://{args.host}:{args.port}/graphql", flush=True)
@@ -144,6 +141,18 @@ def _positive(value: str, name: str) -> int:
     return number
 
 
+def _refuse_workers_on_sqlite(settings: Settings, command: str) -> None:
+    """REDIS_URL hands jobs to `gqlorders worker` processes, which cannot share SQLite's one
+    writer (measured: two processes writing one SQLite file fail writes with "database is
+    locked"); on SQLite the commands run jobs themselves."""
+    if settings.redis_url and settings.is_sqlite:
+        raise SystemExit(
+            f"gqlorders {command}: REDIS_URL hands background jobs to `gqlorders worker` "
+            "processes, which need PostgreSQL (DATABASE_URL): SQLite takes one writer at a "
+            "time; unset REDIS_URL to run jobs in the process"
+        )
+
+
 def _worker(settings: Settings) -> None:
     from gqlorders.observability import configure_logging
     from workers.arq_worker import build_worker
@@ -152,12 +161,7 @@ def _worker(settings: Settings) -> None:
         raise SystemExit(
             "gqlorders worker needs REDIS_URL; without it `gqlorders serve` runs jobs itself"
         )
-    if settings.is_sqlite:
-        # Measured: two processes writing one SQLite file fail writes with "database is locked".
-        raise SystemExit(
-            "gqlorders worker needs PostgreSQL (DATABASE_URL): SQLite takes one writer at a "
-            "time; on SQLite, leave REDIS_URL unset and `gqlorders serve` runs jobs itself"
-        )
+    _refuse_workers_on_sqlite(settings, "worker")
     if settings.log_json:
         configure_logging()
     build_worker(settings).run()

@@ -97,22 +97,29 @@ def test_several_server_processes_are_refused_on_sqlite(tmp_path: Path) -> None:
 
 
 def test_jobs_handed_to_worker_processes_are_refused_on_sqlite(tmp_path: Path) -> None:
+    # (a port nothing listens on: a command that did not refuse would find no Redis)
     env = {
         **server_env(f"sqlite://{tmp_path / 'one-writer.sqlite3'}", tmp_path),
-        "REDIS_URL": "redis://127.0.0.1:6379/0",
+        "REDIS_URL": "redis://127.0.0.1:1/0",
+    }
+    orders = tmp_path / "orders.json"
+    orders.write_text("[]")
+
+    def run(*arguments: str) -> subprocess.CompletedProcess[str]:
+        command = [str(GQLORDERS), *arguments]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+
+    finished = {
+        "worker": run("worker"),
+        "serve": run("serve", "--port", "0"),
+        "import": run("import", "shopify", str(orders), "--org", "1"),
     }
 
-    worker = subprocess.run(
-        [str(GQLORDERS), "worker"], env=env, capture_output=True, text=True, timeout=60
-    )
-    server = subprocess.run(
-        [str(GQLORDERS), "serve"], env=env, capture_output=True, text=True, timeout=60
-    )
-
-    assert worker.returncode == 1
-    assert "gqlorders worker needs PostgreSQL (DATABASE_URL)" in worker.stderr
-    assert server.returncode == 1
-    assert "unset REDIS_URL to run them in the server" in server.stderr
+    for command, result in finished.items():
+        assert result.returncode == 1, (command, result.stderr)
+        assert f"gqlorders {command}: REDIS_URL hands background jobs" in result.stderr
+        assert "need PostgreSQL (DATABASE_URL)" in result.stderr
+        assert "Traceback" not in result.stderr
 
 
 def _processes_that_counted(metrics_dir: Path) -> set[str]:

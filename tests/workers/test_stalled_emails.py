@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from arq.connections import ArqRedis
 from arq.constants import in_progress_key_prefix
 from tortoise.timezone import now
@@ -77,6 +78,10 @@ async def _sweep() -> int:
     return recovered
 
 
+@pytest.mark.skipif(
+    os.environ.get("GQLORDERS_TEST_DATABASE", "postgres") == "sqlite",
+    reason="`gqlorders worker` processes need PostgreSQL (SQLite takes one writer at a time)",
+)
 async def test_a_message_whose_worker_was_killed_mid_send_ends_failed_and_is_not_sent_again(
     org: Organization,
     relay: jobs.RedisRelay,

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from gqlorders.models import Customer
 from gqlorders.numbering import take_next_number
 from gqlorders.orders import lifecycle
 from gqlorders.tenancy import Scope
@@ -601,6 +602,28 @@ async def test_a_creation_that_fails_after_taking_its_number_leaves_a_gap_never_
     # Then nothing of it remains, its number is not handed out again: the next order skips it
     assert await order_count(org) == 0
     assert await create_number(org) == "SO-00002"
+
+
+async def test_a_refused_order_row_whose_number_is_free_is_a_server_error_not_a_duplicate(
+    org: Organization, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a creation whose customer vanished before its order row was written (the row then
+    # breaks a foreign key: a constraint, but not the number's)
+    input = await order_input(org)
+    vanished = Customer(id=10**12, organization_id=org.id, name="Gone", currency="EUR")
+
+    async def vanished_customer(*args: Any) -> Customer:
+        return vanished
+
+    monkeypatch.setattr(lifecycle, "get_customer", vanished_customer)
+
+    # When it is created
+    body = await org.api.execute(CREATE_ORDER, {"input": input})
+
+    # Then it fails as the server error it is, not as "number SO-00001 is already used"
+    assert body["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert body["data"] is None
+    assert await order_count(org) == 0
 
 
 async def test_concurrent_automatic_and_explicit_numbers_never_collide(org: Organization) -> None:

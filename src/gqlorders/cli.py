@@ -70,10 +70,10 @@ async def _import(settings: Settings, args: argparse.Namespace) -> int:
     from gqlorders.marketplace_import import import_order
     from gqlorders.tenancy import Principal, Scope
 
+    _refuse_workers_on_sqlite(settings, "import")
     payloads = _read_orders(Path(args.file))
     principal = Principal(args.org, 0, frozenset(Scope), f"import:{args.marketplace}")
     summary = {"created": 0, "updated": 0, "failed": 0}
-    _refuse_workers_on_sqlite(settings, "import")
     runner = build_runner(settings)  # the jobs an import causes go where the server's go
     jobs.configure(runner)
     async with database.connected(settings):
@@ -141,15 +141,22 @@ def _positive(value: str, name: str) -> int:
     return number
 
 
+_ON_SQLITE = {
+    "serve": "unset REDIS_URL and the server runs jobs itself",
+    "import": "unset REDIS_URL and the import runs its jobs itself",
+    "worker": "no worker is needed: without REDIS_URL, `gqlorders serve` runs jobs itself",
+}
+
+
 def _refuse_workers_on_sqlite(settings: Settings, command: str) -> None:
     """REDIS_URL hands jobs to `gqlorders worker` processes, which cannot share SQLite's one
     writer (measured: two processes writing one SQLite file fail writes with "database is
-    locked"); on SQLite the commands run jobs themselves."""
+    locked"); on SQLite, serve and import run jobs themselves."""
     if settings.redis_url and settings.is_sqlite:
         raise SystemExit(
             f"gqlorders {command}: REDIS_URL hands background jobs to `gqlorders worker` "
             "processes, which need PostgreSQL (DATABASE_URL): SQLite takes one writer at a "
-            "time; unset REDIS_URL to run jobs in the process"
+            f"time; {_ON_SQLITE[command]}"
         )
 
 

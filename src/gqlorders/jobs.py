@@ -88,9 +88,7 @@ async def claim_pending(limit: int = 100) -> list[OutboxJob]:
     """Committed, not yet dispatched jobs, each claimed by exactly one caller."""
     claimed = []
     for row in await waiting().order_by("id").limit(limit):
-        if await OutboxJob.filter(id=row.id, dispatched_at__isnull=True).update(
-            dispatched_at=now()
-        ):
+        if await waiting().filter(id=row.id).update(dispatched_at=now()):
             claimed.append(row)
     return claimed
 

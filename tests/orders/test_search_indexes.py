@@ -123,6 +123,7 @@ async def test_an_order_search_uses_the_trigram_indexes(org: Organization) -> No
         plan = await _plan(sql, values)
         assert "Bitmap Index Scan on sales_order_number_trgm" in plan, plan
         assert "Bitmap Index Scan on sales_order_reference_number_trgm" in plan, plan
+        # (organization_id, customer_id, created_at, id), migration 0007
         assert "Bitmap Index Scan on idx_sales_order_organiz_df83e3" in plan, plan
         assert "Seq Scan on sales_order" not in plan, plan
 

@@ -2,8 +2,8 @@
 
 The order list's search matches the order's number and reference number with `icontains`: these
 two indexes are on that very expression. Its third column, the customer's name, is served by
-0009's `customer_name_trgm` (orders/queries.py asks for the matching customers by themselves, in
-a subquery the index answers). Building them blocks writes to sales_order (150 ms for 60,000
+0009's `customer_name_trgm` (orders/queries.py asks for the matching customers by themselves,
+first, and gives the order query their ids). Building them blocks writes to sales_order (150 ms for 60,000
 orders, so seconds per million).
 """
 

@@ -343,18 +343,6 @@ async def create_sales_order(principal: Principal, data: NewSalesOrder) -> Sales
             await _write_new_order(principal, data, order, lines, send_to)
             return order
         except _OrderRowRefused as refused:
-            if await number_taken(SalesOrder, organization_id, order.number):
-                if data.number is not None:
-                    raise DomainError.one(
-                        ErrorCode.DUPLICATE_NUMBER,
-                        ("number",),
-                        f"number {order.number} is already used",
-                    ) from None
-                # given by hand since the counter handed it out: take the next free one
-                order.number = await next_free_number(
-                    SalesOrder, organization_id, DocumentKind.SALES_ORDER
-                )
-                continue
             source = data.source
             if source is not None and await SalesOrder.exists(
                 organization_id=organization_id,
@@ -362,7 +350,15 @@ async def create_sales_order(principal: Principal, data: NewSalesOrder) -> Sales
                 external_id=source.external_id,
             ):
                 raise AlreadyImported(source.external_id) from None
-            raise refused.error from None  # not a rule of ours: a server error
+            if not await number_taken(SalesOrder, organization_id, order.number):
+                raise refused.error from None  # not a rule of ours: a server error
+            if data.number is not None:
+                used = f"number {order.number} is already used"
+                raise DomainError.one(ErrorCode.DUPLICATE_NUMBER, ("number",), used) from None
+            # given by hand since the counter handed it out: take the next free one
+            order.number = await next_free_number(
+                SalesOrder, organization_id, DocumentKind.SALES_ORDER
+            )
 
 
 class _OrderRowRefused(Exception):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -11,15 +11,9 @@ from functools import lru_cache
 from typing import Any
 
 import strawberry
-from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, parse
 from strawberry.execution import optimized_is_awaitable
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-    SchemaExtension,
-)
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext, validate_document
 from strawberry.types.graphql import OperationType
@@ -105,31 +99,43 @@ def _validate(schema: GraphQLSchema, document: DocumentNode, rules: tuple) -> li
     return validate_document(schema, document, rules)
 
 
-class CachedParsing(SchemaExtension):
-    """Reuse the parsed document of a query text seen before (a syntax error is left to
-    strawberry's own parsing, so it is reported exactly as without the cache)."""
+def cached_parsing(max_tokens: int) -> type[SchemaExtension]:
+    class CachedParsing(SchemaExtension):
+        """Parse with the token limit, and reuse the parsed document of a query text seen before
+        (a syntax error or a document over the limit is left to strawberry's own parsing, so it
+        is reported exactly as without the cache)."""
 
-    def on_parse(self) -> Iterator[None]:
-        context = self.execution_context
-        query = context.query
-        if context.graphql_document is None and query and len(query) <= MAX_CACHED_QUERY:
-            with contextlib.suppress(GraphQLError):
-                context.graphql_document = _parse(query, **context.parse_options)
-        yield
+        def on_parse(self) -> Iterator[None]:
+            context = self.execution_context
+            context.parse_options["max_tokens"] = max_tokens
+            query = context.query
+            if context.graphql_document is None and query and len(query) <= MAX_CACHED_QUERY:
+                with contextlib.suppress(GraphQLError):
+                    context.graphql_document = _parse(query, **context.parse_options)
+            yield
+
+    return CachedParsing
 
 
-class CachedValidation(SchemaExtension):
-    """Reuse the validation result of a document validated before with the same rules. After
-    the cost limiter: a refusal of it stands, and it still sees every request's variables."""
+def cached_validation(limit_rules: Sequence[type[ASTValidationRule]]) -> type[SchemaExtension]:
+    class CachedValidation(SchemaExtension):
+        """Validate with the limits' rules (depth, aliases) as well, and reuse the result for a
+        document validated before with the same rules. After the cost limiter: a refusal of it
+        stands, and it still sees every request's variables."""
 
-    def on_validate(self) -> Iterator[None]:
-        context = self.execution_context
-        document = context.graphql_document
-        cacheable = context.query is not None and len(context.query) <= MAX_CACHED_QUERY
-        if context.pre_execution_errors is None and document is not None and cacheable:
-            rules = tuple(context.validation_rules)
-            context.pre_execution_errors = list(_validate(context.schema._schema, document, rules))
-        yield
+        def on_validate(self) -> Iterator[None]:
+            context = self.execution_context
+            context.validation_rules = (*context.validation_rules, *limit_rules)
+            document = context.graphql_document
+            cacheable = context.query is not None and len(context.query) <= MAX_CACHED_QUERY
+            if context.pre_execution_errors is None and document is not None and cacheable:
+                rules = tuple(context.validation_rules)
+                context.pre_execution_errors = list(
+                    _validate(context.schema._schema, document, rules)
+                )
+            yield
+
+    return CachedValidation
 
 
 def build_schema(limits: Limits | None = None) -> strawberry.Schema:
@@ -146,14 +152,13 @@ def build_schema(limits: Limits | None = None) -> strawberry.Schema:
             scalar_map={Decimal: DecimalScalar},
             batching_config={"max_operations": limits.max_batch},
         ),
+        # Few extensions: strawberry runs each one's hooks on every request (each costs tens
+        # of microseconds), so the limits live inside the parsing and validation ones.
         extensions=[
             ErrorPolicy,
-            lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
-            CachedParsing,
-            lambda: AddValidationRules(depth_rules),
-            lambda: AddValidationRules(alias_rules),
+            cached_parsing(limits.max_tokens),
             cost_limiter(limits.max_cost),
-            CachedValidation,
+            cached_validation([*depth_rules, *alias_rules]),
             RunJobsAfterCommit,
         ],
     )

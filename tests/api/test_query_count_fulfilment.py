@@ -135,3 +135,47 @@ async def test_a_page_with_every_fulfilment_relation_costs_the_same_statements(
     assert len(ten_statements) == len(hundred_statements), hundred_statements
     assert len(hundred_statements) == STATEMENTS_PER_PAGE, hundred_statements
     assert STATEMENTS_PER_PAGE <= 12
+
+
+# Issue 8's own selection: lines { item tax } customer warehouse taxes invoices packages.
+ISSUE_PAGE = """
+query($first: Int!) {
+  salesOrders(first: $first) {
+    edges {
+      node {
+        number
+        lines { item { sku } tax { name } }
+        customer { name }
+        warehouse { name }
+        taxes { tax { name } amount }
+        invoices { number }
+        packages { number }
+      }
+    }
+  }
+}"""
+
+# The token lookup; the page with its customers and warehouses joined in; the lines with their
+# items joined in; the taxes; the invoices; the packages.
+ISSUE_STATEMENTS = 6
+
+
+async def test_the_issues_page_costs_at_most_ten_statements_for_10_or_100_orders(
+    org: Organization,
+) -> None:
+    # Given 117 orders, the newest confirmed, invoiced, packed or sent
+    await orders_in_every_state(org)
+
+    # When a page of 10 and a page of 100 are read with the issue's relations
+    with count_queries() as ten_statements:
+        ten = await org.api.data(ISSUE_PAGE, {"first": 10})
+    with count_queries() as hundred_statements:
+        hundred = await org.api.data(ISSUE_PAGE, {"first": 100})
+
+    # Then both are complete, and cost the same statements, no more than ten
+    assert len(ten["salesOrders"]["edges"]) == 10
+    assert len(hundred["salesOrders"]["edges"]) == 100
+    nodes = [edge["node"] for edge in ten["salesOrders"]["edges"]]
+    assert sum(len(node["invoices"]) for node in nodes) == 1
+    assert sum(len(node["packages"]) for node in nodes) == 1
+    assert len(ten_statements) == len(hundred_statements) == ISSUE_STATEMENTS, hundred_statements

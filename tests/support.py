@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import pytest
+from tortoise import connections
 
 CREATE_CUSTOMER = """
 mutation($input: CreateCustomerInput!) {
@@ -172,3 +175,21 @@ def captured_statements(
 
     with _tortoise_log(emit):
         yield statements
+
+
+def postgres_only(reason: str) -> pytest.MarkDecorator:
+    """Skip on the SQLite run: what the test checks exists on PostgreSQL only."""
+    return pytest.mark.skipif(
+        os.environ.get("GQLORDERS_TEST_DATABASE", "postgres") == "sqlite", reason=reason
+    )
+
+
+async def explained(sql: str, values: list[Any]) -> str:
+    """The plan of a statement as it was sent, as text: EXPLAIN on PostgreSQL, EXPLAIN QUERY
+    PLAN on SQLite (index names appear in both)."""
+    db = connections.get("default")
+    if db.capabilities.dialect == "postgres":
+        rows = await db.execute_query_dict(f"EXPLAIN {sql}", values)
+        return "\n".join(row["QUERY PLAN"] for row in rows)
+    rows = await db.execute_query_dict(f"EXPLAIN QUERY PLAN {sql}", values)
+    return "\n".join(row["detail"] for row in rows)

@@ -8,18 +8,15 @@ analyzed as autovacuum would, and the very statement the API sends is explained 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from tortoise import connections
 
-from tests.support import Organization, captured_statements
+from tests.support import Organization, captured_statements, postgres_only
 
-pytestmark = pytest.mark.skipif(
-    os.environ.get("GQLORDERS_TEST_DATABASE", "postgres") == "sqlite",
-    reason="SQLite has no LATERAL: it pages each customer's orders with a window function",
+pytestmark = postgres_only(
+    "SQLite has no LATERAL: it pages each customer's orders with a window function"
 )
 
 FIRST = 3

@@ -8,18 +8,11 @@ minutes), vacuumed and analyzed as autovacuum would."""
 
 from __future__ import annotations
 
-import os
-from typing import Any
-
-import pytest
 from tortoise import connections
 
-from tests.support import Organization, captured_statements
+from tests.support import Organization, captured_statements, explained, postgres_only
 
-pytestmark = pytest.mark.skipif(
-    os.environ.get("GQLORDERS_TEST_DATABASE", "postgres") == "sqlite",
-    reason="trigram indexes exist on PostgreSQL only (SQLite searches by scanning)",
-)
+pytestmark = postgres_only("trigram indexes exist on PostgreSQL only (SQLite searches by scanning)")
 
 ROWS = 10_000
 
@@ -28,11 +21,6 @@ query($search: String) { customers(search: $search) { totalCount edges { node { 
 
 ITEMS = """
 query($search: String) { items(search: $search) { totalCount edges { node { sku } } } }"""
-
-
-async def _plan(sql: str, values: list[Any]) -> str:
-    rows = await connections.get("default").execute_query_dict(f"EXPLAIN {sql}", values)
-    return "\n".join(row["QUERY PLAN"] for row in rows)
 
 
 async def _many_customers_and_items(org: Organization) -> None:
@@ -66,7 +54,7 @@ async def test_a_customer_search_uses_the_trigram_indexes(org: Organization) -> 
     # And both statements (the page, totalCount) read the name and e-mail trigram indexes
     assert len(statements) == 2
     for sql, values in statements:
-        plan = await _plan(sql, values)
+        plan = await explained(sql, values)
         assert "Bitmap Index Scan on customer_name_trgm" in plan, plan
         assert "Bitmap Index Scan on customer_email_trgm" in plan, plan
 
@@ -84,6 +72,6 @@ async def test_an_item_search_uses_the_trigram_indexes(org: Organization) -> Non
     assert found == {"totalCount": 1, "edges": [{"node": {"sku": "ZYXWV-1"}}]}
     assert len(statements) == 2
     for sql, values in statements:
-        plan = await _plan(sql, values)
+        plan = await explained(sql, values)
         assert "Bitmap Index Scan on item_sku_trgm" in plan, plan
         assert "Bitmap Index Scan on item_name_trgm" in plan, plan

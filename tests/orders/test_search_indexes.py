@@ -12,18 +12,11 @@ walked the list in sort order: 13 ms, bench/README.md)."""
 
 from __future__ import annotations
 
-import os
-from typing import Any
-
-import pytest
 from tortoise import connections
 
-from tests.support import Organization, captured_statements
+from tests.support import Organization, captured_statements, explained, postgres_only
 
-pytestmark = pytest.mark.skipif(
-    os.environ.get("GQLORDERS_TEST_DATABASE", "postgres") == "sqlite",
-    reason="trigram indexes exist on PostgreSQL only (SQLite searches by scanning)",
-)
+pytestmark = postgres_only("trigram indexes exist on PostgreSQL only (SQLite searches by scanning)")
 
 CUSTOMERS = 2_000
 ORDERS = 4_000
@@ -34,11 +27,6 @@ query($search: String) {
     totalCount edges { node { number referenceNumber customer { name } } }
   }
 }"""
-
-
-async def _plan(sql: str, values: list[Any]) -> str:
-    rows = await connections.get("default").execute_query_dict(f"EXPLAIN {sql}", values)
-    return "\n".join(row["QUERY PLAN"] for row in rows)
 
 
 async def _many_orders(org: Organization, customers: int = CUSTOMERS) -> None:
@@ -115,12 +103,12 @@ async def test_an_order_search_uses_the_trigram_indexes(org: Organization) -> No
     }
     # And the matching customers are found by the name index, once for the page and totalCount
     assert len(customer_statements) == 1
-    assert "Bitmap Index Scan on customer_name_trgm" in await _plan(*customer_statements[0])
+    assert "Bitmap Index Scan on customer_name_trgm" in await explained(*customer_statements[0])
     # And both order statements (the page, totalCount) read the number, reference number and
     # (organization, customer) indexes, and no order they do not need
     assert len(statements) == 2
     for sql, values in statements:
-        plan = await _plan(sql, values)
+        plan = await explained(sql, values)
         assert "Bitmap Index Scan on sales_order_number_trgm" in plan, plan
         assert "Bitmap Index Scan on sales_order_reference_number_trgm" in plan, plan
         # (organization_id, customer_id, created_at, id), migration 0007
@@ -146,6 +134,6 @@ async def test_a_rare_term_among_few_customers_of_many_orders_is_found_from_the_
     # does not walk the organization's orders in sort order looking for matches
     assert [edge["node"]["referenceNumber"] for edge in found["edges"]] == ["PO-QZQZQ"]
     for sql, values in statements:
-        plan = await _plan(sql, values)
+        plan = await explained(sql, values)
         assert "Bitmap Index Scan on sales_order_reference_number_trgm" in plan, plan
         assert "idx_sales_order_organiz" not in plan, plan

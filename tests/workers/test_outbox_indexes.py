@@ -14,7 +14,7 @@ from tortoise import connections
 
 from gqlorders import jobs
 from gqlorders.models import OutboxJob
-from tests.support import Organization, captured_statements
+from tests.support import Organization, captured_statements, explained
 
 FINISHED = 7 * 24 * 60 + 60  # a week and an hour of jobs, one a minute: an hour to prune
 
@@ -46,15 +46,6 @@ async def _outbox_of_a_busy_week() -> None:
         )
 
 
-async def _plan(sql: str, values: list[object]) -> str:
-    db = connections.get("default")
-    if db.capabilities.dialect == "postgres":
-        rows = await db.execute_query_dict(f"EXPLAIN {sql}", values)
-        return "\n".join(row["QUERY PLAN"] for row in rows)
-    rows = await db.execute_query_dict(f"EXPLAIN QUERY PLAN {sql}", values)
-    return "\n".join(row["detail"] for row in rows)
-
-
 async def test_the_relay_reads_only_the_jobs_still_to_run(org: Organization) -> None:
     # Given a week and an hour of finished jobs and a few in flight
     await _outbox_of_a_busy_week()
@@ -71,7 +62,7 @@ async def test_the_relay_reads_only_the_jobs_still_to_run(org: Organization) -> 
 
     # Then the rows still to run come from the partial index, the old ones to delete from the
     # index of finished rows: none of them reads the table whole
-    plans = [await _plan(sql, values) for sql, values in sent]
+    plans = [await explained(sql, values) for sql, values in sent]
     assert len(plans) == 4, sent
     *unfinished, prune = plans
     for plan in unfinished:

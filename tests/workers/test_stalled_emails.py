@@ -18,7 +18,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from arq.connections import ArqRedis
 from arq.constants import in_progress_key_prefix
 from tortoise.timezone import now
@@ -26,7 +25,7 @@ from tortoise.timezone import now
 from gqlorders import emails, jobs
 from gqlorders.config import Settings
 from gqlorders.models import EmailMessage, EmailState
-from tests.support import Organization
+from tests.support import Organization, postgres_only
 from tests.workers.support import (
     ORDER,
     SEND_ORDER,
@@ -78,10 +77,7 @@ async def _sweep() -> int:
     return recovered
 
 
-@pytest.mark.skipif(
-    os.environ.get("GQLORDERS_TEST_DATABASE", "postgres") == "sqlite",
-    reason="`gqlorders worker` processes need PostgreSQL (SQLite takes one writer at a time)",
-)
+@postgres_only("`gqlorders worker` processes need PostgreSQL (SQLite takes one writer at a time)")
 async def test_a_message_whose_worker_was_killed_mid_send_ends_failed_and_is_not_sent_again(
     org: Organization,
     relay: jobs.RedisRelay,

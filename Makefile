@@ -5,7 +5,7 @@ PYTHON ?= python3
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install demo serve test test-postgres test-sqlite lint schema contract
+.PHONY: install demo serve test test-postgres test-sqlite lint schema
 
 $(BIN)/gqlorders: pyproject.toml
 	scripts/system-deps
@@ -29,7 +29,6 @@ serve: install
 test: install
 	scripts/ensure-services
 	$(BIN)/ruff check src adapters workers tests
-	$(BIN)/python ../shared/tools/contract_check.py schema.graphql ../shared/contract.graphql
 	$(BIN)/pytest
 	GQLORDERS_TEST_DATABASE=sqlite $(BIN)/pytest
 

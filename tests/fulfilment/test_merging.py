@@ -43,10 +43,8 @@ DOCK = {"attention": "Receiving", "street1": "9 Harbour Road", "city": "Shelbyvi
 
 IDS = ["input", "ids"]
 
-# CI clones the repository anywhere with shared/ beside it: find it from the repository root.
-MARKETPLACE_FIXTURES = (
-    Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "marketplace"
-)
+# Real marketplace payloads, kept in the repository (tests/fixtures/marketplace/SOURCES.md).
+MARKETPLACE_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "marketplace"
 
 IMPORT_ORDER = f"""
 mutation($input: ImportMarketplaceOrderInput!) {{

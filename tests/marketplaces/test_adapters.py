@@ -28,9 +28,9 @@ from gqlorders.marketplaces import (
     MarketplaceTotals,
 )
 
-# CI clones the repository anywhere with shared/ beside it: find it from the repository root.
+# Real marketplace payloads, kept in the repository (tests/fixtures/marketplace/SOURCES.md).
 REPO_ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = REPO_ROOT.parent / "shared" / "fixtures" / "marketplace"
+FIXTURES = REPO_ROOT / "tests" / "fixtures" / "marketplace"
 
 D = Decimal
 EST = timezone(timedelta(hours=-5))

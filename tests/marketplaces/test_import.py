@@ -16,9 +16,9 @@ from gqlorders.models import Customer, SalesOrder, SalesOrderLine, Tax
 from tests.fulfilment.documents import MERGE_ORDERS, confirmed_order, errors_of, invoice
 from tests.support import Organization
 
-# CI clones the repository anywhere with shared/ beside it: find it from the repository root.
+# Real marketplace payloads, kept in the repository (tests/fixtures/marketplace/SOURCES.md).
 REPO_ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = REPO_ROOT.parent / "shared" / "fixtures" / "marketplace"
+FIXTURES = REPO_ROOT / "tests" / "fixtures" / "marketplace"
 
 ORDER_FIELDS = """
   id number status referenceNumber date currency

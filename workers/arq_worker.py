@@ -11,11 +11,12 @@ from typing import Any
 from arq import Retry, func
 from arq.connections import RedisSettings
 from arq.worker import Worker
+from redis.asyncio import Redis
 from tortoise import Tortoise
 
 from gqlorders import jobs
 from gqlorders.config import Settings
-from gqlorders.database import prepare_data_dir, tortoise_config
+from gqlorders.database import connected, prepare_data_dir, tortoise_config
 from gqlorders.emails import SEND_DEADLINE
 from workers.jobs import FUNCTIONS
 from workers.mail import SMTP_TIMEOUT
@@ -50,11 +51,26 @@ def _arq_job(function: jobs.JobFunction) -> jobs.JobFunction:
     return run
 
 
+async def claimed_queue(settings: Settings) -> str:
+    """The queue of the installation of DATABASE_URL, claimed in REDIS_URL (`jobs.queues`);
+    raises `jobs.QueueClaimedError` if another installation holds it."""
+    assert settings.redis_url, "the worker needs REDIS_URL"
+    async with connected(settings), Redis.from_url(settings.redis_url) as redis:
+        return await jobs.own_queue(redis, settings.arq_queue)
+
+
 def build_worker(
-    settings: Settings, *, burst: bool = False, relay: bool = True, init_database: bool = True
+    settings: Settings,
+    *,
+    queue: str,
+    burst: bool = False,
+    relay: bool = True,
+    init_database: bool = True,
 ) -> Worker:
-    """A worker for REDIS_URL; it also relays the outbox, so jobs committed while Redis was
-    down go out even when no API request comes.
+    """A worker for REDIS_URL taking the jobs of `queue` (`claimed_queue`); it also relays the
+    outbox, so jobs committed while Redis was down go out even when no API request comes. It
+    refuses to start (`jobs.QueueClaimedError`) unless its database's installation owns
+    `queue`.
 
     `init_database=False` leaves the ORM to the caller, who has it open already (tests run a
     burst worker inside their own session: a second `Tortoise.init` would re-initialize that
@@ -67,8 +83,10 @@ def build_worker(
             await Tortoise.init(
                 config=tortoise_config(settings.database_url), _enable_global_fallback=True
             )
+        installation = await jobs.installation_id()
+        await jobs.claim_queue(ctx["redis"], jobs.queue_name(installation, queue), installation)
         ctx["settings"] = settings
-        jobs.configure(jobs.RedisRelay(settings.redis_url))  # type: ignore[arg-type]
+        jobs.configure(jobs.RedisRelay(settings.redis_url, queue))  # type: ignore[arg-type]
         await jobs.after_request()
         if relay:
             ctx["relay"] = asyncio.create_task(jobs.relay_forever())
@@ -96,6 +114,7 @@ def build_worker(
             for name, function in FUNCTIONS.items()
         ],
         redis_settings=RedisSettings.from_dsn(settings.redis_url),
+        queue_name=queue,
         on_startup=startup,
         on_shutdown=shutdown,
         burst=burst,

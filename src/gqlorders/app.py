@@ -175,7 +175,7 @@ async def webhook(request: Request) -> Response:
 
 def build_runner(settings: Settings) -> jobs.Runner:
     if settings.redis_url:
-        return jobs.RedisRelay(settings.redis_url)
+        return jobs.RedisRelay(settings.redis_url, settings.arq_queue)
     return jobs.InProcessRunner(FUNCTIONS, {"settings": settings})
 
 

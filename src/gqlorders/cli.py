@@ -162,7 +162,7 @@ def _refuse_workers_on_sqlite(settings: Settings, command: str) -> None:
 
 def _worker(settings: Settings) -> None:
     from gqlorders.observability import configure_logging
-    from workers.arq_worker import build_worker
+    from workers.arq_worker import build_worker, claimed_queue
 
     if not settings.redis_url:
         raise SystemExit(
@@ -171,7 +171,40 @@ def _worker(settings: Settings) -> None:
     _refuse_workers_on_sqlite(settings, "worker")
     if settings.log_json:
         configure_logging()
-    build_worker(settings).run()
+    try:
+        queue = asyncio.run(claimed_queue(settings))
+        build_worker(settings, queue=queue).run()
+    except jobs.QueueClaimedError as error:
+        raise SystemExit(f"gqlorders worker: {error}") from None
+
+
+async def _jobs_status(settings: Settings) -> None:
+    """Where this installation's jobs are: its queue (and who owns it in Redis), the outbox."""
+    status: dict[str, Any] = {}
+    async with database.connected(settings):
+        installation = await jobs.installation_id()
+        status["installation_id"] = installation
+        status["queue"] = None
+        if settings.redis_url:  # without it, jobs run in the server's own process
+            status["queue"] = jobs.queue_name(installation, settings.arq_queue)
+            status |= await _queue_in_redis(settings.redis_url, status["queue"])
+        status |= await jobs.outbox_status()
+    _print_json(status)
+
+
+async def _queue_in_redis(redis_url: str, queue: str) -> dict[str, Any]:
+    from redis.asyncio import Redis
+    from redis.exceptions import RedisError
+
+    try:
+        async with Redis.from_url(redis_url, socket_connect_timeout=2) as redis:
+            owner = await redis.get(jobs.queues.owner_key(queue))
+            return {
+                "queue_owner": owner.decode() if owner else None,
+                "queued_in_redis": await redis.zcard(queue),
+            }
+    except (OSError, RedisError) as error:
+        return {"queue_owner": None, "redis": f"unreachable: {error}"}
 
 
 def _export_schema(args: argparse.Namespace) -> None:
@@ -212,6 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
     token_revoke = token.add_parser("revoke", help="revoke a token at once")
     token_revoke.add_argument("token", help="the token's secret (gqo_...)")
     commands.add_parser("worker", help="run the background worker (needs REDIS_URL)")
+    job_commands = commands.add_parser("jobs", help="background jobs").add_subparsers(
+        dest="action", required=True
+    )
+    job_commands.add_parser(
+        "status", help="installation id, queue, and the outbox's backlog (JSON)"
+    )
     importer = commands.add_parser("import", help="import marketplace orders from a file")
     importer.add_argument("marketplace", help="e.g. shopify, amazon, woocommerce")
     importer.add_argument("file", help="a JSON array of orders, or JSON lines")
@@ -232,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         "org": lambda: _org_create(settings, args),
         "token": lambda: _token(settings, args),
         "recalc-stock": lambda: _recalc_stock(settings, args),
+        "jobs": lambda: _jobs_status(settings),
     }
     try:
         if args.command == "serve":

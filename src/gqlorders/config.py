@@ -26,6 +26,7 @@ class Settings:
     redis_url: str | None
     smtp_url: str | None
     smtp_from: str
+    arq_queue: str | None = None  # None: the installation's own, `gqlorders:<installation id>`
     limits: Limits = Limits()
     log_json: bool = True
 
@@ -44,6 +45,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         redis_url=env.get("REDIS_URL") or None,
         smtp_url=env.get("SMTP_URL") or None,
         smtp_from=env.get("SMTP_FROM") or "gqlorders <orders@localhost>",
+        arq_queue=env.get("ARQ_QUEUE") or None,
         limits=Limits(
             **{
                 name: int(env[f"GQLORDERS_{name.upper()}"])

@@ -40,6 +40,11 @@ DURATION = Histogram(
     "gqlorders_http_request_duration_seconds", "Time to answer a request", ["route"]
 )
 JOBS = Counter("gqlorders_jobs_total", "Background jobs run", ["job", "outcome"])
+JOB_HANDOFFS_LOST = Counter(
+    "gqlorders_job_handoffs_lost_total",
+    "Jobs arq refused to enqueue with nothing of them left in Redis: put back in the outbox",
+    ["job"],
+)
 # Set at scrape time from the database by whichever process answers /metrics.
 OUTBOX_PENDING = Gauge(
     "gqlorders_outbox_pending", "Committed jobs not yet handed on", multiprocess_mode="mostrecent"

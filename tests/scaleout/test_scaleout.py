@@ -49,7 +49,7 @@ import asyncpg
 import httpx
 import pytest
 from arq.connections import ArqRedis
-from arq.constants import default_queue_name, in_progress_key_prefix, result_key_prefix
+from arq.constants import in_progress_key_prefix, result_key_prefix
 from redis.asyncio import Redis
 
 from gqlorders.api.ids import parse_id
@@ -847,7 +847,9 @@ async def background_state(db: asyncpg.Connection, redis: Redis) -> dict[str, in
         "undispatched": await db.fetchval(
             "SELECT count(*) FROM outbox_job WHERE dispatched_at IS NULL"
         ),
-        "queued in arq": await redis.zcard(default_queue_name),
+        "queued in arq": await redis.zcard(
+            "gqlorders:" + await db.fetchval("SELECT installation_id FROM installation")
+        ),
         "running in arq": len(await redis.keys(in_progress_key_prefix + "*")),
         "arq results": len(await redis.keys(result_key_prefix + "*")),
         "e-mails QUEUED/SENDING": await db.fetchval(
@@ -1048,10 +1050,12 @@ async def check_stock(
 async def check_jobs(db: asyncpg.Connection, pool: ArqRedis) -> list[str]:
     """Every outbox row dispatched, and run by arq once, successfully, as itself."""
     problems = []
-    rows = await db.fetch("SELECT id, job, payload, dispatched_at FROM outbox_job ORDER BY id")
+    rows = await db.fetch(
+        "SELECT id, token, job, payload, dispatched_at FROM outbox_job ORDER BY id"
+    )
     results = {result.job_id: result for result in await pool.all_job_results()}
     for row in rows:
-        job_id = f"outbox:{row['id']}"
+        job_id = f"outbox:{row['id']}:{row['token']}"
         what = f"outbox row {row['id']} ({row['job']} {row['payload']})"
         if row["dispatched_at"] is None:
             problems.append(f"{what} was never dispatched")

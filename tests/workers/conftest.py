@@ -107,8 +107,10 @@ async def redis_url() -> AsyncIterator[str]:
 
 @pytest.fixture
 async def arq_pool(redis_url: str) -> AsyncIterator[ArqRedis]:
-    """arq's view of the queue, to look at and add jobs as the API or a duplicate would."""
+    """arq's view of this installation's queue, to look at and add jobs as the API or a
+    duplicate would."""
     pool = await create_pool(RedisSettings.from_dsn(redis_url))
+    pool.default_queue_name = await jobs.own_queue(pool, None)
     try:
         yield pool
     finally:

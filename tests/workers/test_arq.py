@@ -53,7 +53,8 @@ def redis_down() -> Iterator[ReservedPort]:
 
 async def run_worker(settings: Settings) -> None:
     """One arq worker in burst mode: it runs what is queued, then stops."""
-    worker = build_worker(settings, burst=True, relay=False, init_database=False)
+    queue = jobs.queue_name(await jobs.installation_id(), settings.arq_queue)
+    worker = build_worker(settings, queue=queue, burst=True, relay=False, init_database=False)
     try:
         await asyncio.wait_for(worker.main(), timeout=30)
     finally:
@@ -87,7 +88,7 @@ async def test_a_sent_order_is_mailed_by_an_arq_worker(
     rows = await jobs_since(before)
     assert [row.job for row in rows] == [jobs.RECALC_STOCK, jobs.SEND_EMAIL]
     assert all(row.dispatched_at is not None for row in rows)
-    assert await queued_ids(arq_pool) == sorted(f"outbox:{row.id}" for row in rows)
+    assert await queued_ids(arq_pool) == sorted(jobs.job_id(row) for row in rows)
     [queued] = (await _order(org, order["id"]))["emails"]
     assert queued["state"] == "QUEUED"
     assert mailbox.messages == []
@@ -140,10 +141,10 @@ async def test_jobs_wait_in_the_outbox_while_redis_is_down(
 
     # Then the job is handed to Redis, and a worker runs it
     assert (await OutboxJob.get(id=row.id)).dispatched_at is not None
-    assert await queued_ids(arq_pool) == [f"outbox:{row.id}"]
+    assert await queued_ids(arq_pool) == [jobs.job_id(row)]
     await run_worker(replace(settings, redis_url=redis_url))
     assert await committed(org, desk) == ["3.00"]
-    result = await Job(f"outbox:{row.id}", arq_pool).result_info()
+    result = await Job(jobs.job_id(row), arq_pool).result_info()
     assert result is not None
     assert result.success
 
@@ -279,7 +280,9 @@ async def test_the_worker_turns_retry_later_into_an_arq_retry(
     order = await desk_order(org)
     await org.api.ok(SEND_ORDER, {"id": order["id"]})
     [email_id] = held_emails.email_ids
-    worker = build_worker(replace(settings, redis_url="redis://localhost/0"))  # not started
+    worker = build_worker(
+        replace(settings, redis_url="redis://localhost/0"), queue="q"
+    )  # not started
 
     function = worker.functions[jobs.SEND_EMAIL]
     with pytest.raises(Retry) as retry:
@@ -293,7 +296,9 @@ async def test_the_worker_turns_retry_later_into_an_arq_retry(
 
 def test_the_email_job_outlasts_its_render_send_deadline_and_quit(settings: Settings) -> None:
     # arq's default timeout (300 s) would cut a send short with its outbox row never done
-    worker = build_worker(replace(settings, redis_url="redis://localhost/0"))  # not started
+    worker = build_worker(
+        replace(settings, redis_url="redis://localhost/0"), queue="q"
+    )  # not started
 
     assert worker.functions[jobs.SEND_EMAIL].timeout_s == 330  # 180 + 120 + 30
     assert worker.functions[jobs.RENDER_PDF].timeout_s is None  # arq's default

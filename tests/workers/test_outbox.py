@@ -122,7 +122,7 @@ async def test_a_job_is_claimed_by_one_relay_only(org: Organization) -> None:
     assert (await OutboxJob.get(id=job.id)).dispatched_at is not None
     # (done, as its run would mark it: a claimed job never run is handed out again after
     # STALE_AFTER by any later sweep of this shared database)
-    await jobs.mark_done(f"outbox:{job.id}")
+    await jobs.mark_done(jobs.job_id(job))
 
 
 async def test_a_job_claimed_by_a_process_that_died_is_handed_out_again(
@@ -186,7 +186,7 @@ async def test_the_rows_of_jobs_that_ran_a_week_ago_are_pruned(org: Organization
     )
     assert pruned >= 1
     assert sorted(remaining) == [recent.id, running.id]
-    await jobs.mark_done(f"outbox:{running.id}")  # (no later sweep may hand it out again)
+    await jobs.mark_done(jobs.job_id(running))  # (no later sweep may hand it out again)
 
 
 BLOCKED = "blocked_forever"  # a job of the tests' own runner only
@@ -223,7 +223,7 @@ async def test_stopping_the_runner_cancels_a_job_past_the_grace_and_gives_its_ro
     assert runner.tasks == set()
     [row] = await jobs_since(before)
     assert (row.dispatched_at, row.done_at) == (None, None)
-    await jobs.mark_done(f"outbox:{row.id}")  # no other runner knows the job
+    await jobs.mark_done(jobs.job_id(row))  # no other runner knows the job
 
 
 async def test_stopping_the_runner_lets_a_job_finishing_within_the_grace_finish(

@@ -119,7 +119,7 @@ async def test_a_message_whose_worker_was_killed_mid_send_ends_failed_and_is_not
     assert (queued["state"], queued["error"], queued["sentAt"]) == ("QUEUED", None, None)
 
     # When arq hands the killed job out again (its in-progress mark expires after 5 minutes)
-    await arq_pool.delete(f"{in_progress_key_prefix}outbox:{job.id}")
+    await arq_pool.delete(in_progress_key_prefix + jobs.job_id(job))
     await run_worker(replace(settings, redis_url=redis_url, smtp_url=mailbox.url))
 
     # Then the rerun sees the claim and stops: still SENDING, nothing sent

@@ -14,7 +14,7 @@ from gqlorders.models.organizations import (
     NumberSequence,
     Organization,
 )
-from gqlorders.models.outbox import OutboxJob
+from gqlorders.models.outbox import Installation, OutboxJob
 from gqlorders.models.packages import Package, PackageLine, PackageStatus
 from gqlorders.models.sales_orders import (
     DiscountType,
@@ -38,6 +38,7 @@ __all__ = [
     "EmailState",
     "InboxMessage",
     "InboxState",
+    "Installation",
     "Invoice",
     "InvoiceLine",
     "InvoiceStatus",

@@ -6,8 +6,14 @@ seconds) the configured runner takes the committed rows:
 
 - `InProcessRunner` (no REDIS_URL) runs the job functions in this process: quick ones before
   the response, slow ones (PDF, e-mail) in background tasks;
-- `RedisRelay` hands them to arq workers, with the outbox row id as arq's job id. While Redis
-  is unreachable the rows stay in the outbox and go out when it returns.
+- `RedisRelay` hands them to arq workers on this installation's queue (`jobs.queues`). While
+  Redis is unreachable the rows stay in the outbox and go out when it returns.
+
+A job's id is `outbox:<row id>:<row token>`: the row id repeats in every other database (and
+in this one restored from a backup, under a Redis that ran the newer rows it lost), the random
+token set at insert does not. arq refuses an id it still knows (queued, running, or a result
+kept for an hour) by returning None: the relay then asks Redis why (`hand_on`) and never
+leaves a row dispatched without a job in Redis or a recorded outcome.
 """
 
 from __future__ import annotations
@@ -24,7 +30,13 @@ from tortoise.expressions import RawSQL
 from tortoise.queryset import QuerySet
 from tortoise.timezone import now
 
+# Some only re-exported: the worker and the CLI reach job plumbing through `gqlorders.jobs`.
+from gqlorders.jobs.queues import QueueClaimedError, Refusal, own_queue, refusal_reason
+from gqlorders.jobs.queues import claim_queue as claim_queue
+from gqlorders.jobs.queues import installation_id as installation_id
+from gqlorders.jobs.queues import queue_name as queue_name
 from gqlorders.models import OutboxJob
+from gqlorders.observability import JOB_HANDOFFS_LOST
 
 logger = logging.getLogger("gqlorders.jobs")
 
@@ -93,11 +105,18 @@ async def claim_pending(limit: int = 100) -> list[OutboxJob]:
     return claimed
 
 
+def job_id(row: OutboxJob) -> str:
+    """The job's id in arq: unique in every Redis (see the module's docstring)."""
+    return f"outbox:{row.id}:{row.token}"
+
+
 async def mark_done(job_id: str) -> None:
-    """Record that the job of outbox row `outbox:<id>` ran (or gave up for good)."""
-    prefix, _, row_id = job_id.partition(":")
-    if prefix == "outbox" and row_id.isdigit():
-        await OutboxJob.filter(id=int(row_id)).update(done_at=now())
+    """Record that the job `outbox:<id>:<token>` ran (or gave up for good). An id of another
+    form, or whose token is not the row's (a job of another database, or of this one before a
+    restore), marks nothing."""
+    match job_id.split(":"):
+        case ["outbox", row_id, token] if row_id.isdigit() and token:
+            await OutboxJob.filter(id=int(row_id), token=token).update(done_at=now())
 
 
 PAYLOAD_VALUES_PER_QUERY = 500  # bounded IN lists: databases cap a query's parameters
@@ -125,6 +144,21 @@ async def pending_payload_values(job: str, key: str, values: Collection[int]) ->
             .values_list("payload_value", flat=True)
         )
     return found
+
+
+async def outbox_status() -> dict[str, Any]:
+    """What an operator asks first when jobs seem not to run: how many wait to be handed on,
+    how many were handed on and are not done, and how long the oldest waiting one has."""
+    oldest = await waiting().order_by("id").first()
+    return {
+        "waiting": await waiting().count(),
+        "dispatched_not_done": await OutboxJob.filter(
+            dispatched_at__isnull=False, done_at__isnull=True
+        ).count(),
+        "oldest_waiting_seconds": (
+            round((now() - oldest.created_at).total_seconds(), 1) if oldest else None
+        ),
+    }
 
 
 async def reclaim_stale(older_than: timedelta = STALE_AFTER) -> int:
@@ -189,11 +223,10 @@ class InProcessRunner:
         if function is None:
             logger.error("no function for job %s (outbox id %s)", row.job, row.id)
             return
-        job_id = f"outbox:{row.id}"
         wrote_jobs = False
         try:
             for attempt in range(1, MAX_TRIES + 1):
-                context = {**self.context, "job_id": job_id, "job_try": attempt}
+                context = {**self.context, "job_id": job_id(row), "job_try": attempt}
                 try:
                     with tracking_request() as tracked:
                         await function(context, **row.payload)
@@ -210,7 +243,7 @@ class InProcessRunner:
             # relay pass of any process runs it again, as arq reruns a job it cancelled.
             await release([row])
             raise
-        await mark_done(job_id)
+        await mark_done(job_id(row))
         if wrote_jobs:  # e.g. the stock job of an imported order: run it now, not at the next poll
             await self.after_commit()
 
@@ -234,10 +267,13 @@ class InProcessRunner:
 
 
 class RedisRelay:
-    """Moves committed outbox rows to arq (SPEC §8), keyed by the row id."""
+    """Moves committed outbox rows to arq (SPEC §8), on this installation's queue: `queue`
+    (ARQ_QUEUE), or `gqlorders:<installation id>`."""
 
-    def __init__(self, redis_url: str) -> None:
+    def __init__(self, redis_url: str, queue: str | None = None) -> None:
         self.redis_url = redis_url
+        self.configured_queue = queue
+        self.queue: str | None = None  # known once claimed in Redis
         self._pool: Any = None
 
     async def _arq(self) -> Any:
@@ -247,7 +283,13 @@ class RedisRelay:
         if self._pool is None:
             settings = RedisSettings.from_dsn(self.redis_url)
             settings.conn_retries = 0
-            self._pool = await create_pool(settings)
+            pool = await create_pool(settings)
+            try:
+                self.queue = await own_queue(pool, self.configured_queue)
+            except BaseException:
+                await pool.aclose()
+                raise
+            self._pool = pool
         return self._pool
 
     async def after_commit(self) -> None:
@@ -256,14 +298,30 @@ class RedisRelay:
             try:
                 pool = await self._arq()
                 for row in batch:
-                    await pool.enqueue_job(row.job, _job_id=f"outbox:{row.id}", **row.payload)
+                    await self.hand_on(pool, row)
                     sent += 1
             except Exception as error:  # unreachable, read-only, out of memory...: retry later
                 waiting = len(batch) - sent
-                logger.warning("Redis refused, %d job(s) wait in the outbox: %s", waiting, error)
+                log = logger.error if isinstance(error, QueueClaimedError) else logger.warning
+                log("Redis refused, %d job(s) wait in the outbox: %s", waiting, error)
                 await release(batch[sent:])
                 await self.close()
                 return
+
+    async def hand_on(self, pool: Any, row: OutboxJob) -> None:
+        """Enqueue the claimed row's job. When arq refuses its id, the row stays dispatched
+        only if the job is in Redis; it is done if arq holds its result; otherwise it goes
+        back to the outbox (counted: something removed the job from Redis meanwhile)."""
+        arq_id = job_id(row)
+        if await pool.enqueue_job(row.job, _job_id=arq_id, _queue_name=self.queue, **row.payload):
+            return
+        refusal = await refusal_reason(pool, arq_id)
+        if refusal is Refusal.FINISHED:
+            await mark_done(arq_id)
+        elif refusal is Refusal.UNKNOWN:
+            logger.warning("arq refused job %s and holds nothing of it: back to the outbox", arq_id)
+            JOB_HANDOFFS_LOST.labels(row.job).inc()
+            await release([row])
 
     async def drain(self) -> None:
         """Jobs run in the workers: nothing to wait for in this process."""

@@ -1,0 +1,75 @@
+"""An installation identity and a random token per outbox row: arq's job ids must be unique in
+every Redis the database ever meets (issue 13), not only inside this database.
+
+The installation id is drawn here, when `gqlorders migrate` runs on this database (never in a
+later migration: it names this installation's arq queue for good). Rows not done yet get a
+token each, so that a relay hands them out under the new job id; rows done keep '' (the
+column's default): they never get a job id again.
+"""
+
+import uuid
+
+from tortoise import fields, migrations
+from tortoise.migrations import operations as ops
+
+from gqlorders.models.outbox import new_token
+
+
+def _placeholder(schema_editor, n: int) -> str:  # type: ignore[no-untyped-def]
+    return "?" if schema_editor.client.capabilities.dialect == "sqlite" else f"${n}"
+
+
+async def identify_installation(apps, schema_editor) -> None:  # type: ignore[no-untyped-def]
+    client = schema_editor.client
+    await client.execute_query(
+        'INSERT INTO "installation" ("id", "installation_id", "created_at") '
+        f"VALUES (1, {_placeholder(schema_editor, 1)}, CURRENT_TIMESTAMP)",
+        [uuid.uuid4().hex],
+    )
+    _, pending = await client.execute_query(
+        "SELECT \"id\" FROM \"outbox_job\" WHERE \"done_at\" IS NULL AND \"token\" = ''"
+    )
+    for row in pending:
+        await client.execute_query(
+            f'UPDATE "outbox_job" SET "token" = {_placeholder(schema_editor, 1)} '
+            f'WHERE "id" = {_placeholder(schema_editor, 2)}',
+            [new_token(), row["id"]],
+        )
+
+
+async def forget_installation(apps, schema_editor) -> None:  # type: ignore[no-untyped-def]
+    await schema_editor.client.execute_query('DELETE FROM "installation"')
+
+
+class Migration(migrations.Migration):
+    dependencies = [("models", "0011_outbox_partial_indexes")]
+
+    initial = False
+
+    operations = [
+        ops.CreateModel(
+            name="Installation",
+            fields=[
+                (
+                    "id",
+                    fields.IntField(generated=True, primary_key=True, unique=True, db_index=True),
+                ),
+                ("installation_id", fields.CharField(unique=True, max_length=32)),
+                ("created_at", fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={
+                "table": "installation",
+                "app": "models",
+                "pk_attr": "id",
+                "table_description": "This database's identity (one row, written by migration "
+                "0012 with a random id): it names",
+            },
+            bases=["Model"],
+        ),
+        ops.AddField(
+            model_name="OutboxJob",
+            name="token",
+            field=fields.CharField(default=new_token, db_default="", max_length=32),
+        ),
+        ops.RunPython(identify_installation, forget_installation),
+    ]

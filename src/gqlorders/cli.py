@@ -287,6 +287,9 @@ def main(argv: list[str] | None = None) -> int:
     except DomainError as error:
         print(f"gqlorders: {error}", file=sys.stderr)
         return 2
+    except jobs.QueueClaimedError as error:  # e.g. `jobs status` with another's ARQ_QUEUE
+        print(f"gqlorders {args.command}: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -123,7 +123,7 @@ async def test_a_page_with_every_fulfilment_relation_costs_the_same_statements(
     assert sum(len(node["packages"]) for node in nodes) == 1
     assert [line["quantity"] for node in nodes for p in node["packages"] for line in p["lines"]]
     assert sum(len(node["emails"]) for node in nodes) == 1
-    assert {node["pdf"]["state"] for node in nodes} == {"PENDING"}
+    assert {node["pdf"]["state"] for node in nodes} == {"NOT_REQUESTED"}
     statuses = {line["stockStatus"] for node in nodes for line in node["lines"]}
     assert None in statuses and len(statuses) > 1  # a service line, and goods
     assert {node["mergeable"] for node in nodes} == {True, False}

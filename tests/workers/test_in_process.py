@@ -44,6 +44,7 @@ from tests.workers.support import (
 from workers.jobs import MAX_EMAIL_ATTEMPTS, send_email
 
 PENDING = {"state": "PENDING", "url": None, "error": None}
+NOT_REQUESTED = {"state": "NOT_REQUESTED", "url": None, "error": None}
 OUTCOME_UNKNOWN = (
     "sending it stopped before the outcome was known: it may or may not have been delivered; "
     "send it again if needed"
@@ -98,9 +99,29 @@ async def test_a_pdf_never_asked_for_is_not_downloadable(
 ) -> None:
     order = await desk_order(org)
 
-    assert await _pdf_state(org, order["id"]) == PENDING
+    assert await _pdf_state(org, order["id"]) == NOT_REQUESTED
     response = await http.get(f"/documents/sales-orders/{order['id']}.pdf", headers=bearer(org))
     assert response.status_code == 404
+
+
+async def test_a_pdf_reports_not_requested_until_asked_for_then_pending(
+    org: Organization,
+) -> None:
+    # Given a confirmed order and an invoice saved as a draft: nobody asked for either PDF
+    order = await desk_order(org)
+    await org.api.ok(CONFIRM_ORDER, {"id": order["id"]})
+    invoice = (await org.api.ok(CREATE_INVOICE, {"salesOrderId": order["id"]}))["invoice"]
+
+    # Then both report NOT_REQUESTED (nothing is rendering), not PENDING
+    assert await _pdf_state(org, order["id"]) == NOT_REQUESTED
+    assert invoice["pdf"] == NOT_REQUESTED
+    assert (await org.api.data(INVOICE, {"id": invoice["id"]}))["invoice"]["pdf"] == NOT_REQUESTED
+
+    # When the order's PDF is asked for, it is PENDING until the job has run
+    payload = await org.api.ok(RENDER_PDF, {"id": order["id"]})
+    assert payload["salesOrder"]["pdf"] == PENDING
+    await drain()
+    assert (await _pdf_state(org, order["id"]))["state"] == "READY"
 
 
 async def test_a_change_renders_a_new_pdf(http: httpx.AsyncClient, org: Organization) -> None:

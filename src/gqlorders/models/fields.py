@@ -1,8 +1,8 @@
 """Exact decimal storage that sums and sorts exactly on SQLite and PostgreSQL alike.
 
-SQLite keeps DECIMAL columns as text and adds them as floats (STACK_NOTES). Storing a decimal as
-a BIGINT scaled by 10**places makes SQL aggregates, comparisons and ORDER BY exact on both
-databases, while Python code only ever sees `Decimal`.
+SQLite keeps DECIMAL columns as text and adds them as floats (docs/architecture.md). Storing a
+decimal as a BIGINT scaled by 10**places makes SQL aggregates, comparisons and ORDER BY exact on
+both databases, while Python code only ever sees `Decimal`.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class ScaledDecimalField(BigIntField):
 def _scaled(places: int, kwargs: dict[str, Any]) -> ScaledDecimalField:
     if not kwargs.get("null"):
         kwargs.setdefault("default", Decimal(0))
-        kwargs.setdefault("db_default", 0)  # STACK_NOTES: new non-null columns need one
+        kwargs.setdefault("db_default", 0)  # new non-null columns need one (docs/architecture.md)
     return ScaledDecimalField(places=places, **kwargs)
 
 

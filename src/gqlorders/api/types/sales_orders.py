@@ -6,7 +6,7 @@ import functools
 from collections.abc import Awaitable
 from datetime import date, datetime
 from decimal import Decimal
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
@@ -114,23 +114,32 @@ class TaxTotal:
         return [cls(tax_id=t["tax_id"], amount=Decimal(t["amount"])) for t in row.tax_totals]
 
 
-DocumentState = strawberry.enum(models.DocumentState, name="DocumentState")
+@strawberry.enum(name="DocumentState")
+class DocumentState(StrEnum):
+    """The stored states of a document (models.DocumentState), and NOT_REQUESTED for a record
+    that has none: nobody asked for its PDF, so nothing is rendering."""
+
+    NOT_REQUESTED = "NOT_REQUESTED"
+    PENDING = "PENDING"
+    READY = "READY"
+    FAILED = "FAILED"
 
 
 @strawberry.type
 class Document:
-    """A rendered PDF: PENDING until the worker has rendered the current version."""
+    """A PDF: NOT_REQUESTED until asked for, then PENDING until the worker has rendered the
+    current version, READY (with its url) or FAILED (with the error)."""
 
-    state: DocumentState  # type: ignore[valid-type]
+    state: DocumentState
     url: str | None = None
     error: str | None = None
 
     @classmethod
     def of(cls, row: models.Document | None, url: str) -> Document:
         if row is None:
-            return cls(state=models.DocumentState.PENDING)
+            return cls(state=DocumentState.NOT_REQUESTED)
         ready = row.state == models.DocumentState.READY
-        return cls(state=row.state, url=url if ready else None, error=row.error)
+        return cls(state=DocumentState(row.state), url=url if ready else None, error=row.error)
 
 
 @strawberry.type

@@ -46,6 +46,7 @@ async def test_metrics_count_requests_and_show_the_outbox_backlog(
     assert re.search(r"^gqlorders_outbox_lag_seconds \S+$", after, re.MULTILINE)
 
 
+@pytest.mark.timeout(180)  # migrates a database and starts two server processes
 def test_several_server_processes_add_their_metrics_up(backend: str, tmp_path: Path) -> None:
     if backend != "postgres":
         pytest.skip("several server processes need PostgreSQL (the PostgreSQL run covers it)")

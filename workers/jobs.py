@@ -216,7 +216,8 @@ async def _message(settings: Settings, email: EmailMessage) -> MailMessage:
         cc=list(email.cc),
         subject=email.subject,
         body=email.body or f"Please find {number} attached.",
-        message_key=f"email-{email.id}",
+        # unique across databases too: the row's id and creation time
+        message_key=f"email-{email.id}.{email.created_at:%Y%m%d%H%M%S%f}",
         attachment=(f"{number}.pdf", pdf.read_bytes()),
     )
 

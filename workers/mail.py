@@ -6,7 +6,6 @@ import logging
 import os
 from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
-from email.utils import make_msgid
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -53,8 +52,9 @@ def build_message(
     if cc:
         message["Cc"] = ", ".join(cc)
     message["Subject"] = subject
-    # One stable Message-ID per send request, so that any duplicate is recognizable downstream.
-    message["Message-ID"] = make_msgid(idstring=message_key, domain="gqlorders.local")
+    # One Message-ID per send request, the same in every attempt and resend of it: a mail
+    # client that receives it twice can tell it is one message.
+    message["Message-ID"] = f"<{message_key}@gqlorders.local>"
     message.set_content(body)
     if attachment is not None:
         filename, content = attachment

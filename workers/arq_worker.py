@@ -18,14 +18,18 @@ from gqlorders import jobs
 from gqlorders.config import Settings
 from gqlorders.database import connected, prepare_data_dir, tortoise_config
 from gqlorders.emails import SEND_DEADLINE
-from workers.jobs import FUNCTIONS
-from workers.mail import SMTP_TIMEOUT
+from workers.jobs import FUNCTIONS, RENDER_ALLOWANCE
+from workers.mail import QUIT_TIMEOUT
 
-# arq cuts a job short at its timeout (300 s by default) and never runs it again, leaving its
-# outbox row pending for good: the e-mail job must outlast its PDF render (no limit of its own;
-# a few seconds at most in practice, 3 minutes allowed here), its send (SEND_DEADLINE) and its
-# QUIT (SMTP_TIMEOUT). Still well under `jobs.STALE_AFTER`.
-SEND_EMAIL_TIMEOUT = timedelta(minutes=3) + SEND_DEADLINE + timedelta(seconds=SMTP_TIMEOUT)
+# arq cuts a job short at its timeout and never runs it again, leaving its outbox row pending:
+# the e-mail job must outlast its PDF render (RENDER_ALLOWANCE, after which it leaves the send
+# to a new run), its send (SEND_DEADLINE), its QUIT (QUIT_TIMEOUT) and a few database writes.
+# The jobs of a worker that died run again once arq's in-progress mark expires, i.e. the
+# longest timeout of any job plus 10 s (arq 0.28, `Worker.in_progress_timeout_s`): keeping every
+# timeout short is what makes a dead worker's jobs run again within 100 s -- and never while
+# their first run may still be alive, which arq has cut short by then.
+SEND_EMAIL_TIMEOUT = RENDER_ALLOWANCE + SEND_DEADLINE + timedelta(seconds=QUIT_TIMEOUT + 5)
+JOB_TIMEOUT = timedelta(seconds=60)  # any other job: a stock recalculation, a PDF, an import
 TIMEOUTS = {jobs.SEND_EMAIL: SEND_EMAIL_TIMEOUT}
 
 
@@ -117,6 +121,7 @@ def build_worker(
         queue_name=queue,
         on_startup=startup,
         on_shutdown=shutdown,
+        job_timeout=JOB_TIMEOUT,
         burst=burst,
         handle_signals=not burst,
         poll_delay=0.2,

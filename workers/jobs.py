@@ -9,26 +9,35 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage as MailMessage
 from pathlib import Path
 from typing import Any
 
 from aiosmtplib import SMTPRecipientRefused
 from tortoise.exceptions import OperationalError
-from tortoise.expressions import F
 from tortoise.timezone import now
 
-from gqlorders import documents, jobs
+from gqlorders import documents, emails, jobs
 from gqlorders.config import Settings
-from gqlorders.emails import MAX_EMAIL_ATTEMPTS, OUTCOME_UNKNOWN, SEND_DEADLINE
 from gqlorders.marketplace_import import import_inbox_message
 from gqlorders.models import Document, DocumentState, EmailMessage, EmailState
 from gqlorders.stock.levels import recalculate_committed
-from workers.mail import Delivery, OutcomeUnknownError, TransientMailError, build_message
+from workers.mail import (
+    ClaimLostError,
+    Delivery,
+    OutcomeUnknownError,
+    TransientMailError,
+    build_message,
+)
 from workers.pdf import render_pdf as render_pdf_bytes
 
 logger = logging.getLogger("gqlorders.workers")
+
+# The e-mail job renders its PDF (a few seconds at most in practice) before claiming the
+# message; past this, it leaves the send to a new run, so that the whole job stays within its
+# arq timeout (arq_worker.SEND_EMAIL_TIMEOUT) and never is cut short holding a claim.
+RENDER_ALLOWANCE = timedelta(seconds=30)
 
 
 async def recalc_stock(ctx: dict[str, Any], organization_id: int, item_ids: list[int]) -> None:
@@ -76,36 +85,42 @@ async def render_pdf(ctx: dict[str, Any], kind: str, record_id: int) -> None:
 
 
 async def send_email(ctx: dict[str, Any], email_id: int) -> None:
-    """Deliver one queued e-mail with its PDF. The QUEUED -> SENDING claim makes a rerun of
-    the job (arq re-runs jobs of a dead worker) a no-op instead of a second e-mail; its time
-    lets `emails.fail_stalled_sends` tell a message whose sender died mid-send.
+    """Deliver one queued e-mail with its PDF. The PDF is rendered first, the message still
+    QUEUED: a process dying there loses nothing, the job's rerun sends it. Then the QUEUED ->
+    SENDING claim makes a rerun of the job a no-op instead of a second e-mail, and the moment
+    its content starts to go out is recorded (`emails.start_content`), so that the sweep of a
+    dead sender's claim knows whether it may have been delivered.
 
-    Only a failure before the message's content went out is retried: from then on the mail
-    server may have it, and without its answer the message ends FAILED, outcome unknown
-    (SPEC §8: a retried job never sends the same e-mail twice). Every outcome is written only
-    while the message still holds this claim, so a sender that outlived it (marked FAILED by
-    the sweep) never overwrites what came after -- except to correct that mark to SENT."""
+    Only a failure before the content went out is retried: from then on the mail server may
+    have it, and without its answer the message ends FAILED, outcome unknown (SPEC §8: a
+    retried job never sends the same e-mail twice). Every outcome is written only while the
+    message still holds this claim, so a sender that outlived it (taken for dead by the sweep)
+    never overwrites what came after -- except to correct FAILED, outcome unknown, to SENT."""
     settings: Settings = ctx["settings"]
-    claimed_at = now()
-    claimed = await EmailMessage.filter(id=email_id, state=EmailState.QUEUED).update(
-        state=EmailState.SENDING, claimed_at=claimed_at, attempts=F("attempts") + 1
-    )
-    if not claimed:
+    email = await EmailMessage.get_or_none(id=email_id, state=EmailState.QUEUED)
+    if email is None:  # sent, failed, or held by another job
         return
-    ours = EmailMessage.filter(id=email_id, state=EmailState.SENDING, claimed_at=claimed_at)
-    delivery = Delivery(settings.smtp_url, settings.data_dir / "outbox")
+    started = asyncio.get_running_loop().time()
     try:
-        email = await EmailMessage.get(id=email_id)
-        message = await _message(settings, email)  # the PDF renders before the deadline runs
-        # The render has no time limit: if it outlasted STALLED_AFTER, the sweep took this
-        # claim for a dead sender's (FAILED, outcome unknown) and nothing must go out now.
-        # Else the claim is renewed, so that the send has all of STALLED_AFTER from here.
-        renewed_at = now()
-        if not await ours.update(claimed_at=renewed_at):
-            logger.error("e-mail %s: claim lost while rendering its PDF, not sent", email_id)
-            return
-        claimed_at = renewed_at
-        ours = EmailMessage.filter(id=email_id, state=EmailState.SENDING, claimed_at=claimed_at)
+        message = await _message(settings, email)
+    except Exception as error:
+        logger.exception("e-mail %s: its PDF failed", email_id)
+        await emails.fail(email_id, None, f"{type(error).__name__}: {error}")
+        return
+    rendering = asyncio.get_running_loop().time() - started
+    if rendering > RENDER_ALLOWANCE.total_seconds():
+        # No time left for the send within the job's timeout: the rerun finds the PDF ready.
+        raise jobs.RetryLater(0, f"rendering took {rendering:.0f} s: sending in a new run")
+    claimed_at = await emails.claim(email_id)
+    if claimed_at is None:
+        return
+    ours = emails.held(email_id, claimed_at)
+    delivery = Delivery(
+        settings.smtp_url,
+        settings.data_dir / "outbox",
+        content_starting=lambda: emails.start_content(email_id, claimed_at),
+    )
+    try:
         refused = await _send_within_deadline(delivery, message, f"email-{email.id}")
     except asyncio.CancelledError:
         # The worker is stopping mid-send: a message none of whose content went out is given
@@ -113,32 +128,35 @@ async def send_email(ctx: dict[str, Any], email_id: int) -> None:
         # answer that took the message but raced this cancellation counts as unknown too
         # (conservative: `data_started` is all that is known here).
         if delivery.data_started:
-            await ours.update(state=EmailState.FAILED, error=OUTCOME_UNKNOWN)
+            await emails.fail(email_id, claimed_at, emails.OUTCOME_UNKNOWN)
         else:
             await ours.update(
                 state=EmailState.QUEUED, error="interrupted while sending; will be retried"
             )
         raise
-    except TransientMailError as error:
-        retry = email.attempts < MAX_EMAIL_ATTEMPTS
-        reason = str(error)
-        recorded = await ours.update(
-            state=EmailState.QUEUED if retry else EmailState.FAILED, error=reason[:1000]
-        )
-        if not recorded:
-            _outcome_lost(email_id, reason)
-        elif retry:
-            raise jobs.RetryLater(5 * email.attempts, reason) from error
+    except ClaimLostError:
+        logger.warning("e-mail %s: given back while connecting, not sent from here", email_id)
         return
+    except TransientMailError as error:
+        attempts = email.attempts + 1
+        reason = str(error)
+        if attempts >= emails.MAX_EMAIL_ATTEMPTS:
+            if not await emails.fail(email_id, claimed_at, reason):
+                _outcome_lost(email_id, reason)
+            return
+        if not await ours.update(state=EmailState.QUEUED, error=reason[:1000]):
+            _outcome_lost(email_id, reason)
+            return
+        raise jobs.RetryLater(5 * attempts, reason) from error
     except OutcomeUnknownError as error:
         logger.warning("e-mail %s: outcome unknown, not sent again: %s", email_id, error)
-        if not await ours.update(state=EmailState.FAILED, error=OUTCOME_UNKNOWN):
-            _outcome_lost(email_id, OUTCOME_UNKNOWN)
+        if not await emails.fail(email_id, claimed_at, emails.OUTCOME_UNKNOWN):
+            _outcome_lost(email_id, emails.OUTCOME_UNKNOWN)
         return
     except Exception as error:
         logger.exception("e-mail %s failed", email_id)
         reason = f"{type(error).__name__}: {error}"
-        if not await ours.update(state=EmailState.FAILED, error=reason[:1000]):
+        if not await emails.fail(email_id, claimed_at, reason):
             _outcome_lost(email_id, reason)
         return
     # Taken by the mail server (by some recipients, if it refused others: SPEC §8 records
@@ -167,14 +185,14 @@ async def _send_within_deadline(
     """`delivery.send`, given up after SEND_DEADLINE: aiosmtplib's timeout bounds each SMTP
     command, not the whole send, and a live sender must record an outcome long before
     `emails.STALLED_AFTER` takes its message for one that died."""
-    deadline = asyncio.timeout(SEND_DEADLINE.total_seconds())
+    deadline = asyncio.timeout(emails.SEND_DEADLINE.total_seconds())
     try:
         async with deadline:
             return await delivery.send(message, key)
     except TimeoutError as error:
         if not deadline.expired():
             raise
-        seconds = SEND_DEADLINE.total_seconds()
+        seconds = emails.SEND_DEADLINE.total_seconds()
         if delivery.data_started:
             raise OutcomeUnknownError(
                 f"no answer to the message within {seconds:g} s: attempt given up"
@@ -198,7 +216,8 @@ async def _message(settings: Settings, email: EmailMessage) -> MailMessage:
         cc=list(email.cc),
         subject=email.subject,
         body=email.body or f"Please find {number} attached.",
-        message_key=f"email-{email.id}",
+        # unique across databases too: the row's id and creation time
+        message_key=f"email-{email.id}.{email.created_at:%Y%m%d%H%M%S%f}",
         attachment=(f"{number}.pdf", pdf.read_bytes()),
     )
 
@@ -212,7 +231,7 @@ async def _record_sent(email_id: int, claimed_at: datetime, error: str | None) -
     # The sweep took this claim for a dead sender's and marked the message FAILED, outcome
     # unknown: now the outcome is known.
     if await EmailMessage.filter(
-        id=email_id, state=EmailState.FAILED, error=OUTCOME_UNKNOWN, claimed_at=claimed_at
+        id=email_id, state=EmailState.FAILED, error=emails.OUTCOME_UNKNOWN, claimed_at=claimed_at
     ).update(**sent):
         logger.warning("e-mail %s: sent after all, FAILED (outcome unknown) corrected", email_id)
         return

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
-from email.utils import make_msgid
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -16,11 +17,18 @@ logger = logging.getLogger("gqlorders.mail")
 
 # aiosmtplib's timeout, for each SMTP command on its own (the job bounds the whole send).
 SMTP_TIMEOUT = 30
+# QUIT after a delivered message: its outcome is known, so there is no point in waiting long.
+QUIT_TIMEOUT = 10
 
 
 class TransientMailError(Exception):
     """The mail server could not be reached or refused for now, before it had the message:
     nothing was delivered, and a retry is worth it."""
+
+
+class ClaimLostError(Exception):
+    """The message was given back (its sender taken for dead) before its content went out:
+    it must not go out from here, another job sends it."""
 
 
 class OutcomeUnknownError(Exception):
@@ -44,8 +52,9 @@ def build_message(
     if cc:
         message["Cc"] = ", ".join(cc)
     message["Subject"] = subject
-    # One stable Message-ID per send request, so that any duplicate is recognizable downstream.
-    message["Message-ID"] = make_msgid(idstring=message_key, domain="gqlorders.local")
+    # One Message-ID per send request, the same in every attempt and resend of it: a mail
+    # client that receives it twice can tell it is one message.
+    message["Message-ID"] = f"<{message_key}@gqlorders.local>"
     message.set_content(body)
     if attachment is not None:
         filename, content = attachment
@@ -60,12 +69,24 @@ class Delivery:
     SMTP goes one step at a time so that the caller knows how far it got when a step fails
     or the send is cut short (a deadline, a cancellation): until `data_started`, nothing can
     have been delivered and a retry is safe; from then on the server may hold the message,
-    and only its own answer to it tells. Once `send` returns the message was taken, and
-    `finish` says goodbye (after the caller has recorded that)."""
+    and only its own answer to it tells. `content_starting` is awaited just before DATA, to
+    record that moment where a dead sender's successor can read it; if it returns False the
+    message is not sent (ClaimLostError). Once `send` returns the message was taken, and
+    `finish` says goodbye (after the caller has recorded that).
 
-    def __init__(self, smtp_url: str | None, outbox_dir: Path) -> None:
+    An .eml file is written under a temporary name and renamed: it is there whole or not at
+    all, so that file delivery is never uncertain, and a file already there is not written
+    again (the rerun of a send whose process died after the rename)."""
+
+    def __init__(
+        self,
+        smtp_url: str | None,
+        outbox_dir: Path,
+        content_starting: Callable[[], Awaitable[bool]],
+    ) -> None:
         self.smtp_url = smtp_url
         self.outbox_dir = outbox_dir
+        self.content_starting = content_starting
         self.data_started = False
         self._client: aiosmtplib.SMTP | None = None
 
@@ -78,16 +99,24 @@ class Delivery:
         aiosmtplib's errors for a definite refusal (5xx). The connection is closed on any
         failure, cancellation included."""
         if self.smtp_url is None:
-            self.outbox_dir.mkdir(parents=True, exist_ok=True)
-            path = self.outbox_dir / f"{key}.eml"
-            path.write_bytes(bytes(message))
-            logger.info("no SMTP_URL: wrote e-mail %r to %s", message["Subject"], path)
+            self._write(message, key)
             return []
         try:
             return await self._send_over_smtp(message)
         except BaseException:
             self.close()
             raise
+
+    def _write(self, message: EmailMessage, key: str) -> None:
+        path = self.outbox_dir / f"{key}.eml"
+        if path.exists():
+            logger.info("e-mail %r was written to %s already", message["Subject"], path)
+            return
+        self.outbox_dir.mkdir(parents=True, exist_ok=True)
+        partial = self.outbox_dir / f".{key}.{os.getpid()}.part"
+        partial.write_bytes(bytes(message))
+        partial.replace(path)
+        logger.info("no SMTP_URL: wrote e-mail %r to %s", message["Subject"], path)
 
     async def _send_over_smtp(self, message: EmailMessage) -> list[aiosmtplib.SMTPRecipientRefused]:
         assert self.smtp_url is not None
@@ -115,7 +144,11 @@ class Delivery:
             raise
         except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as error:
             raise TransientMailError(str(error) or type(error).__name__) from error
+        # Set before the record is written: once it may be committed, the content counts as
+        # started (a cancellation now must not give the message back for a rerun).
         self.data_started = True
+        if not await self.content_starting():
+            raise ClaimLostError("the message was given back before its content went out")
         try:
             await client.data(content)
         except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as error:
@@ -167,7 +200,7 @@ class Delivery:
         if client is None:
             return
         try:
-            await client.quit()
+            await client.quit(timeout=QUIT_TIMEOUT)
         except Exception as error:
             logger.debug("QUIT after a delivered message failed: %s", error)
         finally:

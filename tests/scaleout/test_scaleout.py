@@ -797,12 +797,12 @@ class Workload:
 
 
 class MailWatcher:
-    """Polls DATA_DIR/outbox and records every Message-ID each .eml file ever had: a file
-    written twice (an e-mail delivered twice) shows two, as every delivery gets a new one."""
+    """Polls DATA_DIR/outbox and records every inode each .eml file ever had: a file written
+    twice (an e-mail delivered twice) shows two, as every delivery renames a new file there."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.seen: dict[str, set[str]] = defaultdict(set)
+        self.seen: dict[str, set[int]] = defaultdict(set)
         self.stats: dict[str, tuple[int, int]] = {}  # name -> (mtime, size) when last read
         self.task: asyncio.Task[None] | None = None
 
@@ -815,11 +815,7 @@ class MailWatcher:
                 if self.stats.get(path.name) == (stat.st_mtime_ns, stat.st_size):
                     continue
                 self.stats[path.name] = (stat.st_mtime_ns, stat.st_size)
-                content = path.read_bytes()
-                head, separator, _ = content.partition(b"\n\n")
-                found = re.search(rb"^Message-ID: (<[^>\r\n]+>)\r?$", head, re.M | re.I)
-                if separator and found:  # the header block was complete when read
-                    self.seen[path.name].add(found.group(1).decode())
+                self.seen[path.name].add(stat.st_ino)
 
     async def run(self) -> None:
         while True:
@@ -1107,7 +1103,7 @@ async def check_emails(
         if len(ids) > 1:
             problems.append(f"{where}: {name} was written {len(ids)} times: {sorted(ids)}")
         head = (outbox / name).read_bytes().partition(b"\n\n")[0].decode(errors="replace")
-        if f".email-{email['id']}@" not in head:
+        if f"<email-{email['id']}." not in head:
             problems.append(f"{where}: {name} is not this e-mail's message")
     expected = {f"email-{email['id']}.eml" for email in emails}
     if files - expected:

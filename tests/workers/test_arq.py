@@ -295,13 +295,15 @@ async def test_the_worker_turns_retry_later_into_an_arq_retry(
 
 
 def test_the_email_job_outlasts_its_render_send_deadline_and_quit(settings: Settings) -> None:
-    # arq's default timeout (300 s) would cut a send short with its outbox row never done
+    # A shorter timeout would cut a send short with its outbox row never done; a longer one
+    # (of any job) would keep a dead worker's jobs waiting longer before they run again
     worker = build_worker(
         replace(settings, redis_url="redis://localhost/0"), queue="q"
     )  # not started
 
-    assert worker.functions[jobs.SEND_EMAIL].timeout_s == 330  # 180 + 120 + 30
-    assert worker.functions[jobs.RENDER_PDF].timeout_s is None  # arq's default
+    assert worker.functions[jobs.SEND_EMAIL].timeout_s == 90  # 30 + 45 + 10 + 5
+    assert worker.job_timeout_s == 60  # every other job
+    assert worker.in_progress_timeout_s == 100  # a dead worker's jobs run again after 100 s
 
 
 def test_the_worker_command_needs_redis_url(tmp_path: Path) -> None:

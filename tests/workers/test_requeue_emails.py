@@ -173,7 +173,7 @@ async def test_a_job_cancelled_mid_send_gets_no_second_one_and_runs_again(
     swap_runner(jobs.InProcessRunner(FUNCTIONS, {"settings": mail_settings}))
     await jobs.after_request()
     await drain()
-    [message] = [m for m in mailbox.messages if f".email-{email_id}@" in m["Message-ID"]]
+    [message] = [m for m in mailbox.messages if m["Message-ID"].startswith(f"<email-{email_id}.")]
     assert message["Subject"] == "Sales order SO-00001"
     email = await EmailMessage.get(id=email_id)
     assert (email.state, email.attempts, email.error) == (EmailState.SENT, 2, None)

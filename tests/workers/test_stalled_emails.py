@@ -1,31 +1,26 @@
 """SPEC §8 "a retried job never sends the same e-mail twice", when the process sending a message
-dies between the claim (QUEUED -> SENDING) and recording the outcome: nobody knows whether the
-mail server took it, so once its claim is older than `emails.STALLED_AFTER` the message is
-marked FAILED, saying so, and never sent again by itself.
+dies between the claim (QUEUED -> SENDING) and recording the outcome. Once its claim is older
+than `emails.STALLED_AFTER`, what the sweep does depends on how far the sender got: a message
+whose content never started to go out was certainly not delivered and is queued again (with a
+new job); one whose content started may have been, so it is marked FAILED, saying so, and never
+sent again by itself. (tests/workers/test_killed_workers.py kills real worker processes.)
 
-The relay calls `emails.fail_stalled_sends()` every few seconds, then hands on the jobs it
-wrote (none, from that sweep); these tests make that pass themselves."""
+The relay calls `emails.recover_stalled_sends()` every few seconds, then hands on the jobs it
+wrote; these tests make that pass themselves."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 from dataclasses import replace
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-from arq.connections import ArqRedis
-from arq.constants import in_progress_key_prefix
 from tortoise.timezone import now
 
 from gqlorders import emails, jobs
 from gqlorders.config import Settings
 from gqlorders.models import EmailMessage, EmailState
-from tests.support import Organization, postgres_only
+from tests.support import Organization
 from tests.workers.support import (
     ORDER,
     SEND_ORDER,
@@ -39,13 +34,14 @@ from tests.workers.support import (
     key,
     last_job_id,
     set_within,
-    silent_smtp_server,
 )
-from tests.workers.test_arq import queued_ids, run_worker
 from workers.jobs import FUNCTIONS, send_email
 
 LONG_AGO = emails.STALLED_AFTER + timedelta(minutes=1)
-RECENTLY = timedelta(minutes=1)
+RECENTLY = timedelta(seconds=30)
+
+EVENTS = """
+query($id: ID!) { salesOrder(id: $id) { events { type actor data } } }"""
 
 OUTCOME_UNKNOWN = (
     "sending it stopped before the outcome was known: it may or may not have been delivered; "
@@ -64,100 +60,69 @@ async def _sent_order(org: Organization) -> tuple[str, int]:
     return order["id"], key(payload["salesOrder"]["emails"][0]["id"])
 
 
-async def _claimed_by_a_sender_that_died(email_id: int, ago: timedelta) -> None:
-    """What a send_email job leaves when its process is killed after its claim."""
-    await EmailMessage.filter(id=email_id).update(state=EmailState.SENDING, claimed_at=now() - ago)
+async def _claimed_by_a_sender_that_died(
+    email_id: int, ago: timedelta, *, content_started: bool
+) -> None:
+    """What a send_email job leaves when its process is killed after its claim: before its
+    content started to go out (while connecting), or after (during DATA)."""
+    claimed_at = now() - ago
+    await EmailMessage.filter(id=email_id).update(
+        state=EmailState.SENDING,
+        claimed_at=claimed_at,
+        data_started_at=claimed_at + timedelta(seconds=1) if content_started else None,
+    )
 
 
 async def _sweep() -> int:
     """One pass of the relay: recover stalled sends, then hand on the jobs written."""
-    recovered = await emails.fail_stalled_sends()
+    recovered = await emails.recover_stalled_sends()
     await jobs.after_request()
     await drain()
     return recovered
 
 
-@postgres_only("`gqlorders worker` processes need PostgreSQL (SQLite takes one writer at a time)")
-async def test_a_message_whose_worker_was_killed_mid_send_ends_failed_and_is_not_sent_again(
-    org: Organization,
-    relay: jobs.RedisRelay,
-    arq_pool: ArqRedis,
-    mailbox: Mailbox,
-    settings: Settings,
-    redis_url: str,
-) -> None:
-    # Given an order sent with the API relaying to Redis, and a `gqlorders worker` process
-    # whose mail server takes the connection and never answers
-    before = await last_job_id()
-    order_id, email_id = await _sent_order(org)
-    [job] = [row for row in await jobs_since(before) if row.job == jobs.SEND_EMAIL]
-    command = [str(Path(sys.executable).with_name("gqlorders")), "worker"]
-    with silent_smtp_server() as mail_server:
-        environment = {
-            **os.environ,
-            "DATABASE_URL": settings.database_url,
-            "DATA_DIR": str(settings.data_dir),
-            "REDIS_URL": redis_url,
-            "SMTP_URL": mail_server.url,
-        }
-        worker = subprocess.Popen(command, env=environment, stdin=subprocess.DEVNULL)
-        try:
-            # When the worker is killed (SIGKILL) while it is sending the e-mail
-            sending = await set_within(mail_server.connected, 45)
-            assert sending, "the worker never reached the mail server"
-            worker.send_signal(signal.SIGKILL)
-            assert worker.wait(timeout=10) == -signal.SIGKILL
-        finally:
-            worker.kill()
-            worker.wait()
-
-    # Then the message is left SENDING (QUEUED to clients) after one attempt, nothing went out
-    email = await EmailMessage.get(id=email_id)
-    assert (email.state, email.attempts, email.sent_at) == (EmailState.SENDING, 1, None)
-    assert email.claimed_at is not None
-    [queued] = await _emails(org, order_id)
-    assert (queued["state"], queued["error"], queued["sentAt"]) == ("QUEUED", None, None)
-
-    # When arq hands the killed job out again (its in-progress mark expires after 5 minutes)
-    await arq_pool.delete(in_progress_key_prefix + jobs.job_id(job))
-    await run_worker(replace(settings, redis_url=redis_url, smtp_url=mailbox.url))
-
-    # Then the rerun sees the claim and stops: still SENDING, nothing sent
-    assert (await EmailMessage.get(id=email_id)).state == EmailState.SENDING
-    assert mailbox.messages == []
-
-    # When the claim is older than STALLED_AFTER and the relay sweeps
-    await EmailMessage.filter(id=email_id).update(claimed_at=now() - LONG_AGO)
-    before = await last_job_id()
-    assert await emails.fail_stalled_sends() == 1
-    await jobs.after_request()
-
-    # Then the message is FAILED, saying that it may or may not have been delivered, and
-    # nothing will send it again: no new job, none in Redis, and a worker sends nothing
-    [failed] = await _emails(org, order_id)
-    assert (failed["state"], failed["error"], failed["sentAt"]) == (
-        "FAILED",
-        OUTCOME_UNKNOWN,
-        None,
-    )
-    assert await jobs_since(before) == []
-    assert await queued_ids(arq_pool) == []
-    await run_worker(replace(settings, redis_url=redis_url, smtp_url=mailbox.url))
-    assert mailbox.messages == []
-    email = await EmailMessage.get(id=email_id)
-    assert (email.state, email.attempts) == (EmailState.FAILED, 1)
-
-
-async def test_a_stalled_message_is_marked_failed_by_the_in_process_runner(
+async def test_a_stalled_message_whose_content_never_went_out_is_sent_again(
     org: Organization,
     held_emails: HeldEmails,
     swap_runner: Any,
     mail_settings: Settings,
     mailbox: Mailbox,
 ) -> None:
-    # Given an order e-mail claimed 11 minutes ago by a server process that died
+    # Given an order e-mail claimed long ago by a server process that died before the
+    # message's content started to go out
     order_id, email_id = await _sent_order(org)
-    await _claimed_by_a_sender_that_died(email_id, LONG_AGO)
+    await _claimed_by_a_sender_that_died(email_id, LONG_AGO, content_started=False)
+    before = await last_job_id()
+
+    # When a server runs again (jobs in-process) and its relay sweeps
+    swap_runner(jobs.InProcessRunner(FUNCTIONS, {"settings": mail_settings}))
+    recovered = await _sweep()
+
+    # Then the message got a new job, which sent it once: SENT, after a second attempt
+    assert recovered == 1
+    assert [row.job for row in await jobs_since(before)] == [jobs.SEND_EMAIL]
+    [message] = mailbox.messages
+    assert message["Subject"] == "Sales order SO-00001"
+    [sent] = await _emails(org, order_id)
+    assert (sent["state"], sent["error"]) == ("SENT", None)
+    assert (await EmailMessage.get(id=email_id)).attempts == 1  # the dead sender's was faked
+
+    # And later sweeps leave it alone
+    assert await _sweep() == 0
+    assert len(mailbox.messages) == 1
+
+
+async def test_a_stalled_message_whose_content_went_out_is_marked_failed(
+    org: Organization,
+    held_emails: HeldEmails,
+    swap_runner: Any,
+    mail_settings: Settings,
+    mailbox: Mailbox,
+) -> None:
+    # Given an order e-mail claimed long ago by a server process that died while the
+    # message's content was going out
+    order_id, email_id = await _sent_order(org)
+    await _claimed_by_a_sender_that_died(email_id, LONG_AGO, content_started=True)
     before = await last_job_id()
 
     # When a server runs again (jobs in-process) and its relay sweeps
@@ -175,6 +140,18 @@ async def test_a_stalled_message_is_marked_failed_by_the_in_process_runner(
         None,
     )
 
+    # And the order's history says so
+    events = (await org.api.data(EVENTS, {"id": order_id}))["salesOrder"]["events"]
+    assert [(event["type"], event["data"]) for event in events][-1] == (
+        "email_failed",
+        {
+            "email": email_id,
+            "to": ["buyer@acme.example"],
+            "subject": "Sales order SO-00001",
+            "error": OUTCOME_UNKNOWN,
+        },
+    )
+
     # And later sweeps leave it alone
     assert await _sweep() == 0
     assert mailbox.messages == []
@@ -190,9 +167,9 @@ async def test_the_servers_relay_marks_a_stalled_message_failed_by_itself(
     mail_settings: Settings,
     mailbox: Mailbox,
 ) -> None:
-    # Given an order e-mail claimed 11 minutes ago by a server process that died
+    # Given an order e-mail claimed long ago by a server process that died during DATA
     order_id, email_id = await _sent_order(org)
-    await _claimed_by_a_sender_that_died(email_id, LONG_AGO)
+    await _claimed_by_a_sender_that_died(email_id, LONG_AGO, content_started=True)
     before = await last_job_id()
 
     # When a server (jobs in-process) runs its periodic relay for a while
@@ -221,9 +198,9 @@ async def test_the_servers_relay_marks_a_stalled_message_failed_by_itself(
 async def test_a_message_claimed_recently_is_left_alone(
     org: Organization, held_emails: HeldEmails
 ) -> None:
-    # Given an order e-mail claimed a minute ago (its sender may well be at work)
+    # Given an order e-mail claimed 30 s ago (its sender may well be at work)
     order_id, email_id = await _sent_order(org)
-    await _claimed_by_a_sender_that_died(email_id, RECENTLY)
+    await _claimed_by_a_sender_that_died(email_id, RECENTLY, content_started=False)
     before = await last_job_id()
 
     # When the relay sweeps
@@ -236,7 +213,7 @@ async def test_a_message_claimed_recently_is_left_alone(
     assert (email.state, email.attempts, email.error) == (EmailState.SENDING, 0, None)
     [queued] = await _emails(org, order_id)
     assert (queued["state"], queued["error"]) == ("QUEUED", None)
-    # (settled, so that no later test's sweep finds it stalled once the run is 10 minutes old)
+    # (settled, so that no later test's sweep finds it stalled once the run is STALLED_AFTER old)
     await EmailMessage.filter(id=email_id).update(state=EmailState.SENT, sent_at=now())
 
 
@@ -276,13 +253,13 @@ async def test_sent_and_failed_messages_are_never_touched(
 async def test_two_relays_sweeping_at_once_mark_it_failed_once(
     org: Organization, held_emails: HeldEmails
 ) -> None:
-    # Given an order e-mail claimed 11 minutes ago by a process that died
+    # Given an order e-mail claimed long ago by a process that died during DATA
     order_id, email_id = await _sent_order(org)
-    await _claimed_by_a_sender_that_died(email_id, LONG_AGO)
+    await _claimed_by_a_sender_that_died(email_id, LONG_AGO, content_started=True)
     before = await last_job_id()
 
     # When two processes' relays sweep at the same time
-    recovered = await asyncio.gather(emails.fail_stalled_sends(), emails.fail_stalled_sends())
+    recovered = await asyncio.gather(emails.recover_stalled_sends(), emails.recover_stalled_sends())
 
     # Then one of them marked it FAILED, and neither wrote a job
     assert sorted(recovered) == [0, 1]
@@ -299,12 +276,12 @@ async def test_a_sender_that_outlived_its_claim_corrects_the_failed_mark_once_de
     order_id, email_id = await _sent_order(org)
     with holding_smtp_server(free_port()) as mail_server:
         # When its job sends it, and while the server holds the answer the relay takes the
-        # claim for stalled (as if the sender had been at it for 10 minutes)
+        # claim for stalled (as if the sender had been at it for STALLED_AFTER)
         context = {"settings": replace(settings, smtp_url=mail_server.url)}
         sender = asyncio.create_task(send_email(context, email_id=email_id))
         arrived = await set_within(mail_server.arrived, 30)
         assert arrived, "the message never reached the mail server"
-        assert await emails.fail_stalled_sends(older_than=timedelta(0)) == 1
+        assert await emails.recover_stalled_sends(older_than=timedelta(0)) == 1
         [failed] = await _emails(org, order_id)
         assert (failed["state"], failed["error"]) == ("FAILED", OUTCOME_UNKNOWN)
 
@@ -330,12 +307,12 @@ async def test_a_sender_that_outlived_its_claim_does_not_overwrite_the_failed_ma
     order_id, email_id = await _sent_order(org)
     with holding_smtp_server(free_port(), refusal="451 try again later") as mail_server:
         # When its job sends it, and while the server holds the answer the relay takes the
-        # claim for stalled (as if the sender had been at it for 10 minutes)
+        # claim for stalled (as if the sender had been at it for STALLED_AFTER)
         context = {"settings": replace(settings, smtp_url=mail_server.url)}
         sender = asyncio.create_task(send_email(context, email_id=email_id))
         arrived = await set_within(mail_server.arrived, 30)
         assert arrived, "the message never reached the mail server"
-        assert await emails.fail_stalled_sends(older_than=timedelta(0)) == 1
+        assert await emails.recover_stalled_sends(older_than=timedelta(0)) == 1
 
         # And then the server refuses the message for now and the sender finishes
         mail_server.answer.set()

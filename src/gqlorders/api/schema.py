@@ -23,6 +23,7 @@ from gqlorders import jobs
 from gqlorders.api.input_values import use_input_plans
 from gqlorders.api.limits import ErrorPolicy, cost_limiter
 from gqlorders.api.mutations.catalog import CatalogMutations
+from gqlorders.api.mutations.emails import EmailMutations
 from gqlorders.api.mutations.fulfilment import FulfilmentMutations
 from gqlorders.api.mutations.marketplaces import MarketplaceConnection, MarketplaceMutations
 from gqlorders.api.mutations.sales_orders import SalesOrderMutations
@@ -43,6 +44,7 @@ class Mutation(
     StockMutations,
     SalesOrderMutations,
     FulfilmentMutations,
+    EmailMutations,
     MarketplaceMutations,
 ):
     pass

@@ -363,16 +363,17 @@ async def after_request() -> None:
 
 async def relay_forever(interval: float = 2.0) -> None:
     """Pick up jobs no request handed on (Redis was down, another process committed them, a
-    process died holding them); mark FAILED the e-mails whose sender died mid-send (their
-    outcome is unknown: never sent twice, SPEC §8); and, hourly, prune the rows of old jobs."""
-    from gqlorders.emails import fail_stalled_sends  # emails enqueues through this module
+    process died holding them); settle the e-mails whose sender died mid-send (sent again, or
+    FAILED if their content was on its way: never sent twice, SPEC §8); and, hourly, prune the
+    rows of old jobs."""
+    from gqlorders.emails import recover_stalled_sends  # emails enqueues through this module
 
     pruned_at: datetime | None = None
     while True:
         await asyncio.sleep(interval)
         try:
             await reclaim_stale()
-            await fail_stalled_sends()
+            await recover_stalled_sends()
             await after_request()
             if pruned_at is None or now() - pruned_at >= PRUNE_EVERY:
                 await prune_done()

@@ -34,8 +34,11 @@ class EmailMessage(Model):
     attempts = fields.IntField(default=0, db_default=0)
     error = fields.TextField(null=True)
     # When a job last claimed it (QUEUED -> SENDING): a SENDING message claimed long ago was
-    # left by a process that died mid-send, and the sweep marks it FAILED (emails.py).
+    # left by a process that died mid-send, and the sweep settles it (emails/sending.py).
     claimed_at = fields.DatetimeField(null=True)
+    # When this claim's content started to go out (SMTP DATA): before that, nothing can have
+    # been delivered, and the sweep sends a stalled message again instead of failing it.
+    data_started_at = fields.DatetimeField(null=True)
     sent_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 

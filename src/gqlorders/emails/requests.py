@@ -1,42 +1,15 @@
-"""Recording e-mail send requests (SPEC §8). Delivery itself belongs to the workers.
-
-A message goes QUEUED -> SENDING (claimed by one job, at `claimed_at`) -> SENT or FAILED; a
-failure before the mail server had any of its content puts it back to QUEUED for a retry. The
-claim makes a rerun of a job a no-op (SPEC §8: a retried job never sends the same e-mail
-twice). When a send stops once its content was on its way (the server's answer never came,
-the connection broke, the job was cancelled) or its process dies between the claim and
-recording the outcome (SIGKILL, lost machine), nobody can know whether the mail server took
-it: the message ends FAILED with OUTCOME_UNKNOWN instead of being sent again, and whoever
-asked for it may send it again.
-"""
+"""Asking for e-mails: who gets them, queueing them, and sending one again on purpose."""
 
 from __future__ import annotations
 
-import logging
-from datetime import timedelta
-
-from tortoise.timezone import now
 from tortoise.transactions import in_transaction
 
 from gqlorders import jobs
-from gqlorders.errors import ErrorCode, FieldPath, Problems
+from gqlorders.emails.sending import record_email_event
+from gqlorders.errors import DomainError, ErrorCode, FieldPath, Problems
 from gqlorders.models import EmailMessage, EmailState, Invoice, SalesOrder
+from gqlorders.tenancy import Principal
 from gqlorders.validation import clean_email
-
-logger = logging.getLogger("gqlorders.emails")
-
-MAX_EMAIL_ATTEMPTS = 5
-# The e-mail job gives up on one attempt once its SMTP exchange has taken this long (SMTP's
-# own timeout bounds each command, not the whole send): as on a transient failure before the
-# message's content went out, with OUTCOME_UNKNOWN after.
-SEND_DEADLINE = timedelta(minutes=2)
-# A live sender records its outcome within SEND_DEADLINE, so a message still SENDING this
-# long after its claim was left by a process that died mid-send.
-STALLED_AFTER = timedelta(minutes=10)
-OUTCOME_UNKNOWN = (
-    "sending it stopped before the outcome was known: it may or may not have been delivered;"
-    " send it again if needed"
-)
 
 
 def clean_recipients(
@@ -86,6 +59,38 @@ async def queue_email(
     return message
 
 
+async def resend_email(principal: Principal, email_id: int) -> EmailMessage:
+    """Send a FAILED message again, as the same message (same Message-ID: a mail client that
+    gets it twice shows it once). Refused (INVALID_STATUS) for a message not FAILED: one QUEUED
+    is on its way, one SENT was delivered (send the order or invoice again for a new one).
+
+    One conditional update: of two desks resending at once, one queues it."""
+    async with in_transaction():
+        email = await EmailMessage.get_or_none(
+            id=email_id, organization_id=principal.organization_id
+        )
+        if email is None:
+            raise DomainError.one(ErrorCode.NOT_FOUND, ("id",), "no such e-mail")
+        requeued = await EmailMessage.filter(id=email_id, state=EmailState.FAILED).update(
+            state=EmailState.QUEUED, error=None, attempts=0
+        )
+        if not requeued:
+            raise DomainError.one(
+                ErrorCode.INVALID_STATUS,
+                ("id",),
+                f"only a FAILED e-mail can be sent again; this one is {_shown(email.state)}",
+            )
+        await jobs.enqueue(jobs.SEND_EMAIL, email_id=email_id)
+        await record_email_event(email, "email_resent", principal.actor)
+        await email.refresh_from_db()
+    return email
+
+
+def _shown(state: EmailState) -> str:
+    """The state as the API shows it (SENDING is internal)."""
+    return EmailState.QUEUED if state == EmailState.SENDING else state
+
+
 async def requeue_waiting() -> int:
     """Enqueue a job for every QUEUED e-mail that has none left to run: e.g. a message whose
     job failed for good before claiming it (the database refused the claim). Called by each
@@ -109,31 +114,3 @@ async def requeue_waiting() -> int:
         for email_id in without_job:
             await jobs.enqueue(jobs.SEND_EMAIL, email_id=email_id)
     return len(without_job)
-
-
-async def fail_stalled_sends(older_than: timedelta = STALLED_AFTER) -> int:
-    """Mark FAILED the messages left SENDING by a process that died mid-send (a rerun of
-    their job sees SENDING and stops, so they would stay SENDING forever). Called
-    periodically by the outbox relay; returns how many messages it marked.
-
-    Such a message is never sent again automatically: the mail server may have taken it
-    before the process died (SPEC §8: a retried job never sends the same e-mail twice). Its
-    error says so, and whoever asked for it decides whether to send it again."""
-    cutoff = now() - older_than
-    stalled = await EmailMessage.filter(
-        state=EmailState.SENDING, claimed_at__lt=cutoff
-    ).values_list("id", "claimed_at")
-    failed = 0
-    for email_id, claimed_at in stalled:
-        # Conditional on the claim seen, so that of several processes sweeping at once (or a
-        # sender finishing just now) exactly one acts.
-        if await EmailMessage.filter(
-            id=email_id, state=EmailState.SENDING, claimed_at=claimed_at
-        ).update(state=EmailState.FAILED, error=OUTCOME_UNKNOWN):
-            failed += 1
-            logger.warning(
-                "e-mail %s was left SENDING since %s: marked FAILED (outcome unknown)",
-                email_id,
-                claimed_at.isoformat(),
-            )
-    return failed

@@ -24,7 +24,7 @@ from tortoise.expressions import RawSQL
 from tortoise.queryset import QuerySet
 from tortoise.timezone import now
 
-from gqlorders.models import OutboxJob
+from gqlorders.models import IdempotencyKey, OutboxJob
 
 logger = logging.getLogger("gqlorders.jobs")
 
@@ -318,6 +318,7 @@ async def relay_forever(interval: float = 2.0) -> None:
             await after_request()
             if pruned_at is None or now() - pruned_at >= PRUNE_EVERY:
                 await prune_done()
+                await IdempotencyKey.prune_expired()
                 pruned_at = now()
         except Exception:
             logger.exception("the outbox relay failed; trying again")

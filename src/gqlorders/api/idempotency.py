@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
 import strawberry
@@ -108,18 +109,16 @@ def keyed_request(header: str | None, body: bytes, max_tokens: int) -> KeyedRequ
         if header is not None or any(_has_directive(item, max_tokens) for item in data):
             raise Refused("BAD_REQUEST", "a keyed request holds one operation: send no batch")
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("query"), str):
+    if not isinstance(data, dict):
         return None
+    query, operation_name = data.get("query"), data.get("operationName")
     variables = data.get("variables") or {}
-    operation_name = data.get("operationName")
-    try:
-        document = parse(data["query"], max_tokens=max_tokens)
-    except GraphQLError:
+    if not isinstance(query, str) or not isinstance(operation_name, str | None):
         return None
-    operation = _chosen_operation(document, operation_name)
+    operation = _analysed(query, operation_name, max_tokens)
     if operation is None:
         return None
-    key = _one_key(header, document, operation, variables)
+    key = _one_key(header, operation, variables)
     if key is None:
         return None
     if not 1 <= len(key) <= MAX_KEY_LENGTH or not (key.isascii() and key.isprintable()):
@@ -128,15 +127,61 @@ def keyed_request(header: str | None, body: bytes, max_tokens: int) -> KeyedRequ
             f"an idempotency key is 1 to {MAX_KEY_LENGTH} printable ASCII characters: "
             "use a UUID, say",
         )
-    fields = operation.selection_set.selections
-    if operation.operation != OperationType.MUTATION or len(fields) != 1:
+    if not operation.one_mutation_field:
         raise Refused(
             "BAD_REQUEST",
             "a keyed request runs exactly one mutation field: send each mutation with its own key",
         )
-    normalized = [print_ast(document), operation_name, variables]
+    normalized = [operation.document, operation_name, variables]
     canonical = json.dumps(normalized, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return KeyedRequest(key, hashlib.sha256(canonical.encode()).hexdigest())
+
+
+@dataclass(frozen=True)
+class _Operation:
+    """What a keyed request's document says, worked out once per document text."""
+
+    document: str  # printed from its syntax tree: formatting and comments do not count
+    one_mutation_field: bool
+    directive_keys: tuple[tuple[bool, str], ...]  # (from a variable?, the key or its name)
+    directive_misplaced: bool  # anywhere but on the operation's top-level fields
+
+
+@lru_cache(maxsize=256)
+def _analysed(query: str, operation_name: str | None, max_tokens: int) -> _Operation | None:
+    """None when the document does not parse or names no operation to run (strawberry then
+    refuses it, running nothing)."""
+    try:
+        document = parse(query, max_tokens=max_tokens)
+    except GraphQLError:
+        return None
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is None:
+        operation = operations[0] if len(operations) == 1 else None
+    else:
+        operation = next((o for o in operations if o.name and o.name.value == operation_name), None)
+    if operation is None:
+        return None
+    fields = operation.selection_set.selections
+    top_level = [
+        directive
+        for field in fields
+        if isinstance(field, FieldNode)
+        for directive in field.directives or ()
+        if directive.name.value == DIRECTIVE
+    ]
+    keys = tuple(
+        (False, value.value) if isinstance(value, StringValueNode) else (True, value.name.value)
+        for directive in top_level
+        for value in (argument.value for argument in directive.arguments)
+        if isinstance(value, StringValueNode | VariableNode)
+    )
+    return _Operation(
+        document=print_ast(document),
+        one_mutation_field=operation.operation == OperationType.MUTATION and len(fields) == 1,
+        directive_keys=keys,
+        directive_misplaced=len(top_level) != len(_directives(document)),
+    )
 
 
 def _has_directive(item: Any, max_tokens: int) -> bool:
@@ -146,13 +191,6 @@ def _has_directive(item: Any, max_tokens: int) -> bool:
         return bool(_directives(parse(item["query"], max_tokens=max_tokens)))
     except GraphQLError:
         return False
-
-
-def _chosen_operation(document: DocumentNode, name: Any) -> OperationDefinitionNode | None:
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    if name is None:
-        return operations[0] if len(operations) == 1 else None
-    return next((o for o in operations if o.name and o.name.value == name), None)
 
 
 def _directives(document: DocumentNode) -> list[DirectiveNode]:
@@ -167,31 +205,14 @@ def _directives(document: DocumentNode) -> list[DirectiveNode]:
     return found
 
 
-def _one_key(
-    header: str | None,
-    document: DocumentNode,
-    operation: OperationDefinitionNode,
-    variables: dict[str, Any],
-) -> str | None:
+def _one_key(header: str | None, operation: _Operation, variables: Any) -> str | None:
     """The request's key: the header's, the directive's, or None; Refused when they differ or
     when the directive is anywhere but on the operation's top-level field."""
-    top_level = [
-        directive
-        for selection in operation.selection_set.selections
-        if isinstance(selection, FieldNode)
-        for directive in selection.directives or ()
-        if directive.name.value == DIRECTIVE
-    ]
-    if len(top_level) != len(_directives(document)):
+    if operation.directive_misplaced:
         raise Refused("BAD_REQUEST", "put @idempotent on the mutation field itself, once")
     keys = {header} if header is not None else set()
-    for directive in top_level:
-        for argument in directive.arguments:
-            value = argument.value
-            if isinstance(value, VariableNode):
-                keys.add(variables.get(value.name.value))
-            elif isinstance(value, StringValueNode):
-                keys.add(value.value)
+    for from_variable, value in operation.directive_keys:
+        keys.add(variables.get(value) if from_variable and isinstance(variables, dict) else value)
     if len(keys) > 1:
         raise Refused(
             "BAD_REQUEST",

@@ -56,7 +56,6 @@ HEADER = "idempotency-key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 DIRECTIVE = "idempotent"
 MAX_KEY_LENGTH = 255
-DEFAULT_TTL = timedelta(hours=24)
 WAIT_FOR_FIRST = timedelta(seconds=5)  # a mutation runs in milliseconds: longer is a stuck one
 RETRY_AFTER_SECONDS = 5
 
@@ -281,15 +280,16 @@ async def _claim(organization_id: int, keyed: KeyedRequest, ttl: timedelta) -> i
 
 async def _stored_answer(organization_id: int, keyed: KeyedRequest) -> Response:
     stored = await IdempotencyKey.get(organization_id=organization_id, key=keyed.key)
-    if stored.request_hash != keyed.request_hash or stored.body is None:
+    if stored.request_hash != keyed.request_hash:
         raise Refused(
             "IDEMPOTENCY_KEY_REUSED",
             "this idempotency key was used for another request (document, operation name or "
             "variables): use a new key for a new request",
         )
+    assert stored.status is not None and stored.body is not None  # committed with its answer
     return Response(
         bytes(stored.body),
-        status_code=stored.status or 200,
+        status_code=stored.status,
         media_type="application/json",
         headers={REPLAYED_HEADER: "true"},
     )

@@ -18,8 +18,13 @@ Printed per level: orders/s, p50 and p99 latency of both, and the ratio API / ra
 SQL statements one creation issues (counted in-process through the same app, before the server
 starts).
 
+With --idempotency-key, each level also runs the API with a new Idempotency-Key on every
+request (README "Idempotent writes"), right after the unkeyed run, and prints keyed against
+unkeyed (goal: at most 15 % slower).
+
     .venv/bin/python bench/create_orders.py                 # ~1.5 minutes
     .venv/bin/python bench/create_orders.py --duration 15 --levels 1,10,50,100
+    .venv/bin/python bench/create_orders.py --levels 1,10 --idempotency-key
 
 The PostgreSQL server is GQLORDERS_BENCH_POSTGRES (default postgres://postgres@127.0.0.1:5432);
 the database is dropped at the end unless --keep is given.
@@ -39,6 +44,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -60,6 +66,7 @@ from gqlorders.money import TaxedAmount, document_totals, line_amount
 from gqlorders.tenancy import create_organization, create_token
 
 GOAL_RATIO = 0.25
+GOAL_KEYED_SLOWDOWN = 0.15
 SCALE = 10**4
 LINES = 5
 
@@ -90,6 +97,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=5,
         help="connections per server process (DATABASE_URL ?maxsize=N; 5, tortoise's default);"
         " the raw floor gets as many as all processes",
+    )
+    parser.add_argument(
+        "--idempotency-key",
+        action="store_true",
+        help="also run each level with a new Idempotency-Key per request, and compare",
     )
     parser.add_argument(
         "--client",
@@ -476,13 +488,14 @@ def server(
                     process.wait()
 
 
-Post = Callable[[dict[str, Any] | None], Awaitable[tuple[int, Any]]]
+Post = Callable[[dict[str, Any] | None, dict[str, str] | None], Awaitable[tuple[int, Any]]]
 
 
 @contextlib.asynccontextmanager
 async def api_client(kind: str, base_url: str, token: str, connections: int) -> AsyncIterator[Post]:
-    """`post(payload)` -> (status, JSON body): POST /graphql with the token; `post(None)`: GET
-    /healthz. One keep-alive connection per concurrent client."""
+    """`post(payload, headers)` -> (status, JSON body): POST /graphql with the token (and the
+    extra headers); `post(None)`: GET /healthz. One keep-alive connection per concurrent
+    client."""
     headers = {"Authorization": f"Bearer {token}"}
     if kind == "httpx":
         limits = httpx.Limits(max_connections=connections + 10, max_keepalive_connections=None)
@@ -490,11 +503,13 @@ async def api_client(kind: str, base_url: str, token: str, connections: int) -> 
             base_url=base_url, headers=headers, limits=limits, timeout=60
         ) as client:
 
-            async def post_httpx(payload: dict[str, Any] | None) -> tuple[int, Any]:
+            async def post_httpx(
+                payload: dict[str, Any] | None, extra: dict[str, str] | None = None
+            ) -> tuple[int, Any]:
                 if payload is None:
                     response = await client.get("/healthz")
                     return response.status_code, None
-                response = await client.post("/graphql", json=payload)
+                response = await client.post("/graphql", json=payload, headers=extra)
                 if response.status_code != 200:
                     return response.status_code, None
                 return response.status_code, response.json()
@@ -507,11 +522,13 @@ async def api_client(kind: str, base_url: str, token: str, connections: int) -> 
         base_url, headers=headers, connector=connector, timeout=timeout
     ) as session:
 
-        async def post_aiohttp(payload: dict[str, Any] | None) -> tuple[int, Any]:
+        async def post_aiohttp(
+            payload: dict[str, Any] | None, extra: dict[str, str] | None = None
+        ) -> tuple[int, Any]:
             if payload is None:
                 async with session.get("/healthz") as response:
                     return response.status, None
-            async with session.post("/graphql", json=payload) as response:
+            async with session.post("/graphql", json=payload, headers=extra) as response:
                 if response.status != 200:
                     return response.status, None
                 return response.status, await response.json()
@@ -525,7 +542,7 @@ async def wait_ready(post: Post, process: subprocess.Popen) -> None:
         if process.poll() is not None:
             raise SystemExit(f"the server exited with {process.returncode}")
         with contextlib.suppress(httpx.HTTPError, aiohttp.ClientError):
-            if (await post(None))[0] == 200:
+            if (await post(None, None))[0] == 200:
                 return
         await asyncio.sleep(0.2)
     raise SystemExit("the server did not become ready within 60 s")
@@ -541,8 +558,11 @@ class StatementLog(logging.Handler):
         self.statements.append(str(args[0]) if isinstance(args, tuple) and args else "?")
 
 
-async def statements_of_one_creation(settings: Any, token: str, spec: OrderSpec) -> list[str]:
-    """The SQL statements one createSalesOrder request sends (in-process, same app)."""
+async def statements_of_one_creation(
+    settings: Any, token: str, spec: OrderSpec, keyed: bool = False
+) -> list[str]:
+    """The SQL statements one createSalesOrder request sends (in-process, same app), with a new
+    Idempotency-Key if `keyed`."""
     app = create_app(settings, manage_database=False)
     handler = StatementLog()
     logger = logging.getLogger("tortoise.db_client")
@@ -552,6 +572,8 @@ async def statements_of_one_creation(settings: Any, token: str, spec: OrderSpec)
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
         payload = {"query": CREATE, "variables": {"input": mutation_input(spec)}}
         await client.post("/graphql", json=payload, headers=headers)  # warm
+        if keyed:
+            headers["Idempotency-Key"] = str(uuid.uuid4())
         logger.addHandler(handler)
         logger.setLevel(logging.DEBUG)
         try:
@@ -588,13 +610,23 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
         )
         rng = random.Random(args.seed)
         sent = await statements_of_one_creation(settings, token, random_order(rng, catalog))
+        if args.idempotency_key:
+            keyed_sent = await statements_of_one_creation(
+                settings, token, random_order(rng, catalog), keyed=True
+            )
     await Tortoise.close_connections()
     log(f"SQL statements of one createSalesOrder ({LINES} lines): {len(sent)} (+ BEGIN/COMMIT)")
     for statement in sent:
         log("  " + " ".join(statement.split())[:150])
+    if args.idempotency_key:
+        log(f"with an Idempotency-Key: {len(keyed_sent)} (+ BEGIN/COMMIT); not in the unkeyed:")
+        for statement in keyed_sent:
+            if statement not in sent:
+                log("  " + " ".join(statement.split())[:150])
 
     port = free_port()
     api_results: list[LevelResult] = []
+    keyed_results: list[LevelResult] = []
     raw_results: list[LevelResult] = []
     failures = 0
     server_url = f"{url}?maxsize={args.pool}"
@@ -604,13 +636,17 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
             await wait_ready(post, process)
             log(f"server pid {process.pid} on port {port}, driven by {args.client}")
 
-            async def api_create(rng: random.Random) -> bool:
+            async def api_create(rng: random.Random, keyed: bool = False) -> bool:
                 spec = random_order(rng, catalog)
                 payload = {"query": CREATE, "variables": {"input": mutation_input(spec)}}
-                status, body = await post(payload)
+                key = {"Idempotency-Key": str(uuid.uuid4())} if keyed else None
+                status, body = await post(payload, key)
                 if status != 200 or body is None:
                     return False
                 return not body.get("errors") and not body["data"]["createSalesOrder"]["errors"]
+
+            async def keyed_create(rng: random.Random) -> bool:
+                return await api_create(rng, keyed=True)
 
             connections = args.pool * args.server_workers  # as many as all server processes
             pool = await asyncpg.create_pool(url, min_size=connections, max_size=connections)
@@ -632,6 +668,18 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
                             process.pid,
                         )
                     )
+                    if args.idempotency_key:
+                        log(f"{clients} client(s): API with an Idempotency-Key ...")
+                        keyed_results.append(
+                            await run_level(
+                                clients,
+                                args.duration,
+                                args.warmup,
+                                keyed_create,
+                                args.seed + clients,
+                                process.pid,
+                            )
+                        )
                     log(f"{clients} client(s): raw asyncpg ...")
                     raw_results.append(
                         await run_level(
@@ -687,6 +735,24 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
             f"{raw_result.per_order_ms(raw_result.cpu.client):>11} "
             f"{raw_result.per_order_ms(raw_result.cpu.postgres):>8}"
         )
+    if keyed_results:
+        log("keyed (a new Idempotency-Key per request) against unkeyed API; CPU: the server's")
+        log(
+            f"{'clients':>7} | {'keyed/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'CPU ms':>6} "
+            f"| {'unkeyed/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'CPU ms':>6} | {'slower':>7}"
+        )
+        for keyed, api in zip(keyed_results, api_results):
+            slower = 1 - keyed.rate / api.rate
+            log(
+                f"{keyed.clients:>7} | {keyed.rate:8.1f} {_ms(keyed.percentile(0.5))} "
+                f"{_ms(keyed.percentile(0.99))} {keyed.per_order_ms(keyed.cpu.server):>6} "
+                f"| {api.rate:9.1f} {_ms(api.percentile(0.5))} {_ms(api.percentile(0.99))} "
+                f"{api.per_order_ms(api.cpu.server):>6} | {slower:7.1%}"
+            )
+            failures += keyed.errors
+        worst = max(1 - k.rate / a.rate for k, a in zip(keyed_results, api_results))
+        verdict = "within" if worst <= GOAL_KEYED_SLOWDOWN else "ABOVE"
+        log(f"keyed: at most {worst:.1%} slower ({verdict} the goal of {GOAL_KEYED_SLOWDOWN:.0%})")
     log(
         f"orders written: {counted:,} with {lines:,} lines, {numbers:,} distinct numbers; "
         f"failed requests: {failures}"

@@ -24,10 +24,12 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from strawberry.asgi import GraphQL
+from strawberry.types.unset import UNSET
 from tortoise import connections
 from tortoise.timezone import now
 
 from gqlorders import documents, jobs
+from gqlorders.api import idempotency
 from gqlorders.api.context import Context, bearer_token, context_for
 from gqlorders.api.ids import encode_id, parse_id
 from gqlorders.api.schema import build_schema
@@ -77,6 +79,37 @@ def check_request_shape(data: Any) -> None:
 
 
 class GraphQLApp(GraphQL):
+    def __init__(self, schema: Any, settings: Settings, **options: Any) -> None:
+        super().__init__(schema, **options)
+        self.settings = settings
+
+    async def run(  # type: ignore[override]
+        self, request: Request | Any, context: Any = UNSET, root_value: Any = UNSET
+    ) -> Any:
+        """A POST with an idempotency key runs once per key (api/idempotency.py); without a
+        token it is answered as without a key (UNAUTHENTICATED)."""
+        if not isinstance(request, Request) or request.method != "POST":
+            return await super().run(request, context, root_value)
+        try:
+            keyed = idempotency.keyed_request(
+                request.headers.get(idempotency.HEADER),
+                await request.body(),
+                self.settings.limits.max_tokens,
+            )
+        except idempotency.Refused as refused:
+            return refused.response()
+        if keyed is None:
+            return await super().run(request, context, root_value)
+        context = await self.get_context(request, None)
+        if context.principal is None:
+            return await super().run(request, context, root_value)
+        return await idempotency.run_keyed(
+            keyed,
+            context.principal.organization_id,
+            self.settings.idempotency_ttl,
+            lambda: super(GraphQLApp, self).run(request, context, root_value),
+        )
+
     @property
     def graphql_ide_html(self) -> str:
         """Strawberry's GraphiQL page, loading React and GraphiQL from /static/graphiql/."""
@@ -218,7 +251,7 @@ def create_app(
                 # Within uvicorn's 30 s graceful shutdown, the database still open.
                 await runner.stop(grace=25)
 
-    graphql = GraphQLApp(build_schema(settings.limits), graphql_ide="graphiql")
+    graphql = GraphQLApp(build_schema(settings.limits), settings, graphql_ide="graphiql")
     return Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 
@@ -29,6 +30,7 @@ class Settings:
     arq_queue: str | None = None  # None: the installation's own, `gqlorders:<installation id>`
     limits: Limits = Limits()
     log_json: bool = True
+    idempotency_ttl: timedelta = timedelta(hours=24)  # how long a mutation's key answers
 
     @property
     def is_sqlite(self) -> bool:
@@ -54,4 +56,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             }
         ),
         log_json=env.get("LOG_FORMAT", "json") == "json",
+        idempotency_ttl=timedelta(seconds=int(env.get("IDEMPOTENCY_TTL") or 24 * 3600)),
     )

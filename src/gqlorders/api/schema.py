@@ -14,12 +14,14 @@ import strawberry
 from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, parse
 from strawberry.execution import optimized_is_awaitable
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
+from strawberry.extensions.directives import DirectivesExtension, DirectivesExtensionSync
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext, validate_document
 from strawberry.types.graphql import OperationType
 from tortoise.models import Model
 
 from gqlorders import jobs
+from gqlorders.api import idempotency
 from gqlorders.api.input_values import use_input_plans
 from gqlorders.api.limits import ErrorPolicy, cost_limiter
 from gqlorders.api.mutations.catalog import CatalogMutations
@@ -54,6 +56,9 @@ class RunJobsAfterCommit(SchemaExtension):
     """Hand the jobs a request's transactions committed to the runner, once it has executed."""
 
     async def on_execute(self) -> AsyncIterator[None]:
+        if idempotency.jobs_deferred():  # a keyed request: after its outer transaction commits
+            yield
+            return
         with jobs.tracking_request() as tracked:
             yield
         if self.execution_context.operation_type == OperationType.MUTATION and tracked.wrote:
@@ -140,15 +145,29 @@ def cached_validation(limit_rules: Sequence[type[ASTValidationRule]]) -> type[Sc
     return CachedValidation
 
 
+class GqlordersSchema(strawberry.Schema):
+    """Strawberry's schema without the extension it adds for custom directives: that one wraps
+    every resolver (execution several times slower), and our only one, @idempotent, is read by
+    the HTTP view before execution."""
+
+    def get_extensions(self, sync: bool = False) -> list[SchemaExtension]:
+        return [
+            extension
+            for extension in super().get_extensions(sync)
+            if not isinstance(extension, DirectivesExtension | DirectivesExtensionSync)
+        ]
+
+
 def build_schema(limits: Limits | None = None) -> strawberry.Schema:
     limits = limits or Limits()
     # the limiters' validation rules, made once so that validation results can be cached
     depth_rules = QueryDepthLimiter(max_depth=limits.max_depth).validation_rules
     alias_rules = MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules
-    built = strawberry.Schema(
+    built = GqlordersSchema(
         query=Query,
         mutation=Mutation,
         types=[SalesOrder, Customer, Item, Tax, Warehouse, Invoice, Package, MarketplaceConnection],
+        directives=[idempotency.idempotent],
         execution_context_class=RowAwareExecutionContext,
         config=StrawberryConfig(
             scalar_map={Decimal: DecimalScalar},

@@ -35,7 +35,7 @@ from gqlorders.jobs.queues import QueueClaimedError, Refusal, own_queue, refusal
 from gqlorders.jobs.queues import claim_queue as claim_queue
 from gqlorders.jobs.queues import installation_id as installation_id
 from gqlorders.jobs.queues import queue_name as queue_name
-from gqlorders.models import OutboxJob
+from gqlorders.models import IdempotencyKey, OutboxJob
 from gqlorders.observability import JOB_HANDOFFS_LOST
 
 logger = logging.getLogger("gqlorders.jobs")
@@ -377,6 +377,7 @@ async def relay_forever(interval: float = 2.0) -> None:
             await after_request()
             if pruned_at is None or now() - pruned_at >= PRUNE_EVERY:
                 await prune_done()
+                await IdempotencyKey.prune_expired()
                 pruned_at = now()
         except Exception:
             logger.exception("the outbox relay failed; trying again")

@@ -1,0 +1,37 @@
+"""The first answer to a keyed mutation, kept so that a retry gets it again (README
+"Idempotent writes")."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+from tortoise.timezone import now
+
+
+class IdempotencyKey(Model):
+    """A key of an organization and the answer of the mutation first sent with it.
+
+    The row is written by the transaction that runs the keyed mutation, with its answer, so a
+    committed row always has one: `status` and `body` are null only while that transaction is
+    open (its unique index entry is what a concurrent retry waits on)."""
+
+    id = fields.BigIntField(primary_key=True)
+    organization = fields.ForeignKeyField(
+        "models.Organization", related_name=False, on_delete=fields.CASCADE
+    )
+    key = fields.CharField(max_length=255)
+    request_hash = fields.CharField(max_length=64)  # sha256 of the normalized request
+    status = fields.SmallIntField(null=True)  # the answer's HTTP status
+    body = fields.BinaryField(null=True)  # the answer's bytes, replayed as they are
+    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField(db_index=True)
+
+    class Meta:
+        table = "idempotency_key"
+        unique_together = (("organization", "key"),)
+
+    @classmethod
+    async def prune_expired(cls) -> int:
+        """Delete the keys past their expiry (an expired key already counts as new); run with
+        the outbox's hourly prune (jobs.relay_forever)."""
+        return await cls.filter(expires_at__lt=now()).delete()

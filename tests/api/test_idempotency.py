@@ -1,0 +1,402 @@
+"""Idempotent mutations (issue 14, README "Idempotent writes"): a keyed mutation runs once per
+key of the organization; a retry gets the first answer byte for byte and runs nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from tortoise import connections
+
+from gqlorders.models import IdempotencyKey, OrderEvent, OutboxJob, StockMovement
+from tests.fulfilment.documents import (
+    CONFIRM_ORDER,
+    CREATE_INVOICE,
+    SHIP_PACKAGE,
+    confirmed_order,
+    fetch,
+    package,
+)
+from tests.support import CREATE_ORDER, Organization, postgres_only
+
+ORDER_NUMBERS = "query { salesOrders { totalCount edges { node { number } } } }"
+
+ADJUST_STOCK = """
+mutation($input: AdjustStockInput!) {
+  adjustStock(input: $input) {
+    item { sku stock { onHand committed availableForSale } } errors { field code message }
+  }
+}"""
+
+PRIMARY_WAREHOUSE = "{ warehouses { id isPrimary } }"
+
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+KEYED_BY_DIRECTIVE = """
+mutation($input: CreateSalesOrderInput!, $key: String!) {
+  createSalesOrder(input: $input) @idempotent(key: $key) { salesOrder { id number } }
+}"""
+
+TWO_MUTATIONS = """
+mutation($input: CreateSalesOrderInput!) {
+  first: createSalesOrder(input: $input) { salesOrder { number } }
+  second: createSalesOrder(input: $input) { salesOrder { number } }
+}"""
+
+
+async def post(
+    org: Organization,
+    query: str,
+    variables: dict[str, Any],
+    key: str | None = None,
+    **extra: Any,
+) -> httpx.Response:
+    """POST /graphql as the organization's client, with an Idempotency-Key header if given."""
+    headers = {"Authorization": f"Bearer {org.api.token}"}
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    body = {"query": query, "variables": variables, **extra}
+    return await org.api.http.post("/graphql", json=body, headers=headers)
+
+
+async def sent_twice(
+    org: Organization, query: str, variables: dict[str, Any], key: str = "key-1"
+) -> dict[str, Any]:
+    """Send a keyed request twice; the second answer is the first's bytes, marked replayed."""
+    first = await post(org, query, variables, key)
+    second = await post(org, query, variables, key)
+    assert first.status_code == second.status_code == 200
+    assert "idempotent-replayed" not in first.headers
+    assert second.headers["idempotent-replayed"] == "true"
+    assert second.content == first.content
+    body = first.json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
+def error_of(response: httpx.Response) -> tuple[int, str]:
+    (error,) = response.json()["errors"]
+    assert error["message"]
+    return response.status_code, error["extensions"]["code"]
+
+
+async def order_numbers(org: Organization) -> list[str]:
+    orders = (await org.api.data(ORDER_NUMBERS))["salesOrders"]
+    return sorted(edge["node"]["number"] for edge in orders["edges"])
+
+
+async def order_input(org: Organization, quantity: str = "2") -> dict[str, Any]:
+    if "customer" not in org.cache:
+        org.cache["customer"] = await org.customer()
+        org.cache["chair"] = await org.item("CHAIR", "10")
+    return {
+        "customerId": org.cache["customer"],
+        "lines": [{"itemId": org.cache["chair"], "quantity": quantity}],
+    }
+
+
+async def _order_args(org: Organization) -> dict[str, Any]:
+    input = await order_input(org)
+    return {"customer_id": input["customerId"], "lines": input["lines"]}
+
+
+async def org_events(org: Organization) -> int:
+    return await OrderEvent.filter(sales_order__organization_id=org.id).count()
+
+
+@asynccontextmanager
+async def refused_answers(org: Organization) -> AsyncIterator[None]:
+    """While open, the database refuses to store the organization's answers (a trigger)."""
+    db = connections.get("default")
+    name = f"refuse_answers_{org.id}"
+    if db.capabilities.dialect == "postgres":
+        create = [
+            f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql"
+            " AS $$ BEGIN RAISE EXCEPTION 'no space left on device'; END $$",
+            f"CREATE TRIGGER {name} BEFORE UPDATE ON idempotency_key FOR EACH ROW"
+            f" WHEN (NEW.organization_id = {org.id}) EXECUTE FUNCTION {name}()",
+        ]
+        drop = [f"DROP TRIGGER {name} ON idempotency_key", f"DROP FUNCTION {name}()"]
+    else:
+        create = [
+            f"CREATE TRIGGER {name} BEFORE UPDATE ON idempotency_key"
+            f" WHEN NEW.organization_id = {org.id}"
+            " BEGIN SELECT RAISE(ABORT, 'no space left on device'); END"
+        ]
+        drop = [f"DROP TRIGGER {name}"]
+    for statement in create:
+        await db.execute_query(statement)
+    try:
+        yield
+    finally:
+        for statement in drop:
+            await db.execute_query(statement)
+
+
+async def test_a_keyed_create_runs_once_and_its_retry_gets_the_first_answer(
+    org: Organization,
+) -> None:
+    input = await order_input(org)
+    first = await post(org, CREATE_ORDER, {"input": input}, "create-1")
+    outbox = await OutboxJob.all().count()
+
+    replay = await post(org, CREATE_ORDER, {"input": input}, "create-1")
+
+    assert first.json()["data"]["createSalesOrder"]["salesOrder"]["number"] == "SO-00001"
+    assert "idempotent-replayed" not in first.headers
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert replay.content == first.content
+    assert await order_numbers(org) == ["SO-00001"]
+    assert await org_events(org) == 1
+    assert await OutboxJob.all().count() == outbox
+    await org.order(input["customerId"], input["lines"])  # the replay consumed no number
+    assert await order_numbers(org) == ["SO-00001", "SO-00002"]
+
+
+async def test_the_key_may_be_given_by_the_directive(org: Organization) -> None:
+    variables = {"input": await order_input(org), "key": "by-directive"}
+
+    data = await sent_twice(org, KEYED_BY_DIRECTIVE, variables, key="by-directive")
+
+    assert data["createSalesOrder"]["salesOrder"]["number"] == "SO-00001"
+    replay = await post(org, KEYED_BY_DIRECTIVE, variables)  # no header: the directive's key
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert await order_numbers(org) == ["SO-00001"]
+
+
+async def test_formatting_and_key_order_do_not_make_another_request(org: Organization) -> None:
+    input = await order_input(org)
+    await post(org, CREATE_ORDER, {"input": input}, "format")
+    reformatted = " ".join(CREATE_ORDER.split()).replace("{ ", "{")
+    reordered = {"input": dict(reversed(list(input.items())))}
+
+    replay = await post(org, reformatted, reordered, "format")
+
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert await order_numbers(org) == ["SO-00001"]
+
+
+async def test_confirm_is_replayed(org: Organization) -> None:
+    order = await org.order(**(await _order_args(org)))
+
+    data = await sent_twice(org, CONFIRM_ORDER, {"input": {"id": order["id"]}})
+
+    events = [event["type"] for event in data["confirmSalesOrder"]["salesOrder"]["events"]]
+    assert events == ["created", "confirmed"]
+    assert await org_events(org) == 2
+
+
+async def test_invoice_creation_is_replayed(org: Organization) -> None:
+    order = await confirmed_order(org, **(await _order_args(org)))
+
+    data = await sent_twice(org, CREATE_INVOICE, {"input": {"salesOrderId": order["id"]}})
+
+    assert data["createInvoiceFromSalesOrder"]["invoice"]["number"] == "INV-00001"
+    invoices = (await fetch(org, order["id"]))["invoices"]
+    assert [invoice["number"] for invoice in invoices] == ["INV-00001"]
+
+
+async def test_shipping_a_package_is_replayed(org: Organization) -> None:
+    order = await confirmed_order(org, **(await _order_args(org)))
+    shipment = await package(org, order["id"])
+
+    data = await sent_twice(org, SHIP_PACKAGE, {"input": {"id": shipment["id"]}})
+
+    assert data["shipPackage"]["package"]["status"] == "SHIPPED"
+    assert await StockMovement.filter(organization_id=org.id).count() == 1
+
+
+async def test_a_stock_adjustment_is_replayed(org: Organization) -> None:
+    chair = await org.item("CHAIR", "10")
+    warehouse = (await org.api.data(PRIMARY_WAREHOUSE))["warehouses"][0]["id"]
+    input = {"itemId": chair, "warehouseId": warehouse, "quantityDelta": "5", "reason": "count"}
+
+    data = await sent_twice(org, ADJUST_STOCK, {"input": input})
+
+    stock = data["adjustStock"]["item"]["stock"]
+    assert stock == [{"onHand": "5.00", "committed": "0.00", "availableForSale": "5.00"}]
+    assert await StockMovement.filter(organization_id=org.id).count() == 1
+
+
+async def test_an_answer_with_user_errors_is_kept_like_a_success(org: Organization) -> None:
+    chair = await org.item("CHAIR", "10")
+    warehouse = (await org.api.data(PRIMARY_WAREHOUSE))["warehouses"][0]["id"]
+    input = {"itemId": chair, "warehouseId": warehouse, "quantityDelta": "-1", "reason": "r"}
+
+    data = await sent_twice(org, ADJUST_STOCK, {"input": input})
+
+    assert [e["code"] for e in data["adjustStock"]["errors"]] == ["INSUFFICIENT_STOCK"]
+    assert await IdempotencyKey.filter(organization_id=org.id).count() == 1
+
+
+async def test_a_key_reused_for_another_request_is_refused(org: Organization) -> None:
+    input = await order_input(org)
+    await post(org, CREATE_ORDER, {"input": input}, "reused")
+
+    other = await post(org, CREATE_ORDER, {"input": await order_input(org, "3")}, "reused")
+
+    assert error_of(other) == (200, "IDEMPOTENCY_KEY_REUSED")
+    assert "idempotent-replayed" not in other.headers
+    assert await order_numbers(org) == ["SO-00001"]
+
+
+async def test_keys_of_another_organization_do_not_collide(
+    org: Organization, other_org: Organization
+) -> None:
+    await post(org, CREATE_ORDER, {"input": await order_input(org)}, "shared")
+
+    theirs = await post(other_org, CREATE_ORDER, {"input": await order_input(other_org)}, "shared")
+
+    assert "idempotent-replayed" not in theirs.headers
+    assert theirs.json()["data"]["createSalesOrder"]["salesOrder"]["number"] == "SO-00001"
+    assert await order_numbers(org) == await order_numbers(other_org) == ["SO-00001"]
+
+
+async def test_twenty_concurrent_requests_with_one_key_create_one_order(
+    org: Organization,
+) -> None:
+    input = await order_input(org)
+
+    answers = await asyncio.gather(
+        *(post(org, CREATE_ORDER, {"input": input}, "burst") for _ in range(20))
+    )
+
+    assert {answer.status_code for answer in answers} == {200}
+    assert len({answer.content for answer in answers}) == 1
+    replayed = [answer.headers.get("idempotent-replayed") for answer in answers]
+    assert sorted(replayed, key=str) == [None] + ["true"] * 19
+    assert await order_numbers(org) == ["SO-00001"]
+    await org.order(input["customerId"], input["lines"])
+    assert await order_numbers(org) == ["SO-00001", "SO-00002"]
+
+
+async def test_a_keyed_mutation_that_failed_runs_again_on_retry(org: Organization) -> None:
+    """The answer cannot be stored (a trigger refuses it, as a full disk or a lost connection
+    would fail the transaction): the order written before is rolled back with it, and the
+    retry creates the order with the first number."""
+    input = await order_input(org)
+    async with refused_answers(org):
+        failed = await post(org, CREATE_ORDER, {"input": input}, "fails")
+    assert error_of(failed) == (200, "INTERNAL_SERVER_ERROR")
+    assert await order_numbers(org) == []
+    assert await org_events(org) == 0
+
+    retried = await post(org, CREATE_ORDER, {"input": input}, "fails")
+
+    assert "idempotent-replayed" not in retried.headers
+    assert retried.json()["data"]["createSalesOrder"]["salesOrder"]["number"] == "SO-00001"
+    assert await order_numbers(org) == ["SO-00001"]
+
+
+async def test_a_request_refused_at_the_top_level_keeps_no_key(
+    org: Organization, make_client: Any
+) -> None:
+    input = await order_input(org)
+    readonly = Organization(org.id, await make_client(org))  # no scope at all
+
+    refused = await post(readonly, CREATE_ORDER, {"input": input}, "scoped")
+    assert error_of(refused) == (200, "FORBIDDEN")
+
+    allowed = await post(org, CREATE_ORDER, {"input": input}, "scoped")
+    assert allowed.json()["data"]["createSalesOrder"]["salesOrder"]["number"] == "SO-00001"
+
+
+async def test_without_a_token_a_keyed_request_is_answered_as_without_a_key(
+    org: Organization,
+) -> None:
+    anonymous = Organization(org.id, type(org.api)(org.api.http, None))
+
+    answer = await post(anonymous, CREATE_ORDER, {"input": await order_input(org)}, "anon")
+
+    assert error_of(answer) == (200, "UNAUTHENTICATED")
+    assert await IdempotencyKey.filter(organization_id=org.id).count() == 0
+
+
+@pytest.mark.parametrize(
+    "key", ["", "x" * 256, "tab\there", "caf\u00e9"], ids=["empty", "long", "control", "unicode"]
+)
+async def test_a_malformed_key_is_refused(org: Organization, key: str) -> None:
+    variables = {"input": await order_input(org), "key": key}
+
+    answer = await post(org, KEYED_BY_DIRECTIVE, variables)
+
+    assert error_of(answer) == (200, "BAD_REQUEST")
+    assert await order_numbers(org) == []
+
+
+async def test_a_key_of_255_characters_is_accepted(org: Organization) -> None:
+    variables = {"input": await order_input(org), "key": "~" * 255}
+
+    await sent_twice(org, KEYED_BY_DIRECTIVE, variables, key="~" * 255)
+
+
+async def test_header_and_directive_with_different_keys_are_refused(org: Organization) -> None:
+    variables = {"input": await order_input(org), "key": "one"}
+
+    answer = await post(org, KEYED_BY_DIRECTIVE, variables, "another")
+
+    assert error_of(answer) == (200, "BAD_REQUEST")
+    assert await order_numbers(org) == []
+
+
+async def test_a_keyed_request_with_two_mutation_fields_is_refused(org: Organization) -> None:
+    answer = await post(org, TWO_MUTATIONS, {"input": await order_input(org)}, "two")
+
+    assert error_of(answer) == (200, "BAD_REQUEST")
+    assert await order_numbers(org) == []
+
+
+async def test_a_keyed_batch_is_refused(org: Organization) -> None:
+    headers = {"Authorization": f"Bearer {org.api.token}", "Idempotency-Key": "batch"}
+    request = {"query": CREATE_ORDER, "variables": {"input": await order_input(org)}}
+
+    answer = await org.api.http.post("/graphql", json=[request], headers=headers)
+
+    assert error_of(answer) == (200, "BAD_REQUEST")
+    assert await order_numbers(org) == []
+
+
+async def test_an_expired_key_is_new_and_is_pruned(org: Organization) -> None:
+    input = await order_input(org)
+    await post(org, CREATE_ORDER, {"input": input}, "old")
+    await IdempotencyKey.filter(organization_id=org.id).update(expires_at=EPOCH)
+
+    again = await post(org, CREATE_ORDER, {"input": input}, "old")
+
+    assert "idempotent-replayed" not in again.headers
+    assert await order_numbers(org) == ["SO-00001", "SO-00002"]
+    await IdempotencyKey.filter(organization_id=org.id).update(expires_at=EPOCH)
+    assert await IdempotencyKey.prune_expired() >= 1
+    assert await IdempotencyKey.filter(organization_id=org.id).count() == 0
+
+
+@postgres_only("SQLite's single writer makes a second request wait, unbounded, like any write")
+async def test_a_key_still_in_use_is_answered_409_after_the_bounded_wait(
+    org: Organization, settings: Any
+) -> None:
+    """Another transaction holds the key (its request is still running) past the wait."""
+    import asyncpg
+
+    input = await order_input(org)
+    holder = await asyncpg.connect(settings.database_url)
+    try:
+        async with holder.transaction():
+            await holder.execute(
+                "INSERT INTO idempotency_key (organization_id, key, request_hash, created_at,"
+                " expires_at) VALUES ($1, 'running', 'x', now(), now() + interval '1 hour')",
+                org.id,
+            )
+            answer = await post(org, CREATE_ORDER, {"input": input}, "running")
+            await holder.execute("ROLLBACK")  # the first request failed: the key is free
+    finally:
+        await holder.close()
+
+    assert error_of(answer) == (409, "IDEMPOTENCY_KEY_IN_USE")
+    assert answer.headers["retry-after"] == "5"
+    retried = await post(org, CREATE_ORDER, {"input": input}, "running")
+    assert retried.json()["data"]["createSalesOrder"]["salesOrder"]["number"] == "SO-00001"

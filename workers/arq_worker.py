@@ -13,7 +13,7 @@ from arq.connections import RedisSettings
 from arq.worker import Worker
 from tortoise import Tortoise
 
-from gqlorders import jobs
+from gqlorders import events, jobs
 from gqlorders.config import Settings
 from gqlorders.database import prepare_data_dir, tortoise_config
 from gqlorders.emails import SEND_DEADLINE
@@ -68,6 +68,7 @@ def build_worker(
                 config=tortoise_config(settings.database_url), _enable_global_fallback=True
             )
         ctx["settings"] = settings
+        events.configure(settings.event_retention)
         jobs.configure(jobs.RedisRelay(settings.redis_url))  # type: ignore[arg-type]
         await jobs.after_request()
         if relay:

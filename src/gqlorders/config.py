@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 
@@ -28,6 +29,7 @@ class Settings:
     smtp_from: str
     limits: Limits = Limits()
     log_json: bool = True
+    event_retention: timedelta = timedelta(days=30)
 
     @property
     def is_sqlite(self) -> bool:
@@ -52,4 +54,20 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             }
         ),
         log_json=env.get("LOG_FORMAT", "json") == "json",
+        event_retention=parse_duration(env.get("EVENT_RETENTION") or "30d", "EVENT_RETENTION"),
     )
+
+
+DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_duration(text: str, name: str) -> timedelta:
+    """`30d`, `12h`, `90m`, `45s` (a bare number is days)."""
+    number, unit = (text[:-1], text[-1]) if text[-1:] in DURATION_UNITS else (text, "d")
+    try:
+        value = float(number)
+    except ValueError:
+        raise ValueError(f"{name}={text!r}: give a duration such as 30d, 12h or 90m") from None
+    if value <= 0:
+        raise ValueError(f"{name}={text!r}: the duration must be positive")
+    return timedelta(**{DURATION_UNITS[unit]: value})

@@ -24,6 +24,7 @@ from tortoise.expressions import RawSQL
 from tortoise.queryset import QuerySet
 from tortoise.timezone import now
 
+from gqlorders import events
 from gqlorders.models import OutboxJob
 
 logger = logging.getLogger("gqlorders.jobs")
@@ -306,7 +307,8 @@ async def after_request() -> None:
 async def relay_forever(interval: float = 2.0) -> None:
     """Pick up jobs no request handed on (Redis was down, another process committed them, a
     process died holding them); mark FAILED the e-mails whose sender died mid-send (their
-    outcome is unknown: never sent twice, SPEC §8); and, hourly, prune the rows of old jobs."""
+    outcome is unknown: never sent twice, SPEC §8); and, hourly, prune the rows of old jobs and
+    the feed's expired events."""
     from gqlorders.emails import fail_stalled_sends  # emails enqueues through this module
 
     pruned_at: datetime | None = None
@@ -318,6 +320,7 @@ async def relay_forever(interval: float = 2.0) -> None:
             await after_request()
             if pruned_at is None or now() - pruned_at >= PRUNE_EVERY:
                 await prune_done()
+                await events.prune_expired()
                 pruned_at = now()
         except Exception:
             logger.exception("the outbox relay failed; trying again")

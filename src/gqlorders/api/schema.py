@@ -31,6 +31,7 @@ from gqlorders.api.mutations.stock import StockMutations
 from gqlorders.api.queries import Query
 from gqlorders.api.scalars import DecimalScalar
 from gqlorders.api.types.catalog import Customer, Item, Tax, Warehouse
+from gqlorders.api.types.events import Event
 from gqlorders.api.types.fulfilment import Invoice, Package
 from gqlorders.api.types.sales_orders import SalesOrder
 from gqlorders.config import Limits
@@ -146,7 +147,17 @@ def build_schema(limits: Limits | None = None) -> strawberry.Schema:
     built = strawberry.Schema(
         query=Query,
         mutation=Mutation,
-        types=[SalesOrder, Customer, Item, Tax, Warehouse, Invoice, Package, MarketplaceConnection],
+        types=[
+            SalesOrder,
+            Customer,
+            Item,
+            Tax,
+            Warehouse,
+            Invoice,
+            Package,
+            MarketplaceConnection,
+            Event,
+        ],
         execution_context_class=RowAwareExecutionContext,
         config=StrawberryConfig(
             scalar_map={Decimal: DecimalScalar},

@@ -317,6 +317,7 @@ async def relay_forever(interval: float = 2.0) -> None:
         try:
             await reclaim_stale()
             await fail_stalled_sends()
+            await events.sequence()  # a feed event no reader has asked for yet gets its place
             await after_request()
             if pruned_at is None or now() - pruned_at >= PRUNE_EVERY:
                 await prune_done()

@@ -11,6 +11,7 @@ from gqlorders.events.feed import (
     publish,
     read_feed,
     record,
+    sequence,
 )
 from gqlorders.events.snapshots import (
     inbox_message_data,
@@ -38,4 +39,5 @@ __all__ = [
     "read_feed",
     "record",
     "sales_order_data",
+    "sequence",
 ]

@@ -14,7 +14,7 @@ from arq.worker import Worker
 from redis.asyncio import Redis
 from tortoise import Tortoise
 
-from gqlorders import jobs
+from gqlorders import events, jobs
 from gqlorders.config import Settings
 from gqlorders.database import connected, prepare_data_dir, tortoise_config
 from gqlorders.emails import SEND_DEADLINE
@@ -90,6 +90,7 @@ def build_worker(
         installation = await jobs.installation_id()
         await jobs.claim_queue(ctx["redis"], jobs.queue_name(installation, queue), installation)
         ctx["settings"] = settings
+        events.configure(settings.event_retention)
         jobs.configure(jobs.RedisRelay(settings.redis_url, queue))  # type: ignore[arg-type]
         await jobs.after_request()
         if relay:

@@ -28,7 +28,7 @@ from strawberry.types.unset import UNSET
 from tortoise import connections
 from tortoise.timezone import now
 
-from gqlorders import documents, jobs
+from gqlorders import documents, events, jobs
 from gqlorders.api import idempotency
 from gqlorders.api.context import Context, bearer_token, context_for
 from gqlorders.api.ids import encode_id, parse_id
@@ -228,6 +228,7 @@ def create_app(
     settings = settings or load_settings()
     runner = build_runner(settings)
     jobs.configure(runner)
+    events.configure(settings.event_retention)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

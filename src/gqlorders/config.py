@@ -31,6 +31,7 @@ class Settings:
     limits: Limits = Limits()
     log_json: bool = True
     idempotency_ttl: timedelta = timedelta(hours=24)  # how long a mutation's key answers
+    event_retention: timedelta = timedelta(days=30)  # how long the feed keeps events
 
     @property
     def is_sqlite(self) -> bool:
@@ -56,5 +57,21 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             }
         ),
         log_json=env.get("LOG_FORMAT", "json") == "json",
-        idempotency_ttl=timedelta(seconds=int(env.get("IDEMPOTENCY_TTL") or 24 * 3600)),
+        idempotency_ttl=parse_duration(env.get("IDEMPOTENCY_TTL") or "24h", "IDEMPOTENCY_TTL"),
+        event_retention=parse_duration(env.get("EVENT_RETENTION") or "30d", "EVENT_RETENTION"),
     )
+
+
+DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_duration(text: str, name: str) -> timedelta:
+    """`30d`, `12h`, `90m`, `45s`; a bare number is seconds."""
+    number, unit = (text[:-1], text[-1]) if text[-1:] in DURATION_UNITS else (text, "s")
+    try:
+        value = float(number)
+    except ValueError:
+        raise ValueError(f"{name}={text!r}: give a duration such as 30d, 12h or 90m") from None
+    if value <= 0:
+        raise ValueError(f"{name}={text!r}: the duration must be positive")
+    return timedelta(**{DURATION_UNITS[unit]: value})

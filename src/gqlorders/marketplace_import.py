@@ -19,9 +19,10 @@ from typing import Any
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from gqlorders import jobs
+from gqlorders import events, jobs
 from gqlorders.catalog.customers import NewCustomer, create_customer
 from gqlorders.errors import DomainError, ErrorCode, Problem, Problems
+from gqlorders.events import EventType
 from gqlorders.marketplaces import (
     InvalidPayload,
     MarketplaceAdapter,
@@ -300,6 +301,7 @@ async def _import_locked(
             organization_id=organization_id, marketplace=marketplace, external_id=parsed.external_id
         )
         return ImportResult(order, created=False)
+    await events.record(EventType.MARKETPLACE_ORDER_IMPORTED, order, principal.actor)
     return ImportResult(order, created=True)
 
 
@@ -410,7 +412,10 @@ async def import_inbox_message(inbox_id: int) -> InboxMessage:
     else:
         message.state, message.error = InboxState.IMPORTED, None
         message.sales_order_id = result.order.id  # type: ignore[attr-defined]
-    await message.save()
+    async with in_transaction():
+        await message.save()
+        if message.state == InboxState.FAILED:
+            await events.record(EventType.MARKETPLACE_MESSAGE_FAILED, message, principal.actor)
     return message
 
 

@@ -171,6 +171,6 @@ async def merge_sales_orders(
             await request_recalculation(
                 principal.organization_id, await order_item_ids(survivor.id)
             )
-        await record_event(survivor.id, "merged", principal.actor, {"from": merged.number})
-        await record_event(merged.id, "merged_into", principal.actor, {"into": survivor.number})
+        await record_event(survivor, "merged", principal.actor, {"from": merged.number})
+        await record_event(merged, "merged_into", principal.actor, {"into": survivor.number})
     return survivor, merged

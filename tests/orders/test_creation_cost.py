@@ -19,8 +19,9 @@ mutation($input: CreateSalesOrderInput!) {
 # taxes joined in), the number (one UPDATE ... RETURNING that moves the counter, committed at
 # once; no check that nobody gave it by hand: the unique index refuses the order then, and the
 # creation takes the next number).
-# Inside: the order, all its lines in one round trip, the "created" event. No PDF lookup (a new
-# order has none) and no outbox poll (a draft enqueues no job).
+# Inside: the order, all its lines in one round trip, the "created" event and its entry in the
+# organization's feed (issue 14: in the change's own transaction). No PDF lookup (a new order has
+# none) and no outbox poll (a draft enqueues no job).
 STATEMENTS = [
     "SELECT api_token",
     "SELECT customer",
@@ -30,6 +31,7 @@ STATEMENTS = [
     "INSERT sales_order",
     "INSERT sales_order_line",
     "INSERT order_event",
+    "INSERT feed_event",
 ]
 
 
@@ -46,7 +48,7 @@ def kinds(statements: list[str]) -> list[str]:
     return found
 
 
-async def test_a_draft_costs_the_same_eight_statements_with_one_line_or_twenty(
+async def test_a_draft_costs_the_same_nine_statements_with_one_line_or_twenty(
     org: Organization,
 ) -> None:
     # Given a customer and twenty items with a tax

@@ -15,6 +15,7 @@ from gqlorders.models import (
     Customer,
     Document,
     EmailMessage,
+    FeedEvent,
     Invoice,
     InvoiceLine,
     Item,
@@ -135,6 +136,7 @@ class Loaders:
         )
         self.invoice = _by_id(organization_id, Invoice)
         self.package = _by_id(organization_id, Package)
+        self.event = _by_id(organization_id, FeedEvent)
         self.marketplace_connection = _by_id(organization_id, MarketplaceConnection)
         self.order_invoices = _children(
             lambda ids: Invoice.filter(sales_order_id__in=ids).order_by("created_at", "id"),

@@ -53,11 +53,15 @@ def graphql_error(code: str, message: str, **extensions: Any) -> GraphQLError:
     return GraphQLError(message, extensions={"code": code, **extensions})
 
 
+# Refusals that are no mistake in the request, each its own `extensions.code`.
+OWN_QUERY_CODES = frozenset({ErrorCode.EVENT_CURSOR_EXPIRED})
+
+
 def query_error(error: DomainError) -> GraphQLError:
     """A DomainError raised while reading (a bad cursor, say) as a GraphQL error."""
     problem = error.problems[0]
     return graphql_error(
-        "BAD_USER_INPUT",
+        problem.code.value if problem.code in OWN_QUERY_CODES else "BAD_USER_INPUT",
         problem.message,
         errorCode=problem.code.value,
         field=[str(part) for part in problem.field],

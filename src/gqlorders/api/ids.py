@@ -6,30 +6,10 @@ NOT_FOUND, so no ID reveals anything about records the caller cannot see (SPEC Â
 
 from __future__ import annotations
 
-import base64
-import binascii
-
 from gqlorders.errors import DomainError, ErrorCode, FieldPath
+from gqlorders.ids import MAX_KEY, encode_id, parse_id
 
-MAX_KEY = 2**63 - 1
-
-
-def encode_id(type_name: str, key: int) -> str:
-    return base64.urlsafe_b64encode(f"{type_name}:{key}".encode()).decode().rstrip("=")
-
-
-def parse_id(value: str) -> tuple[str, int] | None:
-    """(type name, key) of a global ID, or None when it is not one of ours."""
-    if not isinstance(value, str) or len(value) > 100:
-        return None
-    try:
-        text = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return None
-    type_name, _, key = text.partition(":")
-    if not key.isdigit() or not key.isascii() or int(key) > MAX_KEY:
-        return None
-    return type_name, int(key)
+__all__ = ["MAX_KEY", "decode_id", "decode_optional_id", "encode_id", "parse_id"]
 
 
 def decode_id(value: str, type_name: str, field: FieldPath) -> int:

@@ -20,10 +20,13 @@ from gqlorders.api.prefetch import (
 )
 from gqlorders.api.types.catalog import Customer, Item, Tax, Warehouse
 from gqlorders.api.types.common import Connection, Node, SalesOrderStatus, connection
+from gqlorders.api.types.events import EventConnection, EventFilter
 from gqlorders.api.types.fulfilment import Invoice
 from gqlorders.api.types.sales_orders import SalesOrder
 from gqlorders.api.types.settings import Settings
 from gqlorders.catalog import customers, items, taxes, warehouses
+from gqlorders.events import EventFilter as DomainEventFilter
+from gqlorders.events import read_feed
 from gqlorders.marketplace_import import marketplace_names
 from gqlorders.orders import queries as order_queries
 from gqlorders.organization_settings import get_settings
@@ -42,6 +45,7 @@ NODE_LOADERS = {  # global ID type name -> Loaders attribute
     "Invoice": "invoice",
     "Package": "package",
     "MarketplaceConnection": "marketplace_connection",
+    "Event": "event",
 }
 
 
@@ -69,6 +73,9 @@ class SalesOrderFilter:
     date_from: datetime.date | None = None
     date_to: datetime.date | None = None
     marketplace: str | None = None
+    updated_after: datetime.datetime | None = strawberry.field(
+        default=None, description="Orders changed after this time (catch-up of current state)."
+    )
 
     def to_domain(self) -> order_queries.SalesOrderFilter:
         return order_queries.SalesOrderFilter(
@@ -78,6 +85,7 @@ class SalesOrderFilter:
             date_from=self.date_from,
             date_to=self.date_to,
             marketplace=self.marketplace,
+            updated_after=self.updated_after,
         )
 
 
@@ -162,6 +170,28 @@ class Query:
         if state is not None:
             query = query.filter(state=state)
         return await query.order_by("-id").limit(max(0, min(first, 100)))  # type: ignore[return-value]
+
+    @strawberry.field(
+        description="The organization's events, oldest first. A reader that stores `endCursor`"
+        " and asks again with `after` sees every event exactly once, whatever commits"
+        " concurrently. At most 1000 a page (default 100)."
+    )
+    @raises_query_errors
+    async def events(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: EventFilter | None = None,
+    ) -> EventConnection:
+        principal = require(info, Scope.ORDERS_READ)
+        page = await read_feed(
+            principal.organization_id,
+            first=first,
+            after=after,
+            where=filter.to_domain() if filter else DomainEventFilter(),
+        )
+        return EventConnection.of(page)
 
     @strawberry.field
     async def sales_order(self, info: Info, id: strawberry.ID) -> SalesOrder | None:

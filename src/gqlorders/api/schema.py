@@ -34,6 +34,7 @@ from gqlorders.api.mutations.stock import StockMutations
 from gqlorders.api.queries import Query
 from gqlorders.api.scalars import DecimalScalar
 from gqlorders.api.types.catalog import Customer, Item, Tax, Warehouse
+from gqlorders.api.types.events import Event
 from gqlorders.api.types.fulfilment import Invoice, Package
 from gqlorders.api.types.sales_orders import SalesOrder
 from gqlorders.config import Limits
@@ -166,7 +167,17 @@ def build_schema(limits: Limits | None = None) -> strawberry.Schema:
     built = GqlordersSchema(
         query=Query,
         mutation=Mutation,
-        types=[SalesOrder, Customer, Item, Tax, Warehouse, Invoice, Package, MarketplaceConnection],
+        types=[
+            SalesOrder,
+            Customer,
+            Item,
+            Tax,
+            Warehouse,
+            Invoice,
+            Package,
+            MarketplaceConnection,
+            Event,
+        ],
         directives=[idempotency.idempotent],
         execution_context_class=RowAwareExecutionContext,
         config=StrawberryConfig(

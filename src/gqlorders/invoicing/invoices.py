@@ -14,10 +14,12 @@ from decimal import Decimal
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from gqlorders import events
 from gqlorders.catalog.customers import customer_email
 from gqlorders.documents import INVOICE, request_render
 from gqlorders.emails import clean_recipients, default_recipients, queue_email
 from gqlorders.errors import DomainError, ErrorCode, FieldPath, Problems
+from gqlorders.events import EventType
 from gqlorders.models import (
     DiscountType,
     DocumentKind,
@@ -198,14 +200,17 @@ async def create_invoice_from_sales_order(principal: Principal, data: NewInvoice
             line = lines[line_id]
             line.quantity_invoiced = line.quantity_invoiced + quantity
             await line.save(update_fields=["quantity_invoiced"])
-        await record_event(order.id, "invoiced", principal.actor, {"invoice": invoice.number})
+        await record_event(order, "invoiced", principal.actor, {"invoice": invoice.number})
+        await events.record(EventType.INVOICE_CREATED, invoice, principal.actor)
         if data.send:
-            await _queue_invoice_email(invoice, principal.actor, send_to)
+            await _queue_invoice_email(order, invoice, principal.actor, send_to)
         await refresh_fulfilment(order, principal.actor)
     return invoice
 
 
-async def _queue_invoice_email(invoice: Invoice, actor: str, to: list[str]) -> None:
+async def _queue_invoice_email(
+    order: SalesOrder, invoice: Invoice, actor: str, to: list[str]
+) -> None:
     """A sent invoice gets its PDF (downloadable, and attached to the e-mail)."""
     await request_render(invoice.organization_id, INVOICE, invoice.id)  # type: ignore[attr-defined]
     await queue_email(
@@ -214,12 +219,8 @@ async def _queue_invoice_email(invoice: Invoice, actor: str, to: list[str]) -> N
         f"Invoice {invoice.number}",
         invoice=invoice,
     )
-    await record_event(
-        invoice.sales_order_id,  # type: ignore[attr-defined]
-        "invoice_sent",
-        actor,
-        {"invoice": invoice.number, "to": to},
-    )
+    await record_event(order, "invoice_sent", actor, {"invoice": invoice.number, "to": to})
+    await events.record(EventType.INVOICE_SENT, invoice, actor)
 
 
 async def get_invoice(organization_id: int, invoice_id: int, field: FieldPath = ("id",)) -> Invoice:
@@ -242,7 +243,7 @@ async def _locked_invoice(principal: Principal, invoice_id: int) -> tuple[SalesO
 
 async def send_invoice(principal: Principal, invoice_id: int) -> Invoice:
     async with in_transaction():
-        _, invoice = await _locked_invoice(principal, invoice_id)
+        order, invoice = await _locked_invoice(principal, invoice_id)
         if invoice.status == InvoiceStatus.VOID:
             raise DomainError.one(
                 ErrorCode.INVALID_STATUS, ("id",), "a void invoice cannot be sent"
@@ -255,7 +256,7 @@ async def send_invoice(principal: Principal, invoice_id: int) -> Invoice:
         problems.raise_if_any()
         invoice.status = InvoiceStatus.SENT
         await invoice.save(update_fields=["status", "updated_at"])
-        await _queue_invoice_email(invoice, principal.actor, to)
+        await _queue_invoice_email(order, invoice, principal.actor, to)
     return invoice
 
 
@@ -278,6 +279,7 @@ async def void_invoice(principal: Principal, invoice_id: int) -> Invoice:
             line = lines[invoice_line.sales_order_line_id]  # type: ignore[attr-defined]
             line.quantity_invoiced = line.quantity_invoiced - invoice_line.quantity
             await line.save(update_fields=["quantity_invoiced"])
-        await record_event(order.id, "invoice_voided", principal.actor, {"invoice": invoice.number})
+        await record_event(order, "invoice_voided", principal.actor, {"invoice": invoice.number})
+        await events.record(EventType.INVOICE_VOIDED, invoice, principal.actor)
         await refresh_fulfilment(order, principal.actor)
     return invoice

@@ -30,6 +30,8 @@ from tortoise.expressions import RawSQL
 from tortoise.queryset import QuerySet
 from tortoise.timezone import now
 
+from gqlorders import events
+
 # Some only re-exported: the worker and the CLI reach job plumbing through `gqlorders.jobs`.
 from gqlorders.jobs.queues import QueueClaimedError, Refusal, own_queue, refusal_reason
 from gqlorders.jobs.queues import claim_queue as claim_queue
@@ -365,7 +367,7 @@ async def relay_forever(interval: float = 2.0) -> None:
     """Pick up jobs no request handed on (Redis was down, another process committed them, a
     process died holding them); settle the e-mails whose sender died mid-send (sent again, or
     FAILED if their content was on its way: never sent twice, SPEC §8); and, hourly, prune the
-    rows of old jobs."""
+    rows of old jobs, expired idempotency keys and the feed's expired events."""
     from gqlorders.emails import recover_stalled_sends  # emails enqueues through this module
 
     pruned_at: datetime | None = None
@@ -374,10 +376,12 @@ async def relay_forever(interval: float = 2.0) -> None:
         try:
             await reclaim_stale()
             await recover_stalled_sends()
+            await events.sequence()  # a feed event no reader has asked for yet gets its place
             await after_request()
             if pruned_at is None or now() - pruned_at >= PRUNE_EVERY:
                 await prune_done()
                 await IdempotencyKey.prune_expired()
+                await events.prune_expired()
                 pruned_at = now()
         except Exception:
             logger.exception("the outbox relay failed; trying again")

@@ -4,6 +4,7 @@ from gqlorders.models.catalog import Customer, Item, ItemKind, Tax, Warehouse
 from gqlorders.models.documents import Document, DocumentState
 from gqlorders.models.emails import EmailMessage, EmailState
 from gqlorders.models.events import OrderEvent
+from gqlorders.models.feed import FeedEvent
 from gqlorders.models.idempotency import IdempotencyKey
 from gqlorders.models.invoices import Invoice, InvoiceLine, InvoiceStatus
 from gqlorders.models.marketplaces import InboxMessage, InboxState, MarketplaceConnection
@@ -37,6 +38,7 @@ __all__ = [
     "DocumentState",
     "EmailMessage",
     "EmailState",
+    "FeedEvent",
     "IdempotencyKey",
     "InboxMessage",
     "InboxState",

@@ -98,6 +98,7 @@ class SalesOrder(Model):
             ("organization_id", "customer_id", "created_at", "id"),
             ("organization_id", "date", "id"),
             ("organization_id", "total"),
+            ("organization_id", "updated_at", "id"),  # catch-up: updatedAfter, UPDATED_AT
         )
 
 

@@ -16,10 +16,12 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from gqlorders import events
 from gqlorders.catalog.customers import clean_payment_terms, customer_email, get_customer
 from gqlorders.catalog.warehouses import get_warehouse, primary_warehouse
 from gqlorders.emails import clean_recipients, default_recipients, queue_email
 from gqlorders.errors import DomainError, ErrorCode, FieldPath, Problems
+from gqlorders.events import EventType
 from gqlorders.models import (
     DiscountType,
     DocumentKind,
@@ -386,7 +388,7 @@ async def _write_new_order(
             line.sales_order_id = order.id
         await SalesOrderLine.bulk_create(lines)
         await record_event(
-            order.id, "created", principal.actor, {"number": order.number}, new_order=True
+            order, "created", principal.actor, {"number": order.number}, new_order=True
         )
         if data.send or data.confirm:
             await _confirm(order, principal.actor, new_order=True)
@@ -504,7 +506,7 @@ async def update_sales_order(
             touched = {p.item.id for p in current} | {p.item.id for p in priced}
             await request_recalculation(principal.organization_id, touched)
         await record_event(
-            order.id,
+            order,
             "updated",
             principal.actor,
             {"fields": sorted(changes.fields), "lines": changes.lines is not None},
@@ -540,7 +542,7 @@ async def add_sales_order_lines(
         lines = await _write_lines(order, priced)
         _apply_statuses(order, lines, _goods(priced))
         await order.save()
-        await record_event(order.id, "lines_added", principal.actor, {"count": len(added)})
+        await record_event(order, "lines_added", principal.actor, {"count": len(added)})
         if order.status in COMMITTING:
             await request_recalculation(principal.organization_id, {p.item.id for p in added})
     return order
@@ -549,7 +551,7 @@ async def add_sales_order_lines(
 async def _confirm(order: SalesOrder, actor: str, *, new_order: bool = False) -> None:
     """DRAFT -> CONFIRMED; an order already fulfilled by the closing rule closes at once."""
     order.status = SalesOrderStatus.CONFIRMED
-    await record_event(order.id, "confirmed", actor, new_order=new_order)
+    await record_event(order, "confirmed", actor, new_order=new_order)
     await apply_closing_rule(order, actor)
     await order.save(update_fields=["status", "updated_at"])
     await request_recalculation(order.organization_id, await order_item_ids(order.id))  # type: ignore[attr-defined]
@@ -580,7 +582,7 @@ async def _queue_order_email(
         cc,
         sales_order=order,
     )
-    await record_event(order.id, "sent", actor, {"to": to, "subject": subject})
+    await record_event(order, "sent", actor, {"to": to, "subject": subject})
 
 
 async def send_sales_order(principal: Principal, order_id: int, request: SendRequest) -> SalesOrder:
@@ -623,7 +625,7 @@ async def void_sales_order(principal: Principal, order_id: int) -> SalesOrder:
         was_committing = order.status in COMMITTING
         order.status = SalesOrderStatus.VOID
         await order.save(update_fields=["status", "updated_at"])
-        await record_event(order.id, "voided", principal.actor)
+        await record_event(order, "voided", principal.actor)
         if was_committing:
             await request_recalculation(principal.organization_id, await order_item_ids(order.id))
     return order
@@ -640,4 +642,5 @@ async def delete_sales_order(principal: Principal, order_id: int) -> None:
                 ("id",),
                 "other orders were merged into this one: void it instead of deleting it",
             )
+        await events.record(EventType.SALES_ORDER_DELETED, order, principal.actor)
         await order.delete()

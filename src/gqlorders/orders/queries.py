@@ -32,6 +32,7 @@ class SalesOrderSortField(StrEnum):
     DATE = "DATE"
     TOTAL = "TOTAL"
     CREATED_AT = "CREATED_AT"
+    UPDATED_AT = "UPDATED_AT"
 
 
 SORT_KEYS = {
@@ -39,6 +40,7 @@ SORT_KEYS = {
     SalesOrderSortField.DATE: SortKey("date", date.fromisoformat),
     SalesOrderSortField.TOTAL: SortKey("total", parse_money),
     SalesOrderSortField.CREATED_AT: SortKey("created_at", datetime.fromisoformat),
+    SalesOrderSortField.UPDATED_AT: SortKey("updated_at", datetime.fromisoformat),
 }
 
 
@@ -50,6 +52,7 @@ class SalesOrderFilter:
     date_from: date | None = None
     date_to: date | None = None
     marketplace: str | None = None
+    updated_after: datetime | None = None
 
 
 def sort_key(field: SalesOrderSortField, descending: bool) -> SortKey:
@@ -125,6 +128,8 @@ async def filtered_sales_orders(
         query = query.filter(date__lte=where.date_to)
     if where.marketplace:
         query = query.filter(marketplace=where.marketplace)
+    if where.updated_after is not None:
+        query = query.filter(updated_at__gt=where.updated_after)
     return query
 
 

@@ -13,7 +13,9 @@ from decimal import Decimal
 from tortoise.timezone import now
 from tortoise.transactions import in_transaction
 
+from gqlorders import events
 from gqlorders.errors import DomainError, ErrorCode, FieldPath, Problems
+from gqlorders.events import EventType
 from gqlorders.models import (
     DocumentKind,
     Item,
@@ -97,7 +99,8 @@ async def create_package(
             line = lines[line_id]
             line.quantity_packed = line.quantity_packed + quantity
             await line.save(update_fields=["quantity_packed"])
-        await record_event(order.id, "packed", principal.actor, {"package": package.number})
+        await record_event(order, "packed", principal.actor, {"package": package.number})
+        await events.record(EventType.PACKAGE_CREATED, package, principal.actor)
     return package
 
 
@@ -165,11 +168,12 @@ async def ship_package(principal: Principal, package_id: int, shipment: Shipment
             {line.item_id for line in lines.values()},  # type: ignore[attr-defined]
         )
         await record_event(
-            order.id,
+            order,
             "shipped",
             principal.actor,
             {"package": package.number, "carrier": carrier, "trackingNumber": tracking},
         )
+        await events.record(EventType.PACKAGE_SHIPPED, package, principal.actor)
         await refresh_fulfilment(order, principal.actor)
     return package
 
@@ -186,5 +190,6 @@ async def deliver_package(principal: Principal, package_id: int) -> Package:
         package.status = PackageStatus.DELIVERED
         package.delivered_at = now()
         await package.save(update_fields=["status", "delivered_at"])
-        await record_event(order.id, "delivered", principal.actor, {"package": package.number})
+        await record_event(order, "delivered", principal.actor, {"package": package.number})
+        await events.record(EventType.PACKAGE_DELIVERED, package, principal.actor)
     return package

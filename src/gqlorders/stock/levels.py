@@ -10,10 +10,11 @@ from decimal import Decimal
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
-from gqlorders import jobs
+from gqlorders import events, jobs
 from gqlorders.catalog.warehouses import get_warehouse
 from gqlorders.database import execute_sql
 from gqlorders.errors import DomainError, ErrorCode, Problems
+from gqlorders.events import EventType, Resource, item_stock_data
 from gqlorders.models import Item, ItemKind, Organization, StockLevel, StockMovement
 from gqlorders.models.fields import ScaledDecimalField
 from gqlorders.tenancy import Principal
@@ -53,6 +54,14 @@ WHERE stock_level.committed <> excluded.committed
 """
 
 
+# The (item, warehouse) levels of these items at or below their reorder level (SPEC §7).
+_LOW_LEVELS = """
+SELECT s.item_id, s.warehouse_id FROM stock_level s JOIN item i ON i.id = s.item_id
+WHERE s.item_id IN ({items}) AND i.reorder_level IS NOT NULL
+AND s.on_hand - s.committed <= i.reorder_level
+"""
+
+
 def _placeholders(count: int, start: int = 1) -> str:
     return ", ".join(f"${n}" for n in range(start, start + count))
 
@@ -66,7 +75,9 @@ async def move_on_hand(
     actor: str | None,
     package_id: int | None = None,
 ) -> None:
-    """Add `quantity` (any sign) to on hand, atomically, and record the movement."""
+    """Add `quantity` (any sign) to on hand, atomically, and record the movement; a level it
+    brings to its reorder level goes to the feed (STOCK_LEVEL_LOW)."""
+    low_before = await _low_levels([item_id])
     await execute_sql(
         _UPSERT_ON_HAND,
         [organization_id, item_id, warehouse_id, QUANTITY.to_db_value(quantity, None)],
@@ -80,6 +91,7 @@ async def move_on_hand(
         actor=actor,
         package_id=package_id,
     )
+    await _publish_newly_low(low_before, [item_id], actor)
 
 
 async def adjust_stock(
@@ -141,7 +153,36 @@ async def recalculate_committed(item_ids: list[int], organization_id: int | None
         )
         async with in_transaction():
             await _take_turn(organization_id)
+            low_before = await _low_levels(batch)
             await execute_sql(statement, batch)
+            await _publish_newly_low(low_before, batch, None)
+
+
+async def _low_levels(item_ids: list[int]) -> set[tuple[int, int]]:
+    statement = _LOW_LEVELS.format(items=_placeholders(len(item_ids)))
+    return {(row["item_id"], row["warehouse_id"]) for row in await execute_sql(statement, item_ids)}
+
+
+async def _publish_newly_low(
+    low_before: set[tuple[int, int]], item_ids: list[int], actor: str | None
+) -> None:
+    """A STOCK_LEVEL_LOW event for each level of these items that a change has just brought to
+    or below its item's reorder level (not for one that was there already)."""
+    newly_low = await _low_levels(item_ids) - low_before
+    if not newly_low:
+        return
+    items = {item.id: item for item in await Item.filter(id__in={i for i, _ in newly_low})}
+    for item_id, warehouse_id in sorted(newly_low):
+        item = items[item_id]
+        level = await StockLevel.get(item_id=item_id, warehouse_id=warehouse_id)
+        await events.publish(
+            item.organization_id,  # type: ignore[attr-defined]
+            EventType.STOCK_LEVEL_LOW,
+            Resource.ITEM,
+            item_id,
+            item_stock_data(item, level),
+            actor,
+        )
 
 
 async def _take_turn(organization_id: int | None) -> None:

@@ -1,0 +1,195 @@
+"""Benchmark the event feed on PostgreSQL: reading it, recording it, and its plan at scale.
+
+1. feed read: N events (default 100,000) of one organization, read through `POST /graphql`
+   (the real ASGI app, in-process) in pages of 1,000, as a sync job would: events per second.
+   The events are written without a position, so the first pages also pay the sequencer.
+2. recording overhead: `createSalesOrder` requests in-process, one client, alternating rounds
+   with the feed's order events recorded and not (`orders.events.FEED_TYPES` emptied for the
+   round): the ratio of the two rates. Aim: at most 10 % slower with the feed.
+3. plan: with --explain-rows events in the table (default 1,000,000; the issue asks for one run
+   at 10,000,000), spread over 1,000 organizations, the EXPLAIN of the feed's page query after a
+   cursor in the middle: it must be an index range scan, never a sequential scan.
+
+usage: python bench/events.py [--events 100000] [--creates 300] [--explain-rows 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import asyncpg
+import httpx
+from _support import log, machine, run, throwaway_database
+
+from gqlorders import database
+from gqlorders.app import create_app
+from gqlorders.config import load_settings
+from gqlorders.orders import events as order_events
+from gqlorders.tenancy import create_organization, create_token
+
+FEED = """query($after: String) { events(first: 1000, after: $after) {
+  edges { cursor node { id type occurredAt actor resourceId data } }
+  pageInfo { hasNextPage endCursor } } }"""
+CREATE = """mutation($input: CreateSalesOrderInput!) {
+  createSalesOrder(input: $input) { salesOrder { id number total } errors { code } } }"""
+FILL = """
+INSERT INTO feed_event (organization_id, type, actor, resource_type, resource_key, occurred_at,
+                        data, position)
+SELECT $1, 'SALES_ORDER_UPDATED', 'bench', 'SalesOrder', n, now(),
+       jsonb_build_object('id', 'U2FsZXNPcmRlcjox', 'number', 'SO-' || n, 'status', 'CONFIRMED',
+                          'total', '125.00', 'currency', 'EUR'),
+       {position}
+FROM generate_series(1, $2) AS n
+"""
+PAGE_AFTER = """
+EXPLAIN (ANALYZE, BUFFERS)
+SELECT * FROM feed_event WHERE organization_id = $1 AND position IS NOT NULL AND position > $2
+ORDER BY position LIMIT 1001
+"""
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--creates", type=int, default=300, help="createSalesOrder per round")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--explain-rows", type=int, default=1_000_000)
+    return parser.parse_args()
+
+
+async def api(client: httpx.AsyncClient, headers: dict[str, str], query: str) -> dict:
+    body = (await client.post("/graphql", json={"query": query}, headers=headers)).json()
+    if body.get("errors"):
+        raise SystemExit(f"{query}: {body['errors']}")
+    return body["data"]
+
+
+async def read_feed(client: httpx.AsyncClient, headers: dict[str, str]) -> tuple[int, float]:
+    after, count, started = None, 0, time.perf_counter()
+    while True:
+        response = await client.post(
+            "/graphql", json={"query": FEED, "variables": {"after": after}}, headers=headers
+        )
+        page = response.json()["data"]["events"]
+        count += len(page["edges"])
+        after = page["pageInfo"]["endCursor"]
+        if not page["pageInfo"]["hasNextPage"]:
+            return count, time.perf_counter() - started
+
+
+async def create_rate(
+    client: httpx.AsyncClient, headers: dict[str, str], order_input: dict, count: int
+) -> float:
+    payload = {"query": CREATE, "variables": {"input": order_input}}
+    started = time.perf_counter()
+    for _ in range(count):
+        body = (await client.post("/graphql", json=payload, headers=headers)).json()
+        if body.get("errors") or body["data"]["createSalesOrder"]["errors"]:
+            raise SystemExit(f"createSalesOrder failed: {body}")
+    return count / (time.perf_counter() - started)
+
+
+async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
+    settings = load_settings({"DATABASE_URL": url, "DATA_DIR": str(data_dir), "LOG_FORMAT": "text"})
+    await database.migrate(settings)
+    conn = await asyncpg.connect(url)
+    async with database.connected(settings):
+        log(machine(await conn.fetchval("SHOW server_version")))
+        organization = await create_organization("Bench Co", "EUR")
+        token = await create_token(organization.id, name="bench")
+        headers = {"Authorization": f"Bearer {token}"}
+        app = create_app(settings, manage_database=False)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            # 1. reading
+            await conn.execute(FILL.format(position="NULL"), organization.id, args.events)
+            await conn.execute("ANALYZE feed_event")
+            count, seconds = await read_feed(client, headers)
+            log(
+                f"feed read: {count:,} events in pages of 1,000 in {seconds:.2f} s:"
+                f" {count / seconds:,.0f} events/s (first read, sequencer included)"
+            )
+            await conn.execute("UPDATE feed_event SET position = NULL")
+            await conn.execute("SELECT setval('feed_event_position', 1)")
+            count, seconds = await read_feed(client, headers)
+            log(f"feed read again: {count / seconds:,.0f} events/s")
+
+            # 2. recording
+            customer = await api(
+                client,
+                headers,
+                'mutation { createCustomer(input: {name: "Bench buyer"}) { customer { id } } }',
+            )
+            item = await api(
+                client,
+                headers,
+                'mutation { createItem(input: {sku: "BENCH", name: "Bench item",'
+                ' rate: "12.50", kind: GOODS}) { item { id } } }',
+            )
+            order_input = {
+                "customerId": customer["createCustomer"]["customer"]["id"],
+                "lines": [{"itemId": item["createItem"]["item"]["id"], "quantity": "2"}],
+            }
+            await create_rate(client, headers, order_input, 50)  # warm
+            feed_types = dict(order_events.FEED_TYPES)
+            rates: dict[str, list[float]] = {"with": [], "without": []}
+            for _ in range(args.rounds):
+                for mode in ("with", "without"):
+                    order_events.FEED_TYPES.clear()
+                    if mode == "with":
+                        order_events.FEED_TYPES.update(feed_types)
+                    rates[mode].append(
+                        await create_rate(client, headers, order_input, args.creates)
+                    )
+            order_events.FEED_TYPES.update(feed_types)
+            best = {mode: max(values) for mode, values in rates.items()}
+            log(
+                f"createSalesOrder, 1 client in-process: {best['with']:.0f}/s with the feed,"
+                f" {best['without']:.0f}/s without (best of {args.rounds} rounds)"
+            )
+            log(f"ratio with / without: {best['with'] / best['without']:.3f}")
+
+        # 3. the plan at scale
+        started = time.perf_counter()
+        rows = args.explain_rows
+        await conn.execute("SET session_replication_role = replica")  # no FK checks: fake orgs
+        await conn.execute(
+            "INSERT INTO feed_event (organization_id, type, actor, resource_type, resource_key,"
+            " occurred_at, data, position) SELECT $1 + n % 1000, 'SALES_ORDER_UPDATED', 'bench',"
+            " 'SalesOrder', n, now(), '{}', nextval('feed_event_position')"
+            " FROM generate_series(1, $2) n",
+            organization.id,
+            rows,
+        )
+        await conn.execute("SET session_replication_role = DEFAULT")
+        await conn.execute("VACUUM ANALYZE feed_event")
+        log(
+            f"filled {rows:,} more events over 1,000 organizations in"
+            f" {time.perf_counter() - started:.0f} s"
+        )
+        middle = await conn.fetchval(
+            "SELECT position FROM feed_event WHERE organization_id = $1 ORDER BY position"
+            " OFFSET $2 LIMIT 1",
+            organization.id,
+            rows // 2000,
+        )
+        plan = [r[0] for r in await conn.fetch(PAGE_AFTER, organization.id, middle)]
+        log("plan of a feed page after a cursor:")
+        for line in plan:
+            log(f"  {line}")
+        scan = "index range scan" if not any("Seq Scan" in line for line in plan) else "SEQ SCAN"
+        log(f"feed page plan: {scan}")
+    await conn.close()
+    return 0 if scan == "index range scan" else 1
+
+
+async def main() -> int:
+    args = parse_args()
+    async with throwaway_database() as (url, data_dir):
+        return await bench(args, url, data_dir)
+
+
+if __name__ == "__main__":
+    raise SystemExit(run(main()))

@@ -1,0 +1,209 @@
+"""Recording and reading the organization's event feed (`Query.events`).
+
+An event is written in the transaction of the change it reports, so it exists exactly when the
+change does. Reading it in order is the hard part: ids are handed out when rows are written,
+not when they commit, so a transaction can write event 41 and commit after another wrote and
+committed 42; a reader already past 42 would never see 41. So on PostgreSQL the feed is ordered
+by a position given *after* commit: `sequence()` numbers the committed events that have none
+yet, one sequencer at a time (an advisory lock), in a transaction of its own. Each run's
+positions are above every earlier run's and become visible together when it commits, so a
+reader that keeps the last position and asks again sees every event once. Every read sequences
+first, so an event is readable as soon as its change committed. (Ordering by transaction id up
+to the snapshot's xmin would need no writes, but any transaction left open anywhere on the
+server, in any database, would hold the whole feed back.)
+SQLite commits one writer at a time, in the order of its ids: the id is the position there.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tortoise.models import Model
+from tortoise.timezone import now
+from tortoise.transactions import in_transaction
+
+from gqlorders.errors import DomainError, ErrorCode
+from gqlorders.events.snapshots import RESOURCES
+from gqlorders.events.types import EventType, Resource
+from gqlorders.models import FeedEvent
+
+DEFAULT_RETENTION = timedelta(days=30)
+# Events are deleted this long after their cursors expire: an event sorted after a reader's
+# cursor may have been written a little before it (its transaction began first).
+PRUNE_MARGIN = timedelta(hours=1)
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+SEQUENCER_LOCK = 7_012  # advisory lock class of the feed's sequencer
+SEQUENCE_BATCH = 10_000
+_SEQUENCE = """
+UPDATE feed_event SET position = numbered.position
+FROM (
+    SELECT id, nextval('feed_event_position') AS position
+    FROM (SELECT id FROM feed_event WHERE position IS NULL ORDER BY id LIMIT $1) waiting
+) numbered
+WHERE feed_event.id = numbered.id
+"""
+
+_retention = DEFAULT_RETENTION
+
+
+def configure(retention: timedelta) -> None:
+    """Set the retention (`EVENT_RETENTION`) for cursors and pruning in this process."""
+    global _retention
+    _retention = retention
+
+
+async def publish(
+    organization_id: int,
+    type: EventType,
+    resource: Resource,
+    key: int,
+    data: dict[str, Any],
+    actor: str | None,
+) -> None:
+    """Record an event in the current transaction: it is in the feed once that commits."""
+    await FeedEvent.create(
+        organization_id=organization_id,
+        type=type.value,
+        actor=actor,
+        resource_type=resource.value,
+        resource_key=key,
+        data=data,
+    )
+
+
+async def record(event_type: EventType, row: Model, actor: str | None) -> None:
+    """Publish an event about a sales order, invoice, package or inbox message, its data the
+    row as it is now (events/snapshots.py)."""
+    resource, data = RESOURCES[type(row)]
+    organization_id = row.organization_id  # type: ignore[attr-defined]
+    await publish(organization_id, event_type, Resource(resource), row.pk, data(row), actor)
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    types: frozenset[EventType] | None = None
+    resource: tuple[Resource, int] | None = None
+    occurred_after: datetime | None = None
+
+
+async def sequence() -> None:
+    """Give the committed events without a position theirs (PostgreSQL), unless another
+    process is doing it right now: its positions are visible when it commits, a moment later."""
+    if _is_sqlite():
+        return
+    async with in_transaction() as connection:
+        locked = await connection.execute_query_dict(
+            "SELECT pg_try_advisory_xact_lock($1, 0) AS locked", [SEQUENCER_LOCK]
+        )
+        if locked[0]["locked"]:
+            await connection.execute_query(_SEQUENCE, [SEQUENCE_BATCH])
+
+
+def _is_sqlite() -> bool:
+    return FeedEvent._meta.db.capabilities.dialect == "sqlite"
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a reader is: after the event at this place in the feed."""
+
+    position: int
+    occurred_at: datetime
+
+    def cursor(self) -> str:
+        text = json.dumps(
+            ["feed", self.position, int(self.occurred_at.timestamp())], separators=(",", ":")
+        )
+        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    event: FeedEvent
+    position: Position
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    entries: list[FeedEntry]
+    has_next_page: bool
+    end_cursor: str | None  # the last entry's, or the cursor given when there is none
+
+
+def parse_cursor(cursor: str, field: str = "after") -> Position:
+    """The position a cursor names; INVALID when it is not one of the feed's,
+    EVENT_CURSOR_EXPIRED when events after it may have been pruned."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        kind, position, seconds = json.loads(raw)
+        if kind != "feed" or not all(
+            isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 2**63
+            for n in (position, seconds)
+        ):
+            raise ValueError
+        occurred_at = datetime.fromtimestamp(seconds, UTC)
+    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError, OverflowError, OSError):
+        raise DomainError.one(
+            ErrorCode.INVALID, (field,), "not a cursor of the event feed"
+        ) from None
+    if occurred_at < now() - _retention:
+        raise DomainError.one(
+            ErrorCode.EVENT_CURSOR_EXPIRED,
+            (field,),
+            f"events older than {_retention.days} days are deleted: this cursor may have"
+            " missed some; catch up with salesOrders(filter: {updatedAfter}) and read the"
+            " feed again from its start",
+        )
+    return Position(position, occurred_at)
+
+
+async def read_feed(
+    organization_id: int,
+    *,
+    first: int | None = None,
+    after: str | None = None,
+    where: EventFilter = EventFilter(),
+) -> FeedPage:
+    """The organization's events after the cursor, oldest first (see the module's docstring
+    for why none is ever skipped)."""
+    size = DEFAULT_PAGE_SIZE if first is None else first
+    if not 0 <= size <= MAX_PAGE_SIZE:
+        raise DomainError.one(
+            ErrorCode.INVALID, ("first",), f"first must be between 0 and {MAX_PAGE_SIZE}"
+        )
+    query = FeedEvent.filter(organization_id=organization_id)
+    if _is_sqlite():
+        order = "id"
+    else:
+        order = "position"
+        query = query.filter(position__isnull=False)
+    if after is not None:
+        query = query.filter(**{f"{order}__gt": parse_cursor(after).position})
+    if where.types:
+        query = query.filter(type__in=sorted(where.types))
+    if where.resource is not None:
+        query = query.filter(resource_type=where.resource[0].value, resource_key=where.resource[1])
+    if where.occurred_after is not None:
+        query = query.filter(occurred_at__gt=where.occurred_after)
+    await sequence()
+    events = await query.order_by(order).limit(size + 1)
+    entries = [
+        FeedEntry(event, Position(getattr(event, order), event.occurred_at))
+        for event in events[:size]
+    ]
+    return FeedPage(
+        entries=entries,
+        has_next_page=len(events) > size,
+        end_cursor=entries[-1].position.cursor() if entries else after,
+    )
+
+
+async def prune_expired() -> int:
+    """Delete the events past their retention (with the margin above); returns how many."""
+    return await FeedEvent.filter(occurred_at__lt=now() - _retention - PRUNE_MARGIN).delete()

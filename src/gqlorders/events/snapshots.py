@@ -1,0 +1,164 @@
+"""What an event's `data` holds: the resource's public fields right after the event, under
+their GraphQL names, as the selection beside each builder would answer (README lists them).
+
+Built from the rows the change already holds: recording an event costs one INSERT, no read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from tortoise.models import Model
+
+from gqlorders.ids import encode_id
+from gqlorders.models import InboxMessage, Invoice, Item, Package, SalesOrder, StockLevel
+from gqlorders.money import format_decimal
+
+SALES_ORDER_SELECTION = (
+    "{ id number referenceNumber status invoicedStatus shippedStatus date expectedShipmentDate"
+    " currency subTotal taxTotal shippingCharge total createdAt updatedAt customer { id }"
+    " warehouse { id } mergedInto { id } source { marketplace externalId } }"
+)
+INVOICE_SELECTION = (
+    "{ id number status date dueDate currency subTotal taxTotal shippingCharge total"
+    " salesOrder { id } customer { id } }"
+)
+PACKAGE_SELECTION = (
+    "{ id number status carrier trackingNumber shippedAt deliveredAt salesOrder { id } }"
+)
+ITEM_STOCK_SELECTION = (
+    "{ id sku name reorderLevel stock { warehouse { id } onHand committed availableForSale } }"
+    " with `stock` the one warehouse whose level fell"
+)
+INBOX_MESSAGE_SELECTION = "{ id marketplace state error attempts receivedAt salesOrder { id } }"
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format_decimal(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    return value
+
+
+def _fields(row: Model, names: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    return {name: _value(getattr(row, attribute)) for name, attribute in names}
+
+
+def _ref(type_name: str, key: int | None) -> dict[str, str] | None:
+    return None if key is None else {"id": encode_id(type_name, key)}
+
+
+def sales_order_data(order: SalesOrder) -> dict[str, Any]:
+    return {
+        "id": encode_id("SalesOrder", order.id),
+        **_fields(
+            order,
+            (
+                ("number", "number"),
+                ("referenceNumber", "reference_number"),
+                ("status", "status"),
+                ("invoicedStatus", "invoiced_status"),
+                ("shippedStatus", "shipped_status"),
+                ("date", "date"),
+                ("expectedShipmentDate", "expected_shipment_date"),
+                ("currency", "currency"),
+                ("subTotal", "sub_total"),
+                ("taxTotal", "tax_total"),
+                ("shippingCharge", "shipping_charge"),
+                ("total", "total"),
+                ("createdAt", "created_at"),
+                ("updatedAt", "updated_at"),
+            ),
+        ),
+        "customer": _ref("Customer", order.customer_id),  # type: ignore[attr-defined]
+        "warehouse": _ref("Warehouse", order.warehouse_id),  # type: ignore[attr-defined]
+        "mergedInto": _ref("SalesOrder", order.merged_into_id),  # type: ignore[attr-defined]
+        "source": {"marketplace": order.marketplace, "externalId": order.external_id},
+    }
+
+
+def invoice_data(invoice: Invoice) -> dict[str, Any]:
+    return {
+        "id": encode_id("Invoice", invoice.id),
+        **_fields(
+            invoice,
+            (
+                ("number", "number"),
+                ("status", "status"),
+                ("date", "date"),
+                ("dueDate", "due_date"),
+                ("currency", "currency"),
+                ("subTotal", "sub_total"),
+                ("taxTotal", "tax_total"),
+                ("shippingCharge", "shipping_charge"),
+                ("total", "total"),
+            ),
+        ),
+        "salesOrder": _ref("SalesOrder", invoice.sales_order_id),  # type: ignore[attr-defined]
+        "customer": _ref("Customer", invoice.customer_id),  # type: ignore[attr-defined]
+    }
+
+
+def package_data(package: Package) -> dict[str, Any]:
+    return {
+        "id": encode_id("Package", package.id),
+        **_fields(
+            package,
+            (
+                ("number", "number"),
+                ("status", "status"),
+                ("carrier", "carrier"),
+                ("trackingNumber", "tracking_number"),
+                ("shippedAt", "shipped_at"),
+                ("deliveredAt", "delivered_at"),
+            ),
+        ),
+        "salesOrder": _ref("SalesOrder", package.sales_order_id),  # type: ignore[attr-defined]
+    }
+
+
+def item_stock_data(item: Item, level: StockLevel) -> dict[str, Any]:
+    return {
+        "id": encode_id("Item", item.id),
+        **_fields(item, (("sku", "sku"), ("name", "name"), ("reorderLevel", "reorder_level"))),
+        "stock": [
+            {
+                "warehouse": _ref("Warehouse", level.warehouse_id),  # type: ignore[attr-defined]
+                "onHand": _value(level.on_hand),
+                "committed": _value(level.committed),
+                "availableForSale": _value(level.on_hand - level.committed),
+            }
+        ],
+    }
+
+
+def inbox_message_data(message: InboxMessage) -> dict[str, Any]:
+    return {
+        "id": encode_id("InboxMessage", message.id),
+        **_fields(
+            message,
+            (
+                ("marketplace", "marketplace"),
+                ("state", "state"),
+                ("error", "error"),
+                ("attempts", "attempts"),
+                ("receivedAt", "received_at"),
+            ),
+        ),
+        "salesOrder": _ref("SalesOrder", message.sales_order_id),  # type: ignore[attr-defined]
+    }
+
+
+RESOURCES: dict[type[Model], tuple[str, Any]] = {  # row type -> (GraphQL type, data builder)
+    SalesOrder: ("SalesOrder", sales_order_data),
+    Invoice: ("Invoice", invoice_data),
+    Package: ("Package", package_data),
+    InboxMessage: ("InboxMessage", inbox_message_data),
+}

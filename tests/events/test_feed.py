@@ -1,0 +1,276 @@
+"""The event feed (`Query.events`): every change integrations follow, in an order that never
+skips one, with the resource's fields in `data`, for the token's organization only."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+from tortoise import connections
+
+from gqlorders.events.feed import Position
+from tests.fulfilment.documents import (
+    CONFIRM_ORDER,
+    DELIVER_PACKAGE,
+    SEND_ORDER,
+    confirm,
+    invoice,
+    package,
+    ship,
+)
+from tests.support import Organization, postgres_only
+
+EVENTS = """
+query($first: Int, $after: String, $filter: EventFilter) {
+  events(first: $first, after: $after, filter: $filter) {
+    edges { cursor node { id type actor resourceId data resource { id } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+DELETE_ORDER = """
+mutation($input: SalesOrderIdInput!) {
+  deleteSalesOrder(input: $input) { deletedId errors { field code message } }
+}"""
+ADJUST = """
+mutation($input: AdjustStockInput!) { adjustStock(input: $input) { errors { code } } }"""
+WAREHOUSES = "{ warehouses { id isPrimary } }"
+ORDERS_UPDATED_AFTER = """
+query($after: DateTime!) {
+  salesOrders(
+    first: 10, filter: {updatedAfter: $after}, sort: {field: UPDATED_AT, direction: ASC}
+  ) {
+    edges { node { number updatedAt } }
+  }
+}"""
+
+
+async def read_all(org: Organization, after: str | None = None, **variables) -> tuple[list, str]:
+    """Every event after `after`, page by page as a poller would; and the cursor to keep."""
+    nodes = []
+    while True:
+        page = (await org.api.data(EVENTS, {"first": 2, "after": after, **variables}))["events"]
+        nodes += [edge["node"] for edge in page["edges"]]
+        after = page["pageInfo"]["endCursor"]
+        if not page["pageInfo"]["hasNextPage"]:
+            return nodes, after
+
+
+async def test_an_orders_life_is_in_the_feed_in_order_with_its_fields(org: Organization) -> None:
+    customer = await org.customer(email="buyer@example.com")
+    item = await org.item("MUG", "12.50")
+    created = await org.order(customer, [{"itemId": item, "quantity": "2"}])
+
+    await confirm(org, created["id"])
+    invoiced = await invoice(org, created["id"])
+    packed = await package(org, created["id"])
+    await ship(org, packed["id"])
+    await org.api.ok(DELIVER_PACKAGE, {"id": packed["id"]})
+
+    events, _ = await read_all(org)
+    assert [(e["type"], e["actor"]) for e in events] == [
+        ("SALES_ORDER_CREATED", "tests"),
+        ("SALES_ORDER_CONFIRMED", "tests"),
+        ("INVOICE_CREATED", "tests"),
+        ("PACKAGE_CREATED", "tests"),
+        ("PACKAGE_SHIPPED", "tests"),
+        ("SALES_ORDER_CLOSED", "tests"),  # invoiced and shipped: SPEC §3's closing rule
+        ("PACKAGE_DELIVERED", "tests"),
+    ]
+    first = events[0]
+    assert first["resourceId"] == created["id"] == first["resource"]["id"]
+    assert {k: first["data"][k] for k in ("id", "number", "status", "total", "customer")} == {
+        "id": created["id"],
+        "number": created["number"],
+        "status": "DRAFT",
+        "total": "25.00",
+        "customer": {"id": customer},
+    }
+    assert events[1]["data"]["status"] == "CONFIRMED"
+    assert events[2]["resourceId"] == invoiced["id"]
+    assert events[2]["data"]["total"] == "25.00"
+    assert events[2]["data"]["salesOrder"] == {"id": created["id"]}
+    assert [e["data"]["status"] for e in events[3:]] == ["PACKED", "SHIPPED", "CLOSED", "DELIVERED"]
+    assert len({e["id"] for e in events}) == 7
+
+
+async def test_a_reader_that_keeps_its_cursor_sees_each_event_once(org: Organization) -> None:
+    customer = await org.customer()
+    item = await org.item("PEN", "1.00")
+    first = await org.order(customer, [{"itemId": item, "quantity": "1"}])
+    seen, cursor = await read_all(org)
+
+    again, same_cursor = await read_all(org, cursor)  # nothing new: the cursor stays
+    await org.api.ok(CONFIRM_ORDER, {"id": first["id"]})
+    second = await org.order(customer, [{"itemId": item, "quantity": "3"}])
+    later, _ = await read_all(org, cursor)
+
+    assert [e["type"] for e in seen] == ["SALES_ORDER_CREATED"]
+    assert again == [] and same_cursor == cursor
+    assert [(e["type"], e["resourceId"]) for e in later] == [
+        ("SALES_ORDER_CONFIRMED", first["id"]),
+        ("SALES_ORDER_CREATED", second["id"]),
+    ]
+
+
+async def test_filters_by_type_and_resource(org: Organization) -> None:
+    customer = await org.customer(email="buyer@example.com")
+    item = await org.item("CUP", "4.00")
+    one = await org.order(customer, [{"itemId": item, "quantity": "1"}])
+    two = await org.order(customer, [{"itemId": item, "quantity": "1"}])
+    await org.api.ok(SEND_ORDER, {"id": two["id"]})
+
+    confirmed, _ = await read_all(org, filter={"types": ["SALES_ORDER_CONFIRMED"]})
+    about_one, _ = await read_all(org, filter={"resourceId": one["id"]})
+
+    assert [e["resourceId"] for e in confirmed] == [two["id"]]
+    assert [e["type"] for e in about_one] == ["SALES_ORDER_CREATED"]
+
+
+async def test_a_deleted_orders_last_event_still_says_what_it_was(org: Organization) -> None:
+    customer = await org.customer()
+    item = await org.item("BAG", "9.90")
+    order = await org.order(customer, [{"itemId": item, "quantity": "1"}])
+
+    await org.api.ok(DELETE_ORDER, {"id": order["id"]})
+
+    events, _ = await read_all(org)
+    deleted = events[-1]
+    assert deleted["type"] == "SALES_ORDER_DELETED"
+    assert deleted["resource"] is None
+    assert (deleted["data"]["number"], deleted["data"]["total"]) == (order["number"], "9.90")
+
+
+async def test_a_level_falling_to_its_reorder_level_is_reported_once(org: Organization) -> None:
+    customer = await org.customer()
+    item = await org.item("LAMP", "30.00", reorderLevel="5")
+    warehouse = next(
+        w["id"] for w in (await org.api.data(WAREHOUSES))["warehouses"] if w["isPrimary"]
+    )
+    stock = {"itemId": item, "warehouseId": warehouse, "reason": "count"}
+    await org.api.ok(ADJUST, {**stock, "quantityDelta": "10"})
+
+    first = await org.order(customer, [{"itemId": item, "quantity": "6"}])
+    await confirm(org, first["id"])  # available 10 - 6 = 4: at or below 5
+    second = await org.order(customer, [{"itemId": item, "quantity": "1"}])
+    await confirm(org, second["id"])  # 3: already low, no second event
+
+    low, _ = await read_all(org, filter={"types": ["STOCK_LEVEL_LOW"]})
+    assert len(low) == 1
+    assert low[0]["resourceId"] == item
+    assert low[0]["data"]["sku"] == "LAMP"
+    assert low[0]["data"]["stock"] == [
+        {
+            "warehouse": {"id": warehouse},
+            "onHand": "10.00",
+            "committed": "6.00",
+            "availableForSale": "4.00",
+        }
+    ]
+
+
+async def test_another_organizations_events_are_never_visible(
+    org: Organization, other_org: Organization
+) -> None:
+    customer = await org.customer()
+    item = await org.item("INK", "2.00")
+    order = await org.order(customer, [{"itemId": item, "quantity": "1"}])
+
+    theirs, _ = await read_all(other_org)
+    about_it, _ = await read_all(other_org, filter={"resourceId": order["id"]})
+
+    assert theirs == [] and about_it == []
+
+
+async def test_reading_the_feed_needs_orders_read(org: Organization, make_client) -> None:
+    stock_only = await make_client(org, "inventory:write")
+
+    body = await stock_only.execute(EVENTS, {})
+
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_bad_and_expired_cursors_are_refused(org: Organization) -> None:
+    old = Position(1, datetime.now(UTC) - timedelta(days=31)).cursor()
+
+    malformed = await org.api.execute(EVENTS, {"after": "not-a-cursor"})
+    expired = await org.api.execute(EVENTS, {"after": old})
+
+    assert malformed["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert malformed["errors"][0]["extensions"]["errorCode"] == "INVALID"
+    assert expired["errors"][0]["extensions"]["code"] == "EVENT_CURSOR_EXPIRED"
+    assert "salesOrders(filter: {updatedAfter})" in expired["errors"][0]["message"]
+
+
+async def test_catching_up_by_updated_after(org: Organization) -> None:
+    customer = await org.customer()
+    item = await org.item("BOX", "1.00")
+    before = await org.order(customer, [{"itemId": item, "quantity": "1"}])
+    since = await org.api.data(ORDERS_UPDATED_AFTER, {"after": "2000-01-01T00:00:00+00:00"})
+    mark = since["salesOrders"]["edges"][-1]["node"]["updatedAt"]
+    after = await org.order(customer, [{"itemId": item, "quantity": "1"}])
+    await org.api.ok(CONFIRM_ORDER, {"id": before["id"]})  # changed again: comes last
+
+    changed = (await org.api.data(ORDERS_UPDATED_AFTER, {"after": mark}))["salesOrders"]
+
+    assert [e["node"]["number"] for e in changed["edges"]] == [after["number"], before["number"]]
+
+
+@postgres_only("SQLite has one writer: ids follow commit order")
+async def test_an_event_committed_late_is_not_skipped(org: Organization, settings) -> None:
+    """A transaction that wrote its event first (the lower id) but commits last: a reader
+    polling meanwhile neither skips that event nor sees another one twice."""
+    customer = await org.customer()
+    item = await org.item("SLOW", "1.00")
+    url = settings.database_url.replace("postgres://", "postgresql://", 1)
+    held = await asyncpg.connect(url)
+    try:
+        transaction = held.transaction()
+        await transaction.start()
+        await held.execute(
+            "INSERT INTO feed_event (organization_id, type, actor, resource_type, resource_key,"
+            " occurred_at, data) VALUES ($1, 'SALES_ORDER_UPDATED', 'slow', 'SalesOrder', 0,"
+            " now(), '{}')",
+            org.id,
+        )
+        quick = await org.order(customer, [{"itemId": item, "quantity": "1"}])  # commits first
+        while_held, cursor = await read_all(org)
+        await transaction.commit()
+    finally:
+        await held.close()
+    after_commit, _ = await read_all(org, cursor)
+
+    assert [(e["type"], e["resourceId"]) for e in while_held] == [
+        ("SALES_ORDER_CREATED", quick["id"])
+    ]
+    assert [(e["type"], e["actor"]) for e in after_commit] == [("SALES_ORDER_UPDATED", "slow")]
+
+
+async def test_an_event_is_readable_as_soon_as_its_mutation_answers(org: Organization) -> None:
+    customer = await org.customer()
+    item = await org.item("FAST", "1.00")
+    _, cursor = await read_all(org)
+
+    order = await org.order(customer, [{"itemId": item, "quantity": "1"}])
+    for _ in range(20):  # the feed waits only for transactions still running elsewhere
+        events, _ = await read_all(org, cursor)
+        if events:
+            break
+        await asyncio.sleep(0.1)
+
+    assert [e["resourceId"] for e in events] == [order["id"]]
+    assert connections.get("default") is not None
+
+
+async def test_an_event_is_a_node(org: Organization, other_org: Organization) -> None:
+    customer = await org.customer()
+    item = await org.item("NODE", "1.00")
+    await org.order(customer, [{"itemId": item, "quantity": "1"}])
+    events, _ = await read_all(org)
+    query = "query($id: ID!) { node(id: $id) { ... on Event { id type } } }"
+
+    mine = await org.api.data(query, {"id": events[0]["id"]})
+    theirs = await other_org.api.data(query, {"id": events[0]["id"]})
+
+    assert mine["node"] == {"id": events[0]["id"], "type": "SALES_ORDER_CREATED"}
+    assert theirs["node"] is None

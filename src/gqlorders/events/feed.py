@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,6 +26,7 @@ from tortoise.models import Model
 from tortoise.timezone import now
 from tortoise.transactions import in_transaction
 
+from gqlorders import rows
 from gqlorders.errors import DomainError, ErrorCode
 from gqlorders.events.snapshots import RESOURCES
 from gqlorders.events.types import EventType, Resource
@@ -117,9 +117,8 @@ class Position:
     occurred_at: datetime
 
     def cursor(self) -> str:
-        text = json.dumps(
-            ["feed", self.position, int(self.occurred_at.timestamp())], separators=(",", ":")
-        )
+        """`feed:<position>:<Unix seconds of the event>`, opaque to clients (base64)."""
+        text = f"feed:{self.position}:{int(self.occurred_at.timestamp())}"
         return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
@@ -140,12 +139,12 @@ def parse_cursor(cursor: str, field: str = "after") -> Position:
     """The position a cursor names; INVALID when it is not one of the feed's,
     EVENT_CURSOR_EXPIRED when events after it may have been pruned."""
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        kind, position, seconds = json.loads(raw)
-        if kind != "feed" or not all(
-            isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 2**63
-            for n in (position, seconds)
-        ):
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+        kind, position_text, seconds_text = raw.split(":")
+        if kind != "feed" or not (position_text + seconds_text).isdigit():
+            raise ValueError
+        position, seconds = int(position_text), int(seconds_text)
+        if position >= 2**63:
             raise ValueError
         occurred_at = datetime.fromtimestamp(seconds, UTC)
     except (binascii.Error, UnicodeDecodeError, ValueError, TypeError, OverflowError, OSError):
@@ -192,7 +191,7 @@ async def read_feed(
     if where.occurred_after is not None:
         query = query.filter(occurred_at__gt=where.occurred_after)
     await sequence()
-    events = await query.order_by(order).limit(size + 1)
+    events = await rows.fetch(query.order_by(order).limit(size + 1))
     entries = [
         FeedEntry(event, Position(getattr(event, order), event.occurred_at))
         for event in events[:size]

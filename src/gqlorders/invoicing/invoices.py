@@ -31,10 +31,13 @@ from gqlorders.models import (
 )
 from gqlorders.money import TaxedAmount, document_totals, line_amount, order_discount
 from gqlorders.numbering import assign_number
-from gqlorders.orders.events import record_event
-from gqlorders.orders.fulfilment import refresh_fulfilment
-from gqlorders.orders.lifecycle import get_sales_order
-from gqlorders.orders.quantities import QuantityRequest, requested_quantities
+from gqlorders.orders import (
+    QuantityRequest,
+    get_sales_order,
+    record_event,
+    refresh_fulfilment,
+    requested_quantities,
+)
 from gqlorders.tenancy import Principal
 
 INVOICEABLE = (SalesOrderStatus.CONFIRMED, SalesOrderStatus.CLOSED)

@@ -17,7 +17,7 @@ from gqlorders.models import (
     ShippedStatus,
 )
 from gqlorders.orders.events import record_event
-from gqlorders.orders.statuses import invoiced_status, shipped_status
+from gqlorders.orders.totals import apply_statuses
 
 
 def closing_condition_holds(order: SalesOrder, rule: CloseSalesOrderWhen) -> bool:
@@ -41,14 +41,7 @@ async def refresh_fulfilment(order: SalesOrder, actor: str) -> None:
             kind=ItemKind.GOODS,
         ).values_list("id", flat=True)
     )
-    order.invoiced_status = invoiced_status(
-        (line.quantity, line.quantity_invoiced) for line in lines
-    )
-    order.shipped_status = shipped_status(
-        (line.quantity, line.quantity_shipped)
-        for line in lines
-        if line.item_id in goods  # type: ignore[attr-defined]
-    )
+    apply_statuses(order, lines, goods)
     await apply_closing_rule(order, actor)
     await order.save(update_fields=["invoiced_status", "shipped_status", "status", "updated_at"])
 

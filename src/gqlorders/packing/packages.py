@@ -26,10 +26,13 @@ from gqlorders.models import (
     SalesOrderStatus,
 )
 from gqlorders.numbering import assign_number
-from gqlorders.orders.events import record_event
-from gqlorders.orders.fulfilment import refresh_fulfilment
-from gqlorders.orders.lifecycle import get_sales_order
-from gqlorders.orders.quantities import QuantityRequest, requested_quantities
+from gqlorders.orders import (
+    QuantityRequest,
+    get_sales_order,
+    record_event,
+    refresh_fulfilment,
+    requested_quantities,
+)
 from gqlorders.stock.levels import move_on_hand, request_recalculation
 from gqlorders.tenancy import Principal
 from gqlorders.validation import clean_text

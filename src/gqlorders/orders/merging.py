@@ -21,13 +21,10 @@ from gqlorders.models import (
     SalesOrderLine,
     SalesOrderStatus,
 )
+from gqlorders.orders.access import get_sales_order, order_item_ids
 from gqlorders.orders.events import record_event
-from gqlorders.orders.lifecycle import (
-    COMMITTING,
-    get_sales_order,
-    order_item_ids,
-    reprice_order,
-)
+from gqlorders.orders.lifecycle import COMMITTING
+from gqlorders.orders.totals import reprice_order
 from gqlorders.stock.levels import request_recalculation
 from gqlorders.tenancy import Principal
 
@@ -115,7 +112,18 @@ def _joined(*texts: str | None) -> str | None:
 async def merge_sales_orders(
     principal: Principal, order_ids: list[int]
 ) -> tuple[SalesOrder, SalesOrder]:
-    """Merge two orders; returns (survivor, merged). The order created first survives."""
+    """Merge two orders; returns (survivor, merged). The order created first survives.
+
+    Both must be of one customer, addresses, currency and warehouse, both DRAFT or both
+    CONFIRMED, with no package, no active invoice and no marketplace origin (SPEC §4). The
+    survivor takes the other's lines (combining equal ones), shipping charge, adjustment and
+    notes, and is repriced; the other becomes MERGED. Records `merged` on the survivor and
+    `merged_into` on the other; a confirmed survivor gets a stock recalculation job.
+
+    Raises `DomainError`: MERGE_COUNT unless two different ids are given, NOT_FOUND, and every
+    unmet precondition at once (MERGE_DIFFERENT_*, INVALID_STATUS, MERGE_HAS_PACKAGES,
+    MERGE_HAS_INVOICES, MERGE_MARKETPLACE_ORDER).
+    """
     if len(order_ids) != 2 or order_ids[0] == order_ids[1]:
         raise DomainError.one(
             ErrorCode.MERGE_COUNT, ("ids",), "give exactly two different orders to merge"

@@ -32,6 +32,7 @@ from gqlorders.models import (
 from gqlorders.money import TaxedAmount, document_totals, line_amount, order_discount
 from gqlorders.numbering import assign_number
 from gqlorders.orders import (
+    OrderEventType,
     QuantityRequest,
     get_sales_order,
     record_event,
@@ -201,7 +202,9 @@ async def create_invoice_from_sales_order(principal: Principal, data: NewInvoice
             line = lines[line_id]
             line.quantity_invoiced = line.quantity_invoiced + quantity
             await line.save(update_fields=["quantity_invoiced"])
-        await record_event(order.id, "invoiced", principal.actor, {"invoice": invoice.number})
+        await record_event(
+            order.id, OrderEventType.INVOICED, principal.actor, {"invoice": invoice.number}
+        )
         if data.send:
             await _queue_invoice_email(invoice, principal.actor, send_to)
         await refresh_fulfilment(order, principal.actor)
@@ -219,7 +222,7 @@ async def _queue_invoice_email(invoice: Invoice, actor: str, to: list[str]) -> N
     )
     await record_event(
         invoice.sales_order_id,  # type: ignore[attr-defined]
-        "invoice_sent",
+        OrderEventType.INVOICE_SENT,
         actor,
         {"invoice": invoice.number, "to": to},
     )
@@ -281,6 +284,8 @@ async def void_invoice(principal: Principal, invoice_id: int) -> Invoice:
             line = lines[invoice_line.sales_order_line_id]  # type: ignore[attr-defined]
             line.quantity_invoiced = line.quantity_invoiced - invoice_line.quantity
             await line.save(update_fields=["quantity_invoiced"])
-        await record_event(order.id, "invoice_voided", principal.actor, {"invoice": invoice.number})
+        await record_event(
+            order.id, OrderEventType.INVOICE_VOIDED, principal.actor, {"invoice": invoice.number}
+        )
         await refresh_fulfilment(order, principal.actor)
     return invoice

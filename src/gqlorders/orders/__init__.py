@@ -17,7 +17,7 @@ to the package:
 """
 
 from gqlorders.orders.access import get_sales_order
-from gqlorders.orders.events import record_event
+from gqlorders.orders.events import OrderEventType, record_event
 from gqlorders.orders.fulfilment import refresh_fulfilment
 from gqlorders.orders.header import HEADER_KEYS
 from gqlorders.orders.inputs import (
@@ -58,6 +58,7 @@ __all__ = [
     "LineInput",
     "MarketplaceSource",
     "NewSalesOrder",
+    "OrderEventType",
     "QuantityRequest",
     "SalesOrderChanges",
     "SalesOrderFilter",

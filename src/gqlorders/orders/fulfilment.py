@@ -16,7 +16,7 @@ from gqlorders.models import (
     SalesOrderStatus,
     ShippedStatus,
 )
-from gqlorders.orders.events import record_event
+from gqlorders.orders.events import OrderEventType, record_event
 from gqlorders.orders.totals import apply_statuses
 
 
@@ -56,7 +56,7 @@ async def apply_closing_rule(order: SalesOrder, actor: str) -> None:
     holds = closing_condition_holds(order, CloseSalesOrderWhen(rule[0]))
     if order.status == SalesOrderStatus.CONFIRMED and holds:
         order.status = SalesOrderStatus.CLOSED
-        await record_event(order.id, "closed", actor, {"rule": rule[0]})
+        await record_event(order.id, OrderEventType.CLOSED, actor, {"rule": rule[0]})
     elif order.status == SalesOrderStatus.CLOSED and not holds:
         order.status = SalesOrderStatus.CONFIRMED
-        await record_event(order.id, "reopened", actor)
+        await record_event(order.id, OrderEventType.REOPENED, actor)

@@ -36,7 +36,7 @@ from gqlorders.numbering import (
     take_next_number,
 )
 from gqlorders.orders.access import get_sales_order, order_item_ids, require_status
-from gqlorders.orders.events import record_event
+from gqlorders.orders.events import OrderEventType, record_event
 from gqlorders.orders.fulfilment import apply_closing_rule
 from gqlorders.orders.header import COPIED_FROM_CUSTOMER, HEADER_KEYS, check_dates, clean_header
 from gqlorders.orders.inputs import LineInput, NewSalesOrder, SalesOrderChanges, SendRequest
@@ -185,7 +185,11 @@ async def _write_new_order(
             line.sales_order_id = order.id
         await SalesOrderLine.bulk_create(lines)
         await record_event(
-            order.id, "created", principal.actor, {"number": order.number}, new_order=True
+            order.id,
+            OrderEventType.CREATED,
+            principal.actor,
+            {"number": order.number},
+            new_order=True,
         )
         if data.send or data.confirm:
             await _confirm(order, principal.actor, new_order=True)
@@ -298,7 +302,7 @@ async def update_sales_order(
             await request_recalculation(principal.organization_id, touched)
         await record_event(
             order.id,
-            "updated",
+            OrderEventType.UPDATED,
             principal.actor,
             {"fields": sorted(changes.fields), "lines": changes.lines is not None},
         )
@@ -340,7 +344,9 @@ async def add_sales_order_lines(
         lines = await write_lines(order, priced)
         apply_statuses(order, lines, goods_item_ids(priced))
         await order.save()
-        await record_event(order.id, "lines_added", principal.actor, {"count": len(added)})
+        await record_event(
+            order.id, OrderEventType.LINES_ADDED, principal.actor, {"count": len(added)}
+        )
         if order.status in COMMITTING:
             await request_recalculation(principal.organization_id, {p.item.id for p in added})
     return order
@@ -349,7 +355,7 @@ async def add_sales_order_lines(
 async def _confirm(order: SalesOrder, actor: str, *, new_order: bool = False) -> None:
     """DRAFT -> CONFIRMED; an order already fulfilled by the closing rule closes at once."""
     order.status = SalesOrderStatus.CONFIRMED
-    await record_event(order.id, "confirmed", actor, new_order=new_order)
+    await record_event(order.id, OrderEventType.CONFIRMED, actor, new_order=new_order)
     await apply_closing_rule(order, actor)
     await order.save(update_fields=["status", "updated_at"])
     await request_recalculation(order.organization_id, await order_item_ids(order.id))  # type: ignore[attr-defined]
@@ -386,7 +392,7 @@ async def _queue_order_email(
         cc,
         sales_order=order,
     )
-    await record_event(order.id, "sent", actor, {"to": to, "subject": subject})
+    await record_event(order.id, OrderEventType.SENT, actor, {"to": to, "subject": subject})
 
 
 async def send_sales_order(principal: Principal, order_id: int, request: SendRequest) -> SalesOrder:
@@ -442,7 +448,7 @@ async def void_sales_order(principal: Principal, order_id: int) -> SalesOrder:
         was_committing = order.status in COMMITTING
         order.status = SalesOrderStatus.VOID
         await order.save(update_fields=["status", "updated_at"])
-        await record_event(order.id, "voided", principal.actor)
+        await record_event(order.id, OrderEventType.VOIDED, principal.actor)
         if was_committing:
             await request_recalculation(principal.organization_id, await order_item_ids(order.id))
     return order

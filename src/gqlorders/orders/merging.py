@@ -22,7 +22,7 @@ from gqlorders.models import (
     SalesOrderStatus,
 )
 from gqlorders.orders.access import get_sales_order, order_item_ids
-from gqlorders.orders.events import record_event
+from gqlorders.orders.events import OrderEventType, record_event
 from gqlorders.orders.lifecycle import COMMITTING
 from gqlorders.orders.totals import reprice_order
 from gqlorders.stock.levels import request_recalculation
@@ -179,6 +179,10 @@ async def merge_sales_orders(
             await request_recalculation(
                 principal.organization_id, await order_item_ids(survivor.id)
             )
-        await record_event(survivor.id, "merged", principal.actor, {"from": merged.number})
-        await record_event(merged.id, "merged_into", principal.actor, {"into": survivor.number})
+        await record_event(
+            survivor.id, OrderEventType.MERGED, principal.actor, {"from": merged.number}
+        )
+        await record_event(
+            merged.id, OrderEventType.MERGED_INTO, principal.actor, {"into": survivor.number}
+        )
     return survivor, merged

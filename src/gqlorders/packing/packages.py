@@ -27,6 +27,7 @@ from gqlorders.models import (
 )
 from gqlorders.numbering import assign_number
 from gqlorders.orders import (
+    OrderEventType,
     QuantityRequest,
     get_sales_order,
     record_event,
@@ -100,7 +101,9 @@ async def create_package(
             line = lines[line_id]
             line.quantity_packed = line.quantity_packed + quantity
             await line.save(update_fields=["quantity_packed"])
-        await record_event(order.id, "packed", principal.actor, {"package": package.number})
+        await record_event(
+            order.id, OrderEventType.PACKED, principal.actor, {"package": package.number}
+        )
     return package
 
 
@@ -169,7 +172,7 @@ async def ship_package(principal: Principal, package_id: int, shipment: Shipment
         )
         await record_event(
             order.id,
-            "shipped",
+            OrderEventType.SHIPPED,
             principal.actor,
             {"package": package.number, "carrier": carrier, "trackingNumber": tracking},
         )
@@ -189,5 +192,7 @@ async def deliver_package(principal: Principal, package_id: int) -> Package:
         package.status = PackageStatus.DELIVERED
         package.delivered_at = now()
         await package.save(update_fields=["status", "delivered_at"])
-        await record_event(order.id, "delivered", principal.actor, {"package": package.number})
+        await record_event(
+            order.id, OrderEventType.DELIVERED, principal.actor, {"package": package.number}
+        )
     return package

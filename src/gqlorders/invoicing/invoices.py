@@ -26,12 +26,12 @@ from gqlorders.models import (
     InvoiceStatus,
     SalesOrder,
     SalesOrderLine,
-    SalesOrderStatus,
     Tax,
 )
 from gqlorders.money import TaxedAmount, document_totals, line_amount, order_discount
 from gqlorders.numbering import assign_number
 from gqlorders.orders import (
+    ACCEPTED,
     OrderEventType,
     QuantityRequest,
     get_sales_order,
@@ -40,8 +40,6 @@ from gqlorders.orders import (
     requested_quantities,
 )
 from gqlorders.tenancy import Principal
-
-INVOICEABLE = (SalesOrderStatus.CONFIRMED, SalesOrderStatus.CLOSED)
 
 
 @dataclass(frozen=True)
@@ -83,7 +81,7 @@ async def create_invoice_from_sales_order(principal: Principal, data: NewInvoice
         order = await get_sales_order(
             principal.organization_id, data.sales_order_id, ("salesOrderId",), lock=True
         )
-        if order.status not in INVOICEABLE:
+        if order.status not in ACCEPTED:
             raise DomainError.one(
                 ErrorCode.INVALID_STATUS,
                 ("salesOrderId",),

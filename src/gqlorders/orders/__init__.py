@@ -48,8 +48,10 @@ from gqlorders.orders.queries import (
     filtered_sales_orders,
     list_customers_sales_orders,
 )
+from gqlorders.orders.statuses import ACCEPTED
 
 __all__ = [
+    "ACCEPTED",
     "HEADER_KEYS",
     "SORT_KEYS",
     "AdjustmentInput",

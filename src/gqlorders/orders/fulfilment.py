@@ -17,6 +17,7 @@ from gqlorders.models import (
     ShippedStatus,
 )
 from gqlorders.orders.events import OrderEventType, record_event
+from gqlorders.orders.statuses import ACCEPTED
 from gqlorders.orders.totals import apply_statuses
 
 
@@ -48,7 +49,7 @@ async def refresh_fulfilment(order: SalesOrder, actor: str) -> None:
 
 async def apply_closing_rule(order: SalesOrder, actor: str) -> None:
     """Move the order between CONFIRMED and CLOSED by the organization's rule (not saved)."""
-    if order.status not in (SalesOrderStatus.CONFIRMED, SalesOrderStatus.CLOSED):
+    if order.status not in ACCEPTED:
         return
     rule = await Organization.filter(id=order.organization_id).values_list(  # type: ignore[attr-defined]
         "close_sales_order_when", flat=True

@@ -42,6 +42,7 @@ from gqlorders.orders.header import COPIED_FROM_CUSTOMER, HEADER_KEYS, check_dat
 from gqlorders.orders.inputs import LineInput, NewSalesOrder, SalesOrderChanges, SendRequest
 from gqlorders.orders.lines import MAX_LINES, PricedLine, price_lines
 from gqlorders.orders.marketplace_source import AlreadyImported
+from gqlorders.orders.statuses import ACCEPTED, EDITABLE, SENDABLE
 from gqlorders.orders.totals import (
     apply_statuses,
     apply_totals,
@@ -50,14 +51,11 @@ from gqlorders.orders.totals import (
     unsaved_lines,
     write_lines,
 )
-from gqlorders.stock.levels import request_recalculation
+from gqlorders.stock.requests import request_recalculation
 from gqlorders.tenancy import Principal
 from gqlorders.validation import clean_text
 
 T = TypeVar("T")
-
-EDITABLE = (SalesOrderStatus.DRAFT, SalesOrderStatus.CONFIRMED)
-COMMITTING = (SalesOrderStatus.CONFIRMED, SalesOrderStatus.CLOSED)  # their goods are committed
 
 
 class _OrderRowRefused(Exception):
@@ -297,7 +295,7 @@ async def update_sales_order(
         apply_statuses(order, lines, goods_item_ids(priced))
         await apply_closing_rule(order, principal.actor)
         await order.save()
-        if order.status in COMMITTING and changes.lines is not None:
+        if order.status in ACCEPTED and changes.lines is not None:
             touched = {p.item.id for p in current} | {p.item.id for p in priced}
             await request_recalculation(principal.organization_id, touched)
         await record_event(
@@ -347,7 +345,7 @@ async def add_sales_order_lines(
         await record_event(
             order.id, OrderEventType.LINES_ADDED, principal.actor, {"count": len(added)}
         )
-        if order.status in COMMITTING:
+        if order.status in ACCEPTED:
             await request_recalculation(principal.organization_id, {p.item.id for p in added})
     return order
 
@@ -412,11 +410,7 @@ async def send_sales_order(principal: Principal, order_id: int, request: SendReq
     body = clean_text(problems, request.body, ("body",), max_length=20000) or ""
     async with in_transaction():
         order = await get_sales_order(principal.organization_id, order_id, lock=True)
-        require_status(
-            order,
-            (SalesOrderStatus.DRAFT, SalesOrderStatus.CONFIRMED, SalesOrderStatus.CLOSED),
-            "sent",
-        )
+        require_status(order, SENDABLE, "sent")
         fallback = await customer_email(
             order.customer_id  # type: ignore[attr-defined]
         )
@@ -445,7 +439,7 @@ async def void_sales_order(principal: Principal, order_id: int) -> SalesOrder:
             raise DomainError.one(
                 ErrorCode.INVALID_STATUS, ("id",), "an invoiced or packed order cannot be voided"
             )
-        was_committing = order.status in COMMITTING
+        was_committing = order.status in ACCEPTED
         order.status = SalesOrderStatus.VOID
         await order.save(update_fields=["status", "updated_at"])
         await record_event(order.id, OrderEventType.VOIDED, principal.actor)

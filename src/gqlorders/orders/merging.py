@@ -23,12 +23,10 @@ from gqlorders.models import (
 )
 from gqlorders.orders.access import get_sales_order, order_item_ids
 from gqlorders.orders.events import OrderEventType, record_event
-from gqlorders.orders.lifecycle import COMMITTING
+from gqlorders.orders.statuses import ACCEPTED, MERGEABLE
 from gqlorders.orders.totals import reprice_order
-from gqlorders.stock.levels import request_recalculation
+from gqlorders.stock.requests import request_recalculation
 from gqlorders.tenancy import Principal
-
-MERGEABLE_STATUSES = (SalesOrderStatus.DRAFT, SalesOrderStatus.CONFIRMED)
 
 
 def has_active_invoices(invoices: list[Invoice]) -> bool:
@@ -39,7 +37,7 @@ def has_active_invoices(invoices: list[Invoice]) -> bool:
 def merge_blockers(order: SalesOrder, has_packages: bool, has_invoices: bool) -> list[ErrorCode]:
     """Reasons this order cannot take part in any merge right now, whatever the other order."""
     blockers = []
-    if order.status not in MERGEABLE_STATUSES:
+    if order.status not in MERGEABLE:
         blockers.append(ErrorCode.INVALID_STATUS)
     if has_packages:
         blockers.append(ErrorCode.MERGE_HAS_PACKAGES)
@@ -81,7 +79,7 @@ async def _merge_problems(first: SalesOrder, second: SalesOrder) -> list[Problem
         problems.append(_problem(ErrorCode.MERGE_DIFFERENT_ADDRESS, "the addresses differ"))
     if first.status != second.status:
         problems.append(_problem(ErrorCode.MERGE_DIFFERENT_STATUS, "the statuses differ"))
-    if any(order.status not in MERGEABLE_STATUSES for order in (first, second)):
+    if any(order.status not in MERGEABLE for order in (first, second)):
         problems.append(
             _problem(ErrorCode.INVALID_STATUS, "only draft or confirmed orders can be merged")
         )
@@ -175,7 +173,7 @@ async def merge_sales_orders(
         merged.status = SalesOrderStatus.MERGED
         merged.merged_into_id = survivor.id  # type: ignore[attr-defined]
         await merged.save(update_fields=["status", "merged_into_id", "updated_at"])
-        if survivor.status in COMMITTING:
+        if survivor.status in ACCEPTED:
             await request_recalculation(
                 principal.organization_id, await order_item_ids(survivor.id)
             )

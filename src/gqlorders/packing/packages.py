@@ -23,10 +23,10 @@ from gqlorders.models import (
     PackageStatus,
     SalesOrder,
     SalesOrderLine,
-    SalesOrderStatus,
 )
 from gqlorders.numbering import assign_number
 from gqlorders.orders import (
+    ACCEPTED,
     OrderEventType,
     QuantityRequest,
     get_sales_order,
@@ -34,11 +34,10 @@ from gqlorders.orders import (
     refresh_fulfilment,
     requested_quantities,
 )
-from gqlorders.stock.levels import move_on_hand, request_recalculation
+from gqlorders.stock.levels import move_on_hand
+from gqlorders.stock.requests import request_recalculation
 from gqlorders.tenancy import Principal
 from gqlorders.validation import clean_text
-
-PACKABLE = (SalesOrderStatus.CONFIRMED, SalesOrderStatus.CLOSED)
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,7 @@ async def create_package(
         order = await get_sales_order(
             principal.organization_id, order_id, ("salesOrderId",), lock=True
         )
-        if order.status not in PACKABLE:
+        if order.status not in ACCEPTED:
             raise DomainError.one(
                 ErrorCode.INVALID_STATUS,
                 ("salesOrderId",),

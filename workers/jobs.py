@@ -22,7 +22,7 @@ from tortoise.timezone import now
 from gqlorders import documents, jobs
 from gqlorders.config import Settings
 from gqlorders.emails import MAX_EMAIL_ATTEMPTS, OUTCOME_UNKNOWN, SEND_DEADLINE
-from gqlorders.marketplace_import import import_inbox_message
+from gqlorders.marketplaces.importing import import_inbox_message
 from gqlorders.models import Document, DocumentState, EmailMessage, EmailState
 from gqlorders.stock.levels import recalculate_committed
 from workers.mail import Delivery, OutcomeUnknownError, TransientMailError, build_message

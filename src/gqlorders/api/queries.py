@@ -24,7 +24,7 @@ from gqlorders.api.types.fulfilment import Invoice
 from gqlorders.api.types.sales_orders import SalesOrder
 from gqlorders.api.types.settings import Settings
 from gqlorders.catalog import customers, items, taxes, warehouses
-from gqlorders.marketplace_import import marketplace_names
+from gqlorders.marketplaces.importing import marketplace_names
 from gqlorders.organization_settings import get_settings
 from gqlorders.pagination import paginate
 from gqlorders.stock.levels import low_stock_item_ids

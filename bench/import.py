@@ -4,7 +4,7 @@ Creates a throw-away database, migrates it, generates Shopify-shaped orders (web
 3-5 lines each over 50 SKUs, 2,000 distinct buyer e-mails, prices as decimal strings, a tax
 line per line, some line discounts), then times, each in an organization of its own:
 
-  (a) `gqlorders.marketplace_import.import_order`, the path importMarketplaceOrder, the webhook
+  (a) `gqlorders.marketplaces.importing.import_order`, the path importMarketplaceOrder, the webhook
       job and `gqlorders import` all take, followed by `jobs.after_request()` as in the server
       (so the stock recalculation each confirmed order causes runs too): single-stream, and
       with a bounded concurrency (asyncio.Semaphore);
@@ -55,7 +55,7 @@ from tortoise import Tortoise
 from gqlorders import database, jobs
 from gqlorders.catalog.items import NewItem, create_item
 from gqlorders.config import Settings, load_settings
-from gqlorders.marketplace_import import import_order
+from gqlorders.marketplaces.importing import import_order
 from gqlorders.models import Customer, ItemKind, SalesOrder, SalesOrderLine, Tax
 from gqlorders.money import TaxedAmount, document_totals, line_amount
 from gqlorders.tenancy import Principal, Scope, create_organization, create_token

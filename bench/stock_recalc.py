@@ -35,13 +35,14 @@ from _support import log, machine, run, throwaway_database
 
 from gqlorders import database
 from gqlorders.config import load_settings
+from gqlorders.orders import ACCEPTED
 from gqlorders.stock import levels
 from gqlorders.stock.levels import RECALC_BATCH, recalculate_everything
 from gqlorders.tenancy import create_organization
 
 GOAL_RATIO = 1.5
 SCALE = 10**4  # quantities and rates (models/fields.py QuantityField)
-COMMITTING = frozenset(levels.COMMITTING_STATUSES)
+COMMITTING = frozenset(str(status) for status in ACCEPTED)
 
 BARE_AGGREGATE = """
 SELECT l.item_id, o.warehouse_id, SUM(l.quantity - l.quantity_shipped) AS committed

@@ -20,7 +20,7 @@ from tortoise.timezone import now
 
 from gqlorders import documents, emails, jobs
 from gqlorders.config import Settings
-from gqlorders.marketplace_import import import_inbox_message
+from gqlorders.marketplaces.importing import import_inbox_message
 from gqlorders.models import Document, DocumentState, EmailMessage, EmailState
 from gqlorders.stock.levels import recalculate_committed
 from workers.mail import (

@@ -36,7 +36,7 @@ from gqlorders.api.schema import build_schema
 from gqlorders.config import Settings, load_settings
 from gqlorders.database import connected
 from gqlorders.emails import requeue_waiting
-from gqlorders.marketplace_import import receive_webhook
+from gqlorders.marketplaces.importing import receive_webhook
 from gqlorders.observability import (
     OUTBOX_LAG,
     OUTBOX_PENDING,

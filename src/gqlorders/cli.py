@@ -67,7 +67,7 @@ async def _import(settings: Settings, args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from gqlorders.app import build_runner
-    from gqlorders.marketplace_import import import_order
+    from gqlorders.marketplaces.importing import import_order
     from gqlorders.tenancy import Principal, Scope
 
     _refuse_workers_on_sqlite(settings, "import")

@@ -10,8 +10,14 @@ from gqlorders.catalog.items import NewItem, create_item
 from gqlorders.catalog.taxes import create_tax
 from gqlorders.catalog.warehouses import create_warehouse
 from gqlorders.models import DiscountType, ItemKind, Organization
-from gqlorders.orders.inputs import AdjustmentInput, DiscountInput, LineInput, NewSalesOrder
-from gqlorders.orders.lifecycle import confirm_sales_order, create_sales_order
+from gqlorders.orders import (
+    AdjustmentInput,
+    DiscountInput,
+    LineInput,
+    NewSalesOrder,
+    confirm_sales_order,
+    create_sales_order,
+)
 from gqlorders.tenancy import Principal, Scope, create_organization, create_token
 
 DEMO_NAME = "Demo Trading Co."

@@ -16,8 +16,7 @@ from typing import Any
 from gqlorders import emails, jobs
 from gqlorders.config import Settings
 from gqlorders.models import EmailMessage, EmailState, OutboxJob
-from gqlorders.orders import lifecycle
-from gqlorders.orders.inputs import SendRequest
+from gqlorders.orders import SendRequest, send_sales_order
 from gqlorders.tenancy import Principal
 from tests.support import Organization
 from tests.workers.support import (
@@ -110,7 +109,7 @@ async def test_a_message_whose_job_is_still_to_run_gets_no_second_one(
     order = await desk_order(org)
     before = await last_job_id()
     principal = Principal(org.id, 0, frozenset(), "tests")
-    await lifecycle.send_sales_order(principal, key(order["id"]), SendRequest())
+    await send_sales_order(principal, key(order["id"]), SendRequest())
     [job] = [row for row in await jobs_since(before) if row.job == jobs.SEND_EMAIL]
     email_id = job.payload["email_id"]
     assert job.done_at is None

@@ -29,7 +29,7 @@ from gqlorders.models import (
     Tax,
     Warehouse,
 )
-from gqlorders.orders.queries import count_customers_sales_orders
+from gqlorders.orders import count_customers_sales_orders
 from gqlorders.rows import fetch
 
 M = TypeVar("M", bound=Model)

@@ -8,7 +8,7 @@ from enum import Enum
 import strawberry
 from strawberry.types import Info
 
-from gqlorders import models, rows
+from gqlorders import models, orders, rows
 from gqlorders.api.context import require
 from gqlorders.api.errors import raises_query_errors
 from gqlorders.api.ids import decode_optional_id, parse_id
@@ -27,14 +27,13 @@ from gqlorders.api.types.settings import Settings
 from gqlorders.catalog import customers, items, taxes, warehouses
 from gqlorders.events import EventFilter as DomainEventFilter
 from gqlorders.events import read_feed
-from gqlorders.marketplace_import import marketplace_names
-from gqlorders.orders import queries as order_queries
+from gqlorders.marketplaces.importing import marketplace_names
 from gqlorders.organization_settings import get_settings
 from gqlorders.pagination import paginate
 from gqlorders.stock.levels import low_stock_item_ids
 from gqlorders.tenancy import Scope
 
-SalesOrderSortField = strawberry.enum(order_queries.SalesOrderSortField, name="SalesOrderSortField")
+SalesOrderSortField = strawberry.enum(orders.SalesOrderSortField, name="SalesOrderSortField")
 
 NODE_LOADERS = {  # global ID type name -> Loaders attribute
     "SalesOrder": "sales_order",
@@ -77,8 +76,8 @@ class SalesOrderFilter:
         default=None, description="Orders changed after this time (catch-up of current state)."
     )
 
-    def to_domain(self) -> order_queries.SalesOrderFilter:
-        return order_queries.SalesOrderFilter(
+    def to_domain(self) -> orders.SalesOrderFilter:
+        return orders.SalesOrderFilter(
             statuses=self.status,
             customer_id=decode_optional_id(self.customer_id, "Customer", ("filter", "customerId")),
             search=self.search,
@@ -222,16 +221,16 @@ class Query:
         sort: SalesOrderSort | None = None,
     ) -> Connection[SalesOrder]:
         principal = require(info, Scope.ORDERS_READ)
-        where = filter.to_domain() if filter else order_queries.SalesOrderFilter()
-        field = sort.field if sort else order_queries.SalesOrderSortField.CREATED_AT
+        where = filter.to_domain() if filter else orders.SalesOrderFilter()
+        field = sort.field if sort else orders.SalesOrderSortField.CREATED_AT
         descending = sort.direction == SortDirection.DESC if sort else True
-        # order_queries.list_sales_orders, with the selected to-one relations joined in
-        key = order_queries.SORT_KEYS[field]
+        # list_sales_orders (orders/queries.py), with the selected to-one relations joined in
+        key = orders.SORT_KEYS[field]
         if descending:
             key = key.reversed()
         nodes = connection_nodes(info)
         page = await paginate(
-            await order_queries.filtered_sales_orders(principal.organization_id, where),
+            await orders.filtered_sales_orders(principal.organization_id, where),
             key,
             first=first,
             after=after,

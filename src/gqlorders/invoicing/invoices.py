@@ -28,18 +28,20 @@ from gqlorders.models import (
     InvoiceStatus,
     SalesOrder,
     SalesOrderLine,
-    SalesOrderStatus,
     Tax,
 )
 from gqlorders.money import TaxedAmount, document_totals, line_amount, order_discount
 from gqlorders.numbering import assign_number
-from gqlorders.orders.events import record_event
-from gqlorders.orders.fulfilment import refresh_fulfilment
-from gqlorders.orders.lifecycle import get_sales_order
-from gqlorders.orders.quantities import QuantityRequest, requested_quantities
+from gqlorders.orders import (
+    ACCEPTED,
+    OrderEventType,
+    QuantityRequest,
+    get_sales_order,
+    record_event,
+    refresh_fulfilment,
+    requested_quantities,
+)
 from gqlorders.tenancy import Principal
-
-INVOICEABLE = (SalesOrderStatus.CONFIRMED, SalesOrderStatus.CLOSED)
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,7 @@ async def create_invoice_from_sales_order(principal: Principal, data: NewInvoice
         order = await get_sales_order(
             principal.organization_id, data.sales_order_id, ("salesOrderId",), lock=True
         )
-        if order.status not in INVOICEABLE:
+        if order.status not in ACCEPTED:
             raise DomainError.one(
                 ErrorCode.INVALID_STATUS,
                 ("salesOrderId",),
@@ -200,7 +202,9 @@ async def create_invoice_from_sales_order(principal: Principal, data: NewInvoice
             line = lines[line_id]
             line.quantity_invoiced = line.quantity_invoiced + quantity
             await line.save(update_fields=["quantity_invoiced"])
-        await record_event(order, "invoiced", principal.actor, {"invoice": invoice.number})
+        await record_event(
+            order, OrderEventType.INVOICED, principal.actor, {"invoice": invoice.number}
+        )
         await events.record(EventType.INVOICE_CREATED, invoice, principal.actor)
         if data.send:
             await _queue_invoice_email(order, invoice, principal.actor, send_to)
@@ -219,7 +223,9 @@ async def _queue_invoice_email(
         f"Invoice {invoice.number}",
         invoice=invoice,
     )
-    await record_event(order, "invoice_sent", actor, {"invoice": invoice.number, "to": to})
+    await record_event(
+        order, OrderEventType.INVOICE_SENT, actor, {"invoice": invoice.number, "to": to}
+    )
     await events.record(EventType.INVOICE_SENT, invoice, actor)
 
 
@@ -279,7 +285,9 @@ async def void_invoice(principal: Principal, invoice_id: int) -> Invoice:
             line = lines[invoice_line.sales_order_line_id]  # type: ignore[attr-defined]
             line.quantity_invoiced = line.quantity_invoiced - invoice_line.quantity
             await line.save(update_fields=["quantity_invoiced"])
-        await record_event(order, "invoice_voided", principal.actor, {"invoice": invoice.number})
+        await record_event(
+            order, OrderEventType.INVOICE_VOIDED, principal.actor, {"invoice": invoice.number}
+        )
         await events.record(EventType.INVOICE_VOIDED, invoice, principal.actor)
         await refresh_fulfilment(order, principal.actor)
     return invoice

@@ -7,6 +7,7 @@ marked stale (SPEC §8).
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 from gqlorders import events
@@ -14,31 +15,56 @@ from gqlorders.documents import SALES_ORDER, rerender_if_rendered
 from gqlorders.events import EventType
 from gqlorders.models import OrderEvent, SalesOrder
 
-# Order events the feed reports about the order itself (the others -- "invoiced", "packed",
-# ... -- are reported by their own resource's feed event, written beside them).
+
+class OrderEventType(StrEnum):
+    """What happened to an order: the one vocabulary of its events (SPEC §3 "Every change is
+    recorded as an event"). The values are stored in `order_event.type` and shown as they are
+    in the API's `OrderEvent.type`: never rename one."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    LINES_ADDED = "lines_added"
+    CONFIRMED = "confirmed"
+    SENT = "sent"
+    CLOSED = "closed"  # the automatic closing rule holds
+    REOPENED = "reopened"  # it stopped holding (an invoice voided)
+    VOIDED = "voided"
+    MERGED = "merged"  # on the survivor of a merge
+    MERGED_INTO = "merged_into"  # on the order merged into it
+    INVOICED = "invoiced"
+    INVOICE_SENT = "invoice_sent"
+    INVOICE_VOIDED = "invoice_voided"
+    PACKED = "packed"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+
+
+# The order events the feed reports about the order itself; the others (invoiced, packed...)
+# are reported by their own resource's feed event (INVOICE_CREATED...), written beside them.
 FEED_TYPES = {
-    "created": EventType.SALES_ORDER_CREATED,
-    "updated": EventType.SALES_ORDER_UPDATED,
-    "lines_added": EventType.SALES_ORDER_UPDATED,
-    "confirmed": EventType.SALES_ORDER_CONFIRMED,
-    "sent": EventType.SALES_ORDER_SENT,
-    "voided": EventType.SALES_ORDER_VOIDED,
-    "merged": EventType.SALES_ORDER_MERGED,
-    "merged_into": EventType.SALES_ORDER_MERGED,
-    "closed": EventType.SALES_ORDER_CLOSED,
-    "reopened": EventType.SALES_ORDER_REOPENED,
+    OrderEventType.CREATED: EventType.SALES_ORDER_CREATED,
+    OrderEventType.UPDATED: EventType.SALES_ORDER_UPDATED,
+    OrderEventType.LINES_ADDED: EventType.SALES_ORDER_UPDATED,
+    OrderEventType.CONFIRMED: EventType.SALES_ORDER_CONFIRMED,
+    OrderEventType.SENT: EventType.SALES_ORDER_SENT,
+    OrderEventType.VOIDED: EventType.SALES_ORDER_VOIDED,
+    OrderEventType.MERGED: EventType.SALES_ORDER_MERGED,
+    OrderEventType.MERGED_INTO: EventType.SALES_ORDER_MERGED,
+    OrderEventType.CLOSED: EventType.SALES_ORDER_CLOSED,
+    OrderEventType.REOPENED: EventType.SALES_ORDER_REOPENED,
 }
 
 
 async def record_event(
     order: SalesOrder,
-    type: str,
+    type: OrderEventType,
     actor: str,
     data: dict[str, Any] | None = None,
     *,
     new_order: bool = False,
 ) -> None:
-    """Record the event; `new_order` says the order was just created, so has no PDF yet."""
+    """Record the event, and its feed event when the feed reports it; `new_order` says the
+    order was just created, so has no PDF yet."""
     await OrderEvent.create(sales_order_id=order.id, type=type, actor=actor, data=data)
     feed_type = FEED_TYPES.get(type)
     if feed_type is not None:

@@ -16,8 +16,9 @@ from gqlorders.models import (
     SalesOrderStatus,
     ShippedStatus,
 )
-from gqlorders.orders.events import record_event
-from gqlorders.orders.statuses import invoiced_status, shipped_status
+from gqlorders.orders.events import OrderEventType, record_event
+from gqlorders.orders.statuses import ACCEPTED
+from gqlorders.orders.totals import apply_statuses
 
 
 def closing_condition_holds(order: SalesOrder, rule: CloseSalesOrderWhen) -> bool:
@@ -41,21 +42,14 @@ async def refresh_fulfilment(order: SalesOrder, actor: str) -> None:
             kind=ItemKind.GOODS,
         ).values_list("id", flat=True)
     )
-    order.invoiced_status = invoiced_status(
-        (line.quantity, line.quantity_invoiced) for line in lines
-    )
-    order.shipped_status = shipped_status(
-        (line.quantity, line.quantity_shipped)
-        for line in lines
-        if line.item_id in goods  # type: ignore[attr-defined]
-    )
+    apply_statuses(order, lines, goods)
     await apply_closing_rule(order, actor)
     await order.save(update_fields=["invoiced_status", "shipped_status", "status", "updated_at"])
 
 
 async def apply_closing_rule(order: SalesOrder, actor: str) -> None:
     """Move the order between CONFIRMED and CLOSED by the organization's rule (not saved)."""
-    if order.status not in (SalesOrderStatus.CONFIRMED, SalesOrderStatus.CLOSED):
+    if order.status not in ACCEPTED:
         return
     rule = await Organization.filter(id=order.organization_id).values_list(  # type: ignore[attr-defined]
         "close_sales_order_when", flat=True
@@ -63,7 +57,7 @@ async def apply_closing_rule(order: SalesOrder, actor: str) -> None:
     holds = closing_condition_holds(order, CloseSalesOrderWhen(rule[0]))
     if order.status == SalesOrderStatus.CONFIRMED and holds:
         order.status = SalesOrderStatus.CLOSED
-        await record_event(order, "closed", actor, {"rule": rule[0]})
+        await record_event(order, OrderEventType.CLOSED, actor, {"rule": rule[0]})
     elif order.status == SalesOrderStatus.CLOSED and not holds:
         order.status = SalesOrderStatus.CONFIRMED
-        await record_event(order, "reopened", actor)
+        await record_event(order, OrderEventType.REOPENED, actor)

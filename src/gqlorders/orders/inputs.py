@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from gqlorders.catalog.customers import PaymentTerms
 from gqlorders.models import DiscountType
+from gqlorders.orders.marketplace_source import MarketplaceSource
 
 
 @dataclass(frozen=True)
@@ -33,17 +34,6 @@ class DiscountInput:
 class AdjustmentInput:
     amount: Decimal
     label: str | None = None
-
-
-@dataclass(frozen=True)
-class MarketplaceSource:
-    """Where an imported order comes from (SPEC §9); it arrives confirmed, in its currency."""
-
-    marketplace: str
-    external_id: str
-    updated_at: datetime
-    currency: str
-    totals: dict[str, str]
 
 
 @dataclass(frozen=True)

@@ -1,39 +1,35 @@
-"""Creating, editing, confirming, voiding and deleting sales orders (SPEC §3).
+"""Creating, editing, confirming, sending, voiding and deleting sales orders (SPEC §3).
 
-Each function is one transaction: it locks the order row (PostgreSQL), checks every rule,
+Each command is one transaction: it locks the order row (PostgreSQL), checks every rule,
 writes the order, its lines, its stored totals and an event, or raises `DomainError` and
-writes nothing.
+writes nothing. Committed stock is recalculated through a job written in the same
+transaction (`request_recalculation`), and e-mail goes out through the outbox.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable
 from datetime import date
-from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from gqlorders import events
-from gqlorders.catalog.customers import clean_payment_terms, customer_email, get_customer
+from gqlorders.catalog.customers import customer_email, get_customer
 from gqlorders.catalog.warehouses import get_warehouse, primary_warehouse
 from gqlorders.emails import clean_recipients, default_recipients, queue_email
-from gqlorders.errors import DomainError, ErrorCode, FieldPath, Problems
+from gqlorders.errors import DomainError, ErrorCode, Problems
 from gqlorders.events import EventType
 from gqlorders.models import (
-    DiscountType,
     DocumentKind,
     InvoiceLine,
-    Item,
     PackageLine,
     SalesOrder,
     SalesOrderLine,
     SalesOrderStatus,
-    Tax,
 )
-from gqlorders.money import HUNDRED, TaxedAmount, document_totals, line_amount, order_discount
 from gqlorders.numbering import (
     clean_explicit_number,
     next_free_number,
@@ -41,242 +37,36 @@ from gqlorders.numbering import (
     refuse_taken_number,
     take_next_number,
 )
-from gqlorders.orders.events import record_event
+from gqlorders.orders.access import get_sales_order, order_item_ids, require_status
+from gqlorders.orders.events import OrderEventType, record_event
 from gqlorders.orders.fulfilment import apply_closing_rule
+from gqlorders.orders.header import COPIED_FROM_CUSTOMER, HEADER_KEYS, check_dates, clean_header
 from gqlorders.orders.inputs import LineInput, NewSalesOrder, SalesOrderChanges, SendRequest
 from gqlorders.orders.lines import MAX_LINES, PricedLine, price_lines
-from gqlorders.orders.statuses import invoiced_status, shipped_status
-from gqlorders.stock.levels import request_recalculation
+from gqlorders.orders.marketplace_source import AlreadyImported
+from gqlorders.orders.statuses import ACCEPTED, EDITABLE, SENDABLE
+from gqlorders.orders.totals import (
+    apply_statuses,
+    apply_totals,
+    current_lines,
+    goods_item_ids,
+    unsaved_lines,
+    write_lines,
+)
+from gqlorders.stock.requests import request_recalculation
 from gqlorders.tenancy import Principal
-from gqlorders.validation import check_decimal, clean_address, clean_text
+from gqlorders.validation import clean_text
 
 T = TypeVar("T")
-MAX_TOTAL = Decimal("1e13")  # far inside the 64-bit scaled money columns
-
-EDITABLE = (SalesOrderStatus.DRAFT, SalesOrderStatus.CONFIRMED)
-COMMITTING = (SalesOrderStatus.CONFIRMED, SalesOrderStatus.CLOSED)  # their goods are committed
-TEXT_FIELDS = {  # model field: (input field, max length)
-    "reference_number": ("referenceNumber", 100),
-    "delivery_method": ("deliveryMethod", 100),
-    "notes": ("notes", 5000),
-    "terms": ("terms", 5000),
-}
 
 
-class AlreadyImported(Exception):
-    """A concurrent import created the same marketplace order first."""
+class _OrderRowRefused(Exception):
+    """The order's own INSERT failed on a constraint (its number, its marketplace order): the
+    transaction is void, and the creation decides what to try next."""
 
-
-async def order_item_ids(order_id: int) -> list[int]:
-    return list(
-        await SalesOrderLine.filter(sales_order_id=order_id).values_list("item_id", flat=True)
-    )
-
-
-async def get_sales_order(
-    organization_id: int, order_id: int, field: FieldPath = ("id",), *, lock: bool = False
-) -> SalesOrder:
-    """The organization's order; with `lock`, its row stays locked until the transaction ends."""
-    query = SalesOrder.filter(organization_id=organization_id, id=order_id)
-    if lock:
-        query = query.select_for_update()
-    order = await query.first()
-    if order is None:
-        raise DomainError.one(ErrorCode.NOT_FOUND, field, "no such sales order")
-    return order
-
-
-def _require_status(
-    order: SalesOrder,
-    allowed: tuple[SalesOrderStatus, ...],
-    action: str,
-    field: FieldPath = ("id",),
-) -> None:
-    if order.status not in allowed:
-        raise DomainError.one(
-            ErrorCode.INVALID_STATUS, field, f"a {order.status} order cannot be {action}"
-        )
-
-
-def _clean_header(problems: Problems, given: dict[str, Any]) -> dict[str, Any]:
-    """Model values for the header fields a client gave (keys absent from `given` stay out)."""
-    values: dict[str, Any] = {}
-    for key, (field, max_length) in TEXT_FIELDS.items():
-        if key in given:
-            values[key] = clean_text(problems, given[key], (field,), max_length=max_length)
-    for key in ("date", "expected_shipment_date"):
-        if key in given:
-            values[key] = given[key]
-    if "payment_terms" in given:
-        values["payment_terms_days"], values["payment_terms_label"] = clean_payment_terms(
-            problems, given["payment_terms"], ("paymentTerms",)
-        )
-    for key, field in (
-        ("billing_address", "billingAddress"),
-        ("shipping_address", "shippingAddress"),
-    ):
-        if key in given:
-            values[key] = clean_address(problems, given[key], (field,))
-    if "shipping_charge" in given:
-        charge = given["shipping_charge"] or Decimal(0)
-        check_decimal(problems, charge, ("shippingCharge",), places=2)
-        values["shipping_charge"] = charge
-    if "adjustment" in given:
-        adjustment = given["adjustment"]
-        if adjustment is None:
-            values["adjustment_label"] = values["adjustment_amount"] = None
-        else:
-            check_decimal(
-                problems, adjustment.amount, ("adjustment", "amount"), places=2, minimum=None
-            )
-            values["adjustment_label"] = clean_text(
-                problems, adjustment.label, ("adjustment", "label"), max_length=100
-            )
-            values["adjustment_amount"] = adjustment.amount
-    if "discount" in given:
-        discount = given["discount"]
-        if discount is None:
-            values["discount_type"] = values["discount_value"] = None
-        else:
-            maximum = HUNDRED if discount.type == DiscountType.PERCENTAGE else Decimal("1e12")
-            check_decimal(
-                problems, discount.value, ("discount", "value"), places=2, maximum=maximum
-            )
-            values["discount_type"], values["discount_value"] = discount.type, discount.value
-    return values
-
-
-def _check_dates(problems: Problems, order: SalesOrder) -> None:
-    if order.expected_shipment_date is not None and order.expected_shipment_date < order.date:
-        problems.add(
-            ErrorCode.INVALID,
-            ("expectedShipmentDate",),
-            "the expected shipment date cannot be before the order date",
-        )
-
-
-def _apply_totals(problems: Problems, order: SalesOrder, lines: list[PricedLine]) -> None:
-    """Store the SPEC §3 totals and derived statuses on the order row."""
-    sub_total = sum((line.amount for line in lines), Decimal(0))
-    if order.discount_type == DiscountType.PERCENTAGE:
-        discount = order_discount(sub_total, percentage=order.discount_value)
-    elif order.discount_type == DiscountType.AMOUNT:
-        discount = order_discount(sub_total, amount=order.discount_value)
-        if discount > sub_total:
-            problems.add(
-                ErrorCode.INVALID,
-                ("discount", "value"),
-                f"the discount cannot exceed the sub total ({sub_total})",
-            )
-    else:
-        discount = Decimal(0)
-    totals = document_totals(
-        (
-            TaxedAmount(
-                line.amount,
-                line.tax.id if line.tax else None,
-                line.tax.percentage if line.tax else None,
-            )
-            for line in lines
-        ),
-        discount_amount=discount,
-        shipping_charge=order.shipping_charge,
-        adjustment=order.adjustment_amount or Decimal(0),
-    )
-    if max(abs(totals.sub_total), abs(totals.total)) > MAX_TOTAL:
-        problems.add(ErrorCode.INVALID, ("lines",), "the order total is out of range")
-        return
-    order.sub_total = totals.sub_total
-    order.discount_amount = totals.discount_amount
-    order.tax_totals = totals.stored_taxes()
-    order.tax_total = totals.tax_total
-    order.total = totals.total
-
-
-def _apply_statuses(order: SalesOrder, lines: list[SalesOrderLine], goods: set[int]) -> None:
-    order.invoiced_status = invoiced_status(
-        (line.quantity, line.quantity_invoiced) for line in lines
-    )
-    order.shipped_status = shipped_status(
-        (line.quantity, line.quantity_shipped)
-        for line in lines
-        if line.item_id in goods  # type: ignore[attr-defined]
-    )
-
-
-async def _current_lines(order: SalesOrder) -> list[PricedLine]:
-    """The order's saved lines as priced lines, with their items and taxes (three queries)."""
-    lines = await SalesOrderLine.filter(sales_order_id=order.id).order_by("position", "id")
-    items = {i.id: i for i in await Item.filter(id__in={line.item_id for line in lines})}  # type: ignore[attr-defined]
-    tax_ids = {line.tax_id for line in lines if line.tax_id is not None}  # type: ignore[attr-defined]
-    taxes = {t.id: t for t in await Tax.filter(id__in=tax_ids)} if tax_ids else {}
-    return [
-        PricedLine(
-            item=items[line.item_id],  # type: ignore[attr-defined]
-            description=line.description,
-            quantity=line.quantity,
-            rate=line.rate,
-            discount_percent=line.discount_percent,
-            tax=taxes.get(line.tax_id),  # type: ignore[attr-defined]
-            amount=line.amount,
-            line=line,
-        )
-        for line in lines
-    ]
-
-
-async def _write_lines(order: SalesOrder, priced: list[PricedLine]) -> list[SalesOrderLine]:
-    """Save the full list of lines in order: update kept lines, insert new ones."""
-    saved = []
-    for position, p in enumerate(priced):
-        line = p.line or SalesOrderLine(sales_order_id=order.id)
-        line.position = position
-        line.item_id = p.item.id  # type: ignore[attr-defined]
-        line.description = p.description
-        line.quantity = p.quantity
-        line.rate = p.rate
-        line.discount_percent = p.discount_percent
-        line.tax_id = p.tax.id if p.tax else None  # type: ignore[attr-defined]
-        line.amount = p.amount
-        await line.save()
-        saved.append(line)
-    return saved
-
-
-def _new_lines(priced: list[PricedLine]) -> list[SalesOrderLine]:
-    """The lines of an order about to be created, unsaved, so they go in one INSERT."""
-    return [
-        SalesOrderLine(
-            position=position,
-            item_id=p.item.id,
-            description=p.description,
-            quantity=p.quantity,
-            rate=p.rate,
-            discount_percent=p.discount_percent,
-            tax_id=p.tax.id if p.tax else None,
-            amount=p.amount,
-        )
-        for position, p in enumerate(priced)
-    ]
-
-
-def _goods(priced: list[PricedLine]) -> set[int]:
-    return {p.item.id for p in priced if p.is_goods}
-
-
-async def reprice_order(order: SalesOrder) -> None:
-    """Recompute line amounts, totals and statuses from the saved lines (after a merge)."""
-    priced = await _current_lines(order)
-    for p in priced:
-        p.amount = line_amount(p.quantity, p.rate, p.discount_percent)
-        if p.line is not None and p.line.amount != p.amount:
-            p.line.amount = p.amount
-            await p.line.save(update_fields=["amount"])
-    problems = Problems()
-    _apply_totals(problems, order, priced)
-    problems.raise_if_any()
-    _apply_statuses(order, [p.line for p in priced if p.line is not None], _goods(priced))
-    await order.save()
+    def __init__(self, error: IntegrityError) -> None:
+        super().__init__(error)
+        self.error = error
 
 
 async def _collect(problems: Problems, lookup: Awaitable[T]) -> T | None:
@@ -289,9 +79,22 @@ async def _collect(problems: Problems, lookup: Awaitable[T]) -> T | None:
 
 
 async def create_sales_order(principal: Principal, data: NewSalesOrder) -> SalesOrder:
+    """Create an order for one of the organization's customers (SPEC §3): DRAFT, or CONFIRMED
+    with `confirm` or `send` (a marketplace order arrives confirmed, SPEC §9).
+
+    Header defaults come from the customer and the primary warehouse; the number is the
+    counter's next one, or the one given. One transaction writes the order, its lines and the
+    `created` event; confirming adds the `confirmed` event (or `closed` too, by the closing
+    rule) and a stock recalculation job; `send` queues the e-mail and the `sent` event.
+
+    Raises `DomainError` with every problem of the input at once (NOT_FOUND for the customer,
+    warehouse, items or taxes, REQUIRED, INVALID, DUPLICATE_NUMBER), and `AlreadyImported`
+    when a concurrent import created the same marketplace order first. A number given by hand
+    meanwhile is skipped: the order then takes the next free one.
+    """
     organization_id = principal.organization_id
     problems = Problems()
-    header = _clean_header(problems, {k: getattr(data, k) for k in HEADER_KEYS})
+    header = clean_header(problems, {k: getattr(data, k) for k in HEADER_KEYS})
     if not data.lines:
         problems.add(ErrorCode.REQUIRED, ("lines",), "an order needs at least one line")
     send_to = clean_recipients(problems, data.send_to, ("sendTo",))
@@ -321,20 +124,22 @@ async def create_sales_order(principal: Principal, data: NewSalesOrder) -> Sales
         billing_address=customer.billing_address,
         shipping_address=customer.shipping_address,
     )
-    order.update_from_dict({k: v for k, v in header.items() if v is not None or k not in _COPIED})
+    order.update_from_dict(
+        {k: v for k, v in header.items() if v is not None or k not in COPIED_FROM_CUSTOMER}
+    )
     if data.source is not None:
         order.marketplace = data.source.marketplace
         order.external_id = data.source.external_id
         order.marketplace_updated_at = data.source.updated_at
         order.marketplace_totals = data.source.totals
         order.currency = data.source.currency
-    _check_dates(problems, order)
+    check_dates(problems, order)
     if priced is not None:
-        _apply_totals(problems, order, priced)
+        apply_totals(problems, order, priced)
     problems.raise_if_any()
     assert priced is not None
-    lines = _new_lines(priced)
-    _apply_statuses(order, lines, _goods(priced))
+    lines = unsaved_lines(priced)
+    apply_statuses(order, lines, goods_item_ids(priced))
     if data.number is not None:
         order.number = clean_explicit_number(data.number)
         await refuse_taken_number(SalesOrder, organization_id, order.number)
@@ -363,15 +168,6 @@ async def create_sales_order(principal: Principal, data: NewSalesOrder) -> Sales
             )
 
 
-class _OrderRowRefused(Exception):
-    """The order's own INSERT failed on a constraint (its number, its marketplace order): the
-    transaction is void, and the creation decides what to try next."""
-
-    def __init__(self, error: IntegrityError) -> None:
-        super().__init__(error)
-        self.error = error
-
-
 async def _write_new_order(
     principal: Principal,
     data: NewSalesOrder,
@@ -379,6 +175,7 @@ async def _write_new_order(
     lines: list[SalesOrderLine],
     send_to: list[str] | None,
 ) -> None:
+    """One attempt at the creation's transaction; `_OrderRowRefused` when the row is refused."""
     async with in_transaction():
         try:
             await order.save()
@@ -388,30 +185,16 @@ async def _write_new_order(
             line.sales_order_id = order.id
         await SalesOrderLine.bulk_create(lines)
         await record_event(
-            order, "created", principal.actor, {"number": order.number}, new_order=True
+            order,
+            OrderEventType.CREATED,
+            principal.actor,
+            {"number": order.number},
+            new_order=True,
         )
         if data.send or data.confirm:
             await _confirm(order, principal.actor, new_order=True)
         if data.send:
             await _queue_order_email(order, principal.actor, send_to)
-
-
-HEADER_KEYS = (
-    "reference_number",
-    "date",
-    "expected_shipment_date",
-    "delivery_method",
-    "payment_terms",
-    "billing_address",
-    "shipping_address",
-    "discount",
-    "shipping_charge",
-    "adjustment",
-    "notes",
-    "terms",
-)
-# Defaults copied from the customer when the client leaves them out (SPEC §3).
-_COPIED = {"payment_terms_days", "payment_terms_label", "billing_address", "shipping_address"}
 
 
 async def _check_line_quantities(
@@ -466,12 +249,24 @@ async def _check_line_quantities(
 async def update_sales_order(
     principal: Principal, order_id: int, changes: SalesOrderChanges
 ) -> SalesOrder:
+    """Change the header fields given and, when given, replace the lines (kept lines by id).
+
+    Allowed on DRAFT and CONFIRMED orders (SPEC §3). Under the order's row lock: totals and
+    derived statuses are recomputed, the closing rule may close or reopen the order (with its
+    event), a committing order whose lines changed gets a stock recalculation job, and the
+    `updated` event records which fields and whether the lines changed.
+
+    Raises `DomainError`: NOT_FOUND, INVALID_STATUS, and every problem of the input at once
+    (REQUIRED, INVALID, NOT_FOUND for lines, items or taxes; OVER_INVOICED or OVER_PACKED
+    below what is already invoiced or packed; INVALID_STATUS for an invoiced or packed line
+    removed or given another item).
+    """
     async with in_transaction():
         order = await get_sales_order(principal.organization_id, order_id, lock=True)
-        _require_status(order, EDITABLE, "edited")
+        require_status(order, EDITABLE, "edited")
         problems = Problems()
-        header = _clean_header(problems, changes.fields)
-        current = await _current_lines(order)
+        header = clean_header(problems, changes.fields)
+        current = await current_lines(order)
         if changes.lines is not None:
             if not changes.lines:
                 problems.add(ErrorCode.REQUIRED, ("lines",), "an order needs at least one line")
@@ -488,26 +283,26 @@ async def update_sales_order(
         order.update_from_dict(header)
         if "date" in header and header["date"] is None:
             order.date = date.today()
-        _check_dates(problems, order)
-        _apply_totals(problems, order, priced)
+        check_dates(problems, order)
+        apply_totals(problems, order, priced)
         problems.raise_if_any()
         if changes.lines is not None:
             kept = {p.line.id for p in priced if p.line is not None}
             removed = [p.line.id for p in current if p.line is not None and p.line.id not in kept]
             if removed:
                 await SalesOrderLine.filter(id__in=removed).delete()
-            lines = await _write_lines(order, priced)
+            lines = await write_lines(order, priced)
         else:
             lines = [p.line for p in current if p.line is not None]
-        _apply_statuses(order, lines, _goods(priced))
+        apply_statuses(order, lines, goods_item_ids(priced))
         await apply_closing_rule(order, principal.actor)
         await order.save()
-        if order.status in COMMITTING and changes.lines is not None:
+        if order.status in ACCEPTED and changes.lines is not None:
             touched = {p.item.id for p in current} | {p.item.id for p in priced}
             await request_recalculation(principal.organization_id, touched)
         await record_event(
             order,
-            "updated",
+            OrderEventType.UPDATED,
             principal.actor,
             {"fields": sorted(changes.fields), "lines": changes.lines is not None},
         )
@@ -517,17 +312,24 @@ async def update_sales_order(
 async def add_sales_order_lines(
     principal: Principal, order_id: int, new_lines: list[LineInput]
 ) -> SalesOrder:
-    """Bulk add: append lines to an editable order."""
+    """Bulk add: append lines to a DRAFT or CONFIRMED order (SPEC §3).
+
+    Under the order's row lock: totals and statuses are recomputed, the `lines_added` event
+    counts the lines, and a committing order gets a stock recalculation job for their items.
+
+    Raises `DomainError`: NOT_FOUND or INVALID_STATUS at `salesOrderId`; REQUIRED (no lines),
+    INVALID (a line with an id, more than MAX_LINES lines in all), and the lines' problems.
+    """
     async with in_transaction():
         field = ("salesOrderId",)
         order = await get_sales_order(principal.organization_id, order_id, field, lock=True)
-        _require_status(order, EDITABLE, "edited", field)
+        require_status(order, EDITABLE, "edited", field)
         problems = Problems()
         if not new_lines:
             problems.add(ErrorCode.REQUIRED, ("lines",), "give at least one line to add")
         if any(line.id is not None for line in new_lines):
             problems.add(ErrorCode.INVALID, ("lines",), "new lines cannot carry an id")
-        current = await _current_lines(order)
+        current = await current_lines(order)
         added = await price_lines(principal.organization_id, new_lines, problems)
         if added is None or len(current) + len(added) > MAX_LINES:
             if added is not None:
@@ -537,13 +339,15 @@ async def add_sales_order_lines(
             problems.raise_if_any()
         assert added is not None
         priced = current + added
-        _apply_totals(problems, order, priced)
+        apply_totals(problems, order, priced)
         problems.raise_if_any()
-        lines = await _write_lines(order, priced)
-        _apply_statuses(order, lines, _goods(priced))
+        lines = await write_lines(order, priced)
+        apply_statuses(order, lines, goods_item_ids(priced))
         await order.save()
-        await record_event(order, "lines_added", principal.actor, {"count": len(added)})
-        if order.status in COMMITTING:
+        await record_event(
+            order, OrderEventType.LINES_ADDED, principal.actor, {"count": len(added)}
+        )
+        if order.status in ACCEPTED:
             await request_recalculation(principal.organization_id, {p.item.id for p in added})
     return order
 
@@ -551,16 +355,22 @@ async def add_sales_order_lines(
 async def _confirm(order: SalesOrder, actor: str, *, new_order: bool = False) -> None:
     """DRAFT -> CONFIRMED; an order already fulfilled by the closing rule closes at once."""
     order.status = SalesOrderStatus.CONFIRMED
-    await record_event(order, "confirmed", actor, new_order=new_order)
+    await record_event(order, OrderEventType.CONFIRMED, actor, new_order=new_order)
     await apply_closing_rule(order, actor)
     await order.save(update_fields=["status", "updated_at"])
     await request_recalculation(order.organization_id, await order_item_ids(order.id))  # type: ignore[attr-defined]
 
 
 async def confirm_sales_order(principal: Principal, order_id: int) -> SalesOrder:
+    """DRAFT -> CONFIRMED (SPEC §3), or on to CLOSED when the closing rule already holds.
+
+    Records the `confirmed` event (and `closed`), and writes a stock recalculation job for
+    the order's items, whose goods are now committed. Raises `DomainError`: NOT_FOUND, or
+    INVALID_STATUS for any order but a draft.
+    """
     async with in_transaction():
         order = await get_sales_order(principal.organization_id, order_id, lock=True)
-        _require_status(order, (SalesOrderStatus.DRAFT,), "confirmed")
+        require_status(order, (SalesOrderStatus.DRAFT,), "confirmed")
         await _confirm(order, principal.actor)
     return order
 
@@ -582,11 +392,19 @@ async def _queue_order_email(
         cc,
         sales_order=order,
     )
-    await record_event(order, "sent", actor, {"to": to, "subject": subject})
+    await record_event(order, OrderEventType.SENT, actor, {"to": to, "subject": subject})
 
 
 async def send_sales_order(principal: Principal, order_id: int, request: SendRequest) -> SalesOrder:
-    """E-mail the order; sending a draft confirms it (SPEC §3)."""
+    """E-mail the order; sending a draft confirms it (SPEC §3).
+
+    Allowed on DRAFT, CONFIRMED and CLOSED orders. Queues the e-mail (to the customer's
+    address when no recipient is given) through the outbox, and records the `sent` event;
+    a draft is confirmed first, as `confirm_sales_order` does (event and stock job).
+
+    Raises `DomainError`: NOT_FOUND, INVALID_STATUS, INVALID recipients, subject or body, and
+    REQUIRED when there is no recipient at all.
+    """
     problems = Problems()
     to = clean_recipients(problems, request.to, ("to",))
     cc = clean_recipients(problems, request.cc, ("cc",))
@@ -594,11 +412,7 @@ async def send_sales_order(principal: Principal, order_id: int, request: SendReq
     body = clean_text(problems, request.body, ("body",), max_length=20000) or ""
     async with in_transaction():
         order = await get_sales_order(principal.organization_id, order_id, lock=True)
-        _require_status(
-            order,
-            (SalesOrderStatus.DRAFT, SalesOrderStatus.CONFIRMED, SalesOrderStatus.CLOSED),
-            "sent",
-        )
+        require_status(order, SENDABLE, "sent")
         fallback = await customer_email(
             order.customer_id  # type: ignore[attr-defined]
         )
@@ -611,10 +425,15 @@ async def send_sales_order(principal: Principal, order_id: int, request: SendReq
 
 
 async def void_sales_order(principal: Principal, order_id: int) -> SalesOrder:
-    """Void is allowed while nothing is invoiced, packed or shipped (SPEC §3)."""
+    """DRAFT or CONFIRMED -> VOID, while nothing is invoiced, packed or shipped (SPEC §3).
+
+    Records the `voided` event; a confirmed order's goods stop being committed, so it gets a
+    stock recalculation job. Raises `DomainError`: NOT_FOUND, or INVALID_STATUS for another
+    status or an order with invoiced or packed quantities.
+    """
     async with in_transaction():
         order = await get_sales_order(principal.organization_id, order_id, lock=True)
-        _require_status(order, EDITABLE, "voided")
+        require_status(order, EDITABLE, "voided")
         fulfilled = await SalesOrderLine.filter(
             Q(quantity_invoiced__gt=0) | Q(quantity_packed__gt=0), sales_order_id=order.id
         ).exists()
@@ -622,20 +441,25 @@ async def void_sales_order(principal: Principal, order_id: int) -> SalesOrder:
             raise DomainError.one(
                 ErrorCode.INVALID_STATUS, ("id",), "an invoiced or packed order cannot be voided"
             )
-        was_committing = order.status in COMMITTING
+        was_committing = order.status in ACCEPTED
         order.status = SalesOrderStatus.VOID
         await order.save(update_fields=["status", "updated_at"])
-        await record_event(order, "voided", principal.actor)
+        await record_event(order, OrderEventType.VOIDED, principal.actor)
         if was_committing:
             await request_recalculation(principal.organization_id, await order_item_ids(order.id))
     return order
 
 
 async def delete_sales_order(principal: Principal, order_id: int) -> None:
-    """Only drafts can be deleted; their numbers are not handed out again."""
+    """Delete a DRAFT order with its lines and events (SPEC §3); its number is not handed out
+    again. No event (nothing is left to hold it), no job.
+
+    Raises `DomainError`: NOT_FOUND, or INVALID_STATUS for any order but a draft, or a draft
+    other orders were merged into (void it instead).
+    """
     async with in_transaction():
         order = await get_sales_order(principal.organization_id, order_id, lock=True)
-        _require_status(order, (SalesOrderStatus.DRAFT,), "deleted")
+        require_status(order, (SalesOrderStatus.DRAFT,), "deleted")
         if await SalesOrder.exists(merged_into_id=order.id):
             raise DomainError.one(
                 ErrorCode.INVALID_STATUS,

@@ -14,6 +14,7 @@ from tortoise.expressions import Q, Subquery
 from tortoise.queryset import QuerySet, ValuesQuery
 
 from gqlorders.models import Customer, SalesOrder, SalesOrderStatus
+from gqlorders.orders.statuses import LISTED_BY_DEFAULT
 from gqlorders.pagination import (
     Page,
     SortKey,
@@ -23,8 +24,6 @@ from gqlorders.pagination import (
     parse_money,
 )
 from gqlorders.validation import is_storable, search_term
-
-DEFAULT_STATUSES = [s for s in SalesOrderStatus if s != SalesOrderStatus.MERGED]
 
 
 class SalesOrderSortField(StrEnum):
@@ -112,7 +111,7 @@ async def filtered_sales_orders(
     organization_id: int, where: SalesOrderFilter
 ) -> QuerySet[SalesOrder]:
     query = SalesOrder.filter(
-        organization_id=organization_id, status__in=where.statuses or DEFAULT_STATUSES
+        organization_id=organization_id, status__in=where.statuses or list(LISTED_BY_DEFAULT)
     )
     if where.customer_id is not None:
         query = query.filter(customer_id=where.customer_id)

@@ -25,18 +25,21 @@ from gqlorders.models import (
     PackageStatus,
     SalesOrder,
     SalesOrderLine,
-    SalesOrderStatus,
 )
 from gqlorders.numbering import assign_number
-from gqlorders.orders.events import record_event
-from gqlorders.orders.fulfilment import refresh_fulfilment
-from gqlorders.orders.lifecycle import get_sales_order
-from gqlorders.orders.quantities import QuantityRequest, requested_quantities
-from gqlorders.stock.levels import move_on_hand, request_recalculation
+from gqlorders.orders import (
+    ACCEPTED,
+    OrderEventType,
+    QuantityRequest,
+    get_sales_order,
+    record_event,
+    refresh_fulfilment,
+    requested_quantities,
+)
+from gqlorders.stock.levels import move_on_hand
+from gqlorders.stock.requests import request_recalculation
 from gqlorders.tenancy import Principal
 from gqlorders.validation import clean_text
-
-PACKABLE = (SalesOrderStatus.CONFIRMED, SalesOrderStatus.CLOSED)
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ async def create_package(
         order = await get_sales_order(
             principal.organization_id, order_id, ("salesOrderId",), lock=True
         )
-        if order.status not in PACKABLE:
+        if order.status not in ACCEPTED:
             raise DomainError.one(
                 ErrorCode.INVALID_STATUS,
                 ("salesOrderId",),
@@ -99,7 +102,9 @@ async def create_package(
             line = lines[line_id]
             line.quantity_packed = line.quantity_packed + quantity
             await line.save(update_fields=["quantity_packed"])
-        await record_event(order, "packed", principal.actor, {"package": package.number})
+        await record_event(
+            order, OrderEventType.PACKED, principal.actor, {"package": package.number}
+        )
         await events.record(EventType.PACKAGE_CREATED, package, principal.actor)
     return package
 
@@ -169,7 +174,7 @@ async def ship_package(principal: Principal, package_id: int, shipment: Shipment
         )
         await record_event(
             order,
-            "shipped",
+            OrderEventType.SHIPPED,
             principal.actor,
             {"package": package.number, "carrier": carrier, "trackingNumber": tracking},
         )
@@ -190,6 +195,8 @@ async def deliver_package(principal: Principal, package_id: int) -> Package:
         package.status = PackageStatus.DELIVERED
         package.delivered_at = now()
         await package.save(update_fields=["status", "delivered_at"])
-        await record_event(order, "delivered", principal.actor, {"package": package.number})
+        await record_event(
+            order, OrderEventType.DELIVERED, principal.actor, {"package": package.number}
+        )
         await events.record(EventType.PACKAGE_DELIVERED, package, principal.actor)
     return package

@@ -6,7 +6,8 @@ from collections.abc import Iterable
 from decimal import Decimal
 from enum import StrEnum
 
-from gqlorders.models import SalesOrder, SalesOrderLine, SalesOrderStatus, StockLevel
+from gqlorders.models import SalesOrder, SalesOrderLine, StockLevel
+from gqlorders.orders.statuses import ACCEPTED
 
 
 class StockStatus(StrEnum):
@@ -49,5 +50,5 @@ def order_line_stock_status(
     return line_stock_status(
         line.quantity - line.quantity_shipped,
         available_in(levels, order.warehouse_id),  # type: ignore[attr-defined]
-        committed_by_line=order.status in (SalesOrderStatus.CONFIRMED, SalesOrderStatus.CLOSED),
+        committed_by_line=order.status in ACCEPTED,
     )

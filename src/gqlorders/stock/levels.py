@@ -4,7 +4,7 @@ exact on SQLite as on PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from decimal import Decimal
 
 from tortoise import connections
@@ -17,11 +17,11 @@ from gqlorders.errors import DomainError, ErrorCode, Problems
 from gqlorders.events import EventType, Resource, item_stock_data
 from gqlorders.models import Item, ItemKind, Organization, StockLevel, StockMovement
 from gqlorders.models.fields import ScaledDecimalField
+from gqlorders.orders.statuses import ACCEPTED
 from gqlorders.tenancy import Principal
 from gqlorders.validation import check_decimal, clean_text
 
 QUANTITY = ScaledDecimalField(places=4)  # the column type of every stock quantity
-COMMITTING_STATUSES = ("CONFIRMED", "CLOSED")
 RECALC_BATCH = 2000
 RECALC_LOCK = 7_011  # advisory lock class of committed-stock recalculations
 
@@ -31,15 +31,17 @@ VALUES ($1, $2, $3, $4, 0)
 ON CONFLICT (item_id, warehouse_id) DO UPDATE SET on_hand = stock_level.on_hand + excluded.on_hand
 """
 
-# Committed = unshipped goods of confirmed and closed orders, for every (item, warehouse) in
-# scope, zero where nothing is committed any more. One statement per batch of items (after a
-# change) or per organization (from scratch); rows already right are not rewritten.
-_RECALC_COMMITTED = """
+# Committed = unshipped goods of confirmed and closed orders (SPEC §7), for every (item,
+# warehouse) in scope, zero where nothing is committed any more. One statement per batch of
+# items (after a change) or per organization (from scratch); rows already right are not
+# rewritten. `lines` and `items` are filled in per use.
+_ACCEPTED_SQL = ", ".join(f"'{status}'" for status in ACCEPTED)
+_RECALC_COMMITTED = f"""
 WITH agg AS (
     SELECT l.item_id, o.warehouse_id, SUM(l.quantity - l.quantity_shipped) AS committed
     FROM sales_order_line l
     JOIN sales_order o ON o.id = l.sales_order_id
-    WHERE {lines} AND o.status IN ('CONFIRMED', 'CLOSED')
+    WHERE {{lines}} AND o.status IN ({_ACCEPTED_SQL})
     GROUP BY l.item_id, o.warehouse_id
 )
 INSERT INTO stock_level (organization_id, item_id, warehouse_id, on_hand, committed)
@@ -47,7 +49,7 @@ SELECT i.organization_id, i.id, w.id, 0, COALESCE(agg.committed, 0)
 FROM item i
 JOIN warehouse w ON w.organization_id = i.organization_id
 LEFT JOIN agg ON agg.item_id = i.id AND agg.warehouse_id = w.id
-WHERE {items} AND i.kind = 'GOODS'
+WHERE {{items}} AND i.kind = 'GOODS'
 ORDER BY i.id, w.id  -- rows locked in one order by every writer: no deadlocks
 ON CONFLICT (item_id, warehouse_id) DO UPDATE SET committed = excluded.committed
 WHERE stock_level.committed <> excluded.committed
@@ -128,13 +130,6 @@ async def adjust_stock(
             )
         await jobs.enqueue(jobs.RECALC_STOCK, organization_id=organization_id, item_ids=[item_id])
     return item
-
-
-async def request_recalculation(organization_id: int, item_ids: Iterable[int]) -> None:
-    """Ask for committed stock of these items to be recalculated once the change commits."""
-    ids = sorted(set(item_ids))
-    if ids:
-        await jobs.enqueue(jobs.RECALC_STOCK, organization_id=organization_id, item_ids=ids)
 
 
 async def recalculate_committed(item_ids: list[int], organization_id: int | None = None) -> None:

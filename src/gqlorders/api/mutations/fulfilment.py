@@ -15,8 +15,7 @@ from gqlorders.api.types.fulfilment import Invoice, Package
 from gqlorders.api.types.sales_orders import SalesOrder
 from gqlorders.errors import FieldPath
 from gqlorders.invoicing import invoices
-from gqlorders.merging import merge_sales_orders
-from gqlorders.orders.quantities import QuantityRequest
+from gqlorders.orders import QuantityRequest, merge_sales_orders
 from gqlorders.packing import packages
 from gqlorders.tenancy import Scope
 

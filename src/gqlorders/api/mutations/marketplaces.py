@@ -8,12 +8,13 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from gqlorders import marketplace_import, models
+from gqlorders import models
 from gqlorders.api.context import require
 from gqlorders.api.errors import UserError, returns_user_errors
 from gqlorders.api.ids import decode_id, encode_id
 from gqlorders.api.types.common import Node, is_row_of
 from gqlorders.api.types.sales_orders import SalesOrder
+from gqlorders.marketplaces import importing
 from gqlorders.tenancy import Scope
 
 InboxState = strawberry.enum(models.InboxState, name="InboxState")
@@ -35,7 +36,7 @@ class MarketplaceConnection(Node):
 
     @strawberry.field
     def webhook_url(self, root: strawberry.Parent[models.MarketplaceConnection]) -> str:
-        return marketplace_import.webhook_path(root)
+        return importing.webhook_path(root)
 
 
 @strawberry.type
@@ -105,7 +106,7 @@ class MarketplaceMutations:
         self, info: Info, input: ImportMarketplaceOrderInput
     ) -> ImportMarketplaceOrderPayload:
         principal = require(info, Scope.ORDERS_WRITE)
-        result = await marketplace_import.import_order(principal, input.marketplace, input.payload)
+        result = await importing.import_order(principal, input.marketplace, input.payload)
         return ImportMarketplaceOrderPayload(sales_order=result.order, created=result.created)  # type: ignore[arg-type]
 
     @strawberry.mutation
@@ -114,7 +115,7 @@ class MarketplaceMutations:
         self, info: Info, input: ConnectMarketplaceInput
     ) -> MarketplaceConnectionPayload:
         principal = require(info, Scope.SETTINGS_WRITE)
-        connection = await marketplace_import.connect_marketplace(
+        connection = await importing.connect_marketplace(
             principal.organization_id, input.marketplace, input.webhook_secret
         )
         return MarketplaceConnectionPayload(connection=connection)  # type: ignore[arg-type]
@@ -125,7 +126,7 @@ class MarketplaceMutations:
         self, info: Info, input: InboxMessageIdInput
     ) -> InboxMessagePayload:
         principal = require(info, Scope.ORDERS_WRITE)
-        message = await marketplace_import.retry_inbox_message(
+        message = await importing.retry_inbox_message(
             principal.organization_id, decode_id(input.id, "InboxMessage", ("id",))
         )
         return InboxMessagePayload(message=message)  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
+from gqlorders import orders
 from gqlorders.api.context import require
 from gqlorders.api.errors import UserError, returns_user_errors
 from gqlorders.api.ids import decode_id, decode_optional_id, encode_id
@@ -22,7 +23,6 @@ from gqlorders.api.types.common import (
 from gqlorders.api.types.sales_orders import SalesOrder
 from gqlorders.documents import render_sales_order_pdf
 from gqlorders.errors import FieldPath
-from gqlorders.orders import inputs, lifecycle
 from gqlorders.tenancy import Scope
 
 
@@ -40,9 +40,9 @@ class SalesOrderLineInput:
         default=strawberry.UNSET, description="Default: the item's tax; null: no tax."
     )
 
-    def to_domain(self, field: FieldPath) -> inputs.LineInput:
+    def to_domain(self, field: FieldPath) -> orders.LineInput:
         tax_given = self.tax_id is not strawberry.UNSET
-        return inputs.LineInput(
+        return orders.LineInput(
             id=decode_optional_id(self.id, "SalesOrderLine", (*field, "id")),
             item_id=decode_id(self.item_id, "Item", (*field, "itemId")),
             quantity=self.quantity,
@@ -54,7 +54,7 @@ class SalesOrderLineInput:
         )
 
 
-def lines_to_domain(lines: list[SalesOrderLineInput]) -> list[inputs.LineInput]:
+def lines_to_domain(lines: list[SalesOrderLineInput]) -> list[orders.LineInput]:
     return [line.to_domain(("lines", index)) for index, line in enumerate(lines)]
 
 
@@ -70,12 +70,12 @@ class AdjustmentInput:
     label: str | None = None
 
 
-def discount(value: DiscountInput | None) -> inputs.DiscountInput | None:
-    return inputs.DiscountInput(type=value.type, value=value.value) if value else None
+def discount(value: DiscountInput | None) -> orders.DiscountInput | None:
+    return orders.DiscountInput(type=value.type, value=value.value) if value else None
 
 
-def adjustment(value: AdjustmentInput | None) -> inputs.AdjustmentInput | None:
-    return inputs.AdjustmentInput(amount=value.amount, label=value.label) if value else None
+def adjustment(value: AdjustmentInput | None) -> orders.AdjustmentInput | None:
+    return orders.AdjustmentInput(amount=value.amount, label=value.label) if value else None
 
 
 @strawberry.input
@@ -105,8 +105,8 @@ class CreateSalesOrderInput:
         default=None, description="Default: the customer's e-mail."
     )
 
-    def to_domain(self) -> inputs.NewSalesOrder:
-        return inputs.NewSalesOrder(
+    def to_domain(self) -> orders.NewSalesOrder:
+        return orders.NewSalesOrder(
             customer_id=decode_id(self.customer_id, "Customer", ("customerId",)),
             lines=lines_to_domain(self.lines),
             number=self.number,
@@ -147,7 +147,7 @@ class UpdateSalesOrderInput:
     notes: str | None = strawberry.UNSET
     terms: str | None = strawberry.UNSET
 
-    def to_domain(self) -> inputs.SalesOrderChanges:
+    def to_domain(self) -> orders.SalesOrderChanges:
         converters: dict[str, Any] = {
             "payment_terms": payment_terms,
             "billing_address": address_or_none,
@@ -156,14 +156,14 @@ class UpdateSalesOrderInput:
             "adjustment": adjustment,
         }
         fields = {}
-        for name in lifecycle.HEADER_KEYS:
+        for name in orders.HEADER_KEYS:
             value = getattr(self, name)
             if value is not strawberry.UNSET:
                 fields[name] = converters.get(name, lambda v: v)(value)
         lines = None
         if self.lines is not strawberry.UNSET and self.lines is not None:
             lines = lines_to_domain(self.lines)
-        return inputs.SalesOrderChanges(fields=fields, lines=lines)
+        return orders.SalesOrderChanges(fields=fields, lines=lines)
 
 
 @strawberry.input
@@ -210,7 +210,7 @@ class SalesOrderMutations:
         self, info: Info, input: CreateSalesOrderInput
     ) -> SalesOrderPayload:
         principal = require(info, Scope.ORDERS_WRITE)
-        order = await lifecycle.create_sales_order(principal, input.to_domain())
+        order = await orders.create_sales_order(principal, input.to_domain())
         return SalesOrderPayload(sales_order=order)  # type: ignore[arg-type]
 
     @strawberry.mutation
@@ -219,7 +219,7 @@ class SalesOrderMutations:
         self, info: Info, input: UpdateSalesOrderInput
     ) -> SalesOrderPayload:
         principal = require(info, Scope.ORDERS_WRITE)
-        order = await lifecycle.update_sales_order(principal, order_id(input.id), input.to_domain())
+        order = await orders.update_sales_order(principal, order_id(input.id), input.to_domain())
         return SalesOrderPayload(sales_order=order)  # type: ignore[arg-type]
 
     @strawberry.mutation(description="Bulk add: append lines to an editable order.")
@@ -228,7 +228,7 @@ class SalesOrderMutations:
         self, info: Info, input: AddSalesOrderLinesInput
     ) -> SalesOrderPayload:
         principal = require(info, Scope.ORDERS_WRITE)
-        order = await lifecycle.add_sales_order_lines(
+        order = await orders.add_sales_order_lines(
             principal, order_id(input.sales_order_id, "salesOrderId"), lines_to_domain(input.lines)
         )
         return SalesOrderPayload(sales_order=order)  # type: ignore[arg-type]
@@ -237,14 +237,14 @@ class SalesOrderMutations:
     @returns_user_errors(SalesOrderPayload)
     async def confirm_sales_order(self, info: Info, input: SalesOrderIdInput) -> SalesOrderPayload:
         principal = require(info, Scope.ORDERS_WRITE)
-        order = await lifecycle.confirm_sales_order(principal, order_id(input.id))
+        order = await orders.confirm_sales_order(principal, order_id(input.id))
         return SalesOrderPayload(sales_order=order)  # type: ignore[arg-type]
 
     @strawberry.mutation
     @returns_user_errors(SalesOrderPayload)
     async def void_sales_order(self, info: Info, input: SalesOrderIdInput) -> SalesOrderPayload:
         principal = require(info, Scope.ORDERS_WRITE)
-        order = await lifecycle.void_sales_order(principal, order_id(input.id))
+        order = await orders.void_sales_order(principal, order_id(input.id))
         return SalesOrderPayload(sales_order=order)  # type: ignore[arg-type]
 
     @strawberry.mutation
@@ -252,17 +252,17 @@ class SalesOrderMutations:
     async def delete_sales_order(self, info: Info, input: SalesOrderIdInput) -> DeletePayload:
         principal = require(info, Scope.ORDERS_WRITE)
         key = order_id(input.id)
-        await lifecycle.delete_sales_order(principal, key)
+        await orders.delete_sales_order(principal, key)
         return DeletePayload(deleted_id=strawberry.ID(encode_id("SalesOrder", key)))
 
     @strawberry.mutation(description="E-mail the order to the customer; a draft is confirmed.")
     @returns_user_errors(SalesOrderPayload)
     async def send_sales_order(self, info: Info, input: SendSalesOrderInput) -> SalesOrderPayload:
         principal = require(info, Scope.ORDERS_WRITE)
-        request = inputs.SendRequest(
+        request = orders.SendRequest(
             to=input.to, cc=input.cc, subject=input.subject, body=input.body
         )
-        order = await lifecycle.send_sales_order(principal, order_id(input.id), request)
+        order = await orders.send_sales_order(principal, order_id(input.id), request)
         return SalesOrderPayload(sales_order=order)  # type: ignore[arg-type]
 
     @strawberry.mutation(description="Render the order's PDF in the background; see `pdf`.")

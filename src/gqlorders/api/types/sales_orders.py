@@ -33,8 +33,7 @@ from gqlorders.api.types.common import (
     is_row_of,
 )
 from gqlorders.errors import ErrorCode
-from gqlorders.merging import has_active_invoices, merge_blockers
-from gqlorders.orders.queries import list_customers_sales_orders
+from gqlorders.orders import has_active_invoices, list_customers_sales_orders, merge_blockers
 from gqlorders.stock import indicators
 from gqlorders.tenancy import Scope
 

@@ -1,8 +1,9 @@
 """Marketplace adapters (SPEC §9): the protocol, the registry, and the normalized order.
 
-An adapter only maps a marketplace's own payload to a `MarketplaceOrder` and checks webhook
-signatures; everything else (customers, items, idempotency, orders) is the core's job in
-`gqlorders.marketplace_import`. Adapters are found through the `gqlorders.marketplaces`
+This is the face the adapters see, and it imports no domain. An adapter only maps a
+marketplace's own payload to a `MarketplaceOrder` and checks webhook signatures; everything
+else (customers, items, idempotency, orders) is the core's job in
+`gqlorders.marketplaces.importing`. Adapters are found through the `gqlorders.marketplaces`
 entry-point group, so a third party adds one by installing a package:
 
     [project.entry-points."gqlorders.marketplaces"]

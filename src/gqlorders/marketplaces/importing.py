@@ -43,15 +43,13 @@ from gqlorders.models import (
     SalesOrder,
     Tax,
 )
-from gqlorders.orders.inputs import (
+from gqlorders.orders import (
+    AlreadyImported,
     DiscountInput,
     LineInput,
     MarketplaceSource,
     NewSalesOrder,
     SalesOrderChanges,
-)
-from gqlorders.orders.lifecycle import (
-    AlreadyImported,
     create_sales_order,
     update_sales_order,
 )

@@ -21,17 +21,12 @@ from gqlorders.models import (
     SalesOrderLine,
     SalesOrderStatus,
 )
-from gqlorders.orders.events import record_event
-from gqlorders.orders.lifecycle import (
-    COMMITTING,
-    get_sales_order,
-    order_item_ids,
-    reprice_order,
-)
-from gqlorders.stock.levels import request_recalculation
+from gqlorders.orders.access import get_sales_order, order_item_ids
+from gqlorders.orders.events import OrderEventType, record_event
+from gqlorders.orders.statuses import ACCEPTED, MERGEABLE
+from gqlorders.orders.totals import reprice_order
+from gqlorders.stock.requests import request_recalculation
 from gqlorders.tenancy import Principal
-
-MERGEABLE_STATUSES = (SalesOrderStatus.DRAFT, SalesOrderStatus.CONFIRMED)
 
 
 def has_active_invoices(invoices: list[Invoice]) -> bool:
@@ -42,7 +37,7 @@ def has_active_invoices(invoices: list[Invoice]) -> bool:
 def merge_blockers(order: SalesOrder, has_packages: bool, has_invoices: bool) -> list[ErrorCode]:
     """Reasons this order cannot take part in any merge right now, whatever the other order."""
     blockers = []
-    if order.status not in MERGEABLE_STATUSES:
+    if order.status not in MERGEABLE:
         blockers.append(ErrorCode.INVALID_STATUS)
     if has_packages:
         blockers.append(ErrorCode.MERGE_HAS_PACKAGES)
@@ -84,7 +79,7 @@ async def _merge_problems(first: SalesOrder, second: SalesOrder) -> list[Problem
         problems.append(_problem(ErrorCode.MERGE_DIFFERENT_ADDRESS, "the addresses differ"))
     if first.status != second.status:
         problems.append(_problem(ErrorCode.MERGE_DIFFERENT_STATUS, "the statuses differ"))
-    if any(order.status not in MERGEABLE_STATUSES for order in (first, second)):
+    if any(order.status not in MERGEABLE for order in (first, second)):
         problems.append(
             _problem(ErrorCode.INVALID_STATUS, "only draft or confirmed orders can be merged")
         )
@@ -115,7 +110,18 @@ def _joined(*texts: str | None) -> str | None:
 async def merge_sales_orders(
     principal: Principal, order_ids: list[int]
 ) -> tuple[SalesOrder, SalesOrder]:
-    """Merge two orders; returns (survivor, merged). The order created first survives."""
+    """Merge two orders; returns (survivor, merged). The order created first survives.
+
+    Both must be of one customer, addresses, currency and warehouse, both DRAFT or both
+    CONFIRMED, with no package, no active invoice and no marketplace origin (SPEC §4). The
+    survivor takes the other's lines (combining equal ones), shipping charge, adjustment and
+    notes, and is repriced; the other becomes MERGED. Records `merged` on the survivor and
+    `merged_into` on the other; a confirmed survivor gets a stock recalculation job.
+
+    Raises `DomainError`: MERGE_COUNT unless two different ids are given, NOT_FOUND, and every
+    unmet precondition at once (MERGE_DIFFERENT_*, INVALID_STATUS, MERGE_HAS_PACKAGES,
+    MERGE_HAS_INVOICES, MERGE_MARKETPLACE_ORDER).
+    """
     if len(order_ids) != 2 or order_ids[0] == order_ids[1]:
         raise DomainError.one(
             ErrorCode.MERGE_COUNT, ("ids",), "give exactly two different orders to merge"
@@ -167,10 +173,14 @@ async def merge_sales_orders(
         merged.status = SalesOrderStatus.MERGED
         merged.merged_into_id = survivor.id  # type: ignore[attr-defined]
         await merged.save(update_fields=["status", "merged_into_id", "updated_at"])
-        if survivor.status in COMMITTING:
+        if survivor.status in ACCEPTED:
             await request_recalculation(
                 principal.organization_id, await order_item_ids(survivor.id)
             )
-        await record_event(survivor, "merged", principal.actor, {"from": merged.number})
-        await record_event(merged, "merged_into", principal.actor, {"into": survivor.number})
+        await record_event(
+            survivor, OrderEventType.MERGED, principal.actor, {"from": merged.number}
+        )
+        await record_event(
+            merged, OrderEventType.MERGED_INTO, principal.actor, {"into": survivor.number}
+        )
     return survivor, merged

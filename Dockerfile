@@ -8,9 +8,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # The Debian packages WeasyPrint needs (Pango, HarfBuzz's subsetter, DejaVu fonts), from the
-# one list `make install` uses too.
+# one list `make install` uses too, without the packages they only recommend (GLib's data
+# files and MIME database, xdg-user-dirs).
 COPY scripts/system-deps /tmp/system-deps
-RUN DEBIAN_FRONTEND=noninteractive /tmp/system-deps \
+RUN DEBIAN_FRONTEND=noninteractive /tmp/system-deps --no-install-recommends \
  && rm -rf /var/lib/apt/lists/* /tmp/system-deps
 
 # The project itself (not editable): the gqlorders, adapters and workers packages.

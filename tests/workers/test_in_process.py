@@ -175,7 +175,11 @@ async def test_an_unchanged_order_is_not_rendered_again(org: Organization) -> No
 
 
 async def test_sending_an_order_mails_the_customer_the_pdf(
-    org: Organization, mailing: jobs.InProcessRunner, mailbox: Mailbox, settings: Settings
+    http: httpx.AsyncClient,
+    org: Organization,
+    mailing: jobs.InProcessRunner,
+    mailbox: Mailbox,
+    settings: Settings,
 ) -> None:
     # Given a draft order for Acme Furniture
     order = await desk_order(org)
@@ -211,6 +215,12 @@ async def test_sending_an_order_mails_the_customer_the_pdf(
     [recorded] = await _emails(org, order["id"])
     assert (recorded["state"], recorded["error"]) == ("SENT", None)
     assert recorded["sentAt"] is not None
+
+    # And the PDF rendered for the message is not the downloadable one: nobody asked for that,
+    # so the order's pdf stays NOT_REQUESTED and its url answers 404 (SPEC §8)
+    assert await _pdf_state(org, order["id"]) == NOT_REQUESTED
+    url = f"/documents/sales-orders/{order['id']}.pdf"
+    assert (await http.get(url, headers=bearer(org))).status_code == 404
 
 
 async def test_sending_to_given_recipients_with_a_subject_and_body(

@@ -6,7 +6,7 @@ import functools
 from collections.abc import Awaitable
 from datetime import date, datetime
 from decimal import Decimal
-from enum import Enum, StrEnum
+from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
@@ -113,15 +113,26 @@ class TaxTotal:
         return [cls(tax_id=t["tax_id"], amount=Decimal(t["amount"])) for t in row.tax_totals]
 
 
-@strawberry.enum(name="DocumentState")
-class DocumentState(StrEnum):
-    """The stored states of a document (models.DocumentState), and NOT_REQUESTED for a record
-    that has none: nobody asked for its PDF, so nothing is rendering."""
-
-    NOT_REQUESTED = "NOT_REQUESTED"
-    PENDING = "PENDING"
-    READY = "READY"
-    FAILED = "FAILED"
+NOT_REQUESTED = "NOT_REQUESTED"  # no document row: nobody asked for the record's PDF
+DOCUMENT_STATE_DESCRIPTIONS = {
+    NOT_REQUESTED: "Nobody has asked for this record's PDF: nothing is rendering, no url.",
+    models.DocumentState.PENDING: "Asked for: the record's current version is being rendered.",
+    models.DocumentState.READY: "Rendered: url downloads it, with the same bearer token.",
+    models.DocumentState.FAILED: "Rendering failed: error says why.",
+}
+# The API's states: NOT_REQUESTED, then the stored ones (models.DocumentState), built from them
+# so that a stored state cannot be missing here; one without a description fails at import.
+DocumentState = strawberry.enum(
+    Enum(  # type: ignore[misc]
+        "DocumentState",
+        {
+            state: strawberry.enum_value(state, description=DOCUMENT_STATE_DESCRIPTIONS[state])
+            for state in (NOT_REQUESTED, *(str(stored) for stored in models.DocumentState))
+        },
+    ),
+    name="DocumentState",
+    description="Where a record's PDF stands.",
+)
 
 
 @strawberry.type
@@ -129,14 +140,14 @@ class Document:
     """A PDF: NOT_REQUESTED until asked for, then PENDING until the worker has rendered the
     current version, READY (with its url) or FAILED (with the error)."""
 
-    state: DocumentState
+    state: DocumentState  # type: ignore[valid-type]
     url: str | None = None
     error: str | None = None
 
     @classmethod
     def of(cls, row: models.Document | None, url: str) -> Document:
         if row is None:
-            return cls(state=DocumentState.NOT_REQUESTED)
+            return cls(state=DocumentState.NOT_REQUESTED)  # type: ignore[attr-defined]
         ready = row.state == models.DocumentState.READY
         return cls(state=DocumentState(row.state), url=url if ready else None, error=row.error)
 

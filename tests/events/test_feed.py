@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from tortoise import connections
 
-from gqlorders.events.feed import Position
+from gqlorders.events.feed import Position, prune_expired
+from gqlorders.ids import parse_id
+from gqlorders.models import FeedEvent
 from tests.fulfilment.documents import (
     CONFIRM_ORDER,
     DELIVER_PACKAGE,
@@ -200,6 +202,33 @@ async def test_bad_and_expired_cursors_are_refused(org: Organization) -> None:
     assert malformed["errors"][0]["extensions"]["errorCode"] == "INVALID"
     assert expired["errors"][0]["extensions"]["code"] == "EVENT_CURSOR_EXPIRED"
     assert "salesOrders(filter: {updatedAfter})" in expired["errors"][0]["message"]
+    assert "kept 30 days" in expired["errors"][0]["message"]
+
+
+async def test_pruning_keeps_the_newest_event_so_a_quiet_feeds_cursor_stays_good(
+    org: Organization,
+) -> None:
+    # Given two events 40 days old, and a cursor at each
+    customer = await org.customer()
+    item = await org.item("OLD", "1.00")
+    await org.order(customer, [{"itemId": item, "quantity": "1"}])
+    await org.order(customer, [{"itemId": item, "quantity": "2"}])
+    events, _ = await read_all(org)
+    long_ago = datetime.now(UTC) - timedelta(days=40)
+    ids = [parse_id(e["id"])[1] for e in events]
+    await FeedEvent.filter(id__in=ids).update(occurred_at=long_ago)
+    rows = {row.id: row for row in await FeedEvent.filter(id__in=ids)}
+    older, newest = (Position(rows[i].position or rows[i].id, long_ago).cursor() for i in ids)
+
+    # When the hourly prune runs
+    await prune_expired()
+
+    # Then the older event is gone and its cursor expired; the newest stays, and so does its
+    # reader's place: nothing after it was deleted
+    assert set(await FeedEvent.filter(id__in=ids).values_list("id", flat=True)) == {ids[1]}
+    gone = await org.api.execute(EVENTS, {"after": older})
+    assert gone["errors"][0]["extensions"]["code"] == "EVENT_CURSOR_EXPIRED"
+    assert await read_all(org, newest) == ([], newest)
 
 
 async def test_catching_up_by_updated_after(org: Organization) -> None:

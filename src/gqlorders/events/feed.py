@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tortoise.expressions import Subquery
+from tortoise.functions import Max
 from tortoise.models import Model
 from tortoise.timezone import now
 from tortoise.transactions import in_transaction
@@ -136,8 +138,7 @@ class FeedPage:
 
 
 def parse_cursor(cursor: str, field: str = "after") -> Position:
-    """The position a cursor names; INVALID when it is not one of the feed's,
-    EVENT_CURSOR_EXPIRED when events after it may have been pruned."""
+    """The position a cursor names; INVALID when it is not one of the feed's."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
         kind, position_text, seconds_text = raw.split(":")
@@ -151,15 +152,32 @@ def parse_cursor(cursor: str, field: str = "after") -> Position:
         raise DomainError.one(
             ErrorCode.INVALID, (field,), "not a cursor of the event feed"
         ) from None
-    if occurred_at < now() - _retention:
-        raise DomainError.one(
-            ErrorCode.EVENT_CURSOR_EXPIRED,
-            (field,),
-            f"events older than {_retention.days} days are deleted: this cursor may have"
-            " missed some; catch up with salesOrders(filter: {updatedAfter}) and read the"
-            " feed again from its start",
-        )
     return Position(position, occurred_at)
+
+
+async def _refuse_if_expired(organization_id: int, start: Position, order: str) -> None:
+    """EVENT_CURSOR_EXPIRED when events after the cursor may have been deleted: when its own
+    event is gone. (Pruning deletes by age and keeps each organization's newest event, so the
+    cursor of a reader of a quiet feed stays good however long nothing happens.)"""
+    if start.occurred_at >= now() - _retention:
+        return
+    if await FeedEvent.filter(organization_id=organization_id, **{order: start.position}).exists():
+        return
+    raise DomainError.one(
+        ErrorCode.EVENT_CURSOR_EXPIRED,
+        ("after",),
+        f"events are kept {_describe(_retention)} and some after this cursor may be deleted:"
+        " catch up with salesOrders(filter: {updatedAfter}) and read the feed again from its"
+        " start",
+    )
+
+
+def _describe(duration: timedelta) -> str:
+    seconds = int(duration.total_seconds())
+    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} seconds"
 
 
 async def read_feed(
@@ -183,7 +201,9 @@ async def read_feed(
         order = "position"
         query = query.filter(position__isnull=False)
     if after is not None:
-        query = query.filter(**{f"{order}__gt": parse_cursor(after).position})
+        start = parse_cursor(after)
+        await _refuse_if_expired(organization_id, start, order)
+        query = query.filter(**{f"{order}__gt": start.position})
     if where.types:
         query = query.filter(type__in=sorted(where.types))
     if where.resource is not None:
@@ -204,5 +224,11 @@ async def read_feed(
 
 
 async def prune_expired() -> int:
-    """Delete the events past their retention (with the margin above); returns how many."""
-    return await FeedEvent.filter(occurred_at__lt=now() - _retention - PRUNE_MARGIN).delete()
+    """Delete the events past their retention (with the margin above), except each
+    organization's newest, which its readers' cursors point at; returns how many."""
+    newest = Subquery(
+        FeedEvent.annotate(newest=Max("id")).group_by("organization_id").values("newest")
+    )
+    return await FeedEvent.filter(
+        occurred_at__lt=now() - _retention - PRUNE_MARGIN, id__not_in=newest
+    ).delete()

@@ -17,6 +17,7 @@ from gqlorders import events, jobs
 from gqlorders.config import Settings
 from gqlorders.database import prepare_data_dir, tortoise_config
 from gqlorders.emails import SEND_DEADLINE
+from gqlorders.webhooks import policy as webhook_policy
 from workers.jobs import FUNCTIONS
 from workers.mail import SMTP_TIMEOUT
 
@@ -69,6 +70,7 @@ def build_worker(
             )
         ctx["settings"] = settings
         events.configure(settings.event_retention)
+        webhook_policy.configure_from(settings)
         jobs.configure(jobs.RedisRelay(settings.redis_url))  # type: ignore[arg-type]
         await jobs.after_request()
         if relay:

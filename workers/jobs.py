@@ -27,6 +27,7 @@ from gqlorders.models import Document, DocumentState, EmailMessage, EmailState
 from gqlorders.stock.levels import recalculate_committed
 from workers.mail import Delivery, OutcomeUnknownError, TransientMailError, build_message
 from workers.pdf import render_pdf as render_pdf_bytes
+from workers.webhooks import deliver_webhooks
 
 logger = logging.getLogger("gqlorders.workers")
 
@@ -233,6 +234,7 @@ async def import_inbox(ctx: dict[str, Any], inbox_id: int) -> None:
 
 
 FUNCTIONS: dict[str, jobs.JobFunction] = {
+    jobs.DELIVER_WEBHOOKS: deliver_webhooks,
     jobs.IMPORT_INBOX: import_inbox,
     jobs.RECALC_STOCK: recalc_stock,
     jobs.RENDER_PDF: render_pdf,

@@ -204,8 +204,10 @@ async def record(
             await ours.update(
                 status=WebhookDeliveryStatus.SUCCEEDED, next_attempt_at=None, dispatch=None
             )
-            if endpoint.failing_since is not None:
-                await WebhookEndpoint.filter(id=endpoint.id).update(failing_since=None)
+            # read now, not from the endpoint loaded with the job: a failure may have set it
+            await WebhookEndpoint.filter(id=endpoint.id, failing_since__isnull=False).update(
+                failing_since=None
+            )
             return
         failures = delivery.failures + 1
         delay = rules.retry_delay(failures)

@@ -18,6 +18,7 @@ from gqlorders import events, jobs
 from gqlorders.config import Settings
 from gqlorders.database import connected, prepare_data_dir, tortoise_config
 from gqlorders.emails import SEND_DEADLINE
+from gqlorders.webhooks import policy as webhook_policy
 from workers.jobs import FUNCTIONS, RENDER_ALLOWANCE
 from workers.mail import QUIT_TIMEOUT
 
@@ -91,6 +92,7 @@ def build_worker(
         await jobs.claim_queue(ctx["redis"], jobs.queue_name(installation, queue), installation)
         ctx["settings"] = settings
         events.configure(settings.event_retention)
+        webhook_policy.configure_from(settings)
         jobs.configure(jobs.RedisRelay(settings.redis_url, queue))  # type: ignore[arg-type]
         await jobs.after_request()
         if relay:

@@ -31,6 +31,7 @@ from workers.mail import (
     build_message,
 )
 from workers.pdf import render_pdf as render_pdf_bytes
+from workers.webhooks import deliver_webhooks
 
 logger = logging.getLogger("gqlorders.workers")
 
@@ -252,6 +253,7 @@ async def import_inbox(ctx: dict[str, Any], inbox_id: int) -> None:
 
 
 FUNCTIONS: dict[str, jobs.JobFunction] = {
+    jobs.DELIVER_WEBHOOKS: deliver_webhooks,
     jobs.IMPORT_INBOX: import_inbox,
     jobs.RECALC_STOCK: recalc_stock,
     jobs.RENDER_PDF: render_pdf,

@@ -46,6 +46,7 @@ from gqlorders.observability import (
     metrics_exposition,
 )
 from gqlorders.tenancy import Scope, authenticate
+from gqlorders.webhooks import policy as webhook_policy
 from workers.jobs import FUNCTIONS
 
 # Strawberry logs a traceback for every denied request; denials are answered, not failures.
@@ -229,6 +230,7 @@ def create_app(
     runner = build_runner(settings)
     jobs.configure(runner)
     events.configure(settings.event_retention)
+    webhook_policy.configure_from(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

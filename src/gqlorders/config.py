@@ -32,6 +32,9 @@ class Settings:
     log_json: bool = True
     idempotency_ttl: timedelta = timedelta(hours=24)  # how long a mutation's key answers
     event_retention: timedelta = timedelta(days=30)  # how long the feed keeps events
+    webhook_allow_private: bool = False
+    webhook_retry_schedule: tuple[timedelta, ...] = ()  # empty: webhooks.RETRY_SCHEDULE
+    webhook_disable_after: timedelta = timedelta(days=5)
 
     @property
     def is_sqlite(self) -> bool:
@@ -59,6 +62,15 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         log_json=env.get("LOG_FORMAT", "json") == "json",
         idempotency_ttl=parse_duration(env.get("IDEMPOTENCY_TTL") or "24h", "IDEMPOTENCY_TTL"),
         event_retention=parse_duration(env.get("EVENT_RETENTION") or "30d", "EVENT_RETENTION"),
+        webhook_allow_private=env.get("WEBHOOK_ALLOW_PRIVATE", "") in {"1", "true", "yes"},
+        webhook_retry_schedule=tuple(
+            parse_duration(step.strip(), "WEBHOOK_RETRY_SCHEDULE")
+            for step in (env.get("WEBHOOK_RETRY_SCHEDULE") or "").split(",")
+            if step.strip()
+        ),
+        webhook_disable_after=parse_duration(
+            env.get("WEBHOOK_DISABLE_AFTER") or "5d", "WEBHOOK_DISABLE_AFTER"
+        ),
     )
 
 

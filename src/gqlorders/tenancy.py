@@ -34,6 +34,8 @@ class Scope(StrEnum):
     ORDERS_WRITE = "orders:write"
     INVENTORY_WRITE = "inventory:write"
     SETTINGS_WRITE = "settings:write"
+    WEBHOOKS_READ = "webhooks:read"
+    WEBHOOKS_WRITE = "webhooks:write"
 
 
 @dataclass(frozen=True)

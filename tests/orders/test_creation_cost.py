@@ -20,8 +20,12 @@ mutation($input: CreateSalesOrderInput!) {
 # once; no check that nobody gave it by hand: the unique index refuses the order then, and the
 # creation takes the next number).
 # Inside: the order, all its lines in one round trip, the "created" event and its entry in the
-# organization's feed (issue 14: in the change's own transaction). No PDF lookup (a new order has
-# none) and no outbox poll (a draft enqueues no job).
+# organization's feed (issue 14: in the change's own transaction), and its webhook deliveries
+# (issue 15): one INSERT ... SELECT over the organization's enabled endpoints -- an index probe
+# that inserts nothing when it has none. No cache can spare it: whether an organization has an
+# endpoint must be read in the transaction, or an endpoint created by another process would
+# miss events. With endpoints, one more statement (the outbox row of the job that sends them).
+# No PDF lookup (a new order has none) and no outbox poll (a draft enqueues no job).
 STATEMENTS = [
     "SELECT api_token",
     "SELECT customer",
@@ -32,6 +36,7 @@ STATEMENTS = [
     "INSERT sales_order_line",
     "INSERT order_event",
     "INSERT feed_event",
+    "INSERT webhook_delivery",
 ]
 
 
@@ -48,7 +53,7 @@ def kinds(statements: list[str]) -> list[str]:
     return found
 
 
-async def test_a_draft_costs_the_same_nine_statements_with_one_line_or_twenty(
+async def test_a_draft_costs_the_same_ten_statements_with_one_line_or_twenty(
     org: Organization,
 ) -> None:
     # Given a customer and twenty items with a tax

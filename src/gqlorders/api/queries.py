@@ -13,6 +13,7 @@ from gqlorders.api.context import require
 from gqlorders.api.errors import raises_query_errors
 from gqlorders.api.ids import decode_optional_id, parse_id
 from gqlorders.api.mutations.marketplaces import InboxMessage, InboxState
+from gqlorders.api.mutations.webhooks import WebhookQueries
 from gqlorders.api.prefetch import (
     connection_nodes,
     joined_order_relations,
@@ -89,7 +90,7 @@ class SalesOrderFilter:
 
 
 @strawberry.type
-class Query:
+class Query(WebhookQueries):
     @strawberry.field
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         require(info, Scope.ORDERS_READ)

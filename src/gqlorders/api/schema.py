@@ -31,6 +31,7 @@ from gqlorders.api.mutations.marketplaces import MarketplaceConnection, Marketpl
 from gqlorders.api.mutations.sales_orders import SalesOrderMutations
 from gqlorders.api.mutations.settings import SettingsMutations
 from gqlorders.api.mutations.stock import StockMutations
+from gqlorders.api.mutations.webhooks import WebhookMutations
 from gqlorders.api.queries import Query
 from gqlorders.api.scalars import DecimalScalar
 from gqlorders.api.types.catalog import Customer, Item, Tax, Warehouse
@@ -49,6 +50,7 @@ class Mutation(
     FulfilmentMutations,
     EmailMutations,
     MarketplaceMutations,
+    WebhookMutations,
 ):
     pass
 

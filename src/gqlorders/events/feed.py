@@ -33,6 +33,7 @@ from gqlorders.errors import DomainError, ErrorCode
 from gqlorders.events.snapshots import RESOURCES
 from gqlorders.events.types import EventType, Resource
 from gqlorders.models import FeedEvent
+from gqlorders.webhooks import fanout
 
 DEFAULT_RETENTION = timedelta(days=30)
 # Events are deleted this long after their cursors expire: an event sorted after a reader's
@@ -68,8 +69,9 @@ async def publish(
     data: dict[str, Any],
     actor: str | None,
 ) -> None:
-    """Record an event in the current transaction: it is in the feed once that commits."""
-    await FeedEvent.create(
+    """Record an event in the current transaction: it is in the feed once that commits, and
+    so are its webhook deliveries."""
+    event = await FeedEvent.create(
         organization_id=organization_id,
         type=type.value,
         actor=actor,
@@ -77,6 +79,7 @@ async def publish(
         resource_key=key,
         data=data,
     )
+    await fanout.fan_out(event)
 
 
 async def record(event_type: EventType, row: Model, actor: str | None) -> None:

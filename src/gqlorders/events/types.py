@@ -24,6 +24,8 @@ class EventType(StrEnum):
     STOCK_LEVEL_LOW = "STOCK_LEVEL_LOW"
     MARKETPLACE_ORDER_IMPORTED = "MARKETPLACE_ORDER_IMPORTED"
     MARKETPLACE_MESSAGE_FAILED = "MARKETPLACE_MESSAGE_FAILED"
+    WEBHOOK_ENDPOINT_DISABLED = "WEBHOOK_ENDPOINT_DISABLED"
+    WEBHOOK_ENDPOINT_TEST = "WEBHOOK_ENDPOINT_TEST"  # a ping, to its one endpoint only
 
 
 class Resource(StrEnum):
@@ -34,3 +36,4 @@ class Resource(StrEnum):
     PACKAGE = "Package"
     ITEM = "Item"
     INBOX_MESSAGE = "InboxMessage"
+    WEBHOOK_ENDPOINT = "WebhookEndpoint"

@@ -46,6 +46,7 @@ RECALC_STOCK = "recalc_stock"
 SEND_EMAIL = "send_email"
 RENDER_PDF = "render_pdf"
 IMPORT_INBOX = "import_inbox"
+DELIVER_WEBHOOKS = "deliver_webhooks"
 
 MAX_TRIES = 6
 STALE_AFTER = timedelta(minutes=10)  # far longer than any job runs
@@ -366,9 +367,11 @@ async def after_request() -> None:
 async def relay_forever(interval: float = 2.0) -> None:
     """Pick up jobs no request handed on (Redis was down, another process committed them, a
     process died holding them); settle the e-mails whose sender died mid-send (sent again, or
-    FAILED if their content was on its way: never sent twice, SPEC §8); and, hourly, prune the
-    rows of old jobs, expired idempotency keys and the feed's expired events."""
+    FAILED if their content was on its way: never sent twice, SPEC §8); hand due webhook
+    deliveries to jobs; and, hourly, prune the rows of old jobs, expired idempotency keys and the
+    feed's expired events."""
     from gqlorders.emails import recover_stalled_sends  # emails enqueues through this module
+    from gqlorders.webhooks.fanout import dispatch_due  # so does the webhooks' fan-out
 
     pruned_at: datetime | None = None
     while True:
@@ -377,6 +380,7 @@ async def relay_forever(interval: float = 2.0) -> None:
             await reclaim_stale()
             await recover_stalled_sends()
             await events.sequence()  # a feed event no reader has asked for yet gets its place
+            await dispatch_due()  # webhook retries, and deliveries whose job was lost
             await after_request()
             if pruned_at is None or now() - pruned_at >= PRUNE_EVERY:
                 await prune_done()

@@ -27,6 +27,13 @@ from gqlorders.models.sales_orders import (
     ShippedStatus,
 )
 from gqlorders.models.stock import StockLevel, StockMovement
+from gqlorders.models.webhooks import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+    WebhookEndpoint,
+    WebhookEndpointStatus,
+)
 
 __all__ = [
     "ApiToken",
@@ -66,4 +73,9 @@ __all__ = [
     "StockMovement",
     "Tax",
     "Warehouse",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookDeliveryStatus",
+    "WebhookEndpoint",
+    "WebhookEndpointStatus",
 ]

@@ -1,0 +1,224 @@
+"""Benchmark outgoing webhooks on PostgreSQL + Redis with one `gqlorders worker` process.
+
+1. throughput: N events (default 10,000) of one organization, published at --rate per second
+   in transactions of 10 (each event with its delivery and its job, as createSalesOrder writes
+   them), to one endpoint: a local receiver (aiohttp, in this process) answering 200.
+   Figures: deliveries per second (first commit to last receipt) and commit -> receipt
+   p50 / p99. Aim: >= 300/s, p99 <= 1 s.
+2. an outage: two endpoints; one answers 500 for --outage seconds (default 60), then 200. The
+   worker runs with WEBHOOK_RETRY_SCHEDULE shortened to 5s,10s,20s,40s,80s. Figures: every event
+   received exactly once by webhook-id on both (none lost), and the healthy endpoint's p99
+   during the outage against phase 1 (one failing partner must not slow the others).
+
+usage: python bench/webhooks.py [--events 10000] [--rate 400] [--outage 60] [--pool 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import asyncpg
+from _support import log, machine, run, throwaway_database
+from aiohttp import web
+from redis.asyncio import Redis
+from tortoise.transactions import in_transaction
+
+from gqlorders import database, jobs
+from gqlorders.config import load_settings
+from gqlorders.events import EventType, Resource, publish
+from gqlorders.models import WebhookEndpoint
+from gqlorders.tenancy import create_organization
+from gqlorders.webhooks.signing import new_secret
+
+REDIS_URL = os.environ.get("GQLORDERS_BENCH_REDIS", "redis://127.0.0.1:6379/12")
+BATCH = 10  # events per transaction
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=10_000)
+    parser.add_argument("--rate", type=int, default=400, help="events published per second")
+    parser.add_argument("--outage", type=float, default=60, help="seconds of 500 answers")
+    parser.add_argument("--outage-events", type=int, default=3000)
+    parser.add_argument("--pool", type=int, default=5, help="the worker's database connections")
+    return parser.parse_args()
+
+
+class Receiver:
+    """An endpoint: receipt time per webhook-id; answers 500 until `failing_until`."""
+
+    def __init__(self) -> None:
+        self.received: dict[str, tuple[int, float]] = {}  # webhook-id -> (seq, first receipt)
+        self.requests = 0
+        self.failing_until = 0.0
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.requests += 1
+        if time.time() < self.failing_until:
+            return web.Response(status=500, text="down")
+        self.received.setdefault(request.headers["webhook-id"], (body["data"]["seq"], time.time()))
+        return web.Response(text="ok")
+
+
+async def serve(receivers: dict[str, Receiver]) -> web.AppRunner:
+    app = web.Application()
+    for name, receiver in receivers.items():
+        app.router.add_post(f"/{name}", receiver.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner
+
+
+def port_of(runner: web.AppRunner) -> int:
+    return runner.addresses[0][1]
+
+
+async def publish_events(organization_id: int, count: int, rate: int) -> dict[int, float]:
+    """Publish `count` events at `rate` per second; the commit time of each (by seq)."""
+    committed: dict[int, float] = {}
+    started = time.monotonic()
+    for start in range(0, count, BATCH):
+        async with in_transaction():
+            for seq in range(start, min(start + BATCH, count)):
+                data = {"seq": seq, "number": f"SO-{seq:05d}", "total": "125.00"}
+                await publish(
+                    organization_id,
+                    EventType.SALES_ORDER_CREATED,
+                    Resource.SALES_ORDER,
+                    seq,
+                    data,
+                    "bench",
+                )
+        at = time.time()
+        committed.update((seq, at) for seq in range(start, min(start + BATCH, count)))
+        await jobs.after_request()  # to Redis now, as after a request
+        ahead = started + (start + BATCH) / rate - time.monotonic()
+        if ahead > 0:
+            await asyncio.sleep(ahead)
+    return committed
+
+
+async def received_all(receivers: list[Receiver], count: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while any(len(r.received) < count for r in receivers):
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.1)
+    return True
+
+
+def latencies(receiver: Receiver, committed: dict[int, float]) -> list[float]:
+    return sorted(at - committed[seq] for seq, at in receiver.received.values())
+
+
+def percentile(values: list[float], p: float) -> float:
+    return values[min(len(values) - 1, int(len(values) * p))]
+
+
+def spread(values: list[float]) -> str:
+    p50, p99 = percentile(values, 0.5), percentile(values, 0.99)
+    return f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max {values[-1] * 1000:.0f} ms"
+
+
+def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    script = Path(sys.executable).with_name("gqlorders")
+    with log_path.open("ab") as output:
+        return subprocess.Popen(
+            [str(script), "worker"], env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+
+
+def stop(worker: subprocess.Popen[bytes]) -> None:
+    worker.send_signal(signal.SIGTERM)
+    try:
+        worker.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+
+
+async def endpoint(organization_id: int, url: str) -> None:
+    await WebhookEndpoint.create(organization_id=organization_id, url=url, secret=new_secret())
+
+
+async def main() -> int:
+    args = parse_args()
+    redis = Redis.from_url(REDIS_URL)
+    async with throwaway_database() as (url, data_dir):
+        settings = load_settings(
+            {"DATABASE_URL": url, "DATA_DIR": str(data_dir), "REDIS_URL": REDIS_URL}
+        )
+        await database.migrate(settings)
+        admin = await asyncpg.connect(url)
+        log(machine(admin.get_server_version().__str__()))
+        await admin.close()
+        env = {
+            **os.environ,
+            "DATABASE_URL": f"{url}?maxsize={args.pool}",
+            "REDIS_URL": REDIS_URL,
+            "DATA_DIR": str(data_dir),
+            "WEBHOOK_ALLOW_PRIVATE": "1",
+            "LOG_FORMAT": "text",
+            "WEBHOOK_RETRY_SCHEDULE": "5s,10s,20s,40s,80s",
+        }
+        receivers = {"steady": Receiver(), "healthy": Receiver(), "flaky": Receiver()}
+        server = await serve(receivers)
+        base = f"http://127.0.0.1:{port_of(server)}"
+        async with database.connected(settings):
+            await redis.flushdb()
+            relay = jobs.RedisRelay(REDIS_URL)
+            jobs.configure(relay)
+            worker = start_worker(env, data_dir / "worker.log")
+            try:
+                # 1. throughput
+                first = await create_organization("Bench steady", "EUR")
+                await endpoint(first.id, f"{base}/steady")
+                log(f"\n1. {args.events} events at {args.rate}/s to one endpoint, one worker")
+                committed = await publish_events(first.id, args.events, args.rate)
+                done = await received_all([receivers["steady"]], args.events, 300)
+                steady = latencies(receivers["steady"], committed)
+                span = max(at for _, at in receivers["steady"].received.values()) - min(
+                    committed.values()
+                )
+                rate_done = len(steady) / span
+                log(f"   received {len(steady)}/{args.events} (all: {done}), {rate_done:.0f}/s")
+                log(f"   commit -> receipt {spread(steady)}")
+
+                # 2. an outage at one of two endpoints
+                second = await create_organization("Bench outage", "EUR")
+                await endpoint(second.id, f"{base}/healthy")
+                await endpoint(second.id, f"{base}/flaky")
+                receivers["flaky"].failing_until = time.time() + args.outage
+                count = args.outage_events
+                rate = max(1, int(count / max(args.outage, 1)))
+                log(f"\n2. {count} events at {rate}/s to two endpoints, one answering 500")
+                log(f"   for the first {args.outage:.0f} s")
+                committed = await publish_events(second.id, count, rate)
+                done = await received_all(
+                    [receivers["healthy"], receivers["flaky"]], count, args.outage + 400
+                )
+                healthy = latencies(receivers["healthy"], committed)
+                flaky = latencies(receivers["flaky"], committed)
+                log(f"   healthy: {len(healthy)}/{count} by webhook-id, {spread(healthy)}")
+                requests = receivers["flaky"].requests
+                log(f"   failing: {len(flaky)}/{count} by webhook-id ({requests} requests),")
+                log(f"   the last {flaky[-1]:.0f} s after its commit; everything received: {done}")
+            finally:
+                stop(worker)
+                await relay.close()
+                await server.cleanup()
+                await redis.flushdb()
+                await redis.aclose()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run(main()))

@@ -1,0 +1,136 @@
+"""Deliveries: created with their event, handed to jobs, handed again when a job is lost.
+
+A delivery is created in its event's transaction (so it exists exactly when the event does)
+together with the job that sends it (the outbox), and carries the `dispatch` token of that
+job: only the job holding a delivery's current token may send it. When its `next_attempt_at`
+passes while it is still PENDING -- the retry is due, or the job holding it never reported
+(worker killed, Redis down) -- the sweep (`dispatch_due`, run by every process's relay) gives
+it a new token and a new job; the old job, if it ever runs, finds its token gone and does
+nothing. So a delivery is never lost, and at most one job at a time sends it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Collection
+
+from tortoise import connections
+from tortoise.timezone import now
+from tortoise.transactions import in_transaction
+
+from gqlorders import jobs
+from gqlorders.models import FeedEvent, WebhookDelivery, WebhookDeliveryStatus
+from gqlorders.webhooks.policy import DISPATCH_DEADLINE
+
+SWEEP_BATCH = 100  # deliveries per job the sweep writes
+
+# One statement on the event's hot path (createSalesOrder...): the organization's enabled
+# endpoints subscribed to the type become deliveries, through the (organization_id, status)
+# index, with no round trip to read them first. A `webhook-id` is random (`msg_` + 32 hex):
+# receivers deduplicate on it, across installations too.
+_FAN_OUT = {
+    "postgres": """
+INSERT INTO "webhook_delivery" ("organization_id", "endpoint_id", "event_id", "message_id",
+    "status", "next_attempt_at", "dispatch", "failures", "created_at")
+SELECT "organization_id", "id", $2, 'msg_' || replace(gen_random_uuid()::text, '-', ''),
+    'PENDING', $3, $4, 0, $5
+FROM "webhook_endpoint"
+WHERE "organization_id" = $1 AND "status" = 'ENABLED'
+    AND ("event_types" = '' OR strpos("event_types", $6) > 0)
+RETURNING "id"
+""",
+    "sqlite": """
+INSERT INTO "webhook_delivery" ("organization_id", "endpoint_id", "event_id", "message_id",
+    "status", "next_attempt_at", "dispatch", "failures", "created_at")
+SELECT "organization_id", "id", ?2, 'msg_' || lower(hex(randomblob(16))),
+    'PENDING', ?3, ?4, 0, ?5
+FROM "webhook_endpoint"
+WHERE "organization_id" = ?1 AND "status" = 'ENABLED'
+    AND ("event_types" = '' OR instr("event_types", ?6) > 0)
+RETURNING "id"
+""",
+}
+
+
+def subscription_key(event_types: str) -> str:
+    """`WebhookEndpoint.event_types` holds `,A,B,`: a type is subscribed when `,A,` is in it."""
+    return f",{event_types},"
+
+
+def _token() -> int:
+    return secrets.randbits(62)
+
+
+async def fan_out(event: FeedEvent) -> None:
+    """In the event's transaction: a delivery for each of the organization's enabled endpoints
+    subscribed to the event's type, and one job for them all."""
+    db = connections.get("default")
+    at = now()
+    token = _token()
+    rows = await db.execute_query_dict(
+        _FAN_OUT[db.capabilities.dialect],
+        [
+            event.organization_id,  # type: ignore[attr-defined]
+            event.id,
+            at + DISPATCH_DEADLINE,
+            token,
+            at,
+            subscription_key(event.type),
+        ],
+    )
+    if rows:
+        await jobs.enqueue(
+            jobs.DELIVER_WEBHOOKS, delivery_ids=[row["id"] for row in rows], dispatch=token
+        )
+
+
+async def deliver(organization_id: int, endpoint_id: int, event: FeedEvent) -> WebhookDelivery:
+    """A delivery of `event` to this one endpoint, sent by its own job (a ping)."""
+    token = _token()
+    delivery = await WebhookDelivery.create(
+        organization_id=organization_id,
+        endpoint_id=endpoint_id,
+        event=event,
+        message_id="msg_" + secrets.token_hex(16),
+        next_attempt_at=now() + DISPATCH_DEADLINE,
+        dispatch=token,
+    )
+    await jobs.enqueue(jobs.DELIVER_WEBHOOKS, delivery_ids=[delivery.id], dispatch=token)
+    return delivery
+
+
+async def dispatch(delivery_ids: Collection[int]) -> None:
+    """Hand these PENDING deliveries to a new job now (a redelivery, or the sweep's); any job
+    that held them before no longer may send them. In the caller's transaction."""
+    token = _token()
+    await WebhookDelivery.filter(id__in=list(delivery_ids)).update(
+        dispatch=token, next_attempt_at=now() + DISPATCH_DEADLINE
+    )
+    await jobs.enqueue(jobs.DELIVER_WEBHOOKS, delivery_ids=sorted(delivery_ids), dispatch=token)
+
+
+async def dispatch_due(limit: int = 1000) -> int:
+    """The sweep: hand the due PENDING deliveries (retries, and those of lost jobs) to new
+    jobs; returns how many. Each is taken by a conditional update, so two processes sweeping
+    at once never both hand on the same one."""
+    at = now()
+    due = WebhookDelivery.filter(status=WebhookDeliveryStatus.PENDING, next_attempt_at__lte=at)
+    candidates = await due.order_by("next_attempt_at").limit(limit).values_list("id", "dispatch")
+    if not candidates:
+        return 0
+    token = _token()
+    taken = []
+    async with in_transaction():
+        for delivery_id, previous in candidates:
+            held = {"dispatch": previous} if previous is not None else {"dispatch__isnull": True}
+            if await due.filter(id=delivery_id, **held).update(
+                dispatch=token, next_attempt_at=at + DISPATCH_DEADLINE
+            ):
+                taken.append(delivery_id)
+        for start in range(0, len(taken), SWEEP_BATCH):
+            await jobs.enqueue(
+                jobs.DELIVER_WEBHOOKS,
+                delivery_ids=taken[start : start + SWEEP_BATCH],
+                dispatch=token,
+            )
+    return len(taken)

@@ -1,0 +1,473 @@
+"""Outgoing webhooks (issue 15), as a partner sees them: a real receiver on 127.0.0.1 gets
+every event it subscribed to, signed (verified with the `standardwebhooks` library exactly as
+a partner would), retried, and logged; on the embedded default (in-process jobs)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from gqlorders.tenancy import Scope
+from gqlorders.webhooks import policy
+from tests.support import Organization
+from tests.webhooks.conftest import SHORT_SCHEDULE, configured
+from tests.webhooks.support import (
+    CREATE_ENDPOINT,
+    DELETE_ENDPOINT,
+    DELIVERIES,
+    ENDPOINTS,
+    EVENTS,
+    PING,
+    REDELIVER,
+    ROTATE_SECRET,
+    UPDATE_ENDPOINT,
+    Receiver,
+)
+
+pytestmark = pytest.mark.usefixtures("local_policy", "relaying")
+
+
+async def endpoint(org: Organization, url: str, **fields: object) -> tuple[str, str]:
+    """A new endpoint's id and secret."""
+    created = await org.api.ok(CREATE_ENDPOINT, {"url": url, **fields})
+    return created["webhookEndpoint"]["id"], created["secret"]
+
+
+async def order(org: Organization) -> dict:
+    """A draft order of 3 desks for Acme Furniture (1234.50)."""
+    if "desk" not in org.cache:
+        org.cache["customer"] = await org.customer(name="Acme Furniture")
+        org.cache["desk"] = await org.item("DESK", "411.50")
+    return await org.order(org.cache["customer"], [{"itemId": org.cache["desk"], "quantity": "3"}])
+
+
+async def deliveries(org: Organization, **filter: object) -> list[dict]:
+    data = await org.api.data(DELIVERIES, {"filter": filter or None})
+    return [edge["node"] for edge in data["webhookDeliveries"]["edges"]]
+
+
+async def settled(org: Organization, count: int = 1, seconds: float = 20) -> list[dict]:
+    """The delivery log once `count` deliveries are no longer PENDING."""
+    deadline = time.monotonic() + seconds
+    while True:
+        found = await deliveries(org)
+        if len([d for d in found if d["status"] != "PENDING"]) >= count:
+            return found
+        assert time.monotonic() < deadline, found
+        await asyncio.sleep(0.05)
+
+
+async def test_a_created_order_reaches_the_endpoint_signed_with_the_events_data(
+    org: Organization, receiver: Receiver
+) -> None:
+    # Given an endpoint subscribed to every event type
+    endpoint_id, secret = await endpoint(org, receiver.url, description="ERP")
+    assert secret.startswith("whsec_")
+
+    # When an order is created
+    created = await order(org)
+
+    # Then the partner receives one message, which verifies with the secret
+    (message,) = await receiver.wait_for(1)
+    body = message.verified(secret)
+    (event,) = [
+        edge["node"]
+        for edge in (await org.api.data(EVENTS, {"types": ["SALES_ORDER_CREATED"]}))["events"][
+            "edges"
+        ]
+    ]
+    assert body["type"] == "SALES_ORDER_CREATED"
+    assert body["data"] == event["data"]
+    assert body["data"]["number"] == created["number"] == "SO-00001"
+    assert body["data"]["total"] == "1234.50"
+    assert datetime.fromisoformat(body["timestamp"]) <= datetime.now(UTC)
+    assert message.headers["content-type"] == "application/json"
+    assert len(message.headers["webhook-signature"].split(" ")) == 1
+
+    # And the delivery log shows it delivered, with the same webhook-id, in one attempt
+    (delivery,) = await settled(org)
+    assert delivery["messageId"] == message.id
+    assert message.id.startswith("msg_")
+    assert (delivery["status"], delivery["nextAttemptAt"]) == ("SUCCEEDED", None)
+    assert delivery["endpoint"]["id"] == endpoint_id
+    assert delivery["event"] == {"id": event["id"], "type": "SALES_ORDER_CREATED"}
+    assert [(a["responseStatus"], a["responseExcerpt"]) for a in delivery["attempts"]] == [
+        (200, '{"ok":true}')
+    ]
+
+
+async def test_a_partner_refuses_a_tampered_body_and_an_old_timestamp(
+    org: Organization, receiver: Receiver
+) -> None:
+    # Given a message received from an endpoint
+    _, secret = await endpoint(org, receiver.url)
+    await order(org)
+    (message,) = await receiver.wait_for(1)
+    message.verified(secret)
+
+    # Then one changed byte, another secret or a timestamp 6 minutes off are refused
+    with pytest.raises(WebhookVerificationError):
+        Webhook(secret).verify(message.body.replace(b"1234.50", b"1234.51"), message.headers)
+    other = "whsec_" + "A" * 43 + "="
+    with pytest.raises(WebhookVerificationError):
+        Webhook(other).verify(message.body, message.headers)
+    old = int(message.headers["webhook-timestamp"]) - 360
+    at = datetime.fromtimestamp(old, UTC)
+    replayed = {
+        **message.headers,
+        "webhook-timestamp": str(old),
+        "webhook-signature": Webhook(secret).sign(message.id, at, message.body),
+    }
+    with pytest.raises(WebhookVerificationError, match="too old"):
+        Webhook(secret).verify(message.body, replayed)
+
+
+async def test_only_the_subscribed_types_are_delivered(
+    org: Organization, receiver: Receiver
+) -> None:
+    # Given an endpoint for confirmations only
+    _, secret = await endpoint(org, receiver.url, eventTypes=["SALES_ORDER_CONFIRMED"])
+
+    # When an order is created, then confirmed
+    created = await order(org)
+    await org.api.ok(
+        "mutation($input: SalesOrderIdInput!) { confirmSalesOrder(input: $input)"
+        " { errors { code } } }",
+        {"id": created["id"]},
+    )
+
+    # Then only the confirmation arrives
+    (message,) = await receiver.wait_for(1)
+    await asyncio.sleep(0.3)
+    assert len(receiver.messages) == 1
+    body = message.verified(secret)
+    assert (body["type"], body["data"]["status"]) == ("SALES_ORDER_CONFIRMED", "CONFIRMED")
+
+
+async def test_a_failed_delivery_is_retried_with_the_same_webhook_id(
+    org: Organization, receiver: Receiver
+) -> None:
+    # Given a receiver that answers 500 twice, then 200
+    receiver.answers = [500, 503]
+    _, secret = await endpoint(org, receiver.url)
+
+    # When an order is created
+    await order(org)
+
+    # Then the message comes three times, the same, the retries after the short schedule
+    messages = await receiver.wait_for(3)
+    assert len({m.id for m in messages}) == 1
+    assert [m.verified(secret)["type"] for m in messages] == ["SALES_ORDER_CREATED"] * 3
+    first_retry = messages[1].received_at - messages[0].received_at
+    assert SHORT_SCHEDULE[0].total_seconds() * 0.8 <= first_retry < 5
+    (delivery,) = await settled(org)
+    assert delivery["status"] == "SUCCEEDED"
+    assert [a["responseStatus"] for a in delivery["attempts"]] == [500, 503, 200]
+    excerpts = [a["responseExcerpt"] for a in delivery["attempts"]]
+    assert [len(e) for e in excerpts] == [1024, 1024, 11]
+
+
+async def test_after_the_last_retry_a_delivery_fails_and_can_be_redelivered(
+    org: Organization, receiver: Receiver
+) -> None:
+    # Given a receiver that answers 500 to the first attempt and every retry
+    receiver.answers = [500] * (1 + len(SHORT_SCHEDULE))
+    await endpoint(org, receiver.url)
+    await order(org)
+
+    # Then after the schedule the delivery is FAILED, with every attempt logged
+    (delivery,) = await settled(org)
+    assert (delivery["status"], delivery["nextAttemptAt"]) == ("FAILED", None)
+    assert [a["responseStatus"] for a in delivery["attempts"]] == [500] * 4
+
+    # When it is redelivered (the receiver now answers 200)
+    payload = await org.api.ok(REDELIVER, {"deliveryId": delivery["id"]})
+    assert payload["delivery"]["status"] == "PENDING"
+
+    # Then it is sent again with the same webhook-id, and succeeds
+    messages = await receiver.wait_for(5)
+    assert {m.id for m in messages} == {delivery["messageId"]}
+    (delivery,) = await settled(org)
+    assert delivery["status"] == "SUCCEEDED"
+    assert [a["responseStatus"] for a in delivery["attempts"]] == [500] * 4 + [200]
+
+    # And a delivered one is sent again too, when asked
+    await org.api.ok(REDELIVER, {"deliveryId": delivery["id"]})
+    assert (await receiver.wait_for(6))[5].id == delivery["messageId"]
+
+
+async def test_410_gone_disables_the_endpoint_at_once_and_reports_it(
+    org: Organization, receiver: Receiver, other_receiver: Receiver
+) -> None:
+    # Given an endpoint that answers 410, and another that follows the endpoint events
+    receiver.answers = [410]
+    gone_id, _ = await endpoint(org, receiver.url)
+    _, watcher_secret = await endpoint(
+        org, other_receiver.url, eventTypes=["WEBHOOK_ENDPOINT_DISABLED"]
+    )
+
+    # When an order is created
+    await order(org)
+
+    # Then the endpoint is disabled after that one attempt, with the reason
+    (disabled,) = await other_receiver.wait_for(1)
+    body = disabled.verified(watcher_secret)
+    reason = "the endpoint answered 410 Gone"
+    assert body["type"] == "WEBHOOK_ENDPOINT_DISABLED"
+    assert body["data"] == {
+        "id": gone_id,
+        "url": receiver.url,
+        "status": "DISABLED",
+        "disabledReason": reason,
+    }
+    listed = (await org.api.data(ENDPOINTS))["webhookEndpoints"]["edges"]
+    assert [(e["node"]["status"], e["node"]["disabledReason"]) for e in listed] == [
+        ("DISABLED", reason),
+        ("ENABLED", None),
+    ]
+    (delivery,) = await deliveries(org, endpointId=gone_id)
+    assert delivery["status"] == "FAILED"
+    assert [a["responseStatus"] for a in delivery["attempts"]] == [410]
+
+    # And later events are not sent to it; enabled again, it receives them
+    await order(org)
+    await asyncio.sleep(0.3)
+    assert len(receiver.messages) == 1
+    await org.api.ok(UPDATE_ENDPOINT, {"id": gone_id, "status": "ENABLED"})
+    await order(org)
+    assert len(await receiver.wait_for(2)) == 2
+
+
+async def test_an_endpoint_failing_for_the_whole_disable_period_is_disabled(
+    org: Organization, receiver: Receiver
+) -> None:
+    # Given endpoints are disabled after failing for 1 s (5 days in production)
+    rules = policy.Policy(
+        allow_private=True, retry_schedule=SHORT_SCHEDULE, disable_after=timedelta(seconds=1)
+    )
+    receiver.default = 500
+    with configured(rules):
+        endpoint_id, _ = await endpoint(org, receiver.url)
+
+        # When its receiver keeps failing
+        await order(org)
+
+        # Then after the period it is disabled, and says why
+        deadline = time.monotonic() + 20
+        while True:
+            (node,) = [
+                e["node"] for e in (await org.api.data(ENDPOINTS))["webhookEndpoints"]["edges"]
+            ]
+            if node["status"] == "DISABLED" or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.05)
+    assert (node["id"], node["status"]) == (endpoint_id, "DISABLED")
+    assert node["disabledReason"] == "failing for 1 seconds without a success"
+    events = (await org.api.data(EVENTS, {"types": ["WEBHOOK_ENDPOINT_DISABLED"]}))["events"]
+    assert [e["node"]["data"]["disabledReason"] for e in events["edges"]] == [
+        node["disabledReason"]
+    ]
+
+
+async def test_after_a_rotation_both_secrets_sign_each_message(
+    org: Organization, receiver: Receiver
+) -> None:
+    # Given an endpoint whose secret is rotated
+    endpoint_id, old = await endpoint(org, receiver.url)
+    rotated = await org.api.ok(ROTATE_SECRET, {"id": endpoint_id})
+    new = rotated["secret"]
+    assert new.startswith("whsec_") and new != old
+
+    # When an event is delivered
+    await order(org)
+
+    # Then it carries two signatures, and verifies with either secret
+    (message,) = await receiver.wait_for(1)
+    assert len(message.headers["webhook-signature"].split(" ")) == 2
+    assert message.verified(old)["type"] == message.verified(new)["type"] == "SALES_ORDER_CREATED"
+
+    # And after a second rotation the oldest secret no longer signs
+    newest = (await org.api.ok(ROTATE_SECRET, {"id": endpoint_id}))["secret"]
+    await order(org)
+    message = (await receiver.wait_for(2))[1]
+    message.verified(new)
+    message.verified(newest)
+    with pytest.raises(WebhookVerificationError):
+        message.verified(old)
+
+
+async def test_a_payload_query_is_the_bodys_data(org: Organization, receiver: Receiver) -> None:
+    # Given an endpoint whose payloadQuery selects a few fields of the order and its customer
+    _, secret = await endpoint(
+        org,
+        receiver.url,
+        eventTypes=["SALES_ORDER_CREATED"],
+        payloadQuery="{ number total customer { name } lines { quantity item { sku } } }",
+    )
+
+    # When an order is created
+    await order(org)
+
+    # Then the body's data is exactly that query's result
+    (message,) = await receiver.wait_for(1)
+    assert message.verified(secret) == {
+        "type": "SALES_ORDER_CREATED",
+        "timestamp": json.loads(message.body)["timestamp"],
+        "data": {
+            "number": "SO-00001",
+            "total": "1234.50",
+            "customer": {"name": "Acme Furniture"},
+            "lines": [{"quantity": "3.00", "item": {"sku": "DESK"}}],
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (
+            {"payloadQuery": "{ number nope }"},
+            "Cannot query field 'nope' on type 'SalesOrder'. Did you mean 'notes'?",
+        ),
+        (
+            {"payloadQuery": "{ id } } mutation { deleteSalesOrder(input: {id: 1}) { id }"},
+            "not a selection set such as { number total }:"
+            " Syntax Error: Expected <EOF>, found '}'.",
+        ),
+        (
+            {
+                "payloadQuery": "{ customer { salesOrders(first: 100) { edges { node {"
+                " customer { salesOrders(first: 100) { edges { node { number } } } } } } } } }"
+            },
+            "query cost 30403 exceeds the limit of 25000: ask for smaller pages or fewer fields",
+        ),
+        (
+            {"eventTypes": [], "payloadQuery": "{ number }"},
+            "a payloadQuery selects fields of one type: subscribe to events about sales orders,"
+            " invoices, packages or items only (eventTypes)",
+        ),
+    ],
+)
+async def test_a_payload_query_is_checked_when_saved(
+    org: Organization, receiver: Receiver, fields: dict, message: str
+) -> None:
+    input = {"url": receiver.url, "eventTypes": ["SALES_ORDER_CREATED"], **fields}
+    payload = await org.api.mutate(CREATE_ENDPOINT, input)
+    assert payload["webhookEndpoint"] is None
+    assert payload["errors"] == [
+        {"field": ["input", "payloadQuery"], "code": "INVALID", "message": message}
+    ]
+
+
+async def test_a_ping_goes_to_its_endpoint_only(
+    org: Organization, receiver: Receiver, other_receiver: Receiver
+) -> None:
+    # Given two endpoints for every event type
+    endpoint_id, secret = await endpoint(org, receiver.url)
+    await endpoint(org, other_receiver.url)
+
+    # When the first is pinged
+    payload = await org.api.ok(PING, {"id": endpoint_id})
+
+    # Then it alone receives a WEBHOOK_ENDPOINT_TEST, the delivery the ping returned
+    (message,) = await receiver.wait_for(1)
+    assert message.id == payload["delivery"]["messageId"]
+    assert message.verified(secret)["type"] == "WEBHOOK_ENDPOINT_TEST"
+    assert message.verified(secret)["data"]["id"] == endpoint_id
+    await asyncio.sleep(0.3)
+    assert other_receiver.messages == []
+
+
+async def test_one_organizations_endpoints_never_receive_anothers_events(
+    org: Organization, other_org: Organization, receiver: Receiver, other_receiver: Receiver
+) -> None:
+    # Given an endpoint in each organization
+    ours, _ = await endpoint(org, receiver.url)
+    _, theirs_secret = await endpoint(other_org, other_receiver.url)
+
+    # When the other organization creates an order
+    await order(other_org)
+
+    # Then only its endpoint receives it, and only it sees the delivery
+    (message,) = await other_receiver.wait_for(1)
+    assert message.verified(theirs_secret)["data"]["number"] == "SO-00001"
+    await asyncio.sleep(0.3)
+    assert receiver.messages == []
+    assert await deliveries(org) == []
+    assert len(await deliveries(other_org)) == 1
+
+    # And the other organization cannot see, change, ping or delete ours
+    for document, input in [
+        (UPDATE_ENDPOINT, {"id": ours, "url": other_receiver.url}),
+        (PING, {"id": ours}),
+        (ROTATE_SECRET, {"id": ours}),
+        (DELETE_ENDPOINT, {"id": ours}),
+    ]:
+        payload = await other_org.api.mutate(document, input)
+        assert payload["errors"] == [
+            {"field": ["input", "id"], "code": "NOT_FOUND", "message": "no such WebhookEndpoint"}
+        ]
+    (delivery,) = await deliveries(other_org)
+    payload = await org.api.mutate(REDELIVER, {"deliveryId": delivery["id"]})
+    assert payload["errors"][0]["code"] == "NOT_FOUND"
+    listed = (await other_org.api.data(ENDPOINTS))["webhookEndpoints"]["edges"]
+    assert [e["node"]["url"] for e in listed] == [other_receiver.url]
+
+
+async def test_managing_endpoints_needs_webhooks_write_and_reading_them_webhooks_read(
+    org: Organization, make_client, receiver: Receiver
+) -> None:
+    # Given tokens with some scopes, and the organization's first token (all of them)
+    endpoint_id, _ = await endpoint(org, receiver.url)
+    reader = await make_client(org, Scope.ORDERS_READ, Scope.WEBHOOKS_READ)
+    orders_only = await make_client(org, Scope.ORDERS_READ, Scope.ORDERS_WRITE)
+
+    # Then reading needs webhooks:read, managing webhooks:write
+    listed = (await reader.data(ENDPOINTS))["webhookEndpoints"]["edges"]
+    assert [e["node"]["id"] for e in listed] == [endpoint_id]
+    for client, document, variables, scope in [
+        (orders_only, ENDPOINTS, None, "webhooks:read"),
+        (orders_only, DELIVERIES, None, "webhooks:read"),
+        (reader, CREATE_ENDPOINT, {"input": {"url": receiver.url}}, "webhooks:write"),
+        (reader, PING, {"input": {"id": endpoint_id}}, "webhooks:write"),
+    ]:
+        body = await client.execute(document, variables)
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
+        assert body["errors"][0]["message"] == f"this token lacks the {scope} scope"
+
+
+async def test_update_and_delete(org: Organization, receiver: Receiver) -> None:
+    endpoint_id, _ = await endpoint(org, receiver.url)
+    updated = await org.api.ok(
+        UPDATE_ENDPOINT,
+        {
+            "id": endpoint_id,
+            "description": "ERP",
+            "eventTypes": ["PACKAGE_SHIPPED", "SALES_ORDER_CONFIRMED"],
+        },
+    )
+    assert updated["webhookEndpoint"] == {
+        "id": endpoint_id,
+        "url": receiver.url,
+        "description": "ERP",
+        "eventTypes": ["PACKAGE_SHIPPED", "SALES_ORDER_CONFIRMED"],
+        "payloadQuery": None,
+        "status": "ENABLED",
+        "disabledReason": None,
+    }
+    disabled = await org.api.ok(UPDATE_ENDPOINT, {"id": endpoint_id, "status": "DISABLED"})
+    assert (
+        disabled["webhookEndpoint"]["status"],
+        disabled["webhookEndpoint"]["disabledReason"],
+    ) == (
+        "DISABLED",
+        "disabled by hand",
+    )
+    deleted = await org.api.ok(DELETE_ENDPOINT, {"id": endpoint_id})
+    assert deleted["webhookEndpoint"] == {"id": endpoint_id, "url": receiver.url}
+    assert (await org.api.data(ENDPOINTS))["webhookEndpoints"]["edges"] == []

@@ -1,0 +1,30 @@
+"""The webhook delivery job: hands the deliveries its job holds to this process's sender.
+
+The sender lives as long as the process (its HTTP connections are reused from job to job);
+its payload queries run through the schema, built once with the installation's limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gqlorders.api import payload_queries
+from gqlorders.api.schema import build_schema
+from gqlorders.config import Settings
+from gqlorders.webhooks.delivery import Sender
+
+_sender: Sender | None = None
+
+
+def sender(settings: Settings) -> Sender:
+    """This process's sender (made on first use)."""
+    global _sender
+    if _sender is None:
+        _sender = Sender(payload_queries.runner(build_schema(settings.limits)))
+    return _sender
+
+
+async def deliver_webhooks(ctx: dict[str, Any], delivery_ids: list[int], dispatch: int) -> None:
+    """Start an attempt for each delivery this job still holds; they go on in the sender's
+    tasks (a slow receiver holds no job slot). Idempotent: a rerun finds its token gone once
+    an attempt was recorded, and an attempt whose process died is swept to a new job."""
+    await sender(ctx["settings"]).submit(delivery_ids, dispatch)

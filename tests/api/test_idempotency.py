@@ -4,6 +4,7 @@ key of the organization; a retry gets the first answer byte for byte and runs no
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -44,6 +45,12 @@ mutation($input: CreateSalesOrderInput!, $key: String!) {
 
 TWO_MUTATIONS = """
 mutation($input: CreateSalesOrderInput!) {
+  first: createSalesOrder(input: $input) { salesOrder { number } }
+  second: createSalesOrder(input: $input) { salesOrder { number } }
+}"""
+TWO_MUTATIONS_IN_A_FRAGMENT = """
+mutation($input: CreateSalesOrderInput!) { ...both }
+fragment both on Mutation {
   first: createSalesOrder(input: $input) { salesOrder { number } }
   second: createSalesOrder(input: $input) { salesOrder { number } }
 }"""
@@ -349,6 +356,30 @@ async def test_a_keyed_request_with_two_mutation_fields_is_refused(org: Organiza
 
     assert error_of(answer) == (200, "BAD_REQUEST")
     assert await order_numbers(org) == []
+
+
+async def test_two_mutation_fields_hidden_in_a_fragment_are_refused(org: Organization) -> None:
+    variables = {"input": await order_input(org)}
+
+    answer = await post(org, TWO_MUTATIONS_IN_A_FRAGMENT, variables, "fragment")
+
+    assert error_of(answer) == (200, "BAD_REQUEST")
+    assert await order_numbers(org) == []
+
+
+async def test_a_variable_any_json_string_can_hold_is_no_server_error(org: Organization) -> None:
+    # a lone surrogate: valid in a JSON string, not encodable as UTF-8
+    input = {**await order_input(org), "referenceNumber": "\ud800"}
+    headers = {"Authorization": f"Bearer {org.api.token}", "Idempotency-Key": "surrogate"}
+    # json.dumps writes it as the escape \ud800 (ensure_ascii), as a client's JSON would
+    body = json.dumps({"query": CREATE_ORDER, "variables": {"input": input}})
+
+    answer = await org.api.http.post(
+        "/graphql", content=body, headers={**headers, "Content-Type": "application/json"}
+    )
+
+    assert answer.status_code != 500
+    assert "INTERNAL_SERVER_ERROR" not in answer.text
 
 
 async def test_a_keyed_batch_is_refused(org: Organization) -> None:

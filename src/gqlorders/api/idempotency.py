@@ -132,7 +132,7 @@ def keyed_request(header: str | None, body: bytes, max_tokens: int) -> KeyedRequ
             "a keyed request runs exactly one mutation field: send each mutation with its own key",
         )
     normalized = [operation.document, operation_name, variables]
-    canonical = json.dumps(normalized, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    canonical = json.dumps(normalized, sort_keys=True, separators=(",", ":"))  # ASCII: any str
     return KeyedRequest(key, hashlib.sha256(canonical.encode()).hexdigest())
 
 
@@ -177,7 +177,9 @@ def _analysed(query: str, operation_name: str | None, max_tokens: int) -> _Opera
     )
     return _Operation(
         document=print_ast(document),
-        one_mutation_field=operation.operation == OperationType.MUTATION and len(fields) == 1,
+        one_mutation_field=operation.operation == OperationType.MUTATION
+        and len(fields) == 1
+        and isinstance(fields[0], FieldNode),  # not a fragment, which may hold several
         directive_keys=keys,
         directive_misplaced=len(top_level) != len(_directives(document)),
     )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
 from gqlorders.catalog.taxes import get_tax
 from gqlorders.errors import DomainError, ErrorCode, Problems
@@ -39,16 +40,17 @@ async def create_item(organization_id: int, data: NewItem) -> Item:
     if await Item.exists(organization_id=organization_id, sku=sku):
         raise duplicate
     try:
-        return await Item.create(
-            organization_id=organization_id,
-            sku=sku,
-            name=name,
-            kind=data.kind,
-            rate=data.rate,
-            unit=unit,
-            tax_id=data.tax_id,
-            reorder_level=data.reorder_level,
-        )
+        async with in_transaction():  # a savepoint when the caller's transaction is open
+            return await Item.create(
+                organization_id=organization_id,
+                sku=sku,
+                name=name,
+                kind=data.kind,
+                rate=data.rate,
+                unit=unit,
+                tax_id=data.tax_id,
+                reorder_level=data.reorder_level,
+            )
     except IntegrityError:  # a concurrent creation took the SKU between the check and the insert
         raise duplicate from None
 

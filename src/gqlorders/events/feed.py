@@ -229,9 +229,10 @@ async def read_feed(
 async def prune_expired() -> int:
     """Delete the events past their retention (with the margin above), except each
     organization's newest, which its readers' cursors point at; returns how many."""
+    order = "id" if _is_sqlite() else "position"  # what cursors name
     newest = Subquery(
-        FeedEvent.annotate(newest=Max("id")).group_by("organization_id").values("newest")
+        FeedEvent.annotate(newest=Max(order)).group_by("organization_id").values("newest")
     )
     return await FeedEvent.filter(
-        occurred_at__lt=now() - _retention - PRUNE_MARGIN, id__not_in=newest
+        occurred_at__lt=now() - _retention - PRUNE_MARGIN, **{f"{order}__not_in": newest}
     ).delete()

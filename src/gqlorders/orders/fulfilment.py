@@ -43,12 +43,13 @@ async def refresh_fulfilment(order: SalesOrder, actor: str) -> None:
         ).values_list("id", flat=True)
     )
     apply_statuses(order, lines, goods)
+    await order.save(update_fields=["invoiced_status", "shipped_status", "updated_at"])
     await apply_closing_rule(order, actor)
-    await order.save(update_fields=["invoiced_status", "shipped_status", "status", "updated_at"])
 
 
 async def apply_closing_rule(order: SalesOrder, actor: str) -> None:
-    """Move the order between CONFIRMED and CLOSED by the organization's rule (not saved)."""
+    """Move the order between CONFIRMED and CLOSED by the organization's rule. The move is
+    saved before its event is recorded, so the event's data shows the order as it now is."""
     if order.status not in ACCEPTED:
         return
     rule = await Organization.filter(id=order.organization_id).values_list(  # type: ignore[attr-defined]
@@ -57,7 +58,9 @@ async def apply_closing_rule(order: SalesOrder, actor: str) -> None:
     holds = closing_condition_holds(order, CloseSalesOrderWhen(rule[0]))
     if order.status == SalesOrderStatus.CONFIRMED and holds:
         order.status = SalesOrderStatus.CLOSED
+        await order.save(update_fields=["status", "updated_at"])
         await record_event(order, OrderEventType.CLOSED, actor, {"rule": rule[0]})
     elif order.status == SalesOrderStatus.CLOSED and not holds:
         order.status = SalesOrderStatus.CONFIRMED
+        await order.save(update_fields=["status", "updated_at"])
         await record_event(order, OrderEventType.REOPENED, actor)

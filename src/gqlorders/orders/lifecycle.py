@@ -295,8 +295,8 @@ async def update_sales_order(
         else:
             lines = [p.line for p in current if p.line is not None]
         apply_statuses(order, lines, goods_item_ids(priced))
-        await apply_closing_rule(order, principal.actor)
         await order.save()
+        await apply_closing_rule(order, principal.actor)
         if order.status in ACCEPTED and changes.lines is not None:
             touched = {p.item.id for p in current} | {p.item.id for p in priced}
             await request_recalculation(principal.organization_id, touched)
@@ -355,9 +355,9 @@ async def add_sales_order_lines(
 async def _confirm(order: SalesOrder, actor: str, *, new_order: bool = False) -> None:
     """DRAFT -> CONFIRMED; an order already fulfilled by the closing rule closes at once."""
     order.status = SalesOrderStatus.CONFIRMED
+    await order.save(update_fields=["status", "updated_at"])
     await record_event(order, OrderEventType.CONFIRMED, actor, new_order=new_order)
     await apply_closing_rule(order, actor)
-    await order.save(update_fields=["status", "updated_at"])
     await request_recalculation(order.organization_id, await order_item_ids(order.id))  # type: ignore[attr-defined]
 
 

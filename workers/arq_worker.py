@@ -11,7 +11,6 @@ from typing import Any
 from arq import Retry, func
 from arq.connections import RedisSettings
 from arq.worker import Worker
-from redis.asyncio import Redis
 from tortoise import Tortoise
 
 from gqlorders import events, jobs
@@ -35,8 +34,8 @@ TIMEOUTS = {jobs.SEND_EMAIL: SEND_EMAIL_TIMEOUT}
 
 
 def _arq_job(function: jobs.JobFunction) -> jobs.JobFunction:
-    """arq retries only on its own Retry (STACK_NOTES): translate ours. A job cancelled (the
-    worker stopping) is not done: arq runs it again, so its outbox row stays pending."""
+    """arq retries only on its own Retry (docs/architecture.md): translate ours. A job cancelled
+    (the worker stopping) is not done: arq runs it again, so its outbox row stays pending."""
 
     @wraps(function)
     async def run(ctx: dict[str, Any], **kwargs: Any) -> Any:
@@ -56,12 +55,12 @@ def _arq_job(function: jobs.JobFunction) -> jobs.JobFunction:
     return run
 
 
-async def claimed_queue(settings: Settings) -> str:
-    """The queue of the installation of DATABASE_URL, claimed in REDIS_URL (`jobs.queues`);
-    raises `jobs.QueueClaimedError` if another installation holds it."""
-    assert settings.redis_url, "the worker needs REDIS_URL"
-    async with connected(settings), Redis.from_url(settings.redis_url) as redis:
-        return await jobs.own_queue(redis, settings.arq_queue)
+async def worker_queue(settings: Settings) -> str:
+    """The queue of the installation of DATABASE_URL (`jobs.queue_name`): ARQ_QUEUE, or the
+    installation's own. The worker claims it in Redis as it starts (`build_worker`); raises
+    `jobs.QueueClaimedError` for an ARQ_QUEUE that is another installation's own queue."""
+    async with connected(settings):
+        return jobs.queue_name(await jobs.installation_id(), settings.arq_queue)
 
 
 def build_worker(
@@ -72,10 +71,10 @@ def build_worker(
     relay: bool = True,
     init_database: bool = True,
 ) -> Worker:
-    """A worker for REDIS_URL taking the jobs of `queue` (`claimed_queue`); it also relays the
-    outbox, so jobs committed while Redis was down go out even when no API request comes. It
-    refuses to start (`jobs.QueueClaimedError`) unless its database's installation owns
-    `queue`.
+    """A worker for REDIS_URL taking the jobs of `queue` (`worker_queue`); it also relays the
+    outbox, so jobs committed while Redis was down go out even when no API request comes. As
+    it starts it claims `queue` for its database's installation, and refuses to start
+    (`jobs.QueueClaimedError`, raised by `Worker.run`/`main`) if another installation owns it.
 
     `init_database=False` leaves the ORM to the caller, who has it open already (tests run a
     burst worker inside their own session: a second `Tortoise.init` would re-initialize that

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from datetime import datetime, timedelta
 from email.message import EmailMessage as MailMessage
 from pathlib import Path
@@ -30,14 +29,15 @@ from workers.mail import (
     TransientMailError,
     build_message,
 )
-from workers.pdf import render_pdf as render_pdf_bytes
+from workers.pdf import render_pdf_file
 from workers.webhooks import deliver_webhooks
 
 logger = logging.getLogger("gqlorders.workers")
 
 # The e-mail job renders its PDF (a few seconds at most in practice) before claiming the
-# message; past this, it leaves the send to a new run, so that the whole job stays within its
-# arq timeout (arq_worker.SEND_EMAIL_TIMEOUT) and never is cut short holding a claim.
+# message; past this, it stops waiting and leaves the send to a new run (the render finishes
+# its file meanwhile), so that the whole job stays within its arq timeout
+# (arq_worker.SEND_EMAIL_TIMEOUT) and never is cut short holding a claim.
 RENDER_ALLOWANCE = timedelta(seconds=30)
 
 
@@ -62,11 +62,7 @@ async def ensure_pdf(settings: Settings, kind: str, record_id: int) -> Path:
     )
     path = settings.data_dir / "documents" / str(organization_id) / f"{digest}.pdf"
     if not path.exists():
-        pdf = await render_pdf_bytes(data)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.part")
-        partial.write_bytes(pdf)
-        partial.replace(path)  # atomic: a reader never sees half a file
+        await render_pdf_file(data, path)
     # Only mark READY if the record did not change while rendering (a newer job follows).
     if documents.content_hash(await documents.document_data(kind, record_id)) == digest:
         await Document.filter(**owner).update(
@@ -101,17 +97,18 @@ async def send_email(ctx: dict[str, Any], email_id: int) -> None:
     email = await EmailMessage.get_or_none(id=email_id, state=EmailState.QUEUED)
     if email is None:  # sent, failed, or held by another job
         return
-    started = asyncio.get_running_loop().time()
+    allowance = RENDER_ALLOWANCE.total_seconds()
+    rendering = asyncio.timeout(allowance)
     try:
-        message = await _message(settings, email)
+        async with rendering:
+            message = await _message(settings, email)
     except Exception as error:
+        if rendering.expired():
+            # No time left for the send within the job's timeout: the rerun finds the PDF.
+            raise jobs.RetryLater(allowance, f"rendering took over {allowance:g} s") from error
         logger.exception("e-mail %s: its PDF failed", email_id)
         await emails.fail(email_id, None, f"{type(error).__name__}: {error}")
         return
-    rendering = asyncio.get_running_loop().time() - started
-    if rendering > RENDER_ALLOWANCE.total_seconds():
-        # No time left for the send within the job's timeout: the rerun finds the PDF ready.
-        raise jobs.RetryLater(0, f"rendering took {rendering:.0f} s: sending in a new run")
     claimed_at = await emails.claim(email_id)
     if claimed_at is None:
         return
@@ -122,7 +119,7 @@ async def send_email(ctx: dict[str, Any], email_id: int) -> None:
         content_starting=lambda: emails.start_content(email_id, claimed_at),
     )
     try:
-        refused = await _send_within_deadline(delivery, message, f"email-{email.id}")
+        refused = await _send_within_deadline(delivery, message, message_key(email))
     except asyncio.CancelledError:
         # The worker is stopping mid-send: a message none of whose content went out is given
         # back for the job's rerun; one the server may have is not sent again. A server's
@@ -203,6 +200,13 @@ async def _send_within_deadline(
         ) from error
 
 
+def message_key(email: EmailMessage) -> str:
+    """The message's key, in its Message-ID and its .eml file's name: the row's id and creation
+    time, unique across databases too (DATA_DIR outlives a database dropped or restored, and
+    another database's e-mail of the same id must not pass for this one)."""
+    return f"email-{email.id}.{email.created_at:%Y%m%d%H%M%S%f}"
+
+
 async def _message(settings: Settings, email: EmailMessage) -> MailMessage:
     """The message to send, with the PDF of its order or invoice (rendered or reused)."""
     if email.invoice_id is not None:  # type: ignore[attr-defined]
@@ -217,8 +221,7 @@ async def _message(settings: Settings, email: EmailMessage) -> MailMessage:
         cc=list(email.cc),
         subject=email.subject,
         body=email.body or f"Please find {number} attached.",
-        # unique across databases too: the row's id and creation time
-        message_key=f"email-{email.id}.{email.created_at:%Y%m%d%H%M%S%f}",
+        message_key=message_key(email),
         attachment=(f"{number}.pdf", pdf.read_bytes()),
     )
 

@@ -76,7 +76,8 @@ class Delivery:
 
     An .eml file is written under a temporary name and renamed: it is there whole or not at
     all, so that file delivery is never uncertain, and a file already there is not written
-    again (the rerun of a send whose process died after the rename)."""
+    again (the rerun of a send whose process died after the rename). Its name is the message's
+    key, unique across databases: DATA_DIR outlives a database."""
 
     def __init__(
         self,
@@ -144,11 +145,12 @@ class Delivery:
             raise
         except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as error:
             raise TransientMailError(str(error) or type(error).__name__) from error
-        # Set before the record is written: once it may be committed, the content counts as
-        # started (a cancellation now must not give the message back for a rerun).
-        self.data_started = True
         if not await self.content_starting():
             raise ClaimLostError("the message was given back before its content went out")
+        # Only now: until DATA is sent nothing can have been delivered, so a send stopped
+        # while the record was written (a cancellation) gives the message back for a rerun.
+        # (A process dying here leaves the record, and the sweep takes it for unknown.)
+        self.data_started = True
         try:
             await client.data(content)
         except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as error:

@@ -1,8 +1,10 @@
-"""Rendering documents to PDF with WeasyPrint, off the event loop (STACK_NOTES)."""
+"""Rendering documents to PDF with WeasyPrint, off the event loop (docs/architecture.md)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,18 @@ def render_pdf_bytes(data: dict[str, Any]) -> bytes:
     return HTML(string=render_html(data), url_fetcher=refuse_fetch).write_pdf()
 
 
-async def render_pdf(data: dict[str, Any]) -> bytes:
-    """CPU-bound: runs in a thread so the event loop keeps serving."""
-    return await asyncio.to_thread(render_pdf_bytes, data)
+def write_pdf(data: dict[str, Any], path: Path) -> None:
+    """Render to `path`, atomically: written under a temporary name and renamed, so that a
+    reader never sees half a file."""
+    pdf = render_pdf_bytes(data)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.part")
+    partial.write_bytes(pdf)
+    partial.replace(path)
+
+
+async def render_pdf_file(data: dict[str, Any], path: Path) -> None:
+    """`write_pdf` in a thread, so the event loop keeps serving (CPU-bound). The thread
+    finishes the file even if the awaiting job is cut short (a thread cannot be stopped): a
+    later run of the job finds it there instead of starting over."""
+    await asyncio.to_thread(write_pdf, data, path)

@@ -162,7 +162,7 @@ def _refuse_workers_on_sqlite(settings: Settings, command: str) -> None:
 
 def _worker(settings: Settings) -> None:
     from gqlorders.observability import configure_logging
-    from workers.arq_worker import build_worker, claimed_queue
+    from workers.arq_worker import build_worker, worker_queue
 
     if not settings.redis_url:
         raise SystemExit(
@@ -172,7 +172,7 @@ def _worker(settings: Settings) -> None:
     if settings.log_json:
         configure_logging()
     try:
-        queue = asyncio.run(claimed_queue(settings))
+        queue = asyncio.run(worker_queue(settings))
         build_worker(settings, queue=queue).run()
     except jobs.QueueClaimedError as error:
         raise SystemExit(f"gqlorders worker: {error}") from None
@@ -187,24 +187,27 @@ async def _jobs_status(settings: Settings) -> None:
         status["queue"] = None
         if settings.redis_url:  # without it, jobs run in the server's own process
             status["queue"] = jobs.queue_name(installation, settings.arq_queue)
-            status |= await _queue_in_redis(settings.redis_url, status["queue"])
+            status |= await jobs.queue_status(settings.redis_url, status["queue"])
         status |= await jobs.outbox_status()
     _print_json(status)
 
 
-async def _queue_in_redis(redis_url: str, queue: str) -> dict[str, Any]:
-    from redis.asyncio import Redis
-    from redis.exceptions import RedisError
-
-    try:
-        async with Redis.from_url(redis_url, socket_connect_timeout=2) as redis:
-            owner = await redis.get(jobs.queues.owner_key(queue))
-            return {
-                "queue_owner": owner.decode() if owner else None,
-                "queued_in_redis": await redis.zcard(queue),
-            }
-    except (OSError, RedisError) as error:
-        return {"queue_owner": None, "redis": f"unreachable: {error}"}
+async def _installation_reset(settings: Settings) -> None:
+    """A new installation id for a cloned database (`jobs.reset_installation`)."""
+    async with database.connected(settings):
+        old, new = await jobs.reset_installation()
+        outbox = await jobs.outbox_status()
+    result: dict[str, Any] = {"previous_installation_id": old, "installation_id": new}
+    result["queue"] = None
+    if settings.redis_url:  # refused for an ARQ_QUEUE naming the previous id's own queue
+        result["queue"] = jobs.queue_name(new, settings.arq_queue)
+    result["waiting"] = outbox["waiting"]
+    _print_json(result)
+    print(
+        "gqlorders installation reset: restart this deployment's `serve` and `worker` processes:"
+        " those still running use the previous installation's queue",
+        file=sys.stderr,
+    )
 
 
 def _export_schema(args: argparse.Namespace) -> None:
@@ -251,6 +254,14 @@ def build_parser() -> argparse.ArgumentParser:
     job_commands.add_parser(
         "status", help="installation id, queue, and the outbox's backlog (JSON)"
     )
+    installation = commands.add_parser(
+        "installation", help="this database's installation id"
+    ).add_subparsers(dest="action", required=True)
+    installation.add_parser(
+        "reset",
+        help="give a cloned database (e.g. staging from a production backup) a new id, hence "
+        "its own arq queue",
+    )
     importer = commands.add_parser("import", help="import marketplace orders from a file")
     importer.add_argument("marketplace", help="e.g. shopify, amazon, woocommerce")
     importer.add_argument("file", help="a JSON array of orders, or JSON lines")
@@ -272,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         "token": lambda: _token(settings, args),
         "recalc-stock": lambda: _recalc_stock(settings, args),
         "jobs": lambda: _jobs_status(settings),
+        "installation": lambda: _installation_reset(settings),
     }
     try:
         if args.command == "serve":

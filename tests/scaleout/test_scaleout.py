@@ -41,6 +41,7 @@ from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from contextlib import ExitStack, asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import UTC
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -1075,7 +1076,8 @@ async def check_emails(
 ) -> list[str]:
     problems = []
     emails = await db.fetch(
-        "SELECT id, state, attempts, sent_at, error FROM email_message WHERE organization_id = $1 "
+        "SELECT id, state, attempts, sent_at, error, created_at FROM email_message "
+        "WHERE organization_id = $1 "
         "ORDER BY id",
         org,
     )
@@ -1087,7 +1089,7 @@ async def check_emails(
     )
     files = {path.name for path in outbox.glob("*")} if outbox.is_dir() else set()
     for email in emails:
-        name = f"email-{email['id']}.eml"
+        name = _eml_name(email)
         where = f"e-mail {email['id']}"
         if email["state"] != "SENT" or email["sent_at"] is None or email["attempts"] != 1:
             problems.append(
@@ -1103,12 +1105,17 @@ async def check_emails(
         if len(ids) > 1:
             problems.append(f"{where}: {name} was written {len(ids)} times: {sorted(ids)}")
         head = (outbox / name).read_bytes().partition(b"\n\n")[0].decode(errors="replace")
-        if f"<email-{email['id']}." not in head:
+        if f"<{name.removesuffix('.eml')}@" not in head:
             problems.append(f"{where}: {name} is not this e-mail's message")
-    expected = {f"email-{email['id']}.eml" for email in emails}
+    expected = {_eml_name(email) for email in emails}
     if files - expected:
         problems.append(f"files in {outbox} for no e-mail: {sorted(files - expected)}")
     return problems
+
+
+def _eml_name(email: asyncpg.Record) -> str:
+    """The file transport's name for the e-mail: its key, id and creation time (in UTC)."""
+    return f"email-{email['id']}.{email['created_at'].astimezone(UTC):%Y%m%d%H%M%S%f}.eml"
 
 
 # --- setting up and tearing down ---------------------------------------------------------------

@@ -13,15 +13,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.policy import default as default_policy
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
 from pypdf import PdfReader
 
-from gqlorders import jobs
+from gqlorders import jobs, models
 from gqlorders.api.ids import parse_id
 from gqlorders.models import OutboxJob
 from tests.support import Organization
+from workers.jobs import message_key
 
 DOCUMENT_FIELDS = "pdf { state url error }"
 EMAIL_FIELDS = "emails { id to subject state error sentAt }"
@@ -135,6 +137,11 @@ async def drain() -> None:
     runner = jobs.current_runner()
     assert runner is not None
     await runner.drain()
+
+
+async def eml_file(outbox: Path, email_id: int) -> Path:
+    """Where the file transport writes the e-mail (written or not)."""
+    return outbox / f"{message_key(await models.EmailMessage.get(id=email_id))}.eml"
 
 
 def free_port() -> int:

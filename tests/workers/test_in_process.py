@@ -34,6 +34,7 @@ from tests.workers.support import (
     bearer,
     desk_order,
     drain,
+    eml_file,
     free_port,
     holding_smtp_server,
     key,
@@ -317,7 +318,7 @@ async def test_without_smtp_the_email_is_written_to_the_outbox_folder(
 
     # Then the e-mail is an .eml file under DATA_DIR/outbox, and counts as SENT
     email_id = key(payload["salesOrder"]["emails"][0]["id"])
-    path = settings.data_dir / "outbox" / f"email-{email_id}.eml"
+    path = await eml_file(settings.data_dir / "outbox", email_id)
     message = email.message_from_bytes(path.read_bytes(), policy=default_policy)
     assert message["To"] == "buyer@acme.example"
     assert message["Subject"] == "Sales order SO-00001"
@@ -326,6 +327,34 @@ async def test_without_smtp_the_email_is_written_to_the_outbox_folder(
     assert "1234.50" in pdf_text(content)
     [recorded] = await _emails(org, order["id"])
     assert recorded["state"] == "SENT"
+
+
+async def test_an_eml_file_of_another_databases_email_of_the_same_id_does_not_stop_this_one(
+    org: Organization, held_emails: HeldEmails, settings: Settings
+) -> None:
+    # Given an order e-mail waiting for its job (no SMTP_URL: .eml files) ...
+    order = await desk_order(org)
+    await org.api.ok(SEND_ORDER, {"id": order["id"]})
+    [email_id] = held_emails.email_ids
+    # ... and in DATA_DIR, which outlived the databases before this one, the files of their
+    # e-mails of the same id: named by the id alone (before) and by id and creation time
+    outbox = settings.data_dir / "outbox"
+    outbox.mkdir(parents=True, exist_ok=True)
+    others = [outbox / f"email-{email_id}.eml", outbox / f"email-{email_id}.20200101000000.eml"]
+    for other in others:
+        other.write_bytes(b"Message-ID: <another-database@gqlorders.local>\r\n\r\nold\r\n")
+
+    # When the e-mail job runs
+    await send_email({"settings": settings}, email_id=email_id)
+
+    # Then this e-mail was written, with its own Message-ID, and the other files left as they were
+    path = await eml_file(outbox, email_id)
+    assert path not in others
+    message = email.message_from_bytes(path.read_bytes(), policy=default_policy)
+    assert message["To"] == "buyer@acme.example"
+    assert message["Message-ID"] == f"<{path.stem}@gqlorders.local>"
+    assert all(b"another-database" in other.read_bytes() for other in others)
+    assert (await EmailMessage.get(id=email_id)).state == "SENT"
 
 
 async def test_running_the_email_job_again_sends_nothing_more(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -29,13 +30,14 @@ from tests.workers.support import (
     STOCK,
     Mailbox,
     attachments,
-    free_port,
     pdf_text,
 )
 
 pytestmark = [
     postgres_only("`gqlorders worker` processes need PostgreSQL (SQLite takes one writer)"),
-    pytest.mark.timeout(180),
+    # two installations: two migrations and four processes on a 2-core machine shared with
+    # other test runs (180 s was exceeded)
+    pytest.mark.timeout(360),
 ]
 
 WAIT = 60.0  # a server ready, an e-mail arrived
@@ -105,6 +107,17 @@ def running(env: dict, logs: Path, *args: str) -> Iterator[subprocess.Popen[byte
             process.wait()
 
 
+async def listening_port(logs: Path) -> int:
+    """The port `gqlorders serve --port 0` listens on, from uvicorn's line in `logs`."""
+    deadline = time.monotonic() + WAIT
+    while not (
+        found := re.search(r"Uvicorn running on http://127\.0\.0\.1:(\d+)", logs.read_text())
+    ):
+        assert time.monotonic() < deadline, logs.read_text()
+        await asyncio.sleep(0.2)
+    return int(found.group(1))
+
+
 @asynccontextmanager
 async def installation(
     database_url: str, redis_url: str, smtp_url: str, folder: Path
@@ -115,9 +128,10 @@ async def installation(
     env = environment(database_url, redis_url, folder / "data", smtp_url)
     run(env, "migrate")
     token = json.loads(run(env, "org", "create", "Installation Co"))["token"]
-    port = free_port()
     logs = folder / "processes.log"
-    with running(env, logs, "serve", "--port", str(port)), running(env, logs, "worker"):
+    # Port 0, read back from uvicorn's log: a port found free first may be taken meanwhile.
+    with running(env, logs, "serve", "--port", "0"), running(env, logs, "worker"):
+        port = await listening_port(logs)
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
             deadline = time.monotonic() + WAIT
             while True:

@@ -38,6 +38,7 @@ from tests.workers.support import (
     CREATE_ORDER,
     SEND_ORDER,
     Mailbox,
+    eml_file,
     free_port,
     holding_smtp_server,
     jobs_since,
@@ -178,13 +179,13 @@ async def test_a_worker_killed_while_rendering_to_files_loses_nothing(
         # When it is SIGKILLed while rendering the PDF
         kill(worker)
     assert await _state(email_id) == (EmailState.QUEUED, None)
-    assert not (outbox / f"email-{email_id}.eml").exists()
+    assert not (await eml_file(outbox, email_id)).exists()
 
     # When the job runs again
     await _sweep_and_run(settings, arq_pool, redis_url, None)
 
     # Then the file was written once: SENT
-    assert (outbox / f"email-{email_id}.eml").exists()
+    assert (await eml_file(outbox, email_id)).exists()
     assert await _state(email_id) == (EmailState.SENT, None)
 
 

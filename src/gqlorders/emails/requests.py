@@ -78,7 +78,8 @@ async def resend_email(principal: Principal, email_id: int) -> EmailMessage:
             raise DomainError.one(
                 ErrorCode.INVALID_STATUS,
                 ("id",),
-                f"only a FAILED e-mail can be sent again; this one is {_shown(email.state)}",
+                "only a FAILED e-mail can be sent again; "
+                f"this one is {EmailState(email.state).shown()}",
             )
         await jobs.enqueue(jobs.SEND_EMAIL, email_id=email_id)
         await record_email_event(email, "email_resent", principal.actor)
@@ -86,31 +87,35 @@ async def resend_email(principal: Principal, email_id: int) -> EmailMessage:
     return email
 
 
-def _shown(state: EmailState) -> str:
-    """The state as the API shows it (SENDING is internal)."""
-    return EmailState.QUEUED if state == EmailState.SENDING else state
-
-
 async def requeue_waiting() -> int:
     """Enqueue a job for every QUEUED e-mail that has none left to run: e.g. a message whose
-    job failed for good before claiming it (the database refused the claim). Called by each
-    server process at startup; returns how many jobs it wrote.
+    job failed for good before claiming it (the database refused the claim, or its render
+    outlasted every try). Called by each server process at startup and every few minutes by
+    the outbox relay; returns how many jobs it wrote.
 
     A job not done yet (waiting in the outbox, queued in Redis, cancelled -- arq runs it
     again, the in-process runner puts it back in the outbox -- or held by a process that
     died: `jobs.reclaim_stale` hands that one out again) still delivers its message, so the
-    message gets no second one. The QUEUED rows stay locked until the new jobs are committed:
-    of several processes starting at once, the first enqueues and the others then see its
+    message gets no second one. Only when a first look, without locks, finds a message
+    without a job are the QUEUED rows locked, and they stay locked until the new jobs are
+    committed: of several processes at once, the first enqueues and the others then see its
     jobs. (SQLite, where FOR UPDATE does not exist, is served by one process.)"""
+    queued = await EmailMessage.filter(state=EmailState.QUEUED).values_list("id", flat=True)
+    if not await _without_job(list(queued)):  # the usual case: no lock taken
+        return 0
     async with in_transaction():
         waiting = (
             await EmailMessage.filter(state=EmailState.QUEUED).order_by("id").select_for_update()
         )
-        if not waiting:
-            return 0
-        waiting_ids = [message.id for message in waiting]
-        has_job = await jobs.pending_payload_values(jobs.SEND_EMAIL, "email_id", waiting_ids)
-        without_job = [email_id for email_id in waiting_ids if email_id not in has_job]
+        without_job = await _without_job([message.id for message in waiting])
         for email_id in without_job:
             await jobs.enqueue(jobs.SEND_EMAIL, email_id=email_id)
     return len(without_job)
+
+
+async def _without_job(email_ids: list[int]) -> list[int]:
+    """Of `email_ids`, those no e-mail job not done yet is to send."""
+    if not email_ids:
+        return []
+    has_job = await jobs.pending_payload_values(jobs.SEND_EMAIL, "email_id", email_ids)
+    return [email_id for email_id in email_ids if email_id not in has_job]

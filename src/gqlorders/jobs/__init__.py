@@ -1,4 +1,5 @@
-"""Background jobs behind one small interface (SPEC §8; STACK_NOTES: arq may be swapped).
+"""Background jobs behind one small interface (SPEC §8; docs/architecture.md: arq may be
+swapped).
 
 `enqueue` writes an outbox row inside the caller's transaction: a committed change never
 loses its job and a rolled-back one never enqueues any. After each request (and every few
@@ -14,6 +15,12 @@ in this one restored from a backup, under a Redis that ran the newer rows it los
 token set at insert does not. arq refuses an id it still knows (queued, running, or a result
 kept for an hour) by returning None: the relay then asks Redis why (`hand_on`) and never
 leaves a row dispatched without a job in Redis or a recorded outcome.
+
+A process that dies holding claimed rows leaves them dispatched with nothing in Redis (it
+claims, then enqueues); they are handed out again once claimed for longer than the runner's
+`reclaim_after`. Behind Redis that is short: a second hand-off of a job still queued or running
+is refused and diagnosed (`hand_on`), never run twice. In process there is no such check, so the
+age is far longer than any job runs.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import logging
 from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -37,7 +45,10 @@ from gqlorders.jobs.queues import QueueClaimedError, Refusal, own_queue, refusal
 from gqlorders.jobs.queues import claim_queue as claim_queue
 from gqlorders.jobs.queues import installation_id as installation_id
 from gqlorders.jobs.queues import queue_name as queue_name
+from gqlorders.jobs.queues import queue_status as queue_status
+from gqlorders.jobs.queues import reset_installation as reset_installation
 from gqlorders.models import IdempotencyKey, OutboxJob
+from gqlorders.models.outbox import new_token
 from gqlorders.observability import JOB_HANDOFFS_LOST
 
 logger = logging.getLogger("gqlorders.jobs")
@@ -49,7 +60,10 @@ IMPORT_INBOX = "import_inbox"
 DELIVER_WEBHOOKS = "deliver_webhooks"
 
 MAX_TRIES = 6
-STALE_AFTER = timedelta(minutes=10)  # far longer than any job runs
+STALE_AFTER = timedelta(minutes=10)  # in process: far longer than any job runs
+# Behind Redis: time enough for a live relay to enqueue what it claimed (milliseconds).
+HANDOFF_STALE_AFTER = timedelta(minutes=2)
+REQUEUE_EMAILS_EVERY = timedelta(minutes=5)
 KEEP_DONE = timedelta(days=7)  # how long the row of a job that ran is kept
 PRUNE_EVERY = timedelta(hours=1)
 
@@ -185,7 +199,18 @@ async def release(rows: list[OutboxJob]) -> None:
         await OutboxJob.filter(id__in=[row.id for row in rows]).update(dispatched_at=None)
 
 
+async def renew(row: OutboxJob) -> None:
+    """Give a claimed row back to the outbox under a new token: its next hand-off is a new job
+    id, which arq does not refuse for what it keeps of the old one (a failed result). Only if
+    the row still has the token it was claimed with."""
+    await OutboxJob.filter(id=row.id, token=row.token).update(token=new_token(), dispatched_at=None)
+
+
 class Runner(Protocol):
+    # How long a claimed, not done row stays dispatched before it is handed out again (its
+    # process died between the claim and the hand-off, or the run).
+    reclaim_after: timedelta
+
     async def after_commit(self) -> None:
         """Hand the committed jobs on (after each request, and periodically)."""
 
@@ -199,6 +224,8 @@ class Runner(Protocol):
 
 class InProcessRunner:
     """Runs job functions in this process: the embedded default, one command serves all."""
+
+    reclaim_after = STALE_AFTER  # a job may still be running in another process
 
     def __init__(
         self,
@@ -273,6 +300,8 @@ class RedisRelay:
     """Moves committed outbox rows to arq (SPEC §8), on this installation's queue: `queue`
     (ARQ_QUEUE), or `gqlorders:<installation id>`."""
 
+    reclaim_after = HANDOFF_STALE_AFTER  # `hand_on` tells a job still in Redis from a lost one
+
     def __init__(self, redis_url: str, queue: str | None = None) -> None:
         self.redis_url = redis_url
         self.configured_queue = queue
@@ -313,18 +342,23 @@ class RedisRelay:
 
     async def hand_on(self, pool: Any, row: OutboxJob) -> None:
         """Enqueue the claimed row's job. When arq refuses its id, the row stays dispatched
-        only if the job is in Redis; it is done if arq holds its result; otherwise it goes
-        back to the outbox (counted: something removed the job from Redis meanwhile)."""
+        only if the job is in Redis, and is done only if arq holds its successful result; a
+        failed result (timed out, cancelled, its worker died too often) or nothing at all
+        (counted: something removed the job from Redis meanwhile) puts the row back under a
+        new job id, and this pass of the relay hands it on again."""
         arq_id = job_id(row)
         if await pool.enqueue_job(row.job, _job_id=arq_id, _queue_name=self.queue, **row.payload):
             return
         refusal = await refusal_reason(pool, arq_id)
-        if refusal is Refusal.FINISHED:
+        if refusal is Refusal.SUCCEEDED:
             await mark_done(arq_id)
+        elif refusal is Refusal.FAILED:
+            logger.warning("arq holds a failed run of job %s: handed on again as a new job", arq_id)
+            await renew(row)
         elif refusal is Refusal.UNKNOWN:
             logger.warning("arq refused job %s and holds nothing of it: back to the outbox", arq_id)
             JOB_HANDOFFS_LOST.labels(row.job).inc()
-            await release([row])
+            await renew(row)
 
     async def drain(self) -> None:
         """Jobs run in the workers: nothing to wait for in this process."""
@@ -365,27 +399,48 @@ async def after_request() -> None:
 
 
 async def relay_forever(interval: float = 2.0) -> None:
-    """Pick up jobs no request handed on (Redis was down, another process committed them, a
-    process died holding them); settle the e-mails whose sender died mid-send (sent again, or
-    FAILED if their content was on its way: never sent twice, SPEC §8); hand due webhook
-    deliveries to jobs; and, hourly, prune the rows of old jobs, expired idempotency keys and the
-    feed's expired events."""
-    from gqlorders.emails import recover_stalled_sends  # emails enqueues through this module
-    from gqlorders.webhooks.fanout import dispatch_due  # so does the webhooks' fan-out
-
-    pruned_at: datetime | None = None
+    """Every `interval` seconds, `relay_pass`; failures are logged and the next pass tries
+    again. (The first e-mail requeue comes after REQUEUE_EMAILS_EVERY: a server has just done
+    one as it started.)"""
+    done = RelayPasses(requeued_at=now())
     while True:
         await asyncio.sleep(interval)
         try:
-            await reclaim_stale()
-            await recover_stalled_sends()
-            await events.sequence()  # a feed event no reader has asked for yet gets its place
-            await dispatch_due()  # webhook retries, and deliveries whose job was lost
-            await after_request()
-            if pruned_at is None or now() - pruned_at >= PRUNE_EVERY:
-                await prune_done()
-                await IdempotencyKey.prune_expired()
-                await events.prune_expired()
-                pruned_at = now()
+            await relay_pass(done)
         except Exception:
             logger.exception("the outbox relay failed; trying again")
+
+
+@dataclass
+class RelayPasses:
+    """When a process's relay last did its slower chores."""
+
+    requeued_at: datetime | None = None
+    pruned_at: datetime | None = None
+
+
+async def relay_pass(done: RelayPasses | None = None) -> None:
+    """Pick up jobs no request handed on (Redis was down, another process committed them, a
+    process died holding them: after the runner's `reclaim_after`); settle the e-mails whose
+    sender died mid-send (sent again, or FAILED if their content was on its way: never sent
+    twice, SPEC §8); every few minutes give a job to a QUEUED e-mail left without one (e.g.
+    its job gave up while rendering); give the feed's new events their place; hand due webhook
+    deliveries on; and, hourly, prune the rows of old jobs, expired idempotency keys and the
+    feed's expired events."""
+    from gqlorders import emails  # emails enqueues through this module
+    from gqlorders.webhooks.fanout import dispatch_due  # so does the webhooks' fan-out
+
+    done = done or RelayPasses()
+    await reclaim_stale(_runner.reclaim_after if _runner is not None else STALE_AFTER)
+    await emails.recover_stalled_sends()
+    if done.requeued_at is None or now() - done.requeued_at >= REQUEUE_EMAILS_EVERY:
+        await emails.requeue_waiting()
+        done.requeued_at = now()
+    await events.sequence()  # a feed event no reader has asked for yet gets its place
+    await dispatch_due()  # webhook retries, and deliveries whose job was lost
+    await after_request()
+    if done.pruned_at is None or now() - done.pruned_at >= PRUNE_EVERY:
+        await prune_done()
+        await IdempotencyKey.prune_expired()
+        await events.prune_expired()
+        done.pruned_at = now()

@@ -12,11 +12,17 @@ from __future__ import annotations
 
 import enum
 import re
+import uuid
 from typing import Any
 
-from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
+from arq.constants import in_progress_key_prefix, job_key_prefix
+from arq.jobs import DeserializationError, Job
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from tortoise.transactions import in_transaction
 
-from gqlorders.models import Installation
+from gqlorders.models import Installation, OutboxJob
+from gqlorders.models.outbox import new_token
 
 QUEUE_PREFIX = "gqlorders:"
 OWNER_KEY_PREFIX = "gqlorders:queue-owner:"
@@ -33,6 +39,28 @@ async def installation_id() -> str:
     if installation is None:
         raise QueueClaimedError("this database has no installation id: run `gqlorders migrate`")
     return installation.installation_id
+
+
+async def reset_installation() -> tuple[str, str]:
+    """Give this database a new installation id (`gqlorders installation reset`): for a clone
+    of another installation's database (a staging database built from a production backup)
+    that runs on the same Redis beside it. Returns (the old id, the new one).
+
+    The clone's jobs not done yet are the original's too, queued (or run) on the original's
+    queue by the original's workers against the original's database: here they go back to the
+    outbox under new tokens, so that this installation's relay hands them to its own queue.
+    The original's claim of its queue in Redis is left alone. One transaction: the id and the
+    rows change together."""
+    async with in_transaction():
+        installation = await Installation.first().select_for_update()
+        if installation is None:
+            raise QueueClaimedError("this database has no installation id: run `gqlorders migrate`")
+        old, new = installation.installation_id, uuid.uuid4().hex
+        await Installation.filter(id=installation.id).update(installation_id=new)
+        pending = await OutboxJob.filter(done_at__isnull=True).values_list("id", flat=True)
+        for row_id in pending:
+            await OutboxJob.filter(id=row_id).update(token=new_token(), dispatched_at=None)
+    return old, new
 
 
 def queue_name(installation: str, configured: str | None) -> str:
@@ -85,19 +113,43 @@ async def own_queue(redis: Any, configured: str | None) -> str:
     return queue
 
 
+async def queue_status(redis_url: str, queue: str) -> dict[str, Any]:
+    """Who owns `queue` in Redis and how many jobs it holds (`gqlorders jobs status`); or that
+    Redis is unreachable."""
+    try:
+        async with Redis.from_url(redis_url, socket_connect_timeout=2) as redis:
+            owner = await redis.get(owner_key(queue))
+            return {
+                "queue_owner": owner.decode() if owner else None,
+                "queued_in_redis": await redis.zcard(queue),
+            }
+    except (OSError, RedisError) as error:
+        return {"queue_owner": None, "redis": f"unreachable: {error}"}
+
+
 class Refusal(enum.Enum):
     """Why arq refused to enqueue a job id (`enqueue_job` returned None)."""
 
     QUEUED = "queued"  # the job is waiting or running: nothing to do
-    FINISHED = "finished"  # arq keeps its result: the job ran
-    UNKNOWN = "unknown"  # nothing left in Redis (expired meanwhile): hand it on again
+    SUCCEEDED = "succeeded"  # arq keeps its result, a success: the job ran
+    # arq keeps a failed result: cut short at its timeout, cancelled, expired, or never run
+    # because its worker died too often ("max retries exceeded"); the job's own failures are
+    # recorded by the job (`arq_worker`), so this one did not take effect: run it again
+    FAILED = "failed"
+    UNKNOWN = "unknown"  # nothing readable left in Redis (expired meanwhile): hand it on again
 
 
 async def refusal_reason(redis: Any, job_id: str) -> Refusal:
-    """What arq holds under `job_id`. The job key and the in-progress key are looked at before
-    the result, so that a job finishing meanwhile is seen as one or the other, not as gone."""
+    """What arq holds under `job_id` (`redis`: an arq pool, whose deserializer reads results).
+    The job key and the in-progress key are looked at before the result, so that a job
+    finishing meanwhile is seen as one or the other, not as gone."""
     if await redis.exists(job_key_prefix + job_id, in_progress_key_prefix + job_id):
         return Refusal.QUEUED
-    if await redis.exists(result_key_prefix + job_id):
-        return Refusal.FINISHED
-    return Refusal.UNKNOWN
+    job = Job(job_id, redis, _deserializer=getattr(redis, "job_deserializer", None))
+    try:
+        result = await job.result_info()
+    except DeserializationError:  # a key under the id that is not arq's record of a run
+        return Refusal.UNKNOWN
+    if result is None:
+        return Refusal.UNKNOWN
+    return Refusal.SUCCEEDED if result.success else Refusal.FAILED

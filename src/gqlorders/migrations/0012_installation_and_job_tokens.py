@@ -2,9 +2,11 @@
 every Redis the database ever meets (issue 13), not only inside this database.
 
 The installation id is drawn here, when `gqlorders migrate` runs on this database (never in a
-later migration: it names this installation's arq queue for good). Rows not done yet get a
-token each, so that a relay hands them out under the new job id; rows done keep '' (the
-column's default): they never get a job id again.
+later migration: it names this installation's arq queue; only `gqlorders installation reset`
+changes it). Rows not done yet get a token each and go back to the outbox (no longer
+dispatched), so that the first relay hands them out at once under the new job id, on the new
+queue: their jobs of the old form wait on arq's default queue, which no worker reads any more.
+Rows done keep '' (the column's default): they never get a job id again.
 """
 
 import uuid
@@ -31,8 +33,8 @@ async def identify_installation(apps, schema_editor) -> None:  # type: ignore[no
     )
     for row in pending:
         await client.execute_query(
-            f'UPDATE "outbox_job" SET "token" = {_placeholder(schema_editor, 1)} '
-            f'WHERE "id" = {_placeholder(schema_editor, 2)}',
+            f'UPDATE "outbox_job" SET "token" = {_placeholder(schema_editor, 1)}, '
+            f'"dispatched_at" = NULL WHERE "id" = {_placeholder(schema_editor, 2)}',
             [new_token(), row["id"]],
         )
 
@@ -61,8 +63,8 @@ class Migration(migrations.Migration):
                 "table": "installation",
                 "app": "models",
                 "pk_attr": "id",
-                "table_description": "This database's identity (one row, written by migration "
-                "0012 with a random id): it names",
+                "table_description": "This database's identity: one row, written by migration "
+                "0012 with a random id.",
             },
             bases=["Model"],
         ),

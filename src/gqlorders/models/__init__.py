@@ -6,6 +6,7 @@ from gqlorders.models.emails import EmailMessage, EmailState
 from gqlorders.models.events import OrderEvent
 from gqlorders.models.feed import FeedEvent
 from gqlorders.models.idempotency import IdempotencyKey
+from gqlorders.models.installation import Installation
 from gqlorders.models.invoices import Invoice, InvoiceLine, InvoiceStatus
 from gqlorders.models.marketplaces import InboxMessage, InboxState, MarketplaceConnection
 from gqlorders.models.organizations import (
@@ -16,7 +17,7 @@ from gqlorders.models.organizations import (
     NumberSequence,
     Organization,
 )
-from gqlorders.models.outbox import Installation, OutboxJob
+from gqlorders.models.outbox import OutboxJob
 from gqlorders.models.packages import Package, PackageLine, PackageStatus
 from gqlorders.models.sales_orders import (
     DiscountType,

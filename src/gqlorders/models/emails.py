@@ -14,6 +14,11 @@ class EmailState(StrEnum):
     SENT = "SENT"
     FAILED = "FAILED"
 
+    def shown(self) -> EmailState:
+        """The state as clients see it: SENDING is internal (a job holds the message), shown
+        as QUEUED."""
+        return EmailState.QUEUED if self is EmailState.SENDING else self
+
 
 class EmailMessage(Model):
     id = fields.BigIntField(primary_key=True)

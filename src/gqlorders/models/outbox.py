@@ -28,16 +28,3 @@ class OutboxJob(Model):
         table = "outbox_job"
         # Partial indexes on the rows still to run, and on the finished ones for pruning, are in
         # migration 0011 (raw SQL: tortoise's PartialIndex cannot say IS NULL).
-
-
-class Installation(Model):
-    """This database's identity (one row, written by migration 0012 with a random id): it names
-    the arq queue and claims it in Redis, so that installations sharing a Redis never take each
-    other's jobs. A restored backup keeps it: its rows are the same rows."""
-
-    id = fields.IntField(primary_key=True)
-    installation_id = fields.CharField(max_length=32, unique=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
-
-    class Meta:
-        table = "installation"

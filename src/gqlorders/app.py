@@ -21,9 +21,11 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET
 from tortoise import connections
 from tortoise.timezone import now
@@ -33,9 +35,11 @@ from gqlorders.api import idempotency
 from gqlorders.api.context import Context, bearer_token, context_for
 from gqlorders.api.ids import encode_id, parse_id
 from gqlorders.api.schema import build_schema
+from gqlorders.api.subscriptions import ConnectionCounts, LiveConnection, accept_connection
 from gqlorders.config import Settings, load_settings
 from gqlorders.database import connected
 from gqlorders.emails import requeue_waiting
+from gqlorders.events import live
 from gqlorders.marketplace_import import receive_webhook
 from gqlorders.observability import (
     OUTBOX_LAG,
@@ -79,9 +83,19 @@ def check_request_shape(data: Any) -> None:
 
 
 class GraphQLApp(GraphQL):
+    graphql_transport_ws_handler_class = LiveConnection
+
     def __init__(self, schema: Any, settings: Settings, **options: Any) -> None:
-        super().__init__(schema, **options)
+        super().__init__(
+            schema,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            max_subscriptions_per_connection=None,  # LiveConnection counts subscriptions
+            **options,
+        )
         self.settings = settings
+        self.live_settings = settings.live
+        self.connection_counts = ConnectionCounts(settings.live.max_connections)
+        self.live: live.LiveFeed | None = None  # while the app runs (its lifespan)
 
     async def run(  # type: ignore[override]
         self, request: Request | Any, context: Any = UNSET, root_value: Any = UNSET
@@ -115,8 +129,15 @@ class GraphQLApp(GraphQL):
         """Strawberry's GraphiQL page, loading React and GraphiQL from /static/graphiql/."""
         return (STATIC / "graphiql.html").read_text(encoding="utf-8")
 
-    async def get_context(self, request: Request, response: Any) -> Context:  # type: ignore[override]
-        return await context_for(request)
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:  # type: ignore[override]
+        context = await context_for(request)
+        if isinstance(request, WebSocket):
+            context.live = self.live
+        return context
+
+    async def on_ws_connect(self, context: Context) -> Any:  # type: ignore[override]
+        await accept_connection(context, self.connection_counts)
+        return UNSET  # a `connection_ack` without payload
 
     def decode_json(self, data: str | bytes) -> object:
         """Strict JSON: invalid UTF-8 or absurd nesting is the client's error (400)."""
@@ -239,6 +260,13 @@ def create_app(
                     await requeue_waiting()
                 except Exception:  # the next start tries again: serve meanwhile
                     logging.getLogger("gqlorders.app").exception("requeueing e-mails failed")
+            graphql.live = await stack.enter_async_context(
+                live.running(
+                    settings.database_url,
+                    is_sqlite=settings.is_sqlite,
+                    max_queued=settings.live.max_queued,
+                )
+            )
             relay = asyncio.create_task(jobs.relay_forever())
             if freeze_after_startup:
                 gc.collect()
@@ -253,9 +281,10 @@ def create_app(
                 await runner.stop(grace=25)
 
     graphql = GraphQLApp(build_schema(settings.limits), settings, graphql_ide="graphiql")
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
             Mount("/static/graphiql", StaticFiles(directory=STATIC / "graphiql")),
             Route("/documents/{kind}/{id}.pdf", download_document),
             Route("/webhooks/{key}", webhook, methods=["POST"]),
@@ -273,6 +302,8 @@ def create_app(
         ],
         lifespan=lifespan,
     )
+    app.state.graphql = graphql
+    return app
 
 
 def served_app() -> Starlette:

@@ -21,6 +21,17 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Live:
+    """What live updates (subscriptions over WebSocket) may hold; README "Live updates"."""
+
+    max_subscriptions: int = 20  # per connection
+    max_connections: int = 100  # per organization, in each server process
+    max_queued: int = 1000  # events waiting for one subscription before it is dropped
+    keepalive: timedelta = timedelta(seconds=15)  # between pings; no pong by the next: closed
+    token_recheck: timedelta = timedelta(seconds=10)  # a revoked token's sockets close by then
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     database_url: str
@@ -32,6 +43,7 @@ class Settings:
     log_json: bool = True
     idempotency_ttl: timedelta = timedelta(hours=24)  # how long a mutation's key answers
     event_retention: timedelta = timedelta(days=30)  # how long the feed keeps events
+    live: Live = Live()
 
     @property
     def is_sqlite(self) -> bool:
@@ -59,6 +71,15 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         log_json=env.get("LOG_FORMAT", "json") == "json",
         idempotency_ttl=parse_duration(env.get("IDEMPOTENCY_TTL") or "24h", "IDEMPOTENCY_TTL"),
         event_retention=parse_duration(env.get("EVENT_RETENTION") or "30d", "EVENT_RETENTION"),
+        live=Live(
+            max_subscriptions=int(env.get("LIVE_MAX_SUBSCRIPTIONS") or Live.max_subscriptions),
+            max_connections=int(env.get("LIVE_MAX_CONNECTIONS") or Live.max_connections),
+            max_queued=int(env.get("LIVE_MAX_QUEUED") or Live.max_queued),
+            keepalive=parse_duration(env.get("LIVE_KEEPALIVE") or "15s", "LIVE_KEEPALIVE"),
+            token_recheck=parse_duration(
+                env.get("LIVE_TOKEN_RECHECK") or "10s", "LIVE_TOKEN_RECHECK"
+            ),
+        ),
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import json
 import logging
@@ -25,13 +26,14 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET
 from tortoise import connections
 from tortoise.timezone import now
 
 from gqlorders import documents, events, jobs
-from gqlorders.api import idempotency
+from gqlorders.api import idempotency, persisted_queries
 from gqlorders.api.context import Context, bearer_token, context_for
 from gqlorders.api.ids import encode_id, parse_id
 from gqlorders.api.schema import build_schema
@@ -96,18 +98,26 @@ class GraphQLApp(GraphQL):
         self.live_settings = settings.live
         self.connection_counts = ConnectionCounts(settings.live.max_connections)
         self.live: live.LiveFeed | None = None  # while the app runs (its lifespan)
+        self.persisted_queries = persisted_queries.build_store(settings.redis_url)
 
     async def run(  # type: ignore[override]
         self, request: Request | Any, context: Any = UNSET, root_value: Any = UNSET
     ) -> Any:
         """A POST with an idempotency key runs once per key (api/idempotency.py); without a
-        token it is answered as without a key (UNAUTHENTICATED)."""
+        token it is answered as without a key (UNAUTHENTICATED). A persisted query's hash is
+        resolved first (api/persisted_queries.py), so that a keyed one is keyed too."""
+        try:
+            return await self._run(request, context, root_value)
+        except persisted_queries.Refused as refused:
+            return refused.response()
+
+    async def _run(self, request: Request | Any, context: Any, root_value: Any) -> Any:
         if not isinstance(request, Request) or request.method != "POST":
             return await super().run(request, context, root_value)
         try:
             keyed = idempotency.keyed_request(
                 request.headers.get(idempotency.HEADER),
-                await request.body(),
+                await self._body_with_persisted_query(request),
                 self.settings.limits.max_tokens,
             )
         except idempotency.Refused as refused:
@@ -122,6 +132,29 @@ class GraphQLApp(GraphQL):
             context.principal.organization_id,
             self.settings.idempotency_ttl,
             lambda: super(GraphQLApp, self).run(request, context, root_value),
+        )
+
+    async def _body_with_persisted_query(self, request: Request) -> bytes:
+        """The POSTed body, with the document a persisted query's hash names put in (and a
+        document sent with its hash checked and stored)."""
+        body = await request.body()
+        if b"persistedQuery" not in body:
+            return body
+        try:
+            data = json.loads(body)
+        except (UnicodeDecodeError, RecursionError, json.JSONDecodeError):
+            return body
+        if not isinstance(data, dict) or not isinstance(data.get("query"), str | None):
+            return body
+        query = await persisted_queries.resolve(
+            self.persisted_queries, data.get("query"), data.get("extensions")
+        )
+        return json.dumps({**data, "query": query}).encode()
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """A GET naming a persisted query is a read whatever its Accept (Apollo sends */*)."""
+        return "extensions" not in request.query_params and super().should_render_graphql_ide(
+            request
         )
 
     @property
@@ -150,7 +183,14 @@ class GraphQLApp(GraphQL):
     async def parse_http_body(self, request: Any) -> Any:
         if request.method != "GET" and "json" in (request.content_type or ""):
             check_request_shape(self.parse_json(await request.get_body()))
-        return await super().parse_http_body(request)
+        data = await super().parse_http_body(request)
+        if isinstance(data, list):
+            return [await self._with_persisted_query(item) for item in data]
+        return await self._with_persisted_query(data)
+
+    async def _with_persisted_query(self, data: GraphQLRequestData) -> GraphQLRequestData:
+        query = await persisted_queries.resolve(self.persisted_queries, data.query, data.extensions)
+        return dataclasses.replace(data, query=query)
 
 
 async def healthz(request: Request) -> Response:

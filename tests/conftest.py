@@ -17,6 +17,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from starlette.applications import Starlette
 from tortoise import Tortoise
 
 from gqlorders import database, jobs
@@ -64,8 +65,12 @@ async def settings(backend: str) -> AsyncIterator[object]:
 
 
 @pytest.fixture(scope="session")
-async def http(settings: object) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, manage_database=False)  # type: ignore[arg-type]
+def app(settings: object) -> Starlette:
+    return create_app(settings, manage_database=False)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+async def http(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import json
 import logging
@@ -21,21 +22,26 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLRequestData
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET
 from tortoise import connections
 from tortoise.timezone import now
 
 from gqlorders import documents, events, jobs
-from gqlorders.api import idempotency
+from gqlorders.api import idempotency, persisted_queries
 from gqlorders.api.context import Context, bearer_token, context_for
 from gqlorders.api.ids import encode_id, parse_id
 from gqlorders.api.schema import build_schema
+from gqlorders.api.subscriptions import ConnectionCounts, LiveConnection, accept_connection
 from gqlorders.config import Settings, load_settings
 from gqlorders.database import connected
 from gqlorders.emails import requeue_waiting
+from gqlorders.events import live
 from gqlorders.marketplaces.importing import receive_webhook
 from gqlorders.observability import (
     OUTBOX_LAG,
@@ -80,21 +86,39 @@ def check_request_shape(data: Any) -> None:
 
 
 class GraphQLApp(GraphQL):
+    graphql_transport_ws_handler_class = LiveConnection
+
     def __init__(self, schema: Any, settings: Settings, **options: Any) -> None:
-        super().__init__(schema, **options)
+        super().__init__(
+            schema,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            max_subscriptions_per_connection=None,  # LiveConnection counts subscriptions
+            **options,
+        )
         self.settings = settings
+        self.live_settings = settings.live
+        self.connection_counts = ConnectionCounts(settings.live.max_connections)
+        self.live: live.LiveFeed | None = None  # while the app runs (its lifespan)
+        self.persisted_queries = persisted_queries.build_store(settings.redis_url)
 
     async def run(  # type: ignore[override]
         self, request: Request | Any, context: Any = UNSET, root_value: Any = UNSET
     ) -> Any:
         """A POST with an idempotency key runs once per key (api/idempotency.py); without a
-        token it is answered as without a key (UNAUTHENTICATED)."""
+        token it is answered as without a key (UNAUTHENTICATED). A persisted query's hash is
+        resolved first (api/persisted_queries.py), so that a keyed one is keyed too."""
+        try:
+            return await self._run(request, context, root_value)
+        except persisted_queries.Refused as refused:
+            return refused.response()
+
+    async def _run(self, request: Request | Any, context: Any, root_value: Any) -> Any:
         if not isinstance(request, Request) or request.method != "POST":
             return await super().run(request, context, root_value)
         try:
             keyed = idempotency.keyed_request(
                 request.headers.get(idempotency.HEADER),
-                await request.body(),
+                await self._body_with_persisted_query(request),
                 self.settings.limits.max_tokens,
             )
         except idempotency.Refused as refused:
@@ -111,13 +135,43 @@ class GraphQLApp(GraphQL):
             lambda: super(GraphQLApp, self).run(request, context, root_value),
         )
 
+    async def _body_with_persisted_query(self, request: Request) -> bytes:
+        """The POSTed body, with the document a persisted query's hash names put in (and a
+        document sent with its hash checked and stored)."""
+        body = await request.body()
+        if b"persistedQuery" not in body:
+            return body
+        try:
+            data = json.loads(body)
+        except (UnicodeDecodeError, RecursionError, json.JSONDecodeError):
+            return body
+        if not isinstance(data, dict) or not isinstance(data.get("query"), str | None):
+            return body
+        query = await persisted_queries.resolve(
+            self.persisted_queries, data.get("query"), data.get("extensions")
+        )
+        return json.dumps({**data, "query": query}).encode()
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """A GET naming a persisted query is a read whatever its Accept (Apollo sends */*)."""
+        return "extensions" not in request.query_params and super().should_render_graphql_ide(
+            request
+        )
+
     @property
     def graphql_ide_html(self) -> str:
         """Strawberry's GraphiQL page, loading React and GraphiQL from /static/graphiql/."""
         return (STATIC / "graphiql.html").read_text(encoding="utf-8")
 
-    async def get_context(self, request: Request, response: Any) -> Context:  # type: ignore[override]
-        return await context_for(request)
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:  # type: ignore[override]
+        context = await context_for(request)
+        if isinstance(request, WebSocket):
+            context.live = self.live
+        return context
+
+    async def on_ws_connect(self, context: Context) -> Any:  # type: ignore[override]
+        await accept_connection(context, self.connection_counts)
+        return UNSET  # a `connection_ack` without payload
 
     def decode_json(self, data: str | bytes) -> object:
         """Strict JSON: invalid UTF-8 or absurd nesting is the client's error (400)."""
@@ -130,7 +184,14 @@ class GraphQLApp(GraphQL):
     async def parse_http_body(self, request: Any) -> Any:
         if request.method != "GET" and "json" in (request.content_type or ""):
             check_request_shape(self.parse_json(await request.get_body()))
-        return await super().parse_http_body(request)
+        data = await super().parse_http_body(request)
+        if isinstance(data, list):
+            return [await self._with_persisted_query(item) for item in data]
+        return await self._with_persisted_query(data)
+
+    async def _with_persisted_query(self, data: GraphQLRequestData) -> GraphQLRequestData:
+        query = await persisted_queries.resolve(self.persisted_queries, data.query, data.extensions)
+        return dataclasses.replace(data, query=query)
 
 
 async def healthz(request: Request) -> Response:
@@ -241,6 +302,13 @@ def create_app(
                     await requeue_waiting()
                 except Exception:  # the next start tries again: serve meanwhile
                     logging.getLogger("gqlorders.app").exception("requeueing e-mails failed")
+            graphql.live = await stack.enter_async_context(
+                live.running(
+                    settings.database_url,
+                    is_sqlite=settings.is_sqlite,
+                    max_queued=settings.live.max_queued,
+                )
+            )
             relay = asyncio.create_task(jobs.relay_forever())
             if freeze_after_startup:
                 gc.collect()
@@ -255,9 +323,10 @@ def create_app(
                 await runner.stop(grace=25)
 
     graphql = GraphQLApp(build_schema(settings.limits), settings, graphql_ide="graphiql")
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
             Mount("/static/graphiql", StaticFiles(directory=STATIC / "graphiql")),
             Route("/documents/{kind}/{id}.pdf", download_document),
             Route("/webhooks/{key}", webhook, methods=["POST"]),
@@ -275,6 +344,8 @@ def create_app(
         ],
         lifespan=lifespan,
     )
+    app.state.graphql = graphql
+    return app
 
 
 def served_app() -> Starlette:

@@ -21,6 +21,17 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Live:
+    """What live updates (subscriptions over WebSocket) may hold; README "Live updates"."""
+
+    max_subscriptions: int = 20  # per connection
+    max_connections: int = 100  # per organization, in each server process
+    max_queued: int = 1000  # events waiting for one subscription before it is dropped
+    keepalive: timedelta = timedelta(seconds=15)  # between pings; no pong by the next: closed
+    token_recheck: timedelta = timedelta(seconds=10)  # a revoked token's sockets close by then
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     database_url: str
@@ -35,6 +46,7 @@ class Settings:
     webhook_allow_private: bool = False
     webhook_retry_schedule: tuple[timedelta, ...] = ()  # empty: webhooks.RETRY_SCHEDULE
     webhook_disable_after: timedelta = timedelta(days=5)
+    live: Live = Live()
 
     @property
     def is_sqlite(self) -> bool:
@@ -70,6 +82,15 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         ),
         webhook_disable_after=parse_duration(
             env.get("WEBHOOK_DISABLE_AFTER") or "5d", "WEBHOOK_DISABLE_AFTER"
+        ),
+        live=Live(
+            max_subscriptions=int(env.get("LIVE_MAX_SUBSCRIPTIONS") or Live.max_subscriptions),
+            max_connections=int(env.get("LIVE_MAX_CONNECTIONS") or Live.max_connections),
+            max_queued=int(env.get("LIVE_MAX_QUEUED") or Live.max_queued),
+            keepalive=parse_duration(env.get("LIVE_KEEPALIVE") or "15s", "LIVE_KEEPALIVE"),
+            token_recheck=parse_duration(
+                env.get("LIVE_TOKEN_RECHECK") or "10s", "LIVE_TOKEN_RECHECK"
+            ),
         ),
     )
 

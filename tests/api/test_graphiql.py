@@ -244,6 +244,24 @@ HEADERS_EDITOR = _editor(".graphiql-editor-tool .graphiql-editor:not(.hidden) .C
 RESULT = _editor(".result-window .CodeMirror")
 
 
+def run_in_graphiql(browser: DevTools, base: str, token: str, query: str) -> None:
+    """Open GraphiQL, type the query, paste the token into the Headers editor and run it, as a
+    user would."""
+    browser.call("Page.navigate", url=f"{base}/graphql")
+    rendered = "!!document.querySelector('.graphiql-container .graphiql-execute-button')"
+    _wait_for("GraphiQL to render", lambda: browser.evaluate(rendered), 60)
+    browser.evaluate(f"{QUERY_EDITOR}.focus(); {QUERY_EDITOR}.execCommand('selectAll')")
+    browser.call("Input.insertText", text=query)
+    browser.evaluate(
+        "[...document.querySelectorAll('.graphiql-editor-tools button')]"
+        ".find(button => button.textContent === 'Headers').click()"
+    )
+    _wait_for("the Headers editor", lambda: browser.evaluate(f"!!{HEADERS_EDITOR}"), 30)
+    browser.evaluate(f"{HEADERS_EDITOR}.focus(); {HEADERS_EDITOR}.execCommand('selectAll')")
+    browser.call("Input.insertText", text=json.dumps({"Authorization": f"Bearer {token}"}))
+    browser.evaluate("document.querySelector('.graphiql-execute-button').click()")
+
+
 # Waits are bounds for a loaded CI machine (2 cores shared with PostgreSQL and Redis), where
 # starting Chromium and a server and parsing GraphiQL's bundles can take far longer than here:
 # they cost nothing when things are quick. Their sum stays inside this test's own timeout.
@@ -256,21 +274,7 @@ def test_graphiql_runs_a_query_in_a_browser_without_a_cdn(
     browser.call("Network.enable")
     browser.call("Runtime.enable")
     browser.call("Page.enable")
-    browser.call("Page.navigate", url=f"{base}/graphql")
-    rendered = "!!document.querySelector('.graphiql-container .graphiql-execute-button')"
-    _wait_for("GraphiQL to render", lambda: browser.evaluate(rendered), 60)
-
-    # Type the query, then paste the token into the Headers editor, as a user would.
-    browser.evaluate(f"{QUERY_EDITOR}.focus(); {QUERY_EDITOR}.execCommand('selectAll')")
-    browser.call("Input.insertText", text="{ settings { currency } }")
-    browser.evaluate(
-        "[...document.querySelectorAll('.graphiql-editor-tools button')]"
-        ".find(button => button.textContent === 'Headers').click()"
-    )
-    _wait_for("the Headers editor", lambda: browser.evaluate(f"!!{HEADERS_EDITOR}"), 30)
-    browser.evaluate(f"{HEADERS_EDITOR}.focus(); {HEADERS_EDITOR}.execCommand('selectAll')")
-    browser.call("Input.insertText", text=json.dumps({"Authorization": f"Bearer {token}"}))
-    browser.evaluate("document.querySelector('.graphiql-execute-button').click()")
+    run_in_graphiql(browser, base, token, "{ settings { currency } }")
 
     def answered() -> str | None:
         text = browser.evaluate(f"{RESULT}.getValue()")
@@ -303,3 +307,64 @@ def test_graphiql_runs_a_query_in_a_browser_without_a_cdn(
         ".then(() => 'reached', () => 'unreachable')"
     )
     assert cdn == "unreachable"
+
+
+ORDER_FOR_GRAPHIQL = """
+mutation {
+  createCustomer(input: {name: "Walk-in"}) { customer { id } }
+  createItem(input: {sku: "LAMP", name: "Lamp", kind: GOODS, rate: "25.00"}) { item { id } }
+}"""
+CREATE_ORDER_FOR_GRAPHIQL = """
+mutation($customer: ID!, $item: ID!) {
+  createSalesOrder(input: {customerId: $customer, lines: [{itemId: $item, quantity: "1"}]}) {
+    salesOrder { id number }
+  }
+}"""
+
+
+@pytest.mark.timeout(360)
+def test_graphiql_runs_a_subscription_that_sees_an_order_created_elsewhere(
+    browser: DevTools, server: tuple[str, str]
+) -> None:
+    base, token = server
+    browser.call("Network.enable")
+    run_in_graphiql(
+        browser,
+        base,
+        token,
+        "subscription { events { node { type resource { ... on SalesOrder { number } } } } }",
+    )
+
+    def subscribed() -> bool:
+        browser.evaluate("0")  # DevTools events arrive while a command is answered
+        sockets = [e for e in browser.events if e.get("method") == "Network.webSocketFrameReceived"]
+        return any("connection_ack" in e["params"]["response"]["payloadData"] for e in sockets)
+
+    _wait_for("the subscription's connection_ack", subscribed, 60)
+    time.sleep(1)  # the subscribe message follows the ack
+
+    # Another client creates an order ...
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base, headers=headers, trust_env=False, timeout=30) as http:
+        made = http.post("/graphql", json={"query": ORDER_FOR_GRAPHIQL}).json()["data"]
+        variables = {
+            "customer": made["createCustomer"]["customer"]["id"],
+            "item": made["createItem"]["item"]["id"],
+        }
+        order = http.post(
+            "/graphql", json={"query": CREATE_ORDER_FOR_GRAPHIQL, "variables": variables}
+        ).json()["data"]["createSalesOrder"]["salesOrder"]
+
+    # ... and it arrives in GraphiQL's result pane.
+    def arrived() -> str | None:
+        text = browser.evaluate(f"{RESULT}.getValue()")
+        return text if "SALES_ORDER_CREATED" in text else None
+
+    result = json.loads(_wait_for("the order's event in GraphiQL", arrived, 60))
+    assert result == {
+        "data": {
+            "events": {
+                "node": {"type": "SALES_ORDER_CREATED", "resource": {"number": order["number"]}}
+            }
+        }
+    }

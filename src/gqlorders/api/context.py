@@ -2,29 +2,40 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection
 from strawberry.types import Info
 
 from gqlorders.api.dataloaders import Loaders
 from gqlorders.api.errors import graphql_error
+from gqlorders.events.live import LiveFeed
 from gqlorders.observability import organization_var
 from gqlorders.tenancy import Principal, Scope, authenticate
 
 
 @dataclass
 class Context:
-    request: Request | None
+    request: HTTPConnection | None
     principal: Principal | None
     token_given: bool = False
     loaders: Loaders = field(init=False)
+    # WebSocket connections only (api/subscriptions.py):
+    live: LiveFeed | None = None
+    connection_params: dict[str, Any] | None = None  # connection_init's payload
+    close_connection: Callable[[int, str], None] | None = None
 
     def __post_init__(self) -> None:
+        self.fresh_loaders()
+
+    def fresh_loaders(self) -> None:
+        """New, empty loaders: a subscription's every result reads the rows as they are now."""
         self.loaders = Loaders(self.principal.organization_id if self.principal else 0)
 
 
-def bearer_token(request: Request) -> str | None:
+def bearer_token(request: HTTPConnection) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -32,7 +43,7 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
-async def context_for(request: Request) -> Context:
+async def context_for(request: HTTPConnection) -> Context:
     token = bearer_token(request)
     principal = await authenticate(token) if token else None
     if principal is not None:

@@ -34,6 +34,7 @@ from gqlorders.api.mutations.stock import StockMutations
 from gqlorders.api.mutations.webhooks import WebhookMutations
 from gqlorders.api.queries import Query
 from gqlorders.api.scalars import DecimalScalar
+from gqlorders.api.subscriptions import Subscription
 from gqlorders.api.types.catalog import Customer, Item, Tax, Warehouse
 from gqlorders.api.types.events import Event
 from gqlorders.api.types.fulfilment import Invoice, Package
@@ -169,6 +170,7 @@ def build_schema(limits: Limits | None = None) -> strawberry.Schema:
     built = GqlordersSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[
             SalesOrder,
             Customer,

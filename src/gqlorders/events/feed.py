@@ -12,6 +12,9 @@ first, so an event is readable as soon as its change committed. (Ordering by tra
 to the snapshot's xmin would need no writes, but any transaction left open anywhere on the
 server, in any database, would hold the whole feed back.)
 SQLite commits one writer at a time, in the order of its ids: the id is the position there.
+
+Live readers (subscriptions) are woken by `events.notify`: `publish` announces the commit, and
+each sequencer run announces the organizations it gave positions to, as it commits.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from tortoise.transactions import in_transaction
 
 from gqlorders import rows
 from gqlorders.errors import DomainError, ErrorCode
+from gqlorders.events import notify
 from gqlorders.events.snapshots import RESOURCES
 from gqlorders.events.types import EventType, Resource
 from gqlorders.models import FeedEvent
@@ -43,13 +47,19 @@ DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 SEQUENCER_LOCK = 7_012  # advisory lock class of the feed's sequencer
 SEQUENCE_BATCH = 10_000
+# Numbers a batch and notifies the organizations concerned: delivered when the positions are
+# visible, at commit (events/notify.py).
 _SEQUENCE = """
-UPDATE feed_event SET position = numbered.position
-FROM (
-    SELECT id, nextval('feed_event_position') AS position
-    FROM (SELECT id FROM feed_event WHERE position IS NULL ORDER BY id LIMIT $1) waiting
-) numbered
-WHERE feed_event.id = numbered.id
+WITH positioned AS (
+    UPDATE feed_event SET position = numbered.position
+    FROM (
+        SELECT id, nextval('feed_event_position') AS position
+        FROM (SELECT id FROM feed_event WHERE position IS NULL ORDER BY id LIMIT $1) waiting
+    ) numbered
+    WHERE feed_event.id = numbered.id
+    RETURNING feed_event.organization_id
+)
+SELECT pg_notify($2, organization_id::text) FROM (SELECT DISTINCT organization_id FROM positioned) o
 """
 
 _retention = DEFAULT_RETENTION
@@ -80,6 +90,7 @@ async def publish(
         data=data,
     )
     await fanout.fan_out(event)
+    await notify.announce(organization_id)
 
 
 async def record(event_type: EventType, row: Model, actor: str | None) -> None:
@@ -97,17 +108,20 @@ class EventFilter:
     occurred_after: datetime | None = None
 
 
-async def sequence() -> None:
+async def sequence() -> bool:
     """Give the committed events without a position theirs (PostgreSQL), unless another
-    process is doing it right now: its positions are visible when it commits, a moment later."""
+    process is doing it right now: its positions are visible when it commits, a moment later.
+    False in that case (that run may have begun before the latest commits: try again soon)."""
     if _is_sqlite():
-        return
+        return True
     async with in_transaction() as connection:
         locked = await connection.execute_query_dict(
             "SELECT pg_try_advisory_xact_lock($1, 0) AS locked", [SEQUENCER_LOCK]
         )
-        if locked[0]["locked"]:
-            await connection.execute_query(_SEQUENCE, [SEQUENCE_BATCH])
+        if not locked[0]["locked"]:
+            return False
+        await connection.execute_query(_SEQUENCE, [SEQUENCE_BATCH, notify.CHANNEL])
+        return True
 
 
 def _is_sqlite() -> bool:
@@ -181,6 +195,26 @@ def _describe(duration: timedelta) -> str:
         if seconds % size == 0:
             return f"{seconds // size} {unit}"
     return f"{seconds} seconds"
+
+
+async def end_position(organization_id: int) -> int:
+    """The position of the organization's last readable event (0 without any): where a live
+    reader starts."""
+    await sequence()
+    if _is_sqlite():
+        last = await FeedEvent.filter(organization_id=organization_id).order_by("-id").first()
+        return last.id if last else 0
+    last = (
+        await FeedEvent.filter(organization_id=organization_id, position__isnull=False)
+        .order_by("-position")
+        .first()
+    )
+    return last.position if last and last.position is not None else 0
+
+
+def cursor_at(position: int) -> str:
+    """A fresh cursor after `position`, for a reader that is live (it cannot have expired)."""
+    return Position(position, now()).cursor()
 
 
 async def read_feed(

@@ -1,0 +1,90 @@
+"""Wake-ups for the feed's live readers: "this organization's feed may have grown".
+
+A wake-up carries no event: a woken reader reads the feed from its last position, so a lost or
+repeated wake-up costs a read or some latency, never an event (feed.py stays the source).
+
+On PostgreSQL the database delivers them, to every process that listens, whatever process
+wrote (a server, an arq worker recalculating stock, `gqlorders import`): `publish` runs
+`pg_notify` inside the event's own transaction, which PostgreSQL delivers at commit -- never
+for a rolled back change, never before the change is visible. That announcement asks for
+positions; the sequencer run that gives them notifies each organization concerned as *it*
+commits, and that is what wakes the readers. Redis pub/sub (when REDIS_URL is set) would need
+a publish after each commit from every writer, lost if the process dies in between, and an
+installation without Redis would need this anyway: one mechanism, no extra service.
+On SQLite (one process) the wake-up is in-process: `publish` wakes the readers at once, and
+their read waits for the single connection the writing transaction holds until it ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+import asyncpg
+from tortoise import connections
+
+logger = logging.getLogger("gqlorders.events")
+
+CHANNEL = "gqlorders_feed"
+POSITIONS_WANTED = "*"  # `publish`'s payload; the sequencer's are organization ids
+RECONNECT_AFTER = 1.0  # seconds, after the listening connection is lost
+
+Wake = Callable[[int], None]
+
+_wake_in_process: Wake | None = None
+
+
+def wake_in_process(wake: Wake | None) -> None:
+    """Who `publish` wakes on SQLite: the process's live feed (None: nobody listens)."""
+    global _wake_in_process
+    _wake_in_process = wake
+
+
+async def announce(organization_id: int) -> None:
+    """Called by `publish`, inside the event's transaction."""
+    connection = connections.get("default")
+    if connection.capabilities.dialect == "sqlite":
+        if _wake_in_process is not None:
+            _wake_in_process(organization_id)
+        return
+    # One notification per transaction: PostgreSQL folds identical ones together.
+    await connection.execute_query("SELECT pg_notify($1, $2)", [CHANNEL, POSITIONS_WANTED])
+
+
+async def listen_forever(
+    database_url: str,
+    positions_wanted: Callable[[], None],
+    wake: Wake,
+    wake_all: Callable[[], None],
+) -> None:
+    """Hold this process's one LISTEN connection (not the pool's: the pool resets sessions),
+    calling `positions_wanted` for `publish`'s announcements and `wake(organization)` for the
+    sequencer's. After a reconnection `wake_all`: notifications may have been missed."""
+
+    def received(_connection: object, _pid: int, _channel: str, payload: str) -> None:
+        if payload == POSITIONS_WANTED:
+            positions_wanted()
+        elif payload.isdigit():
+            wake(int(payload))
+
+    while True:
+        try:
+            connection = await asyncpg.connect(database_url)
+        except (OSError, asyncpg.PostgresError):
+            logger.warning("cannot listen for feed notifications; retrying", exc_info=True)
+            await asyncio.sleep(RECONNECT_AFTER)
+            continue
+        lost = asyncio.Event()
+        connection.add_termination_listener(lambda _connection, lost=lost: lost.set())
+        try:
+            await connection.add_listener(CHANNEL, received)
+            wake_all()
+            positions_wanted()
+            await lost.wait()
+            logger.warning("the feed's LISTEN connection was lost; reconnecting")
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(connection.close(timeout=2))
+        await asyncio.sleep(RECONNECT_AFTER)

@@ -29,6 +29,7 @@ from gqlorders.api.types.common import (
     PaymentTerms,
     SalesOrderStatus,
     ShippedStatus,
+    TaxMode,
     connection,
     is_row_of,
 )
@@ -224,6 +225,9 @@ class SalesOrder(Node):
     expected_shipment_date: date | None
     delivery_method: str | None
     currency: str
+    tax_mode: TaxMode = strawberry.field(  # type: ignore[valid-type]
+        description="INCLUSIVE: the rates contain their taxes, and the total adds none."
+    )
     sub_total: Decimal
     tax_total: Decimal
     shipping_charge: Decimal

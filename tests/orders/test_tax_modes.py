@@ -29,6 +29,11 @@ query($id: ID!) {
   }
 }"""
 
+BY_TOTAL = """
+query {
+  salesOrders(first: 10, sort: {field: TOTAL, direction: ASC}) { edges { node { id total } } }
+}"""
+
 # SPEC's example read as net: 0.20 × 59.97 × 63.87/70.97 = 10.79…, 0.055 × 11.00 × … = 0.54…
 WORKED_EXAMPLE_EXCLUSIVE = {
     "taxMode": "EXCLUSIVE",
@@ -206,6 +211,26 @@ async def test_a_confirmed_order_keeps_its_mode(org: Organization) -> None:
     # while naming the mode it already has is no change at all
     same = await org.api.ok(UPDATE_ORDER, {"id": order["id"], "taxMode": "INCLUSIVE"})
     assert same["salesOrder"]["total"] == "68.77"
+
+
+async def test_sorting_by_total_reads_what_the_customer_pays(org: Organization) -> None:
+    # Given 100.00 net at 20 % (120.00 to pay) and 110.00 gross at 20 % (110.00 to pay)
+    customer = await org.customer()
+    vat = await org.tax("VAT 20%", "20")
+    lamp = await org.item("LAMP", "100", taxId=vat)
+    net = await org.order(customer, [{"itemId": lamp, "quantity": "1"}])
+    gross = await org.order(
+        customer, [{"itemId": lamp, "quantity": "1", "rate": "110"}], taxMode="INCLUSIVE"
+    )
+
+    # When the orders are listed by total
+    data = await org.api.data(BY_TOTAL)
+
+    # Then the gross order, which adds no tax, comes first
+    assert [edge["node"] for edge in data["salesOrders"]["edges"]] == [
+        {"id": gross["id"], "total": "110.00"},
+        {"id": net["id"], "total": "120.00"},
+    ]
 
 
 # --- any INCLUSIVE order ---------------------------------------------------------------------

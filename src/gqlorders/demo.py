@@ -10,6 +10,7 @@ from gqlorders.catalog.items import NewItem, create_item
 from gqlorders.catalog.taxes import create_tax
 from gqlorders.catalog.warehouses import create_warehouse
 from gqlorders.models import DiscountType, ItemKind, Organization
+from gqlorders.money import TaxMode
 from gqlorders.orders import (
     AdjustmentInput,
     DiscountInput,
@@ -127,10 +128,11 @@ async def create_demo_organization() -> tuple[int, str]:
             ],
             discount=DiscountInput(DiscountType.PERCENTAGE, Decimal(5)),
         ),
-        NewSalesOrder(
+        NewSalesOrder(  # a counter sale at gross prices: 95.60 holds 4.98 of VAT 5.5 %
             customer_id=customers[2].id,
             lines=[LineInput(item_id=coffee.id, quantity=Decimal(4), rate=Decimal("23.90"))],
             adjustment=AdjustmentInput(Decimal("-0.60"), "Rounding"),
+            tax_mode=TaxMode.INCLUSIVE,
         ),
     ]
     for index, data in enumerate(orders):

@@ -25,7 +25,7 @@ from gqlorders.models import (
     SalesOrderLine,
     Tax,
 )
-from gqlorders.money import format_decimal
+from gqlorders.money import TaxMode, format_decimal
 
 SALES_ORDER = "sales_order"
 INVOICE = "invoice"
@@ -97,6 +97,13 @@ async def document_data(kind: str, record_id: int) -> dict[str, Any]:
         "tax_total": _money(record.tax_total),
         "total": _money(record.total),
     }
+    if record.tax_mode == TaxMode.INCLUSIVE:
+        # Gross prices (SPEC §3): the taxes show as contained in the total, not added to it.
+        # (Only then: a net document's data, so its hash and its PDF, stay as they were.)
+        data |= {
+            "prices_include_tax": True,
+            "total_without_tax": _money(record.total - record.tax_total),
+        }
     if isinstance(record, SalesOrder):
         data |= {
             "reference": record.reference_number,

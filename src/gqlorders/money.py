@@ -9,11 +9,19 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
 from typing import Any
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 HUNDRED = Decimal(100)
+
+
+class TaxMode(StrEnum):
+    """How a document's rates read (SPEC §3 "Tax-inclusive prices")."""
+
+    EXCLUSIVE = "EXCLUSIVE"  # net: each tax is added on top
+    INCLUSIVE = "INCLUSIVE"  # gross: each tax is carved out of the amounts
 
 
 def format_decimal(value: Decimal) -> str:
@@ -70,8 +78,13 @@ def document_totals(
     discount_amount: Decimal,
     shipping_charge: Decimal,
     adjustment: Decimal,
+    tax_mode: TaxMode = TaxMode.EXCLUSIVE,
 ) -> Totals:
-    """Totals of an order or invoice (SPEC §3): taxes grouped by tax, after the order discount."""
+    """Totals of an order or invoice (SPEC §3): taxes grouped by tax, after the order discount.
+
+    INCLUSIVE amounts already hold their taxes: a group's tax is its percentage/(100 +
+    percentage) share, and the total adds none of them again.
+    """
     lines = list(lines)
     sub_total = sum((line.amount for line in lines), ZERO)
     groups: dict[Hashable, tuple[Decimal, Decimal]] = {}
@@ -81,15 +94,20 @@ def document_totals(
         base, pct = groups.get(line.tax_key, (ZERO, line.tax_percentage))
         groups[line.tax_key] = (base + line.amount, pct)
 
+    inclusive = tax_mode == TaxMode.INCLUSIVE
+
     def group_tax(base: Decimal, pct: Decimal) -> Decimal:
-        # One division at the end: a rounded discount factor would shift half-cent cases.
+        # One division at the end: a rounded discount factor or share would shift half-cent
+        # cases (59.97 at 20 % inclusive holds exactly 9.995, which rounds to 10.00).
+        divisor = HUNDRED + pct if inclusive else HUNDRED
         if not sub_total:
-            return round_money(pct * base / HUNDRED)
-        return round_money(pct * base * (sub_total - discount_amount) / (HUNDRED * sub_total))
+            return round_money(pct * base / divisor)
+        return round_money(pct * base * (sub_total - discount_amount) / (divisor * sub_total))
 
     taxes = [(key, group_tax(base, pct)) for key, (base, pct) in groups.items()]
     tax_total = sum((amount for _, amount in taxes), ZERO)
-    total = sub_total - discount_amount + tax_total + shipping_charge + adjustment
+    added_tax = ZERO if inclusive else tax_total
+    total = sub_total - discount_amount + added_tax + shipping_charge + adjustment
     return Totals(
         sub_total=round_money(sub_total),
         discount_amount=round_money(discount_amount),

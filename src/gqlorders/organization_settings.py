@@ -1,4 +1,5 @@
-"""Organization settings (contract `Settings`): currency, numbering and automatic closing."""
+"""Organization settings (contract `Settings`): currency, numbering, automatic closing and the
+tax mode of new orders."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from tortoise.transactions import in_transaction
 
 from gqlorders.errors import Problems
 from gqlorders.models import CloseSalesOrderWhen, DocumentKind, NumberSequence, Organization
+from gqlorders.money import TaxMode
 from gqlorders.numbering import NumberingChange, apply_numbering_change, validate_numbering_change
 
 
@@ -17,6 +19,7 @@ class OrganizationSettings:
     sales_order_numbering: NumberSequence
     invoice_numbering: NumberSequence
     close_sales_order_when: CloseSalesOrderWhen
+    default_tax_mode: TaxMode
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,7 @@ class SettingsChange:
     sales_order_numbering: NumberingChange | None = None
     invoice_numbering: NumberingChange | None = None
     close_sales_order_when: CloseSalesOrderWhen | None = None
+    default_tax_mode: TaxMode | None = None
 
 
 async def get_settings(organization_id: int) -> OrganizationSettings:
@@ -36,6 +40,7 @@ async def get_settings(organization_id: int) -> OrganizationSettings:
         sales_order_numbering=sequences[DocumentKind.SALES_ORDER],
         invoice_numbering=sequences[DocumentKind.INVOICE],
         close_sales_order_when=organization.close_sales_order_when,
+        default_tax_mode=organization.default_tax_mode,
     )
 
 
@@ -56,5 +61,9 @@ async def update_settings(organization_id: int, change: SettingsChange) -> Organ
         if change.close_sales_order_when is not None:
             await Organization.filter(id=organization_id).update(
                 close_sales_order_when=change.close_sales_order_when
+            )
+        if change.default_tax_mode is not None:
+            await Organization.filter(id=organization_id).update(
+                default_tax_mode=change.default_tax_mode
             )
     return await get_settings(organization_id)

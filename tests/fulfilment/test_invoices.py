@@ -412,3 +412,64 @@ async def test_concurrent_invoices_never_exceed_the_ordered_quantity(org: Organi
     assert quantities(after, "quantityInvoiced") == ["10.00"]
     assert after["invoicedStatus"] == "INVOICED"
     assert len(after["invoices"]) == 5
+
+
+INVOICE_MODE = """
+query($id: ID!) { invoice(id: $id) { taxMode taxes { tax { name } amount } } }"""
+
+
+async def test_a_partial_invoice_of_a_gross_order_carves_out_its_own_taxes(
+    org: Organization,
+) -> None:
+    # Given a confirmed INCLUSIVE order: 3 × 19.99 at 20 %, 2 × 5.50 at 5.5 %, 10 % off,
+    # shipping 4.90 (taxes 9.00 + 0.52 inside a total of 68.77)
+    customer = await org.customer()
+    vat = await org.tax("VAT 20%", "20")
+    reduced = await org.tax("VAT 5.5%", "5.5")
+    wine = await org.item("WINE", "19.99", taxId=vat)
+    bread = await org.item("BREAD", "5.50", taxId=reduced)
+    order = await confirmed_order(
+        org,
+        customer,
+        [{"itemId": wine, "quantity": "3"}, {"itemId": bread, "quantity": "2"}],
+        taxMode="INCLUSIVE",
+        discount={"type": "PERCENTAGE", "value": "10"},
+        shippingCharge="4.90",
+    )
+
+    # When two of the wines are invoiced, then the rest
+    first = await invoice(org, order["id"], lines=[line_input(order, 0, "2")])
+    rest = await invoice(org, order["id"])
+
+    # Then each invoice reads its rates as gross, as its order does
+    # 39.98, 10 % = 4.00, 20/120 × 35.98 = 5.996… -> 6.00; 39.98 − 4.00 + 4.90 = 40.88
+    assert {key: first[key] for key in INVOICE_TOTALS} == {
+        "subTotal": "39.98",
+        "taxTotal": "6.00",
+        "shippingCharge": "4.90",
+        "total": "40.88",
+        "discount": {"type": "PERCENTAGE", "value": "10.00", "amount": "4.00"},
+        "adjustment": None,
+    }
+    # 30.99, 10 % = 3.10; 20/120 × 19.99 × 27.89/30.99 = 2.998…; 5.5/105.5 × 11.00 × … = 0.516…
+    assert {key: rest[key] for key in INVOICE_TOTALS} == {
+        "subTotal": "30.99",
+        "taxTotal": "3.52",
+        "shippingCharge": "0.00",
+        "total": "27.89",
+        "discount": {"type": "PERCENTAGE", "value": "10.00", "amount": "3.10"},
+        "adjustment": None,
+    }
+    assert (await org.api.data(INVOICE_MODE, {"id": first["id"]}))["invoice"] == {
+        "taxMode": "INCLUSIVE",
+        "taxes": [{"tax": {"name": "VAT 20%"}, "amount": "6.00"}],
+    }
+    assert (await org.api.data(INVOICE_MODE, {"id": rest["id"]}))["invoice"] == {
+        "taxMode": "INCLUSIVE",
+        "taxes": [
+            {"tax": {"name": "VAT 20%"}, "amount": "3.00"},
+            {"tax": {"name": "VAT 5.5%"}, "amount": "0.52"},
+        ],
+    }
+    # and together they bill the order's 68.77
+    assert (await fetch(org, order["id"]))["total"] == "68.77"

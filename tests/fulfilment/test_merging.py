@@ -615,3 +615,19 @@ async def test_overlapping_merges_at_once_neither_lose_nor_duplicate_lines(
     merged = await fetch(org, b["id"])
     assert merged["status"] == "MERGED"
     assert merged["mergedInto"]["id"] == winner["salesOrder"]["id"]
+
+
+async def test_orders_of_different_tax_modes_are_not_merged(org: Organization) -> None:
+    # Given two drafts of one customer, the second priced gross
+    customer = await org.customer()
+    chair = await org.item("CHAIR", "89.90")
+    first = await org.order(customer, [{"itemId": chair, "quantity": "1"}])
+    second = await org.order(customer, [{"itemId": chair, "quantity": "1"}], taxMode="INCLUSIVE")
+
+    # When they are merged
+    payload = await merge(org, first, second)
+
+    # Then net and gross lines are not summed into one order, and both stay drafts
+    assert payload["salesOrder"] is None
+    assert errors_of(payload) == [(IDS, "MERGE_DIFFERENT_TAX_MODE")]
+    assert [(await fetch(org, o["id"]))["status"] for o in (first, second)] == ["DRAFT", "DRAFT"]

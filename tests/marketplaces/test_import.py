@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "marketplace"
 
 ORDER_FIELDS = """
-  id number status referenceNumber date currency
+  id number status referenceNumber date currency taxMode
   subTotal taxTotal shippingCharge total
   discount { type value amount }
   taxes { tax { name percentage } amount }
@@ -425,20 +426,123 @@ async def test_the_published_woocommerce_order_has_a_line_without_sku(org: Organ
     assert await counts(org) == {"orders": 0, "lines": 0, "customers": 0, "taxes": 0}
 
 
-async def test_gross_prices_get_no_tax(org: Organization) -> None:
-    # Given a Shopify order whose prices include their tax
-    await create_items(org, *IPODS)
+def shopify_vat_order(*lines: tuple[str, str], tax: str) -> dict[str, Any]:
+    """Order 450789469 as a French shop sells it: gross EUR prices with 20 % VAT inside, one
+    line of the green iPod per (price, VAT) given, no discount, free shipping."""
     body = shopify_rest()
-    body["order"]["taxes_included"] = True
+    order = body["order"]
+    template = order["line_items"][0]
+    order["line_items"] = [
+        template
+        | {
+            "price": price,
+            "total_discount": "0.00",
+            "discount_allocations": [],
+            "tax_lines": [{"price": vat, "rate": 0.2, "title": "TVA"}],
+        }
+        for price, vat in lines
+    ]
+    gross = str(sum(Decimal(price) for price, _ in lines))
+    order |= {
+        "currency": "EUR",
+        "taxes_included": True,
+        "subtotal_price": gross,
+        "total_discounts": "0.00",
+        "total_tax": tax,
+        "total_price": gross,
+    }
+    return body
+
+
+def amazon_vat_order() -> dict[str, Any]:
+    """The V0 sandbox order as amazon.fr sells it: 2 × 12.00 EUR with 4.00 of VAT inside (the
+    order total, 24.00, adds no tax: the adapter takes the prices as gross)."""
+    body = amazon_v0()
+    body["order"]["payload"] |= {
+        "MarketplaceId": "A13V1IB3VIYZZH",
+        "OrderTotal": {"CurrencyCode": "EUR", "Amount": "24.00"},
+    }
+    (item,) = body["orderItems"]["payload"]["OrderItems"]
+    item |= {
+        "QuantityOrdered": 2,
+        "ItemPrice": {"CurrencyCode": "EUR", "Amount": "24.00"},
+        "ItemTax": {"CurrencyCode": "EUR", "Amount": "4.00"},
+        "PromotionDiscount": {"CurrencyCode": "EUR", "Amount": "0.00"},
+    }
+    return body
+
+
+async def test_a_gross_shopify_order_keeps_its_vat(org: Organization) -> None:
+    # Given a VAT shop's order: one line at 100.95 with 16.83 of VAT at 20 % (taxes_included)
+    await create_items(org, IPODS[0])
+
+    order = await imported(org, "shopify", shopify_vat_order(("100.95", "16.83"), tax="16.83"))
+
+    # Then it is INCLUSIVE, its line carries the 20 % tax, and the VAT is inside its total:
+    # 20/120 × 100.95 = 16.825 -> 16.83, as Shopify says, so the totals agree
+    assert order["taxMode"] == "INCLUSIVE"
+    assert lines_of(order) == [(IPODS[0], "1.00", "100.95", "Shopify 20%", "100.95")]
+    assert totals_of(order) == {
+        "subTotal": "100.95",
+        "discount": None,
+        "taxes": [{"tax": {"name": "Shopify 20%", "percentage": "20.00"}, "amount": "16.83"}],
+        "taxTotal": "16.83",
+        "shippingCharge": "0.00",
+        "total": "100.95",
+    }
+    assert order["source"] == source(
+        "shopify",
+        "450789469",
+        reported("100.95", "0.00", "0.00", "16.83", "100.95"),
+        differ=False,
+    )
+
+
+async def test_a_gross_order_rounded_per_line_there_differs_here(org: Organization) -> None:
+    # Given two lines at 10.05 gross: Shopify rounds each line's VAT (1.675 -> 1.68, twice)
+    await create_items(org, IPODS[0])
+    body = shopify_vat_order(("10.05", "1.68"), ("10.05", "1.68"), tax="3.36")
 
     order = await imported(org, "shopify", body)
 
-    # Then no tax is added on top (Shopify's tax total stays among its own figures)
-    assert lines_of(order) == [(sku, "1.00", "199.00", None, "199.00") for sku in IPODS]
-    assert order["taxes"] == []
-    assert order["total"] == "587.00"
-    assert order["source"]["reportedTotals"]["tax"] == "11.94"
-    assert await Tax.filter(organization_id=org.id).count() == 0
+    # Then the total is the same, but the tax is rounded once for the group here
+    # (20/120 × 20.10 = 3.35), so the totals differ and both figures are kept
+    assert order["total"] == "20.10"
+    assert order["taxes"] == [
+        {"tax": {"name": "Shopify 20%", "percentage": "20.00"}, "amount": "3.35"}
+    ]
+    assert order["source"] == source(
+        "shopify",
+        "450789469",
+        reported("20.10", "0.00", "0.00", "3.36", "20.10"),
+        differ=True,
+    )
+
+
+async def test_a_gross_amazon_order_keeps_its_vat(org: Organization) -> None:
+    # Given an amazon.fr order whose total does not add its VAT again
+    await create_items(org, AMAZON_V0_SKU)
+
+    order = await imported(org, "amazon", amazon_vat_order())
+
+    # Then it is INCLUSIVE, with the rate its VAT makes on the net line: 4.00 / 20.00 = 20 %
+    assert order["taxMode"] == "INCLUSIVE"
+    assert order["currency"] == "EUR"
+    assert lines_of(order) == [(AMAZON_V0_SKU, "2.00", "12.00", "Amazon 20%", "24.00")]
+    assert totals_of(order) == {
+        "subTotal": "24.00",
+        "discount": None,
+        "taxes": [{"tax": {"name": "Amazon 20%", "percentage": "20.00"}, "amount": "4.00"}],
+        "taxTotal": "4.00",
+        "shippingCharge": "0.00",
+        "total": "24.00",
+    }
+    assert order["source"] == source(
+        "amazon",
+        "902-1845936-5435065",
+        reported("24.00", "0.00", "0.00", "4.00", "24.00"),
+        differ=False,
+    )
 
 
 async def test_one_tax_per_marketplace_rate(org: Organization) -> None:

@@ -23,6 +23,7 @@ from tests.support import Organization
 from tests.workers.support import (
     CONFIRM_ORDER,
     CREATE_INVOICE,
+    CREATE_ORDER,
     INVOICE,
     ORDER,
     RENDER_PDF,
@@ -94,6 +95,29 @@ async def test_pdf_renders_in_the_background_and_downloads_with_the_token(
     assert (await http.get(url, headers=bearer(other_org))).status_code == 404
     wrong_kind = f"/documents/invoices/{order['id']}.pdf"
     assert (await http.get(wrong_kind, headers=bearer(org))).status_code == 404
+
+
+async def test_a_gross_orders_pdf_shows_the_tax_its_prices_contain(
+    http: httpx.AsyncClient, org: Organization
+) -> None:
+    # Given an INCLUSIVE order: 3 desks at 411.50 with 20 % VAT inside (1234.50 / 6 = 205.75)
+    vat = await org.tax("VAT 20%", "20")
+    customer = await org.customer(name="Acme Furniture")
+    desk = await org.item("DESK", "411.50", taxId=vat)
+    input = {"customerId": customer, "lines": [{"itemId": desk, "quantity": "3"}]}
+    order = (await org.api.ok(CREATE_ORDER, {**input, "taxMode": "INCLUSIVE"}))["salesOrder"]
+
+    # When its PDF is rendered
+    await org.api.ok(RENDER_PDF, {"id": order["id"]})
+    await drain()
+    response = await http.get(f"/documents/sales-orders/{order['id']}.pdf", headers=bearer(org))
+
+    # Then it says so, and shows the VAT inside the total and the amount without it
+    text = pdf_text(response.content)
+    assert "Prices include tax." in text
+    assert "Total incl. tax (EUR) 1234.50" in text
+    assert "of which VAT 20% 205.75" in text
+    assert "without tax 1028.75" in text  # (the text layer kerns "T otal")
 
 
 async def test_a_pdf_never_asked_for_is_not_downloadable(

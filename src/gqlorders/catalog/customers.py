@@ -51,14 +51,20 @@ def clean_payment_terms(
 
 # Every order creation asks it: built once (prepared.py).
 _CUSTOMER = PreparedSelect(
-    lambda organization_id, customer_id: Customer.filter(
-        organization_id=organization_id, id=customer_id
-    ).limit(1)
+    lambda organization_id, customer_id, with_organization: (
+        Customer.filter(organization_id=organization_id, id=customer_id)
+        .select_related(*(("organization",) if with_organization else ()))
+        .limit(1)
+    )
 )
 
 
-async def get_customer(organization_id: int, customer_id: int, field: FieldPath) -> Customer:
-    found = await _CUSTOMER(organization_id, customer_id)
+async def get_customer(
+    organization_id: int, customer_id: int, field: FieldPath, *, with_organization: bool = False
+) -> Customer:
+    """The organization's customer; `with_organization` joins the organization's row in (an
+    order's defaults from its settings, in the same statement)."""
+    found = await _CUSTOMER(organization_id, customer_id, with_organization)
     if not found:
         raise DomainError.one(ErrorCode.NOT_FOUND, field, "no such customer")
     return found[0]

@@ -20,11 +20,11 @@ from gqlorders.money import format_decimal
 
 SALES_ORDER_SELECTION = (
     "{ id number referenceNumber status invoicedStatus shippedStatus date expectedShipmentDate"
-    " currency subTotal taxTotal shippingCharge total createdAt updatedAt customer { id }"
+    " currency taxMode subTotal taxTotal shippingCharge total createdAt updatedAt customer { id }"
     " warehouse { id } mergedInto { id } source { marketplace externalId } }"
 )
 INVOICE_SELECTION = (
-    "{ id number status date dueDate currency subTotal taxTotal shippingCharge total"
+    "{ id number status date dueDate currency taxMode subTotal taxTotal shippingCharge total"
     " salesOrder { id } customer { id } }"
 )
 PACKAGE_SELECTION = (
@@ -69,6 +69,7 @@ def sales_order_data(order: SalesOrder) -> dict[str, Any]:
                 ("date", "date"),
                 ("expectedShipmentDate", "expected_shipment_date"),
                 ("currency", "currency"),
+                ("taxMode", "tax_mode"),
                 ("subTotal", "sub_total"),
                 ("taxTotal", "tax_total"),
                 ("shippingCharge", "shipping_charge"),
@@ -95,6 +96,7 @@ def invoice_data(invoice: Invoice) -> dict[str, Any]:
                 ("date", "date"),
                 ("dueDate", "due_date"),
                 ("currency", "currency"),
+                ("taxMode", "tax_mode"),
                 ("subTotal", "sub_total"),
                 ("taxTotal", "tax_total"),
                 ("shippingCharge", "shipping_charge"),

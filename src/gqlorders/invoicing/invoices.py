@@ -163,6 +163,7 @@ async def create_invoice_from_sales_order(principal: Principal, data: NewInvoice
             discount_amount=discount,
             shipping_charge=shipping,
             adjustment=adjustment or Decimal(0),
+            tax_mode=order.tax_mode,  # its lines' rates read as the order's do (SPEC §5)
         )
         invoice_date = data.date or date.today()
         try:
@@ -182,6 +183,7 @@ async def create_invoice_from_sales_order(principal: Principal, data: NewInvoice
             date=invoice_date,
             due_date=due_date,
             currency=order.currency,
+            tax_mode=order.tax_mode,
             billing_address=order.billing_address,
             shipping_address=order.shipping_address,
             discount_type=order.discount_type,

@@ -2,8 +2,8 @@
 
 An import is keyed on (organization, marketplace, external id): a re-delivery returns the
 same order, updated only when the marketplace says it is newer and the order is still
-editable. Imported orders arrive CONFIRMED, keep the marketplace's prices, and record the
-marketplace's own totals beside ours.
+editable. Imported orders arrive CONFIRMED, keep the marketplace's prices and its lines' taxes
+(INCLUSIVE when its prices include them), and record the marketplace's own totals beside ours.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from gqlorders.models import (
     SalesOrder,
     Tax,
 )
+from gqlorders.money import TaxMode
 from gqlorders.orders import (
     AlreadyImported,
     DiscountInput,
@@ -161,17 +162,25 @@ async def _tax(organization_id: int, marketplace: str, percentage: Decimal) -> T
     )
 
 
+def _tax_mode(parsed: MarketplaceOrder) -> TaxMode:
+    """Gross marketplace prices make an INCLUSIVE order: the VAT stays inside them."""
+    return TaxMode.INCLUSIVE if parsed.prices_include_tax else TaxMode.EXCLUSIVE
+
+
 async def _line_inputs(
     organization_id: int, marketplace: str, parsed: MarketplaceOrder, items: dict[str, Item]
 ) -> list[LineInput]:
-    """Lines at the marketplace's unit prices. Taxes apply to net prices only: gross prices
-    already contain theirs (the marketplace's tax total is kept beside ours)."""
+    """Lines at the marketplace's unit prices, each with its tax: the rate the marketplace
+    gives, else the one its tax amount makes on the line's net amount (a gross line's net is
+    its amount less that tax)."""
     lines = []
     for line in parsed.lines:
         tax_id = None
-        if not parsed.prices_include_tax and line.tax:
+        if line.tax:
             percentage = line.tax_percentage
             base = line.quantity * line.unit_price - line.discount
+            if parsed.prices_include_tax:
+                base -= line.tax
             if percentage is None and base > 0:
                 percentage = (line.tax / base * 100).quantize(PERCENT_PLACES)
             if percentage:
@@ -289,6 +298,7 @@ async def _import_locked(
         discount=DiscountInput(DiscountType.AMOUNT, discount) if discount else None,
         shipping_charge=parsed.shipping_charge,
         notes=parsed.notes,
+        tax_mode=_tax_mode(parsed),  # never the organization's default: the marketplace says
         confirm=True,
         source=_source(marketplace, parsed),
     )
@@ -320,6 +330,7 @@ async def _redelivered(
             "shipping_charge": parsed.shipping_charge,
             "discount": DiscountInput(DiscountType.AMOUNT, discount) if discount else None,
             "notes": parsed.notes,
+            "tax_mode": _tax_mode(parsed),  # a confirmed order refuses another mode: kept as is
         },
         lines=await _line_inputs(principal.organization_id, marketplace, parsed, items),
     )

@@ -9,6 +9,7 @@ from tortoise.models import Model
 
 from gqlorders.models.fields import MoneyField, QuantityField
 from gqlorders.models.sales_orders import DiscountType
+from gqlorders.money import TaxMode
 
 
 class InvoiceStatus(StrEnum):
@@ -33,6 +34,9 @@ class Invoice(Model):
     date = fields.DateField()
     due_date = fields.DateField()
     currency = fields.CharField(max_length=3)
+    tax_mode = fields.CharEnumField(  # always its sales order's
+        TaxMode, max_length=9, default=TaxMode.EXCLUSIVE, db_default=TaxMode.EXCLUSIVE.value
+    )
     billing_address = fields.JSONField(null=True)
     shipping_address = fields.JSONField(null=True)
     discount_type = fields.CharEnumField(DiscountType, max_length=12, null=True)

@@ -7,6 +7,8 @@ from enum import StrEnum
 from tortoise import fields
 from tortoise.models import Model
 
+from gqlorders.money import TaxMode
+
 
 class CloseSalesOrderWhen(StrEnum):
     INVOICED = "INVOICED"
@@ -34,6 +36,9 @@ class Organization(Model):
         max_length=24,
         default=CloseSalesOrderWhen.INVOICED_AND_SHIPPED,
         db_default=CloseSalesOrderWhen.INVOICED_AND_SHIPPED.value,
+    )
+    default_tax_mode = fields.CharEnumField(
+        TaxMode, max_length=9, default=TaxMode.EXCLUSIVE, db_default=TaxMode.EXCLUSIVE.value
     )
     created_at = fields.DatetimeField(auto_now_add=True)
 

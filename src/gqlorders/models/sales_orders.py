@@ -8,6 +8,7 @@ from tortoise import fields
 from tortoise.models import Model
 
 from gqlorders.models.fields import MoneyField, QuantityField
+from gqlorders.money import TaxMode
 
 
 class SalesOrderStatus(StrEnum):
@@ -61,6 +62,9 @@ class SalesOrder(Model):
         "models.Warehouse", related_name=False, on_delete=fields.RESTRICT
     )
     currency = fields.CharField(max_length=3)
+    tax_mode = fields.CharEnumField(
+        TaxMode, max_length=9, default=TaxMode.EXCLUSIVE, db_default=TaxMode.EXCLUSIVE.value
+    )
     billing_address = fields.JSONField(null=True)
     shipping_address = fields.JSONField(null=True)
     notes = fields.TextField(null=True)

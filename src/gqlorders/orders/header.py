@@ -7,7 +7,7 @@ from typing import Any
 
 from gqlorders.catalog.customers import clean_payment_terms
 from gqlorders.errors import ErrorCode, Problems
-from gqlorders.models import DiscountType, SalesOrder
+from gqlorders.models import DiscountType, SalesOrder, SalesOrderStatus
 from gqlorders.money import HUNDRED
 from gqlorders.validation import check_decimal, clean_address, clean_text
 
@@ -86,7 +86,21 @@ def clean_header(problems: Problems, given: dict[str, Any]) -> dict[str, Any]:
                 problems, discount.value, ("discount", "value"), places=2, maximum=maximum
             )
             values["discount_type"], values["discount_value"] = discount.type, discount.value
+    if given.get("tax_mode") is not None:
+        values["tax_mode"] = given["tax_mode"]
     return values
+
+
+def check_tax_mode(problems: Problems, order: SalesOrder, values: dict[str, Any]) -> None:
+    """Only a draft may switch mode (SPEC §3): once confirmed, its amounts were agreed on as
+    they read, net or gross. Giving the mode it already has changes nothing and is allowed."""
+    mode = values.get("tax_mode")
+    if mode is not None and mode != order.tax_mode and order.status != SalesOrderStatus.DRAFT:
+        problems.add(
+            ErrorCode.INVALID_STATUS,
+            ("taxMode",),
+            f"a {order.status} order keeps its tax mode ({order.tax_mode}): only a draft switches",
+        )
 
 
 def check_dates(problems: Problems, order: SalesOrder) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from gqlorders.catalog.customers import PaymentTerms
 from gqlorders.models import DiscountType
+from gqlorders.money import TaxMode
 from gqlorders.orders.marketplace_source import MarketplaceSource
 
 
@@ -54,6 +55,7 @@ class NewSalesOrder:
     adjustment: AdjustmentInput | None = None
     notes: str | None = None
     terms: str | None = None
+    tax_mode: TaxMode | None = None  # None: the organization's default
     send: bool = False
     send_to: list[str] | None = None
     confirm: bool = False
@@ -62,7 +64,8 @@ class NewSalesOrder:
 
 @dataclass(frozen=True)
 class SalesOrderChanges:
-    """The header fields a client gave (absent keys stay as they are) and maybe new lines."""
+    """The header fields a client gave (absent keys stay as they are; `tax_mode` too) and
+    maybe new lines."""
 
     fields: dict[str, Any] = field(default_factory=dict)
     lines: list[LineInput] | None = None

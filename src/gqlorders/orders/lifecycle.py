@@ -40,7 +40,13 @@ from gqlorders.numbering import (
 from gqlorders.orders.access import get_sales_order, order_item_ids, require_status
 from gqlorders.orders.events import OrderEventType, record_event
 from gqlorders.orders.fulfilment import apply_closing_rule
-from gqlorders.orders.header import COPIED_FROM_CUSTOMER, HEADER_KEYS, check_dates, clean_header
+from gqlorders.orders.header import (
+    COPIED_FROM_CUSTOMER,
+    HEADER_KEYS,
+    check_dates,
+    check_tax_mode,
+    clean_header,
+)
 from gqlorders.orders.inputs import LineInput, NewSalesOrder, SalesOrderChanges, SendRequest
 from gqlorders.orders.lines import MAX_LINES, PricedLine, price_lines
 from gqlorders.orders.marketplace_source import AlreadyImported
@@ -82,7 +88,8 @@ async def create_sales_order(principal: Principal, data: NewSalesOrder) -> Sales
     """Create an order for one of the organization's customers (SPEC §3): DRAFT, or CONFIRMED
     with `confirm` or `send` (a marketplace order arrives confirmed, SPEC §9).
 
-    Header defaults come from the customer and the primary warehouse; the number is the
+    Header defaults come from the customer and the primary warehouse, the tax mode from the
+    organization's settings (its row joined to the customer's lookup); the number is the
     counter's next one, or the one given. One transaction writes the order, its lines and the
     `created` event; confirming adds the `confirmed` event (or `closed` too, by the closing
     rule) and a stock recalculation job; `send` queues the e-mail and the `sent` event.
@@ -99,7 +106,13 @@ async def create_sales_order(principal: Principal, data: NewSalesOrder) -> Sales
         problems.add(ErrorCode.REQUIRED, ("lines",), "an order needs at least one line")
     send_to = clean_recipients(problems, data.send_to, ("sendTo",))
     customer = await _collect(
-        problems, get_customer(organization_id, data.customer_id, ("customerId",))
+        problems,
+        get_customer(
+            organization_id,
+            data.customer_id,
+            ("customerId",),
+            with_organization=data.tax_mode is None,
+        ),
     )
     if data.warehouse_id is not None:
         warehouse = await _collect(
@@ -123,6 +136,7 @@ async def create_sales_order(principal: Principal, data: NewSalesOrder) -> Sales
         payment_terms_label=customer.payment_terms_label,
         billing_address=customer.billing_address,
         shipping_address=customer.shipping_address,
+        tax_mode=data.tax_mode or customer.organization.default_tax_mode,
     )
     order.update_from_dict(
         {k: v for k, v in header.items() if v is not None or k not in COPIED_FROM_CUSTOMER}
@@ -256,10 +270,12 @@ async def update_sales_order(
     event), a committing order whose lines changed gets a stock recalculation job, and the
     `updated` event records which fields and whether the lines changed.
 
+    A draft may switch its tax mode: its rates then read the other way (SPEC §3).
+
     Raises `DomainError`: NOT_FOUND, INVALID_STATUS, and every problem of the input at once
     (REQUIRED, INVALID, NOT_FOUND for lines, items or taxes; OVER_INVOICED or OVER_PACKED
     below what is already invoiced or packed; INVALID_STATUS for an invoiced or packed line
-    removed or given another item).
+    removed or given another item, or at `taxMode` for another mode once confirmed).
     """
     async with in_transaction():
         order = await get_sales_order(principal.organization_id, order_id, lock=True)
@@ -280,6 +296,7 @@ async def update_sales_order(
             await _check_line_quantities(problems, list(existing.values()), priced)
         else:
             priced = current
+        check_tax_mode(problems, order, header)
         order.update_from_dict(header)
         if "date" in header and header["date"] is None:
             order.date = date.today()

@@ -95,6 +95,11 @@ async def _merge_problems(first: SalesOrder, second: SalesOrder) -> list[Problem
         problems.append(_problem(ErrorCode.MERGE_DIFFERENT_CURRENCY, "the currencies differ"))
     if first.warehouse_id != second.warehouse_id:  # type: ignore[attr-defined]
         problems.append(_problem(ErrorCode.MERGE_DIFFERENT_WAREHOUSE, "the warehouses differ"))
+    if first.tax_mode != second.tax_mode:
+        # One order's rates are net and the other's gross: their lines cannot be summed as one.
+        problems.append(
+            _problem(ErrorCode.MERGE_DIFFERENT_TAX_MODE, "one order's prices include tax")
+        )
     return problems
 
 
@@ -112,7 +117,7 @@ async def merge_sales_orders(
 ) -> tuple[SalesOrder, SalesOrder]:
     """Merge two orders; returns (survivor, merged). The order created first survives.
 
-    Both must be of one customer, addresses, currency and warehouse, both DRAFT or both
+    Both must be of one customer, addresses, currency, warehouse and tax mode, both DRAFT or both
     CONFIRMED, with no package, no active invoice and no marketplace origin (SPEC §4). The
     survivor takes the other's lines (combining equal ones), shipping charge, adjustment and
     notes, and is repriced; the other becomes MERGED. Records `merged` on the survivor and

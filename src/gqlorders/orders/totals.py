@@ -43,6 +43,7 @@ def apply_totals(problems: Problems, order: SalesOrder, lines: list[PricedLine])
         discount_amount=discount,
         shipping_charge=order.shipping_charge,
         adjustment=order.adjustment_amount or Decimal(0),
+        tax_mode=order.tax_mode,
     )
     if max(abs(totals.sub_total), abs(totals.total)) > MAX_TOTAL:
         problems.add(ErrorCode.INVALID, ("lines",), "the order total is out of range")

@@ -18,6 +18,7 @@ from gqlorders.api.types.common import (
     AddressInput,
     DiscountType,
     PaymentTermsInput,
+    TaxMode,
     address_or_none,
 )
 from gqlorders.api.types.sales_orders import SalesOrder
@@ -98,6 +99,9 @@ class CreateSalesOrderInput:
     adjustment: AdjustmentInput | None = None
     notes: str | None = None
     terms: str | None = None
+    tax_mode: TaxMode | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="Default: the organization's defaultTaxMode."
+    )
     send: bool | None = strawberry.field(
         default=False, description='"Save and send": confirm, then e-mail the customer.'
     )
@@ -123,6 +127,7 @@ class CreateSalesOrderInput:
             adjustment=adjustment(self.adjustment),
             notes=self.notes,
             terms=self.terms,
+            tax_mode=self.tax_mode,
             send=bool(self.send),
             send_to=self.send_to,
         )
@@ -146,6 +151,10 @@ class UpdateSalesOrderInput:
     adjustment: AdjustmentInput | None = strawberry.UNSET
     notes: str | None = strawberry.UNSET
     terms: str | None = strawberry.UNSET
+    tax_mode: TaxMode | None = strawberry.field(  # type: ignore[valid-type]
+        default=None,
+        description="Drafts only: the rates then read the other way and everything is recomputed.",
+    )
 
     def to_domain(self) -> orders.SalesOrderChanges:
         converters: dict[str, Any] = {
@@ -160,6 +169,8 @@ class UpdateSalesOrderInput:
             value = getattr(self, name)
             if value is not strawberry.UNSET:
                 fields[name] = converters.get(name, lambda v: v)(value)
+        if self.tax_mode is not None:
+            fields["tax_mode"] = self.tax_mode
         lines = None
         if self.lines is not strawberry.UNSET and self.lines is not None:
             lines = lines_to_domain(self.lines)

@@ -7,7 +7,7 @@ from strawberry.types import Info
 
 from gqlorders.api.context import require
 from gqlorders.api.errors import UserError, returns_user_errors
-from gqlorders.api.types.common import CloseSalesOrderWhen, NumberingMode
+from gqlorders.api.types.common import CloseSalesOrderWhen, NumberingMode, TaxMode
 from gqlorders.api.types.settings import Settings
 from gqlorders.numbering import NumberingChange
 from gqlorders.organization_settings import SettingsChange, update_settings
@@ -32,6 +32,7 @@ class UpdateSettingsInput:
     sales_order_numbering: NumberingSettingsInput | None = None
     invoice_numbering: NumberingSettingsInput | None = None
     close_sales_order_when: CloseSalesOrderWhen | None = None  # type: ignore[valid-type]
+    default_tax_mode: TaxMode | None = None  # type: ignore[valid-type]
 
     def to_domain(self) -> SettingsChange:
         return SettingsChange(
@@ -42,6 +43,7 @@ class UpdateSettingsInput:
             if self.invoice_numbering
             else None,
             close_sales_order_when=self.close_sales_order_when,
+            default_tax_mode=self.default_tax_mode,
         )
 
 

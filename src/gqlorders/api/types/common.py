@@ -8,7 +8,7 @@ from typing import Any, Generic, TypeVar
 import strawberry
 from tortoise.models import Model
 
-from gqlorders import models
+from gqlorders import models, money
 from gqlorders.pagination import Page
 from gqlorders.validation import ADDRESS_FIELDS
 
@@ -19,6 +19,11 @@ ShippedStatus = strawberry.enum(models.ShippedStatus, name="ShippedStatus")
 DiscountType = strawberry.enum(models.DiscountType, name="DiscountType")
 NumberingMode = strawberry.enum(models.NumberingMode, name="NumberingMode")
 CloseSalesOrderWhen = strawberry.enum(models.CloseSalesOrderWhen, name="CloseSalesOrderWhen")
+TaxMode = strawberry.enum(
+    money.TaxMode,
+    name="TaxMode",
+    description="How a document's rates read: net (taxes added) or gross (taxes contained).",
+)
 
 
 @strawberry.interface

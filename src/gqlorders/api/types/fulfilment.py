@@ -12,7 +12,7 @@ from gqlorders import models
 from gqlorders.api.dataloaders import ready
 from gqlorders.api.ids import encode_id
 from gqlorders.api.types.catalog import Customer, Item, Tax
-from gqlorders.api.types.common import Node, is_row_of
+from gqlorders.api.types.common import Node, TaxMode, is_row_of
 from gqlorders.api.types.sales_orders import (
     Adjustment,
     Discount,
@@ -87,6 +87,9 @@ class Invoice(Node):
     date: date
     due_date: date
     currency: str
+    tax_mode: TaxMode = strawberry.field(  # type: ignore[valid-type]
+        description="Always its sales order's mode."
+    )
     sub_total: Decimal
     tax_total: Decimal
     shipping_charge: Decimal

@@ -29,6 +29,7 @@ from gqlorders.api.types.common import (
     PaymentTerms,
     SalesOrderStatus,
     ShippedStatus,
+    TaxMode,
     connection,
     is_row_of,
 )
@@ -67,7 +68,11 @@ class OrderSource:
         default=None, description="The marketplace's own totals, kept beside ours."
     )
     totals_differ: bool = strawberry.field(
-        default=False, description="Whether the marketplace's total differs from ours."
+        default=False,
+        description=(
+            "Whether the marketplace's total or tax total differs from ours (a gross order's"
+            " total is the same either way: its taxes may round per line there, per group here)."
+        ),
     )
 
 
@@ -235,6 +240,9 @@ class SalesOrder(Node):
     expected_shipment_date: date | None
     delivery_method: str | None
     currency: str
+    tax_mode: TaxMode = strawberry.field(  # type: ignore[valid-type]
+        description="INCLUSIVE: the rates contain their taxes, and the total adds none."
+    )
     sub_total: Decimal
     tax_total: Decimal
     shipping_charge: Decimal
@@ -307,7 +315,8 @@ class SalesOrder(Node):
             marketplace=root.marketplace,
             external_id=root.external_id,
             reported_totals=totals,
-            totals_differ=totals is not None and totals.total != root.total,
+            totals_differ=totals is not None
+            and (totals.total, totals.tax) != (root.total, root.tax_total),
         )
 
     @strawberry.field

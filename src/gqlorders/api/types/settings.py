@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
-from gqlorders.api.types.common import CloseSalesOrderWhen, NumberingMode
+from gqlorders.api.types.common import CloseSalesOrderWhen, NumberingMode, TaxMode
 
 
 @strawberry.type
@@ -21,3 +21,6 @@ class Settings:
     sales_order_numbering: NumberingSettings
     invoice_numbering: NumberingSettings
     close_sales_order_when: CloseSalesOrderWhen  # type: ignore[valid-type]
+    default_tax_mode: TaxMode = strawberry.field(  # type: ignore[valid-type]
+        description="The mode of a new order that names none."
+    )

@@ -519,6 +519,25 @@ async def test_a_gross_order_rounded_per_line_there_differs_here(org: Organizati
     )
 
 
+async def test_vat_on_shipping_is_no_difference_of_a_gross_order(org: Organization) -> None:
+    # Given a gross order whose 5.00 of shipping holds 0.83 of VAT: in Shopify's tax total
+    # (17.66), on none of our lines
+    await create_items(org, IPODS[0])
+    body = shopify_vat_order(("100.95", "16.83"), tax="17.66")
+    order = body["order"]
+    order.pop("total_shipping_price_set", None)
+    order["shipping_lines"] = [
+        {"price": "5.00", "title": "Colissimo", "tax_lines": [{"price": "0.83", "rate": 0.2}]}
+    ]
+    order["total_price"] = "105.95"
+
+    imported_order = await imported(org, "shopify", body)
+
+    # Then the totals agree once the shipping's VAT is set aside: no difference reported
+    assert (imported_order["total"], imported_order["taxTotal"]) == ("105.95", "16.83")
+    assert imported_order["source"]["totalsDiffer"] is False
+
+
 async def test_a_gross_amazon_order_keeps_its_vat(org: Organization) -> None:
     # Given an amazon.fr order whose total does not add its VAT again
     await create_items(org, AMAZON_V0_SKU)

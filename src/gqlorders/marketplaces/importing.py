@@ -211,6 +211,7 @@ def _source(marketplace: str, parsed: MarketplaceOrder) -> MarketplaceSource:
             "shipping": str(totals.shipping),
             "tax": str(totals.tax),
             "total": str(totals.total),
+            "shippingTax": str(parsed.extra.get("shipping_tax", Decimal(0))),
         },
     )
 
@@ -329,8 +330,8 @@ async def _redelivered(
         fields={
             "shipping_charge": parsed.shipping_charge,
             "discount": DiscountInput(DiscountType.AMOUNT, discount) if discount else None,
-            "notes": parsed.notes,
-            "tax_mode": _tax_mode(parsed),  # a confirmed order refuses another mode: kept as is
+            "notes": parsed.notes,  # the mode stays the first delivery's: a later one that
+            # reads the other way (an Amazon total arriving late) must not lose the update
         },
         lines=await _line_inputs(principal.organization_id, marketplace, parsed, items),
     )

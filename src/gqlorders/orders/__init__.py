@@ -37,7 +37,7 @@ from gqlorders.orders.lifecycle import (
     update_sales_order,
     void_sales_order,
 )
-from gqlorders.orders.marketplace_source import AlreadyImported, MarketplaceSource
+from gqlorders.orders.marketplace_source import AlreadyImported, MarketplaceSource, totals_differ
 from gqlorders.orders.merging import has_active_invoices, merge_blockers, merge_sales_orders
 from gqlorders.orders.quantities import QuantityRequest, requested_quantities
 from gqlorders.orders.queries import (
@@ -81,6 +81,7 @@ __all__ = [
     "refresh_fulfilment",
     "requested_quantities",
     "send_sales_order",
+    "totals_differ",
     "update_sales_order",
     "void_sales_order",
 ]

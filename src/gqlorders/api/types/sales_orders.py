@@ -13,7 +13,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from gqlorders import models, rows
+from gqlorders import models, orders, rows
 from gqlorders.api.context import require
 from gqlorders.api.dataloaders import pending, ready
 from gqlorders.api.errors import ErrorCodeType, raises_query_errors
@@ -315,8 +315,8 @@ class SalesOrder(Node):
             marketplace=root.marketplace,
             external_id=root.external_id,
             reported_totals=totals,
-            totals_differ=totals is not None
-            and (totals.total, totals.tax) != (root.total, root.tax_total),
+            totals_differ=reported is not None
+            and orders.totals_differ(reported, root.total, root.tax_total),
         )
 
     @strawberry.field

@@ -469,7 +469,8 @@ async def void_sales_order(principal: Principal, order_id: int) -> SalesOrder:
 
 async def delete_sales_order(principal: Principal, order_id: int) -> None:
     """Delete a DRAFT order with its lines and events (SPEC §3); its number is not handed out
-    again. No event (nothing is left to hold it), no job.
+    again. No order event (nothing is left to hold it) and no job; the organization's feed
+    gets SALES_ORDER_DELETED with the order as it was.
 
     Raises `DomainError`: NOT_FOUND, or INVALID_STATUS for any order but a draft, or a draft
     other orders were merged into (void it instead).

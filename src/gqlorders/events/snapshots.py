@@ -6,7 +6,6 @@ Built from the rows the change already holds: recording an event costs one INSER
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -35,6 +34,14 @@ ITEM_STOCK_SELECTION = (
     " with `stock` the one warehouse whose level fell"
 )
 INBOX_MESSAGE_SELECTION = "{ id marketplace state error attempts receivedAt salesOrder { id } }"
+# The scalar fields of the selections above, as the rows' attributes (camelCased by `_fields`).
+SALES_ORDER_COLUMNS = (
+    "number reference_number status invoiced_status shipped_status date expected_shipment_date"
+    " currency tax_mode sub_total tax_total shipping_charge total created_at updated_at"
+)
+INVOICE_COLUMNS = (
+    "number status date due_date currency tax_mode sub_total tax_total shipping_charge total"
+)
 
 
 def _value(value: Any) -> Any:
@@ -47,8 +54,15 @@ def _value(value: Any) -> Any:
     return value
 
 
-def _fields(row: Model, names: Iterable[tuple[str, str]]) -> dict[str, Any]:
-    return {name: _value(getattr(row, attribute)) for name, attribute in names}
+def _fields(row: Model, attributes: str) -> dict[str, Any]:
+    """The row's values of these space-separated attributes, under their GraphQL (camelCase)
+    names, as the API's types expose them."""
+    return {_camel(attribute): _value(getattr(row, attribute)) for attribute in attributes.split()}
+
+
+def _camel(attribute: str) -> str:
+    first, *rest = attribute.split("_")
+    return first + "".join(part.capitalize() for part in rest)
 
 
 def _ref(type_name: str, key: int | None) -> dict[str, str] | None:
@@ -58,26 +72,7 @@ def _ref(type_name: str, key: int | None) -> dict[str, str] | None:
 def sales_order_data(order: SalesOrder) -> dict[str, Any]:
     return {
         "id": encode_id("SalesOrder", order.id),
-        **_fields(
-            order,
-            (
-                ("number", "number"),
-                ("referenceNumber", "reference_number"),
-                ("status", "status"),
-                ("invoicedStatus", "invoiced_status"),
-                ("shippedStatus", "shipped_status"),
-                ("date", "date"),
-                ("expectedShipmentDate", "expected_shipment_date"),
-                ("currency", "currency"),
-                ("taxMode", "tax_mode"),
-                ("subTotal", "sub_total"),
-                ("taxTotal", "tax_total"),
-                ("shippingCharge", "shipping_charge"),
-                ("total", "total"),
-                ("createdAt", "created_at"),
-                ("updatedAt", "updated_at"),
-            ),
-        ),
+        **_fields(order, SALES_ORDER_COLUMNS),
         "customer": _ref("Customer", order.customer_id),  # type: ignore[attr-defined]
         "warehouse": _ref("Warehouse", order.warehouse_id),  # type: ignore[attr-defined]
         "mergedInto": _ref("SalesOrder", order.merged_into_id),  # type: ignore[attr-defined]
@@ -88,21 +83,7 @@ def sales_order_data(order: SalesOrder) -> dict[str, Any]:
 def invoice_data(invoice: Invoice) -> dict[str, Any]:
     return {
         "id": encode_id("Invoice", invoice.id),
-        **_fields(
-            invoice,
-            (
-                ("number", "number"),
-                ("status", "status"),
-                ("date", "date"),
-                ("dueDate", "due_date"),
-                ("currency", "currency"),
-                ("taxMode", "tax_mode"),
-                ("subTotal", "sub_total"),
-                ("taxTotal", "tax_total"),
-                ("shippingCharge", "shipping_charge"),
-                ("total", "total"),
-            ),
-        ),
+        **_fields(invoice, INVOICE_COLUMNS),
         "salesOrder": _ref("SalesOrder", invoice.sales_order_id),  # type: ignore[attr-defined]
         "customer": _ref("Customer", invoice.customer_id),  # type: ignore[attr-defined]
     }
@@ -111,17 +92,7 @@ def invoice_data(invoice: Invoice) -> dict[str, Any]:
 def package_data(package: Package) -> dict[str, Any]:
     return {
         "id": encode_id("Package", package.id),
-        **_fields(
-            package,
-            (
-                ("number", "number"),
-                ("status", "status"),
-                ("carrier", "carrier"),
-                ("trackingNumber", "tracking_number"),
-                ("shippedAt", "shipped_at"),
-                ("deliveredAt", "delivered_at"),
-            ),
-        ),
+        **_fields(package, "number status carrier tracking_number shipped_at delivered_at"),
         "salesOrder": _ref("SalesOrder", package.sales_order_id),  # type: ignore[attr-defined]
     }
 
@@ -129,7 +100,7 @@ def package_data(package: Package) -> dict[str, Any]:
 def item_stock_data(item: Item, level: StockLevel) -> dict[str, Any]:
     return {
         "id": encode_id("Item", item.id),
-        **_fields(item, (("sku", "sku"), ("name", "name"), ("reorderLevel", "reorder_level"))),
+        **_fields(item, "sku name reorder_level"),
         "stock": [
             {
                 "warehouse": _ref("Warehouse", level.warehouse_id),  # type: ignore[attr-defined]
@@ -144,16 +115,7 @@ def item_stock_data(item: Item, level: StockLevel) -> dict[str, Any]:
 def inbox_message_data(message: InboxMessage) -> dict[str, Any]:
     return {
         "id": encode_id("InboxMessage", message.id),
-        **_fields(
-            message,
-            (
-                ("marketplace", "marketplace"),
-                ("state", "state"),
-                ("error", "error"),
-                ("attempts", "attempts"),
-                ("receivedAt", "received_at"),
-            ),
-        ),
+        **_fields(message, "marketplace state error attempts received_at"),
         "salesOrder": _ref("SalesOrder", message.sales_order_id),  # type: ignore[attr-defined]
     }
 

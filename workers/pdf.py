@@ -5,15 +5,33 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+if TYPE_CHECKING:
+    from weasyprint import CSS
+    from weasyprint.text.fonts import FontConfiguration
+
 TEMPLATES = Path(__file__).parent / "templates"
+# The lines table has a fixed layout (WeasyPrint measures no cell's text: the cost of its
+# automatic layout grew with every line), so the widths of its columns are set here, in pt.
+# Each is at least what fits its heading; one whose longest value needs more gets it (digits
+# are DejaVu Sans's widest characters, 0.636 em of 9pt, plus 4pt of padding on each side),
+# and the item's column takes what is left, as the automatic layout did.
+CHARACTER_PT = 5.8
+CELL_PADDING_PT = 8
+MINIMUM_WIDTHS_PT = {"n": 22, "quantity": 40.5, "rate": 58, "discount": 44.5, "amount": 98.7}
+GROSS_AMOUNT_PT = 114  # the heading "Amount incl. tax (EUR)"
+TAX_PT = 65  # tax names wrap
 _environment = Environment(
-    loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"])
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(["html"]),
+    auto_reload=False,  # compiled once per process, no look at the file on later renders
 )
+_per_thread = threading.local()  # the parsed stylesheet and fonts of each rendering thread
 
 
 def refuse_fetch(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -21,15 +39,60 @@ def refuse_fetch(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
     raise ValueError(f"fetching {url} is not allowed in documents")
 
 
+def _stylesheet() -> tuple[CSS, FontConfiguration]:
+    """The document's stylesheet, parsed once per thread, with the font configuration it was
+    parsed against: reused by every render of that thread (one per thread, as Pango's font
+    map is not to be shared between threads rendering at once)."""
+    if not hasattr(_per_thread, "stylesheet"):
+        from weasyprint import CSS  # imported lazily: heavy, and only workers need it
+        from weasyprint.text.fonts import FontConfiguration
+
+        fonts = FontConfiguration()
+        css = CSS(string=_stylesheet_text(), font_config=fonts)
+        _per_thread.stylesheet = (css, fonts)
+    return _per_thread.stylesheet
+
+
+@cache
+def _stylesheet_text() -> str:
+    return (TEMPLATES / "document.css").read_text(encoding="utf-8")
+
+
+def column_widths(data: dict[str, Any]) -> list[float | None]:
+    """The lines table's column widths in pt, in column order (None: the item's, the rest)."""
+    lines = data["lines"]
+    minimum = MINIMUM_WIDTHS_PT | (
+        {"amount": GROSS_AMOUNT_PT} if data.get("prices_include_tax") else {}
+    )
+
+    def width(key: str, longest: int) -> float:
+        return max(minimum[key], longest * CHARACTER_PT + CELL_PADDING_PT)
+
+    def longest(key: str) -> int:
+        return max((len(line[key]) for line in lines), default=0)
+
+    return [
+        width("n", len(str(len(lines)))),
+        None,
+        width("quantity", longest("quantity")),
+        width("rate", longest("rate")),
+        width("discount", longest("discount")),
+        TAX_PT,
+        width("amount", longest("amount")),
+    ]
+
+
 def render_html(data: dict[str, Any]) -> str:
-    css = (TEMPLATES / "document.css").read_text(encoding="utf-8")
-    return _environment.get_template("document.html").render(d=data, css=css)
+    return _environment.get_template("document.html").render(d=data, widths=column_widths(data))
 
 
 def render_pdf_bytes(data: dict[str, Any]) -> bytes:
-    from weasyprint import HTML  # imported lazily: heavy, and only workers need it
+    from weasyprint import HTML
 
-    return HTML(string=render_html(data), url_fetcher=refuse_fetch).write_pdf()
+    css, fonts = _stylesheet()
+    return HTML(string=render_html(data), url_fetcher=refuse_fetch).write_pdf(
+        stylesheets=[css], font_config=fonts
+    )
 
 
 def write_pdf(data: dict[str, Any], path: Path) -> None:

@@ -352,5 +352,5 @@ def served_app() -> Starlette:
     """The app `gqlorders serve` runs, built in each server process from the environment."""
     settings = load_settings()
     if settings.log_json:
-        configure_logging()
+        configure_logging(settings.log_level)
     return create_app(settings, freeze_after_startup=True)

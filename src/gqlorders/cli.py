@@ -116,7 +116,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
         )
     _refuse_workers_on_sqlite(settings, "serve")
     if settings.log_json:
-        configure_logging()  # the supervisor's own lines, too
+        configure_logging(settings.log_level)  # the supervisor's own lines, too
     print(f"gqlorders: GraphiQL at http://{args.host}:{args.port}/graphql", flush=True)
     options: dict[str, Any] = {
         "host": args.host,
@@ -170,7 +170,7 @@ def _worker(settings: Settings) -> None:
         )
     _refuse_workers_on_sqlite(settings, "worker")
     if settings.log_json:
-        configure_logging()
+        configure_logging(settings.log_level)
     try:
         queue = asyncio.run(worker_queue(settings))
         build_worker(settings, queue=queue).run()

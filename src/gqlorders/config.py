@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -41,6 +43,7 @@ class Settings:
     arq_queue: str | None = None  # None: the installation's own, `gqlorders:<installation id>`
     limits: Limits = Limits()
     log_json: bool = True
+    log_level: str = "INFO"  # of our loggers; libraries' stay at WARNING unless it is DEBUG
     idempotency_ttl: timedelta = timedelta(hours=24)  # how long a mutation's key answers
     event_retention: timedelta = timedelta(days=30)  # how long the feed keeps events
     webhook_allow_private: bool = False
@@ -72,6 +75,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             }
         ),
         log_json=env.get("LOG_FORMAT", "json") == "json",
+        log_level=parse_log_level(env.get("LOG_LEVEL") or "INFO"),
         idempotency_ttl=parse_duration(env.get("IDEMPOTENCY_TTL") or "24h", "IDEMPOTENCY_TTL"),
         event_retention=parse_duration(env.get("EVENT_RETENTION") or "30d", "EVENT_RETENTION"),
         webhook_allow_private=env.get("WEBHOOK_ALLOW_PRIVATE", "") in {"1", "true", "yes"},
@@ -96,6 +100,13 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
 
 
 DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_log_level(text: str) -> str:
+    level = text.strip().upper()
+    if level not in LOG_LEVELS:
+        raise ValueError(f"LOG_LEVEL={text!r}: give one of {', '.join(LOG_LEVELS)}")
+    return level
 
 
 def parse_duration(text: str, name: str) -> timedelta:

@@ -55,6 +55,10 @@ OUTBOX_LAG = Gauge(
     multiprocess_mode="mostrecent",
 )
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own switch
+# Libraries whose INFO lines are their own progress, not events of ours (WeasyPrint logs seven
+# per PDF, `weasyprint.progress`; fontTools one per font it subsets): WARNING and above only,
+# unless LOG_LEVEL is DEBUG.
+QUIET_LIBRARIES = ("weasyprint", "fontTools")
 
 
 @contextmanager
@@ -127,11 +131,15 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str = "INFO") -> None:
+    """JSON lines on stderr from `level` up (Settings.log_level, LOG_LEVEL)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    quiet = logging.DEBUG if level == "DEBUG" else max(logging.WARNING, logging.getLevelName(level))
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(quiet)
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True

@@ -42,6 +42,13 @@ mutation($input: SalesOrderIdInput!) {{
   }}
 }}"""
 
+VOID_ORDER = f"""
+mutation($input: SalesOrderIdInput!) {{
+  voidSalesOrder(input: $input) {{
+    salesOrder {{ {ORDER_FIELDS} }} errors {{ field code message }}
+  }}
+}}"""
+
 UPDATE_ORDER = f"""
 mutation($input: UpdateSalesOrderInput!) {{
   updateSalesOrder(input: $input) {{
@@ -85,6 +92,11 @@ mutation($input: CreateInvoiceFromSalesOrderInput!) {{
 SEND_INVOICE = f"""
 mutation($input: InvoiceIdInput!) {{
   sendInvoice(input: $input) {{ invoice {{ {INVOICE_FIELDS} }} errors {{ field code message }} }}
+}}"""
+
+VOID_INVOICE = f"""
+mutation($input: InvoiceIdInput!) {{
+  voidInvoice(input: $input) {{ invoice {{ {INVOICE_FIELDS} }} errors {{ field code message }} }}
 }}"""
 
 

@@ -29,6 +29,8 @@ from tests.workers.support import (
     RENDER_PDF,
     SEND_ORDER,
     UPDATE_ORDER,
+    VOID_INVOICE,
+    VOID_ORDER,
     HeldEmails,
     Mailbox,
     attachments,
@@ -309,16 +311,20 @@ async def test_an_invoice_created_with_send_is_mailed_with_its_pdf(
     assert recorded["sentAt"] is not None
 
 
+async def _sent_invoice(org: Organization) -> dict:
+    """INV-00001 of a confirmed desk order, created with send: true, its jobs run."""
+    order = await desk_order(org)
+    await org.api.ok(CONFIRM_ORDER, {"id": order["id"]})
+    payload = await org.api.ok(CREATE_INVOICE, {"salesOrderId": order["id"], "send": True})
+    await drain()
+    return payload["invoice"]
+
+
 async def test_a_sent_invoice_has_a_downloadable_pdf(
     http: httpx.AsyncClient, org: Organization, mailing: jobs.InProcessRunner, mailbox: Mailbox
 ) -> None:
-    # schema.graphql: Invoice.pdf is "The invoice's PDF, rendered when it is sent."
-    order = await desk_order(org)
-    await org.api.ok(CONFIRM_ORDER, {"id": order["id"]})
-    invoice = (await org.api.ok(CREATE_INVOICE, {"salesOrderId": order["id"], "send": True}))[
-        "invoice"
-    ]
-    await drain()
+    # schema.graphql: Invoice.pdf is "The invoice's PDF, rendered when it is sent, …"
+    invoice = await _sent_invoice(org)
     assert len(mailbox.messages) == 1
 
     url = f"/documents/invoices/{invoice['id']}.pdf"
@@ -327,6 +333,44 @@ async def test_a_sent_invoice_has_a_downloadable_pdf(
     response = await http.get(url, headers=bearer(org))
     assert response.status_code == 200
     assert "INV-00001" in pdf_text(response.content)
+
+
+async def test_voiding_a_sent_invoice_renders_its_pdf_again_marked_void(
+    http: httpx.AsyncClient, org: Organization, mailing: jobs.InProcessRunner, mailbox: Mailbox
+) -> None:
+    # Given a sent invoice, whose PDF is READY and says nothing of being void
+    invoice = await _sent_invoice(org)
+    url = f"/documents/invoices/{invoice['id']}.pdf"
+    assert "VOID" not in pdf_text((await http.get(url, headers=bearer(org))).content)
+
+    # When it is voided
+    voided = (await org.api.ok(VOID_INVOICE, {"id": invoice["id"]}))["invoice"]
+
+    # Then its PDF is being rendered again, and once READY it says VOID
+    assert (voided["status"], voided["pdf"]) == ("VOID", PENDING)
+    await drain()
+    pdf = (await org.api.data(INVOICE, {"id": invoice["id"]}))["invoice"]["pdf"]
+    assert pdf == {"state": "READY", "url": url, "error": None}
+    text = pdf_text((await http.get(url, headers=bearer(org))).content)
+    assert "INV-00001" in text
+    assert "Status VOID" in text
+
+
+async def test_voiding_an_order_renders_its_pdf_again_marked_void(
+    http: httpx.AsyncClient, org: Organization
+) -> None:
+    order = await desk_order(org)
+    await org.api.ok(RENDER_PDF, {"id": order["id"]})
+    await drain()
+    url = f"/documents/sales-orders/{order['id']}.pdf"
+    assert "VOID" not in pdf_text((await http.get(url, headers=bearer(org))).content)
+
+    voided = (await org.api.ok(VOID_ORDER, {"id": order["id"]}))["salesOrder"]
+
+    assert (voided["status"], voided["pdf"]) == ("VOID", PENDING)
+    await drain()
+    assert (await _pdf_state(org, order["id"]))["state"] == "READY"
+    assert "Status VOID" in pdf_text((await http.get(url, headers=bearer(org))).content)
 
 
 async def test_without_smtp_the_email_is_written_to_the_outbox_folder(

@@ -16,7 +16,7 @@ from tortoise.transactions import in_transaction
 
 from gqlorders import events
 from gqlorders.catalog.customers import customer_email
-from gqlorders.documents import INVOICE, request_render
+from gqlorders.documents import INVOICE, request_render, rerender_if_rendered
 from gqlorders.emails import clean_recipients, default_recipients, queue_email
 from gqlorders.errors import DomainError, ErrorCode, FieldPath, Problems
 from gqlorders.events import EventType
@@ -269,13 +269,15 @@ async def send_invoice(principal: Principal, invoice_id: int) -> Invoice:
 
 
 async def void_invoice(principal: Principal, invoice_id: int) -> Invoice:
-    """Void an invoice and give its quantities back to the order, which may reopen (SPEC §5)."""
+    """Void an invoice and give its quantities back to the order, which may reopen (SPEC §5).
+    A PDF of it that was ever asked for is rendered again, marked VOID (SPEC §8)."""
     async with in_transaction():
         order, invoice = await _locked_invoice(principal, invoice_id)
         if invoice.status == InvoiceStatus.VOID:
             raise DomainError.one(ErrorCode.INVALID_STATUS, ("id",), "the invoice is already void")
         invoice.status = InvoiceStatus.VOID
         await invoice.save(update_fields=["status", "updated_at"])
+        await rerender_if_rendered(INVOICE, invoice.id)
         invoiced = await InvoiceLine.filter(invoice_id=invoice.id).order_by("position", "id")
         lines = {
             line.id: line

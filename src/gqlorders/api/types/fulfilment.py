@@ -123,7 +123,10 @@ class Invoice(Node):
     def adjustment(self, root: strawberry.Parent[models.Invoice]) -> Adjustment | None:
         return Adjustment.of(root)
 
-    @strawberry.field(description="The invoice's PDF, rendered when it is sent.")
+    @strawberry.field(
+        description="The invoice's PDF, rendered when it is sent, and again (marked VOID) "
+        "when it is voided."
+    )
     def pdf(self, root: strawberry.Parent[models.Invoice], info: Info) -> Document:
         url = f"/documents/invoices/{encode_id('Invoice', root.id)}.pdf"
         return document_of(ready(info.context.loaders.invoice_document, root.id), url)

@@ -1,10 +1,13 @@
 """Render time of our sales-order PDF against a minimal WeasyPrint page, in one process.
 
-    .venv/bin/python bench/pdf_render.py [--lines 5] [--runs 20]
+    .venv/bin/python bench/pdf_render.py [--lines 5] [--runs 20] [--profile]
 
 The minimal page is WeasyPrint's floor (layout engine start, one font, one page); the ratio
 says what our template and its tables cost on top. No database: the document data is built
-here in the shape `gqlorders.documents.document_data` returns.
+here in the shape `gqlorders.documents.document_data` returns. The two renders alternate, so
+that both see the same load; each is timed by the clock (wall) and by the CPU time of the
+process (rendering is single-threaded: on a shared machine that one moves less).
+--profile: a pyinstrument profile of our renders (the bench extra).
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ import os
 import platform
 import statistics
 import time
+from collections.abc import Callable
 
-from weasyprint import HTML
+from weasyprint import HTML, __version__
 
-from workers.pdf import refuse_fetch, render_pdf_bytes
+from workers.pdf import refuse_fetch, render_document, render_pdf_bytes
 
 
 def order_data(lines: int) -> dict:
@@ -68,30 +72,67 @@ def order_data(lines: int) -> dict:
     }
 
 
-def median_seconds(render, runs: int) -> float:
-    render()  # warm-up: fonts, caches
-    timings = []
-    for _ in range(runs):
-        started = time.perf_counter()
+Timings = tuple[list[float], list[float]]  # wall, CPU
+
+
+def alternate(renders: list[Callable[[], object]], runs: int) -> list[Timings]:
+    """Each render `runs` times after a warm-up (fonts, caches), taking turns."""
+    for render in renders:
         render()
-        timings.append(time.perf_counter() - started)
-    return statistics.median(timings)
+    timings: list[Timings] = [([], []) for _ in renders]
+    for _ in range(runs):
+        for render, (wall, cpu) in zip(renders, timings, strict=True):
+            started, started_cpu = time.perf_counter(), time.process_time()
+            render()
+            wall.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - started_cpu)
+    return timings
+
+
+def ms(values: list[float]) -> float:
+    return statistics.median(values) * 1000
+
+
+def profile(render: Callable[[], object], runs: int) -> None:
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.0005)
+    profiler.start()
+    for _ in range(runs):
+        render()
+    profiler.stop()
+    print(profiler.output_text(unicode=False, color=False, show_all=False, short_mode=False))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--lines", type=int, default=5)
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--profile", action="store_true", help="pyinstrument profile (text)")
     args = parser.parse_args()
     data = order_data(args.lines)
-    minimal = median_seconds(
-        lambda: HTML(string="<p>Hello</p>", url_fetcher=refuse_fetch).write_pdf(), args.runs
+    pages = len(render_document(data).pages)
+
+    def minimal() -> bytes:
+        return HTML(string="<p>Hello</p>", url_fetcher=refuse_fetch).write_pdf()
+
+    def ours() -> bytes:
+        return render_pdf_bytes(data)
+
+    (minimal_wall, minimal_cpu), (ours_wall, ours_cpu) = alternate([minimal, ours], args.runs)
+    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
+    print(
+        f"machine: nproc {os.cpu_count()}, Python {platform.python_version()}, "
+        f"WeasyPrint {__version__}, load average {load}"
     )
-    ours = median_seconds(lambda: render_pdf_bytes(data), args.runs)
-    print(f"machine: nproc {os.cpu_count()}, Python {platform.python_version()}")
-    print(f"minimal WeasyPrint page:   {minimal * 1000:8.1f} ms")
-    print(f"our order ({args.lines} lines):     {ours * 1000:8.1f} ms")
-    print(f"ratio ours/minimal:        {ours / minimal:8.2f}")
+    ours_label = f"our order ({args.lines} lines):"
+    print(f"minimal WeasyPrint page:   {ms(minimal_wall):8.1f} ms (CPU {ms(minimal_cpu):.1f} ms)")
+    print(f"{ours_label:27s}{ms(ours_wall):8.1f} ms (CPU {ms(ours_cpu):.1f} ms)")
+    print(f"pages of our order:        {pages:8d}")
+    print(f"ratio ours/minimal:        {ms(ours_wall) / ms(minimal_wall):8.2f}")
+    print(f"ratio ours/minimal, CPU:   {ms(ours_cpu) / ms(minimal_cpu):8.2f}")
+    if args.profile:
+        profile(ours, args.runs)
 
 
 if __name__ == "__main__":

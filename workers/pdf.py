@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 if TYPE_CHECKING:
-    from weasyprint import CSS
+    from weasyprint import CSS, Document
     from weasyprint.text.fonts import FontConfiguration
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -86,13 +86,18 @@ def render_html(data: dict[str, Any]) -> str:
     return _environment.get_template("document.html").render(d=data, widths=column_widths(data))
 
 
-def render_pdf_bytes(data: dict[str, Any]) -> bytes:
+def render_document(data: dict[str, Any]) -> Document:
+    """The document laid out in pages, not yet written as PDF."""
     from weasyprint import HTML
 
     css, fonts = _stylesheet()
-    return HTML(string=render_html(data), url_fetcher=refuse_fetch).write_pdf(
+    return HTML(string=render_html(data), url_fetcher=refuse_fetch).render(
         stylesheets=[css], font_config=fonts
     )
+
+
+def render_pdf_bytes(data: dict[str, Any]) -> bytes:
+    return render_document(data).write_pdf()
 
 
 def write_pdf(data: dict[str, Any], path: Path) -> None:

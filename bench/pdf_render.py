@@ -8,6 +8,8 @@ here in the shape `gqlorders.documents.document_data` returns. The two renders a
 that both see the same load; each is timed by the clock (wall) and by the CPU time of the
 process (rendering is single-threaded: on a shared machine that one moves less).
 --profile: a pyinstrument profile of our renders (the bench extra).
+--floor: what one more text box costs WeasyPrint (a page of 100 one-word paragraphs against an
+empty one, our stylesheet and fonts): the floor of a page with that many texts.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Callable
 
 from weasyprint import HTML, __version__
 
-from workers.pdf import refuse_fetch, render_document, render_pdf_bytes
+from workers.pdf import refuse_fetch, render_document, render_pdf_bytes, stylesheet
 
 
 def order_data(lines: int) -> dict:
@@ -104,11 +106,23 @@ def profile(render: Callable[[], object], runs: int) -> None:
     print(profiler.output_text(unicode=False, color=False, show_all=False, short_mode=False))
 
 
+def text_box_floor(runs: int) -> None:
+    css, fonts = stylesheet()
+
+    def page(body: str) -> Callable[[], bytes]:
+        html = f"<html><body>{body}</body></html>"
+        return lambda: HTML(string=html).write_pdf(stylesheets=[css], font_config=fonts)
+
+    (_, empty), (_, full) = alternate([page(""), page("<p>Hello</p>" * 100)], runs)
+    print(f"one text box more (CPU):   {(ms(full) - ms(empty)) / 100:8.2f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--lines", type=int, default=5)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--profile", action="store_true", help="pyinstrument profile (text)")
+    parser.add_argument("--floor", action="store_true", help="cost of one more text box")
     args = parser.parse_args()
     data = order_data(args.lines)
     pages = len(render_document(data).pages)
@@ -131,6 +145,8 @@ def main() -> None:
     print(f"pages of our order:        {pages:8d}")
     print(f"ratio ours/minimal:        {ms(ours_wall) / ms(minimal_wall):8.2f}")
     print(f"ratio ours/minimal, CPU:   {ms(ours_cpu) / ms(minimal_cpu):8.2f}")
+    if args.floor:
+        text_box_floor(args.runs)
     if args.profile:
         profile(ours, args.runs)
 

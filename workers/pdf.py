@@ -39,7 +39,7 @@ def refuse_fetch(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
     raise ValueError(f"fetching {url} is not allowed in documents")
 
 
-def _stylesheet() -> tuple[CSS, FontConfiguration]:
+def stylesheet() -> tuple[CSS, FontConfiguration]:
     """The document's stylesheet, parsed once per thread, with the font configuration it was
     parsed against: reused by every render of that thread (one per thread, as Pango's font
     map is not to be shared between threads rendering at once)."""
@@ -90,7 +90,7 @@ def render_document(data: dict[str, Any]) -> Document:
     """The document laid out in pages, not yet written as PDF."""
     from weasyprint import HTML
 
-    css, fonts = _stylesheet()
+    css, fonts = stylesheet()
     return HTML(string=render_html(data), url_fetcher=refuse_fetch).render(
         stylesheets=[css], font_config=fonts
     )

@@ -66,7 +66,7 @@ def column_widths(data: dict[str, Any]) -> list[float | None]:
     )
 
     def width(key: str, longest: int) -> float:
-        return max(minimum[key], longest * CHARACTER_PT + CELL_PADDING_PT)
+        return max(minimum[key], round(longest * CHARACTER_PT + CELL_PADDING_PT, 1))
 
     def longest(key: str) -> int:
         return max((len(line[key]) for line in lines), default=0)

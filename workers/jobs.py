@@ -56,7 +56,7 @@ async def ensure_pdf(settings: Settings, kind: str, record_id: int) -> Path:
     owner = documents.document_owner(kind, record_id)
     document = await Document.filter(**owner).first()
     organization_id = (
-        document.organization_id  # type: ignore[union-attr]
+        document.organization_id
         if document
         else await documents.record_organization(kind, record_id)
     )
@@ -209,10 +209,10 @@ def message_key(email: EmailMessage) -> str:
 
 async def _message(settings: Settings, email: EmailMessage) -> MailMessage:
     """The message to send, with the PDF of its order or invoice (rendered or reused)."""
-    if email.invoice_id is not None:  # type: ignore[attr-defined]
-        kind, record_id = documents.INVOICE, email.invoice_id  # type: ignore[attr-defined]
+    if email.invoice_id is not None:
+        kind, record_id = documents.INVOICE, email.invoice_id
     else:
-        kind, record_id = documents.SALES_ORDER, email.sales_order_id  # type: ignore[attr-defined]
+        kind, record_id = documents.SALES_ORDER, email.sales_order_id
     pdf = await ensure_pdf(settings, kind, record_id)
     number = (await documents.document_data(kind, record_id))["number"]
     return build_message(

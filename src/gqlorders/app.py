@@ -101,7 +101,7 @@ class GraphQLApp(GraphQL):
         self.live: live.LiveFeed | None = None  # while the app runs (its lifespan)
         self.persisted_queries = persisted_queries.build_store(settings.redis_url)
 
-    async def run(  # type: ignore[override]
+    async def run(
         self, request: Request | Any, context: Any = UNSET, root_value: Any = UNSET
     ) -> Any:
         """A POST with an idempotency key runs once per key (api/idempotency.py); without a

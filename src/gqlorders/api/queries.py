@@ -163,7 +163,7 @@ class Query(WebhookQueries):
         self,
         info: Info,
         state: InboxState | None = None,
-        first: int = 50,  # type: ignore[valid-type]
+        first: int = 50,
     ) -> list[InboxMessage]:
         principal = require(info, Scope.ORDERS_READ)
         query = models.InboxMessage.filter(organization_id=principal.organization_id)

@@ -82,10 +82,10 @@ async def record_email_event(
 ) -> None:
     """An event on the order the message belongs to (its own, or its invoice's), so that the
     desk sees it in the order's history. Not an order change: its PDF stays as it is."""
-    order_id = email.sales_order_id  # type: ignore[attr-defined]
-    if order_id is None and email.invoice_id is not None:  # type: ignore[attr-defined]
-        invoice = await Invoice.get(id=email.invoice_id)  # type: ignore[attr-defined]
-        order_id = invoice.sales_order_id  # type: ignore[attr-defined]
+    order_id = email.sales_order_id
+    if order_id is None and email.invoice_id is not None:
+        invoice = await Invoice.get(id=email.invoice_id)
+        order_id = invoice.sales_order_id
     if order_id is None:
         return
     details = {"email": email.id, "to": email.to, "subject": email.subject, **(data or {})}

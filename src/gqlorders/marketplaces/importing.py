@@ -387,7 +387,7 @@ async def receive_webhook(
         return None
     async with in_transaction():
         message = await InboxMessage.create(
-            organization_id=connection.organization_id,  # type: ignore[attr-defined]
+            organization_id=connection.organization_id,
             connection_id=connection.id,
             marketplace=connection.marketplace,
             body=body.decode("utf-8", errors="replace"),
@@ -402,7 +402,7 @@ async def import_inbox_message(inbox_id: int) -> InboxMessage:
     if message.state == InboxState.IMPORTED:
         return message
     principal = Principal(
-        organization_id=message.organization_id,  # type: ignore[attr-defined]
+        organization_id=message.organization_id,
         token_id=0,
         scopes=frozenset(),
         actor=f"webhook:{message.marketplace}",
@@ -421,7 +421,7 @@ async def import_inbox_message(inbox_id: int) -> InboxMessage:
         message.state, message.error = InboxState.FAILED, f"INTERNAL: {type(error).__name__}"
     else:
         message.state, message.error = InboxState.IMPORTED, None
-        message.sales_order_id = result.order.id  # type: ignore[attr-defined]
+        message.sales_order_id = result.order.id
     async with in_transaction():
         await message.save()
         if message.state == InboxState.FAILED:

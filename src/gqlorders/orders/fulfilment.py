@@ -38,7 +38,7 @@ async def refresh_fulfilment(order: SalesOrder, actor: str) -> None:
     lines = await SalesOrderLine.filter(sales_order_id=order.id)
     goods = set(
         await Item.filter(
-            id__in={line.item_id for line in lines},  # type: ignore[attr-defined]
+            id__in={line.item_id for line in lines},
             kind=ItemKind.GOODS,
         ).values_list("id", flat=True)
     )
@@ -52,7 +52,7 @@ async def apply_closing_rule(order: SalesOrder, actor: str) -> None:
     saved before its event is recorded, so the event's data shows the order as it now is."""
     if order.status not in ACCEPTED:
         return
-    rule = await Organization.filter(id=order.organization_id).values_list(  # type: ignore[attr-defined]
+    rule = await Organization.filter(id=order.organization_id).values_list(
         "close_sales_order_when", flat=True
     )
     holds = closing_condition_holds(order, CloseSalesOrderWhen(rule[0]))

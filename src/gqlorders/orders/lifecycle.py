@@ -231,7 +231,7 @@ async def _check_line_quantities(
                 ("lines", index, "quantity"),
                 f"{p.line.quantity_packed} of this line is already packed",
             )
-        if p.item.id != p.line.item_id and (p.line.quantity_invoiced or p.line.quantity_packed):  # type: ignore[attr-defined]
+        if p.item.id != p.line.item_id and (p.line.quantity_invoiced or p.line.quantity_packed):
             problems.add(
                 ErrorCode.INVALID_STATUS,
                 ("lines", index, "itemId"),
@@ -375,7 +375,7 @@ async def _confirm(order: SalesOrder, actor: str, *, new_order: bool = False) ->
     await order.save(update_fields=["status", "updated_at"])
     await record_event(order, OrderEventType.CONFIRMED, actor, new_order=new_order)
     await apply_closing_rule(order, actor)
-    await request_recalculation(order.organization_id, await order_item_ids(order.id))  # type: ignore[attr-defined]
+    await request_recalculation(order.organization_id, await order_item_ids(order.id))
 
 
 async def confirm_sales_order(principal: Principal, order_id: int) -> SalesOrder:
@@ -402,7 +402,7 @@ async def _queue_order_email(
 ) -> None:
     subject = subject or f"Sales order {order.number}"
     await queue_email(
-        order.organization_id,  # type: ignore[attr-defined]
+        order.organization_id,
         to,
         subject,
         body,
@@ -430,9 +430,7 @@ async def send_sales_order(principal: Principal, order_id: int, request: SendReq
     async with in_transaction():
         order = await get_sales_order(principal.organization_id, order_id, lock=True)
         require_status(order, SENDABLE, "sent")
-        fallback = await customer_email(
-            order.customer_id  # type: ignore[attr-defined]
-        )
+        fallback = await customer_email(order.customer_id)
         to = default_recipients(problems, to, fallback, ("to",))
         problems.raise_if_any()
         if order.status == SalesOrderStatus.DRAFT:

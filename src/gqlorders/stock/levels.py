@@ -171,7 +171,7 @@ async def _publish_newly_low(
         item = items[item_id]
         level = await StockLevel.get(item_id=item_id, warehouse_id=warehouse_id)
         await events.publish(
-            item.organization_id,  # type: ignore[attr-defined]
+            item.organization_id,
             EventType.STOCK_LEVEL_LOW,
             Resource.ITEM,
             item_id,
@@ -217,7 +217,7 @@ async def levels_by_item(organization_id: int, item_ids: list[int]) -> dict[int,
     for level in await StockLevel.filter(
         organization_id=organization_id, item_id__in=item_ids
     ).order_by("item_id", "warehouse_id"):
-        levels[level.item_id].append(level)  # type: ignore[attr-defined]
+        levels[level.item_id].append(level)
     return levels
 
 

@@ -57,9 +57,9 @@ class InboxMessage:
     async def sales_order(
         self, root: strawberry.Parent[models.InboxMessage], info: Info
     ) -> SalesOrder | None:
-        if root.sales_order_id is None:  # type: ignore[attr-defined]
+        if root.sales_order_id is None:
             return None
-        return await info.context.loaders.sales_order.load(root.sales_order_id)  # type: ignore[attr-defined]
+        return await info.context.loaders.sales_order.load(root.sales_order_id)
 
 
 @strawberry.input

@@ -103,14 +103,11 @@ async def item_stock(info: Info, item: models.Item) -> list[StockLevel]:
         return []
     loaders = info.context.loaders
     warehouses = await loaders.warehouses.load(0)
-    levels = {
-        level.warehouse_id: level  # type: ignore[attr-defined]
-        for level in await loaders.stock_levels.load(item.id)
-    }
+    levels = {level.warehouse_id: level for level in await loaders.stock_levels.load(item.id)}
     zero = Decimal("0")
     return [
         StockLevel(
-            warehouse=warehouse,  # type: ignore[arg-type]
+            warehouse=warehouse,
             on_hand=levels[warehouse.id].on_hand if warehouse.id in levels else zero,
             committed=levels[warehouse.id].committed if warehouse.id in levels else zero,
         )
@@ -139,6 +136,6 @@ class Item(Node):
 
     @strawberry.field
     def tax(self, root: strawberry.Parent[models.Item], info: Info) -> Tax | None:
-        if root.tax_id is None:  # type: ignore[attr-defined]
+        if root.tax_id is None:
             return None
-        return ready(info.context.loaders.tax, root.tax_id)  # type: ignore[attr-defined]
+        return ready(info.context.loaders.tax, root.tax_id)

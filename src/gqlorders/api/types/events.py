@@ -63,7 +63,7 @@ class Event(Node):
         loader = RESOURCE_LOADERS.get(root.resource_type)
         if loader is None:
             return None
-        return await getattr(info.context.loaders, loader).load(root.resource_key)  # type: ignore[no-any-return]
+        return await getattr(info.context.loaders, loader).load(root.resource_key)
 
 
 @strawberry.type

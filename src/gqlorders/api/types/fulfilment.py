@@ -65,17 +65,17 @@ class InvoiceLine:
     def sales_order_line(
         self, root: strawberry.Parent[models.InvoiceLine], info: Info
     ) -> SalesOrderLine:
-        return ready(info.context.loaders.order_line, root.sales_order_line_id)  # type: ignore[attr-defined]
+        return ready(info.context.loaders.order_line, root.sales_order_line_id)
 
     @strawberry.field
     def item(self, root: strawberry.Parent[models.InvoiceLine], info: Info) -> Item:
-        return ready(info.context.loaders.item, root.item_id)  # type: ignore[attr-defined]
+        return ready(info.context.loaders.item, root.item_id)
 
     @strawberry.field
     def tax(self, root: strawberry.Parent[models.InvoiceLine], info: Info) -> Tax | None:
-        if root.tax_id is None:  # type: ignore[attr-defined]
+        if root.tax_id is None:
             return None
-        return ready(info.context.loaders.tax, root.tax_id)  # type: ignore[attr-defined]
+        return ready(info.context.loaders.tax, root.tax_id)
 
 
 @strawberry.type
@@ -101,11 +101,11 @@ class Invoice(Node):
 
     @strawberry.field
     def sales_order(self, root: strawberry.Parent[models.Invoice], info: Info) -> SalesOrder:
-        return ready(info.context.loaders.sales_order, root.sales_order_id)  # type: ignore[attr-defined]
+        return ready(info.context.loaders.sales_order, root.sales_order_id)
 
     @strawberry.field
     def customer(self, root: strawberry.Parent[models.Invoice], info: Info) -> Customer:
-        return ready(info.context.loaders.customer, root.customer_id)  # type: ignore[attr-defined]
+        return ready(info.context.loaders.customer, root.customer_id)
 
     @strawberry.field
     def lines(self, root: strawberry.Parent[models.Invoice], info: Info) -> list[InvoiceLine]:
@@ -141,7 +141,7 @@ class PackageLine:
     def sales_order_line(
         self, root: strawberry.Parent[models.PackageLine], info: Info
     ) -> SalesOrderLine:
-        return ready(info.context.loaders.order_line, root.sales_order_line_id)  # type: ignore[attr-defined]
+        return ready(info.context.loaders.order_line, root.sales_order_line_id)
 
 
 @strawberry.type
@@ -161,7 +161,7 @@ class Package(Node):
 
     @strawberry.field
     def sales_order(self, root: strawberry.Parent[models.Package], info: Info) -> SalesOrder:
-        return ready(info.context.loaders.sales_order, root.sales_order_id)  # type: ignore[attr-defined]
+        return ready(info.context.loaders.sales_order, root.sales_order_id)
 
     @strawberry.field
     def lines(self, root: strawberry.Parent[models.Package], info: Info) -> list[PackageLine]:

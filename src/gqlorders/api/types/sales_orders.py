@@ -128,7 +128,7 @@ DOCUMENT_STATE_DESCRIPTIONS = {
 # The API's states: NOT_REQUESTED, then the stored ones (models.DocumentState), built from them
 # so that a stored state cannot be missing here; one without a description fails at import.
 DocumentState = strawberry.enum(
-    Enum(  # type: ignore[misc]
+    Enum(
         "DocumentState",
         {
             state: strawberry.enum_value(state, description=DOCUMENT_STATE_DESCRIPTIONS[state])
@@ -152,7 +152,7 @@ class Document:
     @classmethod
     def of(cls, row: models.Document | None, url: str) -> Document:
         if row is None:
-            return cls(state=DocumentState.NOT_REQUESTED)  # type: ignore[attr-defined]
+            return cls(state=DocumentState.NOT_REQUESTED)
         ready = row.state == models.DocumentState.READY
         return cls(state=DocumentState(row.state), url=url if ready else None, error=row.error)
 
@@ -185,15 +185,15 @@ class SalesOrderLine:
 
     @strawberry.field
     def item(self, root: strawberry.Parent[models.SalesOrderLine], info: Info) -> Item:
-        return ready(info.context.loaders.item, root.item_id)  # type: ignore[attr-defined]
+        return ready(info.context.loaders.item, root.item_id)
 
     @strawberry.field(description="Can the warehouse serve what remains? Null for services.")
     def stock_status(
         self, root: strawberry.Parent[models.SalesOrderLine], info: Info
     ) -> StockStatus | None:  # type: ignore[valid-type]
         loaders = info.context.loaders
-        item = ready(loaders.item, root.item_id)  # type: ignore[attr-defined]
-        order = ready(loaders.sales_order, root.sales_order_id)  # type: ignore[attr-defined]
+        item = ready(loaders.item, root.item_id)
+        order = ready(loaders.sales_order, root.sales_order_id)
         if pending(item) or pending(order):
             return _stock_status_later(root, info, item, order)
         if item is None or item.kind != models.ItemKind.GOODS:
@@ -205,9 +205,9 @@ class SalesOrderLine:
 
     @strawberry.field
     def tax(self, root: strawberry.Parent[models.SalesOrderLine], info: Info) -> Tax | None:
-        if root.tax_id is None:  # type: ignore[attr-defined]
+        if root.tax_id is None:
             return None
-        return ready(info.context.loaders.tax, root.tax_id)  # type: ignore[attr-defined]
+        return ready(info.context.loaders.tax, root.tax_id)
 
 
 def _stock_status(
@@ -258,11 +258,11 @@ class SalesOrder(Node):
 
     @strawberry.field
     def customer(self, root: strawberry.Parent[models.SalesOrder], info: Info) -> Customer:
-        return ready(info.context.loaders.customer, root.customer_id)  # type: ignore[attr-defined]
+        return ready(info.context.loaders.customer, root.customer_id)
 
     @strawberry.field
     def warehouse(self, root: strawberry.Parent[models.SalesOrder], info: Info) -> Warehouse:
-        return ready(info.context.loaders.warehouse, root.warehouse_id)  # type: ignore[attr-defined]
+        return ready(info.context.loaders.warehouse, root.warehouse_id)
 
     @strawberry.field
     def payment_terms(self, root: strawberry.Parent[models.SalesOrder]) -> PaymentTerms | None:
@@ -359,9 +359,9 @@ class SalesOrder(Node):
     def merged_into(
         self, root: strawberry.Parent[models.SalesOrder], info: Info
     ) -> SalesOrder | None:
-        if root.merged_into_id is None:  # type: ignore[attr-defined]
+        if root.merged_into_id is None:
             return None
-        return ready(info.context.loaders.sales_order, root.merged_into_id)  # type: ignore[attr-defined]
+        return ready(info.context.loaders.sales_order, root.merged_into_id)
 
     @strawberry.field
     def events(self, root: strawberry.Parent[models.SalesOrder], info: Info) -> list[OrderEvent]:

@@ -84,4 +84,4 @@ class WebhookDelivery(Node):
 
     @strawberry.field(description="Oldest first.")
     def attempts(self, root: strawberry.Parent[models.WebhookDelivery]) -> list[WebhookAttempt]:
-        return sorted(root.attempts, key=lambda attempt: attempt.id)  # type: ignore[return-value]
+        return sorted(root.attempts, key=lambda attempt: attempt.id)

@@ -34,7 +34,8 @@ from gqlorders.pagination import paginate
 from gqlorders.stock.levels import low_stock_item_ids
 from gqlorders.tenancy import Scope
 
-SalesOrderSortField = strawberry.enum(orders.SalesOrderSortField, name="SalesOrderSortField")
+SalesOrderSortField = orders.SalesOrderSortField
+strawberry.enum(SalesOrderSortField, name="SalesOrderSortField")
 
 NODE_LOADERS = {  # global ID type name -> Loaders attribute
     "SalesOrder": "sales_order",
@@ -57,13 +58,13 @@ class SortDirection(Enum):
 
 @strawberry.input
 class SalesOrderSort:
-    field: SalesOrderSortField  # type: ignore[valid-type]
+    field: SalesOrderSortField
     direction: SortDirection
 
 
 @strawberry.input
 class SalesOrderFilter:
-    status: list[SalesOrderStatus] | None = strawberry.field(  # type: ignore[valid-type]
+    status: list[SalesOrderStatus] | None = strawberry.field(
         default=None, description="Default: every status but MERGED."
     )
     customer_id: strawberry.ID | None = None

@@ -87,7 +87,7 @@ class UpdateCustomerInput:
 class CreateItemInput:
     sku: str
     name: str
-    kind: ItemKind  # type: ignore[valid-type]
+    kind: ItemKind
     rate: Decimal
     unit: str | None = None
     tax_id: strawberry.ID | None = None

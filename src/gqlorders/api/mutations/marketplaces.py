@@ -11,13 +11,14 @@ from strawberry.types import Info
 from gqlorders import models
 from gqlorders.api.context import require
 from gqlorders.api.errors import UserError, returns_user_errors
-from gqlorders.api.ids import decode_id, encode_id
-from gqlorders.api.types.common import Node, is_row_of
+from gqlorders.api.ids import decode_id
+from gqlorders.api.types.common import Node, global_id, is_row_of
 from gqlorders.api.types.sales_orders import SalesOrder
 from gqlorders.marketplaces import importing
 from gqlorders.tenancy import Scope
 
-InboxState = strawberry.enum(models.InboxState, name="InboxState")
+InboxState = models.InboxState
+strawberry.enum(InboxState, name="InboxState")
 
 
 @strawberry.type
@@ -29,10 +30,7 @@ class MarketplaceConnection(Node):
     is_type_of = is_row_of(models.MarketplaceConnection)
 
     marketplace: str
-
-    @strawberry.field
-    def id(self, root: strawberry.Parent[models.MarketplaceConnection]) -> strawberry.ID:
-        return strawberry.ID(encode_id("MarketplaceConnection", root.id))
+    id: strawberry.ID = global_id("MarketplaceConnection")
 
     @strawberry.field
     def webhook_url(self, root: strawberry.Parent[models.MarketplaceConnection]) -> str:
@@ -44,14 +42,11 @@ class InboxMessage:
     """A webhook delivery: IMPORTED, or FAILED with its error until retried."""
 
     marketplace: str
-    state: InboxState  # type: ignore[valid-type]
+    state: InboxState
     error: str | None
     attempts: int
     received_at: datetime
-
-    @strawberry.field
-    def id(self, root: strawberry.Parent[models.InboxMessage]) -> strawberry.ID:
-        return strawberry.ID(encode_id("InboxMessage", root.id))
+    id: strawberry.ID = global_id("InboxMessage")
 
     @strawberry.field
     async def sales_order(

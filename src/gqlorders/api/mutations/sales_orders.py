@@ -61,7 +61,7 @@ def lines_to_domain(lines: list[SalesOrderLineInput]) -> list[orders.LineInput]:
 
 @strawberry.input
 class DiscountInput:
-    type: DiscountType  # type: ignore[valid-type]
+    type: DiscountType
     value: Decimal
 
 
@@ -99,7 +99,7 @@ class CreateSalesOrderInput:
     adjustment: AdjustmentInput | None = None
     notes: str | None = None
     terms: str | None = None
-    tax_mode: TaxMode | None = strawberry.field(  # type: ignore[valid-type]
+    tax_mode: TaxMode | None = strawberry.field(
         default=None, description="Default: the organization's defaultTaxMode."
     )
     send: bool | None = strawberry.field(
@@ -151,7 +151,7 @@ class UpdateSalesOrderInput:
     adjustment: AdjustmentInput | None = strawberry.UNSET
     notes: str | None = strawberry.UNSET
     terms: str | None = strawberry.UNSET
-    tax_mode: TaxMode | None = strawberry.field(  # type: ignore[valid-type]
+    tax_mode: TaxMode | None = strawberry.field(
         default=None,
         description="Drafts only: the rates then read the other way and everything is recomputed.",
     )

@@ -16,7 +16,7 @@ from gqlorders.tenancy import Scope
 
 @strawberry.input
 class NumberingSettingsInput:
-    mode: NumberingMode | None = None  # type: ignore[valid-type]
+    mode: NumberingMode | None = None
     prefix: str | None = None
     next_number: int | None = None
     padding: int | None = None
@@ -31,8 +31,8 @@ class NumberingSettingsInput:
 class UpdateSettingsInput:
     sales_order_numbering: NumberingSettingsInput | None = None
     invoice_numbering: NumberingSettingsInput | None = None
-    close_sales_order_when: CloseSalesOrderWhen | None = None  # type: ignore[valid-type]
-    default_tax_mode: TaxMode | None = None  # type: ignore[valid-type]
+    close_sales_order_when: CloseSalesOrderWhen | None = None
+    default_tax_mode: TaxMode | None = None
 
     def to_domain(self) -> SettingsChange:
         return SettingsChange(

@@ -33,7 +33,7 @@ def _check_query(info: Info) -> endpoints.PayloadQueryCheck:
 class CreateWebhookEndpointInput:
     url: str
     description: str | None = None
-    event_types: list[EventType] | None = None  # type: ignore[valid-type]
+    event_types: list[EventType] | None = None
     payload_query: str | None = None
 
     def to_domain(self) -> EndpointInput:
@@ -50,9 +50,9 @@ class UpdateWebhookEndpointInput:
     id: strawberry.ID
     url: str | None = None
     description: str | None = None
-    event_types: list[EventType] | None = None  # type: ignore[valid-type]
+    event_types: list[EventType] | None = None
     payload_query: str | None = strawberry.field(default=None, description='"" removes it.')
-    status: WebhookEndpointStatus | None = None  # type: ignore[valid-type]
+    status: WebhookEndpointStatus | None = None
 
     def to_domain(self) -> EndpointInput:
         return EndpointInput(
@@ -77,7 +77,7 @@ class RedeliverWebhookInput:
 @strawberry.input
 class WebhookDeliveryFilter:
     endpoint_id: strawberry.ID | None = None
-    status: list[WebhookDeliveryStatus] | None = None  # type: ignore[valid-type]
+    status: list[WebhookDeliveryStatus] | None = None
     event_id: strawberry.ID | None = None
 
     def to_domain(self) -> queries.DeliveryFilter:

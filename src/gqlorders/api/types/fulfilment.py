@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import datetime as dt
+from datetime import datetime
 from decimal import Decimal
 
 import strawberry
@@ -12,7 +13,7 @@ from gqlorders import models
 from gqlorders.api.dataloaders import ready
 from gqlorders.api.ids import encode_id
 from gqlorders.api.types.catalog import Customer, Item, Tax
-from gqlorders.api.types.common import Node, TaxMode, is_row_of
+from gqlorders.api.types.common import Node, TaxMode, global_id, is_row_of
 from gqlorders.api.types.sales_orders import (
     Adjustment,
     Discount,
@@ -23,9 +24,12 @@ from gqlorders.api.types.sales_orders import (
     document_of,
 )
 
-InvoiceStatus = strawberry.enum(models.InvoiceStatus, name="InvoiceStatus")
-PackageStatus = strawberry.enum(models.PackageStatus, name="PackageStatus")
-EmailState = strawberry.enum(models.EmailState, name="EmailState")
+InvoiceStatus = models.InvoiceStatus
+strawberry.enum(InvoiceStatus, name="InvoiceStatus")
+PackageStatus = models.PackageStatus
+strawberry.enum(PackageStatus, name="PackageStatus")
+EmailState = models.EmailState
+strawberry.enum(EmailState, name="EmailState")
 
 
 @strawberry.type
@@ -35,7 +39,7 @@ class EmailMessage:
     sent_at: datetime | None
 
     @strawberry.field
-    def state(self, root: strawberry.Parent[models.EmailMessage]) -> EmailState:  # type: ignore[valid-type]
+    def state(self, root: strawberry.Parent[models.EmailMessage]) -> EmailState:
         """SENDING is internal (a job holds the message): clients see it as QUEUED."""
         if root.state == models.EmailState.SENDING:
             return models.EmailState.QUEUED
@@ -56,10 +60,7 @@ class InvoiceLine:
     rate: Decimal
     discount_percent: Decimal
     amount: Decimal
-
-    @strawberry.field
-    def id(self, root: strawberry.Parent[models.InvoiceLine]) -> strawberry.ID:
-        return strawberry.ID(encode_id("InvoiceLine", root.id))
+    id: strawberry.ID = global_id("InvoiceLine")
 
     @strawberry.field
     def sales_order_line(
@@ -83,21 +84,16 @@ class Invoice(Node):
     is_type_of = is_row_of(models.Invoice)
 
     number: str
-    status: InvoiceStatus  # type: ignore[valid-type]
-    date: date
-    due_date: date
+    status: InvoiceStatus
+    date: dt.date
+    due_date: dt.date
     currency: str
-    tax_mode: TaxMode = strawberry.field(  # type: ignore[valid-type]
-        description="Always its sales order's mode."
-    )
+    tax_mode: TaxMode = strawberry.field(description="Always its sales order's mode.")
     sub_total: Decimal
     tax_total: Decimal
     shipping_charge: Decimal
     total: Decimal
-
-    @strawberry.field
-    def id(self, root: strawberry.Parent[models.Invoice]) -> strawberry.ID:
-        return strawberry.ID(encode_id("Invoice", root.id))
+    id: strawberry.ID = global_id("Invoice")
 
     @strawberry.field
     def sales_order(self, root: strawberry.Parent[models.Invoice], info: Info) -> SalesOrder:
@@ -149,15 +145,12 @@ class Package(Node):
     is_type_of = is_row_of(models.Package)
 
     number: str
-    status: PackageStatus  # type: ignore[valid-type]
+    status: PackageStatus
     carrier: str | None
     tracking_number: str | None
     shipped_at: datetime | None
     delivered_at: datetime | None
-
-    @strawberry.field
-    def id(self, root: strawberry.Parent[models.Package]) -> strawberry.ID:
-        return strawberry.ID(encode_id("Package", root.id))
+    id: strawberry.ID = global_id("Package")
 
     @strawberry.field
     def sales_order(self, root: strawberry.Parent[models.Package], info: Info) -> SalesOrder:

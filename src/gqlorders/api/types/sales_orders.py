@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Awaitable
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
@@ -31,6 +32,7 @@ from gqlorders.api.types.common import (
     ShippedStatus,
     TaxMode,
     connection,
+    global_id,
     is_row_of,
 )
 from gqlorders.errors import ErrorCode
@@ -81,7 +83,7 @@ TotalsRow = models.SalesOrder | models.Invoice  # rows that carry totals
 
 @strawberry.type
 class Discount:
-    type: DiscountType  # type: ignore[valid-type]
+    type: DiscountType
     value: Decimal
     amount: Decimal
 
@@ -111,7 +113,7 @@ class TaxTotal:
 
     @strawberry.field
     def tax(self, info: Info) -> Tax:
-        return ready(info.context.loaders.tax, self.tax_id)  # type: ignore[return-value]
+        return ready(info.context.loaders.tax, self.tax_id)
 
     @classmethod
     def of(cls, row: TotalsRow) -> list[TaxTotal]:
@@ -165,7 +167,8 @@ class OrderEvent:
     data: JSON | None
 
 
-StockStatus = strawberry.enum(indicators.StockStatus, name="StockStatus")
+StockStatus = indicators.StockStatus
+strawberry.enum(StockStatus, name="StockStatus")
 
 
 @strawberry.type
@@ -178,10 +181,7 @@ class SalesOrderLine:
     quantity_invoiced: Decimal
     quantity_packed: Decimal
     quantity_shipped: Decimal
-
-    @strawberry.field
-    def id(self, root: strawberry.Parent[models.SalesOrderLine]) -> strawberry.ID:
-        return strawberry.ID(encode_id("SalesOrderLine", root.id))
+    id: strawberry.ID = global_id("SalesOrderLine")
 
     @strawberry.field
     def item(self, root: strawberry.Parent[models.SalesOrderLine], info: Info) -> Item:
@@ -190,7 +190,7 @@ class SalesOrderLine:
     @strawberry.field(description="Can the warehouse serve what remains? Null for services.")
     def stock_status(
         self, root: strawberry.Parent[models.SalesOrderLine], info: Info
-    ) -> StockStatus | None:  # type: ignore[valid-type]
+    ) -> StockStatus | None:
         loaders = info.context.loaders
         item = ready(loaders.item, root.item_id)
         order = ready(loaders.sales_order, root.sales_order_id)
@@ -233,14 +233,14 @@ class SalesOrder(Node):
 
     number: str
     reference_number: str | None
-    status: SalesOrderStatus  # type: ignore[valid-type]
-    invoiced_status: InvoicedStatus  # type: ignore[valid-type]
-    shipped_status: ShippedStatus  # type: ignore[valid-type]
-    date: date
-    expected_shipment_date: date | None
+    status: SalesOrderStatus
+    invoiced_status: InvoicedStatus
+    shipped_status: ShippedStatus
+    date: dt.date
+    expected_shipment_date: dt.date | None
     delivery_method: str | None
     currency: str
-    tax_mode: TaxMode = strawberry.field(  # type: ignore[valid-type]
+    tax_mode: TaxMode = strawberry.field(
         description="INCLUSIVE: the rates contain their taxes, and the total adds none."
     )
     sub_total: Decimal
@@ -251,10 +251,7 @@ class SalesOrder(Node):
     terms: str | None
     created_at: datetime
     updated_at: datetime
-
-    @strawberry.field
-    def id(self, root: strawberry.Parent[models.SalesOrder]) -> strawberry.ID:
-        return strawberry.ID(encode_id("SalesOrder", root.id))
+    id: strawberry.ID = global_id("SalesOrder")
 
     @strawberry.field
     def customer(self, root: strawberry.Parent[models.SalesOrder], info: Info) -> Customer:
@@ -278,7 +275,7 @@ class SalesOrder(Node):
 
     @strawberry.field
     def lines(self, root: strawberry.Parent[models.SalesOrder], info: Info) -> list[SalesOrderLine]:
-        return ready(info.context.loaders.order_lines, root.id)  # type: ignore[return-value]
+        return ready(info.context.loaders.order_lines, root.id)
 
     @strawberry.field
     def discount(self, root: strawberry.Parent[models.SalesOrder]) -> Discount | None:
@@ -329,20 +326,20 @@ class SalesOrder(Node):
     @strawberry.field(description="Why this order cannot be merged at all right now.")
     def merge_blockers(
         self, root: strawberry.Parent[models.SalesOrder], info: Info
-    ) -> list[ErrorCodeType]:  # type: ignore[valid-type]
+    ) -> list[ErrorCodeType]:
         return _merge_blockers(root, info)  # type: ignore[return-value]
 
     @strawberry.field
     def invoices(
         self, root: strawberry.Parent[models.SalesOrder], info: Info
     ) -> list[Annotated[Invoice, strawberry.lazy("gqlorders.api.types.fulfilment")]]:
-        return ready(info.context.loaders.order_invoices, root.id)  # type: ignore[return-value]
+        return ready(info.context.loaders.order_invoices, root.id)
 
     @strawberry.field
     def packages(
         self, root: strawberry.Parent[models.SalesOrder], info: Info
     ) -> list[Annotated[Package, strawberry.lazy("gqlorders.api.types.fulfilment")]]:
-        return ready(info.context.loaders.order_packages, root.id)  # type: ignore[return-value]
+        return ready(info.context.loaders.order_packages, root.id)
 
     @strawberry.field(description="The order's PDF; ask for it with renderSalesOrderPdf.")
     def pdf(self, root: strawberry.Parent[models.SalesOrder], info: Info) -> Document:
@@ -353,7 +350,7 @@ class SalesOrder(Node):
     def emails(
         self, root: strawberry.Parent[models.SalesOrder], info: Info
     ) -> list[Annotated[EmailMessage, strawberry.lazy("gqlorders.api.types.fulfilment")]]:
-        return ready(info.context.loaders.order_emails, root.id)  # type: ignore[return-value]
+        return ready(info.context.loaders.order_emails, root.id)
 
     @strawberry.field
     def merged_into(
@@ -365,7 +362,7 @@ class SalesOrder(Node):
 
     @strawberry.field
     def events(self, root: strawberry.Parent[models.SalesOrder], info: Info) -> list[OrderEvent]:
-        return ready(info.context.loaders.order_events, root.id)  # type: ignore[return-value]
+        return ready(info.context.loaders.order_events, root.id)
 
 
 def document_of(row: Any, url: str) -> Document | Awaitable[Document]:
@@ -387,7 +384,7 @@ def _merge_blockers(
     packages = ready(loaders.order_packages, order.id)
     if pending(invoices) or pending(packages):
         return _merge_blockers_later(order, invoices, packages)
-    return _blockers(order, invoices, packages)  # type: ignore[arg-type]
+    return _blockers(order, invoices, packages)
 
 
 def _blockers(

@@ -7,13 +7,14 @@ import datetime
 import strawberry
 
 from gqlorders import models
-from gqlorders.api.ids import encode_id
-from gqlorders.api.types.common import Node, is_row_of
+from gqlorders.api.types.common import Node, global_id, is_row_of
 from gqlorders.api.types.events import Event, EventType
 from gqlorders.webhooks.endpoints import subscribed_types
 
-WebhookEndpointStatus = strawberry.enum(models.WebhookEndpointStatus, name="WebhookEndpointStatus")
-WebhookDeliveryStatus = strawberry.enum(models.WebhookDeliveryStatus, name="WebhookDeliveryStatus")
+WebhookEndpointStatus = models.WebhookEndpointStatus
+strawberry.enum(WebhookEndpointStatus, name="WebhookEndpointStatus")
+WebhookDeliveryStatus = models.WebhookDeliveryStatus
+strawberry.enum(WebhookDeliveryStatus, name="WebhookDeliveryStatus")
 
 
 @strawberry.type
@@ -26,18 +27,15 @@ class WebhookEndpoint(Node):
         description="Optional GraphQL selection on the event's resource; its result is the"
         " body's `data`."
     )
-    status: WebhookEndpointStatus  # type: ignore[valid-type]
+    status: WebhookEndpointStatus
     disabled_reason: str | None = strawberry.field(
         description="Why it was disabled (410 Gone, too many failures, by hand)."
     )
     created_at: datetime.datetime
-
-    @strawberry.field
-    def id(self, root: strawberry.Parent[models.WebhookEndpoint]) -> strawberry.ID:
-        return strawberry.ID(encode_id("WebhookEndpoint", root.id))
+    id: strawberry.ID = global_id("WebhookEndpoint")
 
     @strawberry.field(description="Empty: every event type.")
-    def event_types(self, root: strawberry.Parent[models.WebhookEndpoint]) -> list[EventType]:  # type: ignore[valid-type]
+    def event_types(self, root: strawberry.Parent[models.WebhookEndpoint]) -> list[EventType]:
         return subscribed_types(root)
 
 
@@ -60,12 +58,9 @@ class WebhookDelivery(Node):
 
     is_type_of = is_row_of(models.WebhookDelivery)
 
-    status: WebhookDeliveryStatus  # type: ignore[valid-type]
+    status: WebhookDeliveryStatus
     next_attempt_at: datetime.datetime | None
-
-    @strawberry.field
-    def id(self, root: strawberry.Parent[models.WebhookDelivery]) -> strawberry.ID:
-        return strawberry.ID(encode_id("WebhookDelivery", root.id))
+    id: strawberry.ID = global_id("WebhookDelivery")
 
     @strawberry.field
     def endpoint(self, root: strawberry.Parent[models.WebhookDelivery]) -> WebhookEndpoint:

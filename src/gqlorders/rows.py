@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from enum import Enum
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from tortoise.fields.data import CharEnumFieldInstance, IntEnumFieldInstance
 from tortoise.models import Model
@@ -189,3 +189,9 @@ def _joined(
         return instances  # type: ignore[return-value]
 
     return build
+
+
+async def column(query: QuerySet[Any], field: str) -> list[Any]:
+    """`field` of every row `query` selects, in its order: `values_list(field, flat=True)`,
+    whose result tortoise 1.1 types as tuples."""
+    return cast(list[Any], await query.values_list(field, flat=True))

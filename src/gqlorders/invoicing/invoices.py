@@ -41,6 +41,7 @@ from gqlorders.orders import (
     refresh_fulfilment,
     requested_quantities,
 )
+from gqlorders.rows import column
 from gqlorders.tenancy import Principal
 
 
@@ -66,10 +67,9 @@ async def _invoice_discount(order: SalesOrder, sub_total: Decimal, completes: bo
     if order.discount_type != DiscountType.AMOUNT or not order.sub_total:
         return Decimal(0)
     if completes:
-        taken = (
-            await Invoice.filter(sales_order_id=order.id)
-            .exclude(status=InvoiceStatus.VOID)
-            .values_list("discount_amount", flat=True)
+        taken = await column(
+            Invoice.filter(sales_order_id=order.id).exclude(status=InvoiceStatus.VOID),
+            "discount_amount",
         )
         left = order.discount_amount - sum(taken, Decimal(0))
         return min(max(left, Decimal(0)), sub_total)

@@ -1,4 +1,9 @@
-"""Tortoise models, one module per aggregate. Tortoise discovers them through this package."""
+"""Tortoise models, one module per aggregate. Tortoise discovers them through this package.
+
+For mypy, each relation declares its model and its key (`customer_id: int`, `int | None` when
+nullable), and a nullable text column its `str | None` (tortoise types a TextField as `str`):
+tortoise builds fields from the class body's values only, never from bare annotations.
+"""
 
 from gqlorders.models.catalog import Customer, Item, ItemKind, Tax, Warehouse
 from gqlorders.models.documents import Document, DocumentState

@@ -40,7 +40,7 @@ class Document(Model):
     state = fields.CharEnumField(DocumentState, max_length=8, default=DocumentState.PENDING)
     content_hash = fields.CharField(max_length=64, null=True)
     path = fields.CharField(max_length=500, null=True)
-    error = fields.TextField(null=True)
+    error: str | None = fields.TextField(null=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:

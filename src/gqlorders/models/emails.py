@@ -46,7 +46,7 @@ class EmailMessage(Model):
     body = fields.TextField(default="")
     state = fields.CharEnumField(EmailState, max_length=8, default=EmailState.QUEUED)
     attempts = fields.IntField(default=0, db_default=0)
-    error = fields.TextField(null=True)
+    error: str | None = fields.TextField(null=True)
     # When a job last claimed it (QUEUED -> SENDING): a SENDING message claimed long ago was
     # left by a process that died mid-send, and the sweep settles it (emails/sending.py).
     claimed_at = fields.DatetimeField(null=True)

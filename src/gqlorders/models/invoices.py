@@ -82,7 +82,7 @@ class InvoiceLine(Model):
         "models.Item", related_name=False, on_delete=fields.RESTRICT
     )
     item_id: int
-    description = fields.TextField(null=True)
+    description: str | None = fields.TextField(null=True)
     quantity = QuantityField()
     rate = QuantityField()
     discount_percent = QuantityField()

@@ -53,7 +53,7 @@ class InboxMessage(Model):
     marketplace = fields.CharField(max_length=50)
     body = fields.TextField()
     state = fields.CharEnumField(InboxState, max_length=10, default=InboxState.RECEIVED)
-    error = fields.TextField(null=True)
+    error: str | None = fields.TextField(null=True)
     attempts = fields.IntField(default=0)
     sales_order: fields.ForeignKeyNullableRelation[SalesOrder] = fields.ForeignKeyField(
         "models.SalesOrder", related_name=False, null=True, on_delete=fields.SET_NULL

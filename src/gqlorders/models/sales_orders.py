@@ -75,8 +75,8 @@ class SalesOrder(Model):
     )
     billing_address: fields.JSONField[dict[str, str | None] | None] = fields.JSONField(null=True)
     shipping_address: fields.JSONField[dict[str, str | None] | None] = fields.JSONField(null=True)
-    notes = fields.TextField(null=True)
-    terms = fields.TextField(null=True)
+    notes: str | None = fields.TextField(null=True)
+    terms: str | None = fields.TextField(null=True)
     discount_type = fields.CharEnumField(DiscountType, max_length=12, null=True)
     discount_value = QuantityField(null=True)
     discount_amount = MoneyField()
@@ -127,7 +127,7 @@ class SalesOrderLine(Model):
         "models.Item", related_name=False, on_delete=fields.RESTRICT
     )
     item_id: int
-    description = fields.TextField(null=True)
+    description: str | None = fields.TextField(null=True)
     quantity = QuantityField()
     rate = QuantityField()
     discount_percent = QuantityField()

@@ -36,7 +36,7 @@ class WebhookEndpoint(Model):
     # ",SALES_ORDER_CREATED,PACKAGE_SHIPPED," (commas around each, so that the fan-out finds a
     # type with one substring test in SQL); empty for every type.
     event_types = fields.CharField(max_length=2000, default="", db_default="")
-    payload_query = fields.TextField(null=True)
+    payload_query: str | None = fields.TextField(null=True)
     # The scopes of the token that set `payload_query`: the query runs with them.
     query_scopes = fields.CharField(max_length=500, default="", db_default="")
     secret = fields.CharField(max_length=100)
@@ -87,6 +87,7 @@ class WebhookDelivery(Model):
     dispatch = fields.BigIntField(null=True)
     failures = fields.IntField(default=0, db_default=0)  # failed attempts since (re)delivery
     created_at = fields.DatetimeField(auto_now_add=True)
+    attempts: fields.ReverseRelation[WebhookAttempt]
 
     class Meta:
         table = "webhook_delivery"
@@ -107,7 +108,7 @@ class WebhookAttempt(Model):
     at = fields.DatetimeField()
     response_status = fields.IntField(null=True)
     duration_ms = fields.IntField()
-    response_excerpt = fields.TextField(null=True)
+    response_excerpt: str | None = fields.TextField(null=True)
 
     class Meta:
         table = "webhook_attempt"

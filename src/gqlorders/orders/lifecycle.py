@@ -59,6 +59,7 @@ from gqlorders.orders.totals import (
     unsaved_lines,
     write_lines,
 )
+from gqlorders.rows import column
 from gqlorders.stock.requests import request_recalculation
 from gqlorders.tenancy import Principal
 from gqlorders.validation import clean_text
@@ -187,7 +188,7 @@ async def _write_new_order(
     data: NewSalesOrder,
     order: SalesOrder,
     lines: list[SalesOrderLine],
-    send_to: list[str] | None,
+    send_to: list[str],
 ) -> None:
     """One attempt at the creation's transaction; `_OrderRowRefused` when the row is refused."""
     async with in_transaction():
@@ -243,13 +244,9 @@ async def _check_line_quantities(
         return
     removed_ids = [line.id for line in removed]
     referenced = set(
-        await InvoiceLine.filter(sales_order_line_id__in=removed_ids).values_list(
-            "sales_order_line_id", flat=True
-        )
+        await column(InvoiceLine.filter(sales_order_line_id__in=removed_ids), "sales_order_line_id")
     ) | set(
-        await PackageLine.filter(sales_order_line_id__in=removed_ids).values_list(
-            "sales_order_line_id", flat=True
-        )
+        await column(PackageLine.filter(sales_order_line_id__in=removed_ids), "sales_order_line_id")
     )
     for line in removed:
         if line.id in referenced or line.quantity_invoiced or line.quantity_packed:

@@ -25,6 +25,7 @@ from gqlorders.orders.access import get_sales_order, order_item_ids
 from gqlorders.orders.events import OrderEventType, record_event
 from gqlorders.orders.statuses import ACCEPTED, MERGEABLE
 from gqlorders.orders.totals import reprice_order
+from gqlorders.rows import column
 from gqlorders.stock.requests import request_recalculation
 from gqlorders.tenancy import Principal
 
@@ -49,16 +50,15 @@ def merge_blockers(order: SalesOrder, has_packages: bool, has_invoices: bool) ->
 
 
 async def orders_with_packages(order_ids: list[int]) -> set[int]:
-    return set(
-        await Package.filter(sales_order_id__in=order_ids).values_list("sales_order_id", flat=True)
-    )
+    return set(await column(Package.filter(sales_order_id__in=order_ids), "sales_order_id"))
 
 
 async def orders_with_invoices(order_ids: list[int]) -> set[int]:
     return set(
-        await Invoice.filter(sales_order_id__in=order_ids)
-        .exclude(status=InvoiceStatus.VOID)
-        .values_list("sales_order_id", flat=True)
+        await column(
+            Invoice.filter(sales_order_id__in=order_ids).exclude(status=InvoiceStatus.VOID),
+            "sales_order_id",
+        )
     )
 
 

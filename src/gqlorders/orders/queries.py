@@ -23,6 +23,7 @@ from gqlorders.pagination import (
     paginate_each,
     parse_money,
 )
+from gqlorders.rows import column
 from gqlorders.validation import is_storable, search_term
 
 
@@ -92,7 +93,7 @@ async def _search_condition(organization_id: int, term: str) -> Q:
     (subquery)` inside an OR cannot use an index).
     """
     customers = Customer.filter(organization_id=organization_id, name__icontains=term)
-    matched = await customers.limit(MATCHED_CUSTOMERS_LISTED + 1).values_list("id", flat=True)
+    matched = await column(customers.limit(MATCHED_CUSTOMERS_LISTED + 1), "id")
     condition = Q(number__icontains=term) | Q(reference_number__icontains=term)
     if not matched:
         return condition

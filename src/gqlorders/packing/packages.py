@@ -36,6 +36,7 @@ from gqlorders.orders import (
     refresh_fulfilment,
     requested_quantities,
 )
+from gqlorders.rows import column
 from gqlorders.stock.levels import move_on_hand
 from gqlorders.stock.requests import request_recalculation
 from gqlorders.tenancy import Principal
@@ -71,10 +72,13 @@ async def create_package(
             )
         }
         goods = set(
-            await Item.filter(
-                id__in={line.item_id for line in lines.values()},
-                kind=ItemKind.GOODS,
-            ).values_list("id", flat=True)
+            await column(
+                Item.filter(
+                    id__in={line.item_id for line in lines.values()},
+                    kind=ItemKind.GOODS,
+                ),
+                "id",
+            )
         )
         remaining = {
             line_id: line.quantity - line.quantity_packed

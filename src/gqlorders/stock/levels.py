@@ -18,6 +18,7 @@ from gqlorders.events import EventType, Resource, item_stock_data
 from gqlorders.models import Item, ItemKind, Organization, StockLevel, StockMovement
 from gqlorders.models.fields import ScaledDecimalField
 from gqlorders.orders.statuses import ACCEPTED
+from gqlorders.rows import column
 from gqlorders.tenancy import Principal
 from gqlorders.validation import check_decimal, clean_text
 
@@ -195,7 +196,7 @@ async def recalculate_everything(
     organizations = (
         [organization_id]
         if organization_id is not None
-        else list(await Organization.all().order_by("id").values_list("id", flat=True))
+        else list(await column(Organization.all().order_by("id"), "id"))
     )
     statement = _RECALC_COMMITTED.format(
         lines="o.organization_id = $1", items="i.organization_id = $1"

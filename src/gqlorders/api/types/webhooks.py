@@ -62,13 +62,13 @@ class WebhookDelivery(Node):
     next_attempt_at: datetime.datetime | None
     id: strawberry.ID = global_id("WebhookDelivery")
 
-    @strawberry.field
-    def endpoint(self, root: strawberry.Parent[models.WebhookDelivery]) -> WebhookEndpoint:
-        return root.endpoint  # type: ignore[return-value]
+    @strawberry.field(graphql_type=WebhookEndpoint)
+    def endpoint(self, root: strawberry.Parent[models.WebhookDelivery]) -> models.WebhookEndpoint:
+        return root.endpoint
 
-    @strawberry.field
-    def event(self, root: strawberry.Parent[models.WebhookDelivery]) -> Event:
-        return root.event  # type: ignore[return-value]
+    @strawberry.field(graphql_type=Event)
+    def event(self, root: strawberry.Parent[models.WebhookDelivery]) -> models.FeedEvent:
+        return root.event
 
     @strawberry.field(
         description="The `webhook-id` header: the same on every attempt and every redelivery"
@@ -77,6 +77,8 @@ class WebhookDelivery(Node):
     def message_id(self, root: strawberry.Parent[models.WebhookDelivery]) -> str:
         return root.message_id
 
-    @strawberry.field(description="Oldest first.")
-    def attempts(self, root: strawberry.Parent[models.WebhookDelivery]) -> list[WebhookAttempt]:
+    @strawberry.field(description="Oldest first.", graphql_type=list[WebhookAttempt])
+    def attempts(
+        self, root: strawberry.Parent[models.WebhookDelivery]
+    ) -> list[models.WebhookAttempt]:
         return sorted(root.attempts, key=lambda attempt: attempt.id)

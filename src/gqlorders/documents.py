@@ -127,7 +127,8 @@ async def record_organization(kind: str, record_id: int) -> int:
     return (await _record(kind, record_id)).organization_id
 
 
-def document_owner(kind: str, record_id: int) -> dict[str, int]:
+def document_owner(kind: str, record_id: int) -> dict[str, Any]:
+    """The filter of the record's document row (keyword arguments of the ORM's queries)."""
     return {"sales_order_id": record_id} if kind == SALES_ORDER else {"invoice_id": record_id}
 
 

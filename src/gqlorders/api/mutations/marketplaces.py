@@ -76,20 +76,26 @@ class InboxMessageIdInput:
 
 @strawberry.type
 class ImportMarketplaceOrderPayload:
-    sales_order: SalesOrder | None = None
+    sales_order: models.SalesOrder | None = strawberry.field(
+        default=None, graphql_type=SalesOrder | None
+    )
     created: bool = False
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class MarketplaceConnectionPayload:
-    connection: MarketplaceConnection | None = None
+    connection: models.MarketplaceConnection | None = strawberry.field(
+        default=None, graphql_type=MarketplaceConnection | None
+    )
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class InboxMessagePayload:
-    message: InboxMessage | None = None
+    message: models.InboxMessage | None = strawberry.field(
+        default=None, graphql_type=InboxMessage | None
+    )
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -102,7 +108,7 @@ class MarketplaceMutations:
     ) -> ImportMarketplaceOrderPayload:
         principal = require(info, Scope.ORDERS_WRITE)
         result = await importing.import_order(principal, input.marketplace, input.payload)
-        return ImportMarketplaceOrderPayload(sales_order=result.order, created=result.created)  # type: ignore[arg-type]
+        return ImportMarketplaceOrderPayload(sales_order=result.order, created=result.created)
 
     @strawberry.mutation
     @returns_user_errors(MarketplaceConnectionPayload)
@@ -113,7 +119,7 @@ class MarketplaceMutations:
         connection = await importing.connect_marketplace(
             principal.organization_id, input.marketplace, input.webhook_secret
         )
-        return MarketplaceConnectionPayload(connection=connection)  # type: ignore[arg-type]
+        return MarketplaceConnectionPayload(connection=connection)
 
     @strawberry.mutation(description="Import a failed webhook delivery again.")
     @returns_user_errors(InboxMessagePayload)
@@ -124,4 +130,4 @@ class MarketplaceMutations:
         message = await importing.retry_inbox_message(
             principal.organization_id, decode_id(input.id, "InboxMessage", ("id",))
         )
-        return InboxMessagePayload(message=message)  # type: ignore[arg-type]
+        return InboxMessagePayload(message=message)

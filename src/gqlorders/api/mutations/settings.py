@@ -10,7 +10,7 @@ from gqlorders.api.errors import UserError, returns_user_errors
 from gqlorders.api.types.common import CloseSalesOrderWhen, NumberingMode, TaxMode
 from gqlorders.api.types.settings import Settings
 from gqlorders.numbering import NumberingChange
-from gqlorders.organization_settings import SettingsChange, update_settings
+from gqlorders.organization_settings import OrganizationSettings, SettingsChange, update_settings
 from gqlorders.tenancy import Scope
 
 
@@ -49,7 +49,9 @@ class UpdateSettingsInput:
 
 @strawberry.type
 class SettingsPayload:
-    settings: Settings | None = None
+    settings: OrganizationSettings | None = strawberry.field(
+        default=None, graphql_type=Settings | None
+    )
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -60,4 +62,4 @@ class SettingsMutations:
     async def update_settings(self, info: Info, input: UpdateSettingsInput) -> SettingsPayload:
         principal = require(info, Scope.SETTINGS_WRITE)
         settings = await update_settings(principal.organization_id, input.to_domain())
-        return SettingsPayload(settings=settings)  # type: ignore[arg-type]
+        return SettingsPayload(settings=settings)

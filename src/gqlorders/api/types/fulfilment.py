@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable
 from datetime import datetime
 from decimal import Decimal
 
@@ -119,8 +120,12 @@ class Invoice(Node):
     def adjustment(self, root: strawberry.Parent[models.Invoice]) -> Adjustment | None:
         return Adjustment.of(root)
 
-    @strawberry.field(description="The invoice's PDF, rendered when it is sent.")
-    def pdf(self, root: strawberry.Parent[models.Invoice], info: Info) -> Document:
+    @strawberry.field(
+        description="The invoice's PDF, rendered when it is sent.", graphql_type=Document
+    )
+    def pdf(
+        self, root: strawberry.Parent[models.Invoice], info: Info
+    ) -> Document | Awaitable[Document]:
         url = f"/documents/invoices/{encode_id('Invoice', root.id)}.pdf"
         return document_of(ready(info.context.loaders.invoice_document, root.id), url)
 

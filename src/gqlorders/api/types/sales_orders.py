@@ -129,17 +129,15 @@ DOCUMENT_STATE_DESCRIPTIONS = {
 }
 # The API's states: NOT_REQUESTED, then the stored ones (models.DocumentState), built from them
 # so that a stored state cannot be missing here; one without a description fails at import.
-DocumentState = strawberry.enum(
-    Enum(
-        "DocumentState",
-        {
-            state: strawberry.enum_value(state, description=DOCUMENT_STATE_DESCRIPTIONS[state])
-            for state in (NOT_REQUESTED, *(str(stored) for stored in models.DocumentState))
-        },
-    ),
-    name="DocumentState",
-    description="Where a record's PDF stands.",
+# (mypy reads only literal members, hence the ignore.)
+DocumentState: type[Enum] = Enum(  # type: ignore[misc]
+    "DocumentState",
+    {
+        state: strawberry.enum_value(state, description=DOCUMENT_STATE_DESCRIPTIONS[state])
+        for state in (NOT_REQUESTED, *(str(stored) for stored in models.DocumentState))
+    },
 )
+strawberry.enum(DocumentState, description="Where a record's PDF stands.")
 
 
 @strawberry.type
@@ -147,14 +145,14 @@ class Document:
     """A PDF: NOT_REQUESTED until asked for, then PENDING until the worker has rendered the
     current version, READY (with its url) or FAILED (with the error)."""
 
-    state: DocumentState  # type: ignore[valid-type]
+    state: Enum = strawberry.field(graphql_type=DocumentState)
     url: str | None = None
     error: str | None = None
 
     @classmethod
     def of(cls, row: models.Document | None, url: str) -> Document:
         if row is None:
-            return cls(state=DocumentState.NOT_REQUESTED)
+            return cls(state=DocumentState(NOT_REQUESTED))
         ready = row.state == models.DocumentState.READY
         return cls(state=DocumentState(row.state), url=url if ready else None, error=row.error)
 
@@ -187,10 +185,13 @@ class SalesOrderLine:
     def item(self, root: strawberry.Parent[models.SalesOrderLine], info: Info) -> Item:
         return ready(info.context.loaders.item, root.item_id)
 
-    @strawberry.field(description="Can the warehouse serve what remains? Null for services.")
+    @strawberry.field(
+        description="Can the warehouse serve what remains? Null for services.",
+        graphql_type=StockStatus | None,
+    )
     def stock_status(
         self, root: strawberry.Parent[models.SalesOrderLine], info: Info
-    ) -> StockStatus | None:
+    ) -> StockStatus | Awaitable[StockStatus | None] | None:
         loaders = info.context.loaders
         item = ready(loaders.item, root.item_id)
         order = ready(loaders.sales_order, root.sales_order_id)
@@ -316,18 +317,23 @@ class SalesOrder(Node):
             and orders.totals_differ(reported, root.total, root.tax_total),
         )
 
-    @strawberry.field
-    def mergeable(self, root: strawberry.Parent[models.SalesOrder], info: Info) -> bool:
+    @strawberry.field(graphql_type=bool)
+    def mergeable(
+        self, root: strawberry.Parent[models.SalesOrder], info: Info
+    ) -> bool | Awaitable[bool]:
         blockers = _merge_blockers(root, info)
         if isinstance(blockers, list):
             return not blockers
-        return _not_blocked_later(blockers)  # type: ignore[return-value]
+        return _not_blocked_later(blockers)
 
-    @strawberry.field(description="Why this order cannot be merged at all right now.")
+    @strawberry.field(
+        description="Why this order cannot be merged at all right now.",
+        graphql_type=list[ErrorCodeType],
+    )
     def merge_blockers(
         self, root: strawberry.Parent[models.SalesOrder], info: Info
-    ) -> list[ErrorCodeType]:
-        return _merge_blockers(root, info)  # type: ignore[return-value]
+    ) -> list[ErrorCode] | Awaitable[list[ErrorCode]]:
+        return _merge_blockers(root, info)
 
     @strawberry.field
     def invoices(
@@ -341,8 +347,12 @@ class SalesOrder(Node):
     ) -> list[Annotated[Package, strawberry.lazy("gqlorders.api.types.fulfilment")]]:
         return ready(info.context.loaders.order_packages, root.id)
 
-    @strawberry.field(description="The order's PDF; ask for it with renderSalesOrderPdf.")
-    def pdf(self, root: strawberry.Parent[models.SalesOrder], info: Info) -> Document:
+    @strawberry.field(
+        description="The order's PDF; ask for it with renderSalesOrderPdf.", graphql_type=Document
+    )
+    def pdf(
+        self, root: strawberry.Parent[models.SalesOrder], info: Info
+    ) -> Document | Awaitable[Document]:
         url = f"/documents/sales-orders/{encode_id('SalesOrder', root.id)}.pdf"
         return document_of(ready(info.context.loaders.order_document, root.id), url)
 

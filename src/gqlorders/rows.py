@@ -88,7 +88,7 @@ def _plan(model: type[Model], keys: Sequence[str], start: int, stop: int) -> Col
     return columns
 
 
-def _build(model: type[Model], columns: Columns, row: Any, custom_pk: bool) -> Model:
+def _build(model: type[M], columns: Columns, row: Any, custom_pk: bool) -> M:
     instance = _new(model)
     values = instance.__dict__
     values["_partial"] = False
@@ -150,7 +150,7 @@ def instances_of(query: QuerySet[M]) -> Callable[[Sequence[Any]], list[M]]:
 def _plain(model: type[M], keys: list[str]) -> Callable[[Sequence[Any]], list[M]]:
     columns = _plan(model, keys, 0, len(keys))
     custom_pk = _custom_pk(model)
-    return lambda rows: [_build(model, columns, row, custom_pk) for row in rows]  # type: ignore[misc]
+    return lambda rows: [_build(model, columns, row, custom_pk) for row in rows]
 
 
 def _joined(
@@ -186,7 +186,7 @@ def _joined(
                 if parent is not None:
                     object.__setattr__(parent, f"_{attribute}", value)
             instances.append(instance)
-        return instances  # type: ignore[return-value]
+        return instances
 
     return build
 

@@ -67,7 +67,7 @@ class Event(Node):
 @strawberry.type
 class EventEdge:
     cursor: str
-    node: Event
+    node: models.FeedEvent = strawberry.field(graphql_type=Event)
 
 
 @strawberry.input
@@ -100,7 +100,7 @@ class EventConnection:
     @classmethod
     def of(cls, page: events.FeedPage) -> EventConnection:
         """`endCursor` stays the cursor given when no event came: keep asking with it."""
-        edges = [EventEdge(cursor=e.position.cursor(), node=e.event) for e in page.entries]  # type: ignore[arg-type]
+        edges = [EventEdge(cursor=e.position.cursor(), node=e.event) for e in page.entries]
         return cls(
             edges=edges,
             page_info=PageInfo(

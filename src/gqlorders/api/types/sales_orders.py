@@ -127,9 +127,10 @@ DOCUMENT_STATE_DESCRIPTIONS = {
     models.DocumentState.READY: "Rendered: url downloads it, with the same bearer token.",
     models.DocumentState.FAILED: "Rendering failed: error says why.",
 }
+
 # The API's states: NOT_REQUESTED, then the stored ones (models.DocumentState), built from them
 # so that a stored state cannot be missing here; one without a description fails at import.
-# (mypy reads only literal members, hence the ignore.)
+# (mypy types only an Enum whose members are written out, hence the ignore.)
 DocumentState: type[Enum] = Enum(  # type: ignore[misc]
     "DocumentState",
     {

@@ -8,7 +8,7 @@ tortoise builds fields from the class body's values only, never from bare annota
 from gqlorders.models.catalog import Customer, Item, ItemKind, Tax, Warehouse
 from gqlorders.models.documents import Document, DocumentState
 from gqlorders.models.emails import EmailMessage, EmailState
-from gqlorders.models.events import OrderEvent
+from gqlorders.models.events import OrderEvent, OrderEventType
 from gqlorders.models.feed import FeedEvent
 from gqlorders.models.idempotency import IdempotencyKey
 from gqlorders.models.installation import Installation
@@ -66,6 +66,7 @@ __all__ = [
     "NumberSequence",
     "NumberingMode",
     "OrderEvent",
+    "OrderEventType",
     "Organization",
     "OutboxJob",
     "Package",

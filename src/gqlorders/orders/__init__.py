@@ -16,8 +16,9 @@ to the package:
 - `queries`: the filtered, sorted, paginated order list.
 """
 
+from gqlorders.models import OrderEventType
 from gqlorders.orders.access import get_sales_order
-from gqlorders.orders.events import OrderEventType, record_event
+from gqlorders.orders.events import record_event
 from gqlorders.orders.fulfilment import refresh_fulfilment
 from gqlorders.orders.header import HEADER_KEYS
 from gqlorders.orders.inputs import (

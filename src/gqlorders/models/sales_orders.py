@@ -24,6 +24,22 @@ class SalesOrderStatus(StrEnum):
     MERGED = "MERGED"
 
 
+# The named sets of statuses each rule allows (SPEC §3); orders/statuses.py re-exports them.
+# SPEC §3: draft and confirmed orders can be edited; they are also the ones that can be voided
+# (while nothing is invoiced or shipped).
+EDITABLE = (SalesOrderStatus.DRAFT, SalesOrderStatus.CONFIRMED)
+# SPEC §3, §5, §6, §7: confirmed orders, and those closed since, are in force: their goods are
+# committed (§7), they are invoiced (§5) and packed (§6), and the automatic closing moves them
+# between the two (§3).
+ACCEPTED = (SalesOrderStatus.CONFIRMED, SalesOrderStatus.CLOSED)
+# SPEC §3: an order can be e-mailed unless void or merged; sending a draft confirms it.
+SENDABLE = (SalesOrderStatus.DRAFT, SalesOrderStatus.CONFIRMED, SalesOrderStatus.CLOSED)
+# SPEC §4: only orders that are both drafts or both confirmed merge.
+MERGEABLE = (SalesOrderStatus.DRAFT, SalesOrderStatus.CONFIRMED)
+# SPEC §4: a merged order leaves the default lists.
+LISTED_BY_DEFAULT = tuple(s for s in SalesOrderStatus if s != SalesOrderStatus.MERGED)
+
+
 class InvoicedStatus(StrEnum):
     NOT_INVOICED = "NOT_INVOICED"
     PARTIALLY_INVOICED = "PARTIALLY_INVOICED"

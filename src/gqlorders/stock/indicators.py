@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from gqlorders.models import SalesOrder, SalesOrderLine, StockLevel
-from gqlorders.orders.statuses import ACCEPTED
+from gqlorders.models.sales_orders import ACCEPTED
 
 
 class StockStatus(StrEnum):

@@ -17,7 +17,7 @@ from gqlorders.errors import DomainError, ErrorCode, Problems
 from gqlorders.events import EventType, Resource, item_stock_data
 from gqlorders.models import Item, ItemKind, Organization, StockLevel, StockMovement
 from gqlorders.models.fields import ScaledDecimalField
-from gqlorders.orders.statuses import ACCEPTED
+from gqlorders.models.sales_orders import ACCEPTED
 from gqlorders.rows import column
 from gqlorders.tenancy import Principal
 from gqlorders.validation import check_decimal, clean_text

@@ -229,10 +229,8 @@ class Query(WebhookQueries):
         where = filter.to_domain() if filter else orders.SalesOrderFilter()
         field = sort.field if sort else orders.SalesOrderSortField.CREATED_AT
         descending = sort.direction == SortDirection.DESC if sort else True
-        # list_sales_orders (orders/queries.py), with the selected to-one relations joined in
-        key = orders.SORT_KEYS[field]
-        if descending:
-            key = key.reversed()
+        # the order list (orders/queries.py), with the selected to-one relations joined in
+        key = orders.sort_key(field, descending)
         nodes = connection_nodes(info)
         page = await paginate(
             await orders.filtered_sales_orders(principal.organization_id, where),

@@ -19,7 +19,6 @@ from gqlorders.pagination import (
     Page,
     SortKey,
     count_each,
-    paginate,
     paginate_each,
     parse_money,
 )
@@ -133,27 +132,6 @@ async def filtered_sales_orders(
     return query
 
 
-async def list_sales_orders(
-    organization_id: int,
-    where: SalesOrderFilter,
-    sort: SalesOrderSortField = SalesOrderSortField.CREATED_AT,
-    descending: bool = True,
-    *,
-    first: int | None = None,
-    after: str | None = None,
-    last: int | None = None,
-    before: str | None = None,
-) -> Page[SalesOrder]:
-    return await paginate(
-        await filtered_sales_orders(organization_id, where),
-        sort_key(sort, descending),
-        first=first,
-        after=after,
-        last=last,
-        before=before,
-    )
-
-
 # A customer's orders (`Customer.salesOrders`): the order list's defaults, newest first.
 CUSTOMER_ORDERS_KEY = sort_key(SalesOrderSortField.CREATED_AT, descending=True)
 
@@ -167,8 +145,8 @@ async def list_customers_sales_orders(
     select_related: Sequence[str] = (),
     fetch: Callable[[QuerySet[SalesOrder]], Awaitable[list[SalesOrder]]] | None = None,
 ) -> dict[int, Page[SalesOrder]]:
-    """For each customer, the page `list_sales_orders` gives with the customer as its filter,
-    all in one statement: a page of customers with their orders is not one query per customer."""
+    """For each customer, the page of the order list with the customer as its filter, all in
+    one statement: a page of customers with their orders is not one query per customer."""
     return await paginate_each(
         await filtered_sales_orders(organization_id, SalesOrderFilter()),
         CUSTOMER_ORDERS_KEY,

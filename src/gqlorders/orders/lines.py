@@ -15,6 +15,13 @@ from gqlorders.validation import check_decimal, clean_text
 MAX_LINES = 500
 MAX_LINE_AMOUNT = Decimal("1e12")  # totals stay far inside the 64-bit scaled columns
 
+# Every order creation and edit asks it: built once per number of items (prepared.py).
+_ITEMS_WITH_TAXES = PreparedSelect(
+    lambda organization_id, item_ids: Item.filter(
+        organization_id=organization_id, id__in=item_ids
+    ).select_related("tax")
+)
+
 
 @dataclass
 class PricedLine:
@@ -32,14 +39,6 @@ class PricedLine:
     @property
     def is_goods(self) -> bool:
         return self.item.kind == ItemKind.GOODS
-
-
-# Every order creation and edit asks it: built once per number of items (prepared.py).
-_ITEMS_WITH_TAXES = PreparedSelect(
-    lambda organization_id, item_ids: Item.filter(
-        organization_id=organization_id, id__in=item_ids
-    ).select_related("tax")
-)
 
 
 async def price_lines(

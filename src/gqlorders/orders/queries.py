@@ -41,6 +41,10 @@ SORT_KEYS = {
     SalesOrderSortField.CREATED_AT: SortKey("created_at", datetime.fromisoformat),
     SalesOrderSortField.UPDATED_AT: SortKey("updated_at", datetime.fromisoformat),
 }
+# A customer's orders (`Customer.salesOrders`): the order list's defaults, newest first.
+CUSTOMER_ORDERS_KEY = SORT_KEYS[SalesOrderSortField.CREATED_AT].reversed()
+# A term in more customers' names than this is matched through a subquery instead of a list.
+MATCHED_CUSTOMERS_LISTED = 200
 
 
 @dataclass(frozen=True)
@@ -69,10 +73,6 @@ class _AnyOfSubquery(Term):
     def get_sql(self, ctx: SqlContext) -> str:
         subquery = Subquery(self.query).get_sql(ctx.copy(subquery=True, with_alias=False))
         return f"ANY(ARRAY{subquery})"
-
-
-# A term in more customers' names than this is matched through a subquery instead of a list.
-MATCHED_CUSTOMERS_LISTED = 200
 
 
 async def _search_condition(organization_id: int, term: str) -> Q:
@@ -130,10 +130,6 @@ async def filtered_sales_orders(
     if where.updated_after is not None:
         query = query.filter(updated_at__gt=where.updated_after)
     return query
-
-
-# A customer's orders (`Customer.salesOrders`): the order list's defaults, newest first.
-CUSTOMER_ORDERS_KEY = sort_key(SalesOrderSortField.CREATED_AT, descending=True)
 
 
 async def list_customers_sales_orders(

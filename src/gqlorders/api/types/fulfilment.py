@@ -41,10 +41,7 @@ class EmailMessage:
 
     @strawberry.field
     def state(self, root: strawberry.Parent[models.EmailMessage]) -> EmailState:
-        """SENDING is internal (a job holds the message): clients see it as QUEUED."""
-        if root.state == models.EmailState.SENDING:
-            return models.EmailState.QUEUED
-        return root.state
+        return root.state.shown()
 
     @strawberry.field
     def id(self, root: strawberry.Parent[models.EmailMessage]) -> strawberry.ID:

@@ -29,6 +29,7 @@ serve: install
 test: install
 	scripts/ensure-services
 	$(BIN)/ruff check src adapters workers tests
+	$(BIN)/mypy
 	$(BIN)/pytest
 	GQLORDERS_TEST_DATABASE=sqlite $(BIN)/pytest
 
@@ -38,9 +39,11 @@ test-postgres: install
 test-sqlite: install
 	GQLORDERS_TEST_DATABASE=sqlite $(BIN)/pytest
 
+## ruff, then mypy over src, adapters and workers (pyproject.toml [tool.mypy]).
 lint: install
 	$(BIN)/ruff check src adapters workers tests
 	$(BIN)/ruff format --check src adapters workers tests
+	$(BIN)/mypy
 
 schema: install
 	$(BIN)/gqlorders export-schema

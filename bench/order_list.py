@@ -526,7 +526,7 @@ class ExecutorFloor:
 
 
 # Where the salesOrders resolver gets its page from (the keyset query): swapped for the floor.
-PAGE_FUNCTIONS = ((api_queries, "paginate"), (api_queries.order_queries, "list_sales_orders"))
+PAGE_FUNCTIONS = ((api_queries, "paginate"),)
 
 
 @contextlib.contextmanager

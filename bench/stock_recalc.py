@@ -43,12 +43,13 @@ from gqlorders.tenancy import create_organization
 GOAL_RATIO = 1.5
 SCALE = 10**4  # quantities and rates (models/fields.py QuantityField)
 COMMITTING = frozenset(str(status) for status in ACCEPTED)
+COMMITTING_SQL = ", ".join(f"'{status}'" for status in ACCEPTED)  # the statuses, as SQL literals
 
-BARE_AGGREGATE = """
+BARE_AGGREGATE = f"""
 SELECT l.item_id, o.warehouse_id, SUM(l.quantity - l.quantity_shipped) AS committed
 FROM sales_order_line l
 JOIN sales_order o ON o.id = l.sales_order_id
-WHERE o.status IN ('CONFIRMED', 'CLOSED')
+WHERE o.status IN ({COMMITTING_SQL})
 GROUP BY 1, 2
 """
 
@@ -495,12 +496,12 @@ async def explain(conn: asyncpg.Connection, item_ids: list[int]) -> None:
 # --- variants: alternatives to what src does, measured in rolled-back transactions -------------
 
 # The whole recalculation as one statement per organization instead of batches of item ids.
-PER_ORGANIZATION = """
+PER_ORGANIZATION = f"""
 WITH agg AS (
     SELECT l.item_id, o.warehouse_id, SUM(l.quantity - l.quantity_shipped) AS committed
     FROM sales_order_line l
     JOIN sales_order o ON o.id = l.sales_order_id
-    WHERE o.organization_id = $1 AND o.status IN ('CONFIRMED', 'CLOSED')
+    WHERE o.organization_id = $1 AND o.status IN ({COMMITTING_SQL})
     GROUP BY l.item_id, o.warehouse_id
 )
 INSERT INTO stock_level (organization_id, item_id, warehouse_id, on_hand, committed)
@@ -518,7 +519,7 @@ SKIP_UNCHANGED = "\nWHERE stock_level.committed <> excluded.committed"
 CANDIDATE_INDEXES = {
     # committing orders only, with the warehouse: index-only lookups and scans for the join
     "bench_so_committing": "CREATE INDEX bench_so_committing ON sales_order (id) "
-    "INCLUDE (warehouse_id) WHERE status IN ('CONFIRMED', 'CLOSED')",
+    f"INCLUDE (warehouse_id) WHERE status IN ({COMMITTING_SQL})",
     # the lines of a batch of items without visiting the heap
     "bench_line_cover": "CREATE INDEX bench_line_cover ON sales_order_line "
     "(item_id, sales_order_id) INCLUDE (quantity, quantity_shipped)",

@@ -10,6 +10,7 @@ from typing import Any
 
 from arq import Retry, func
 from arq.connections import RedisSettings
+from arq.typing import WorkerCoroutine
 from arq.worker import Worker
 from tortoise import Tortoise
 
@@ -33,14 +34,14 @@ JOB_TIMEOUT = timedelta(seconds=60)  # any other job: a stock recalculation, a P
 TIMEOUTS = {jobs.SEND_EMAIL: SEND_EMAIL_TIMEOUT}
 
 
-def _arq_job(function: jobs.JobFunction) -> jobs.JobFunction:
+def _arq_job(function: jobs.JobFunction) -> WorkerCoroutine:
     """arq retries only on its own Retry (docs/architecture.md): translate ours. A job cancelled
     (the worker stopping) is not done: arq runs it again, so its outbox row stays pending."""
 
     @wraps(function)
-    async def run(ctx: dict[str, Any], **kwargs: Any) -> Any:
+    async def run(ctx: dict[Any, Any], *args: Any, **kwargs: Any) -> Any:
         try:
-            result = await function(ctx, **kwargs)
+            result = await function(ctx, *args, **kwargs)
         except jobs.RetryLater as retry:
             if ctx.get("job_try", 1) < jobs.MAX_TRIES:
                 raise Retry(defer=retry.defer_seconds) from retry
@@ -79,7 +80,8 @@ def build_worker(
     `init_database=False` leaves the ORM to the caller, who has it open already (tests run a
     burst worker inside their own session: a second `Tortoise.init` would re-initialize that
     same context and the worker's shutdown would close it)."""
-    assert settings.redis_url, "the worker needs REDIS_URL"
+    redis_url = settings.redis_url
+    assert redis_url, "the worker needs REDIS_URL"
 
     async def startup(ctx: dict[str, Any]) -> None:
         prepare_data_dir(settings)
@@ -92,7 +94,7 @@ def build_worker(
         ctx["settings"] = settings
         events.configure(settings.event_retention)
         webhook_policy.configure_from(settings)
-        jobs.configure(jobs.RedisRelay(settings.redis_url, queue))  # type: ignore[arg-type]
+        jobs.configure(jobs.RedisRelay(redis_url, queue))
         await jobs.after_request()
         if relay:
             ctx["relay"] = asyncio.create_task(jobs.relay_forever())
@@ -119,7 +121,7 @@ def build_worker(
             )
             for name, function in FUNCTIONS.items()
         ],
-        redis_settings=RedisSettings.from_dsn(settings.redis_url),
+        redis_settings=RedisSettings.from_dsn(redis_url),
         queue_name=queue,
         on_startup=startup,
         on_shutdown=shutdown,

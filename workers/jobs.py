@@ -56,7 +56,7 @@ async def ensure_pdf(settings: Settings, kind: str, record_id: int) -> Path:
     owner = documents.document_owner(kind, record_id)
     document = await Document.filter(**owner).first()
     organization_id = (
-        document.organization_id  # type: ignore[union-attr]
+        document.organization_id
         if document
         else await documents.record_organization(kind, record_id)
     )
@@ -160,11 +160,11 @@ async def send_email(ctx: dict[str, Any], email_id: int) -> None:
     # Taken by the mail server (by some recipients, if it refused others: SPEC §8 records
     # those in the error): recorded even if the job is cancelled meanwhile, the write awaited
     # before the cancellation goes on (the server may be closing the database next).
-    error = "; ".join(
+    not_delivered = "; ".join(
         f"not delivered to {refusal.recipient}: {refusal.code} {refusal.message}"
         for refusal in refused
     )
-    recording = asyncio.ensure_future(_record_sent(email_id, claimed_at, error or None))
+    recording = asyncio.ensure_future(_record_sent(email_id, claimed_at, not_delivered or None))
     try:
         await asyncio.shield(recording)
     except asyncio.CancelledError:
@@ -209,10 +209,12 @@ def message_key(email: EmailMessage) -> str:
 
 async def _message(settings: Settings, email: EmailMessage) -> MailMessage:
     """The message to send, with the PDF of its order or invoice (rendered or reused)."""
-    if email.invoice_id is not None:  # type: ignore[attr-defined]
-        kind, record_id = documents.INVOICE, email.invoice_id  # type: ignore[attr-defined]
+    if email.invoice_id is not None:
+        kind, record_id = documents.INVOICE, email.invoice_id
+    elif email.sales_order_id is not None:
+        kind, record_id = documents.SALES_ORDER, email.sales_order_id
     else:
-        kind, record_id = documents.SALES_ORDER, email.sales_order_id  # type: ignore[attr-defined]
+        raise ValueError(f"e-mail {email.id} belongs to no order or invoice")
     pdf = await ensure_pdf(settings, kind, record_id)
     number = (await documents.document_data(kind, record_id))["number"]
     return build_message(

@@ -188,11 +188,11 @@ class Delivery:
             except aiosmtplib.SMTPRecipientRefused as error:
                 refused.append(error)
         if len(refused) == len(recipients):
-            if all(400 <= error.code < 500 for error in refused):
+            if all(400 <= refusal.code < 500 for refusal in refused):
                 raise TransientMailError(f"every recipient refused for now: {refused}")
             raise aiosmtplib.SMTPRecipientsRefused(refused)
-        for error in refused:
-            logger.warning("the mail server refused recipient %s: %s", error.recipient, error)
+        for refusal in refused:
+            logger.warning("the mail server refused recipient %s: %s", refusal.recipient, refusal)
         return content, refused
 
     async def finish(self) -> None:

@@ -85,7 +85,7 @@ def check_request_shape(data: Any) -> None:
                 raise HTTPException(400, f"'{key}' must be a {kind.__name__}")
 
 
-class GraphQLApp(GraphQL):
+class GraphQLApp(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = LiveConnection
 
     def __init__(self, schema: Any, settings: Settings, **options: Any) -> None:
@@ -101,7 +101,7 @@ class GraphQLApp(GraphQL):
         self.live: live.LiveFeed | None = None  # while the app runs (its lifespan)
         self.persisted_queries = persisted_queries.build_store(settings.redis_url)
 
-    async def run(  # type: ignore[override]
+    async def run(
         self, request: Request | Any, context: Any = UNSET, root_value: Any = UNSET
     ) -> Any:
         """A POST with an idempotency key runs once per key (api/idempotency.py); without a
@@ -163,13 +163,13 @@ class GraphQLApp(GraphQL):
         """Strawberry's GraphiQL page, loading React and GraphiQL from /static/graphiql/."""
         return (STATIC / "graphiql.html").read_text(encoding="utf-8")
 
-    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:  # type: ignore[override]
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         context = await context_for(request)
         if isinstance(request, WebSocket):
             context.live = self.live
         return context
 
-    async def on_ws_connect(self, context: Context) -> Any:  # type: ignore[override]
+    async def on_ws_connect(self, context: Context) -> Any:
         await accept_connection(context, self.connection_counts)
         return UNSET  # a `connection_ack` without payload
 

@@ -47,13 +47,13 @@ async def _record(kind: str, record_id: int) -> SalesOrder | Invoice:
 async def document_data(kind: str, record_id: int) -> dict[str, Any]:
     """Everything the PDF shows, as strings: the template does no arithmetic."""
     record = await _record(kind, record_id)
-    organization = await Organization.get(id=record.organization_id)  # type: ignore[attr-defined]
-    customer = await Customer.get(id=record.customer_id)  # type: ignore[attr-defined]
+    organization = await Organization.get(id=record.organization_id)
+    customer = await Customer.get(id=record.customer_id)
     line_model = SalesOrderLine if kind == SALES_ORDER else InvoiceLine
     owner = {"sales_order_id": record.id} if kind == SALES_ORDER else {"invoice_id": record.id}
     lines = await line_model.filter(**owner).order_by("position", "id")
-    items = {i.id: i for i in await Item.filter(id__in={line.item_id for line in lines})}  # type: ignore[attr-defined]
-    tax_ids = {line.tax_id for line in lines if line.tax_id} | {  # type: ignore[attr-defined]
+    items = {i.id: i for i in await Item.filter(id__in={line.item_id for line in lines})}
+    tax_ids = {line.tax_id for line in lines if line.tax_id} | {
         t["tax_id"] for t in record.tax_totals
     }
     taxes = {t.id: t for t in await Tax.filter(id__in=tax_ids)}
@@ -70,12 +70,12 @@ async def document_data(kind: str, record_id: int) -> dict[str, Any]:
         "shipping_address": record.shipping_address,
         "lines": [
             {
-                "sku": items[line.item_id].sku,  # type: ignore[attr-defined]
-                "description": line.description or items[line.item_id].name,  # type: ignore[attr-defined]
+                "sku": items[line.item_id].sku,
+                "description": line.description or items[line.item_id].name,
                 "quantity": _quantity(line.quantity),
                 "rate": format_decimal(line.rate),
                 "discount": _quantity(line.discount_percent),
-                "tax": taxes[line.tax_id].name if line.tax_id else "",  # type: ignore[attr-defined]
+                "tax": taxes[line.tax_id].name if line.tax_id else "",
                 "amount": _money(line.amount),
             }
             for line in lines
@@ -124,10 +124,11 @@ def content_hash(data: dict[str, Any]) -> str:
 
 
 async def record_organization(kind: str, record_id: int) -> int:
-    return (await _record(kind, record_id)).organization_id  # type: ignore[attr-defined]
+    return (await _record(kind, record_id)).organization_id
 
 
-def document_owner(kind: str, record_id: int) -> dict[str, int]:
+def document_owner(kind: str, record_id: int) -> dict[str, Any]:
+    """The filter of the record's document row (keyword arguments of the ORM's queries)."""
     return {"sales_order_id": record_id} if kind == SALES_ORDER else {"invoice_id": record_id}
 
 
@@ -148,7 +149,7 @@ async def rerender_if_rendered(kind: str, record_id: int) -> None:
     """After a change: a record whose PDF was ever asked for gets a fresh one."""
     document = await Document.filter(**document_owner(kind, record_id)).first()
     if document is not None:
-        await request_render(document.organization_id, kind, record_id)  # type: ignore[attr-defined]
+        await request_render(document.organization_id, kind, record_id)
 
 
 async def render_sales_order_pdf(organization_id: int, order_id: int) -> SalesOrder:

@@ -23,7 +23,7 @@ from pypika_tortoise.terms import Array, Term
 from tortoise.expressions import Q, RawSQL, Subquery
 from tortoise.functions import Count
 from tortoise.models import Model
-from tortoise.queryset import QuerySet
+from tortoise.queryset import AwaitableQuery, QuerySet
 
 from gqlorders.errors import DomainError, ErrorCode
 from gqlorders.validation import is_storable
@@ -206,7 +206,7 @@ class _LateralPages(Term):
     `page` runs once per group, with `each_group.value` standing for the group (pypika writes
     neither a column alias list nor LATERAL, hence the text around the two rendered terms)."""
 
-    def __init__(self, groups: Term, page: QuerySet[Any], pk: str) -> None:
+    def __init__(self, groups: Term, page: AwaitableQuery[Any], pk: str) -> None:
         super().__init__()
         self.groups = groups
         self.page = page

@@ -69,7 +69,8 @@ def _shape(args: Sequence[Any]) -> tuple[Hashable, ...]:
     shape: list[Hashable] = []
     for value in args:
         if _is_bound(value):
-            shape.append(type(value))
+            kind: type = type(value)
+            shape.append(kind)
         elif isinstance(value, _COLLECTIONS) and value and all(_is_bound(v) for v in value):
             shape.append((type(next(iter(value))), len(value)))
         elif _is_shape(value):

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from enum import Enum
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from tortoise.fields.data import CharEnumFieldInstance, IntEnumFieldInstance
 from tortoise.models import Model
@@ -88,7 +88,7 @@ def _plan(model: type[Model], keys: Sequence[str], start: int, stop: int) -> Col
     return columns
 
 
-def _build(model: type[Model], columns: Columns, row: Any, custom_pk: bool) -> Model:
+def _build(model: type[M], columns: Columns, row: Any, custom_pk: bool) -> M:
     instance = _new(model)
     values = instance.__dict__
     values["_partial"] = False
@@ -150,7 +150,7 @@ def instances_of(query: QuerySet[M]) -> Callable[[Sequence[Any]], list[M]]:
 def _plain(model: type[M], keys: list[str]) -> Callable[[Sequence[Any]], list[M]]:
     columns = _plan(model, keys, 0, len(keys))
     custom_pk = _custom_pk(model)
-    return lambda rows: [_build(model, columns, row, custom_pk) for row in rows]  # type: ignore[misc]
+    return lambda rows: [_build(model, columns, row, custom_pk) for row in rows]
 
 
 def _joined(
@@ -186,6 +186,12 @@ def _joined(
                 if parent is not None:
                     object.__setattr__(parent, f"_{attribute}", value)
             instances.append(instance)
-        return instances  # type: ignore[return-value]
+        return instances
 
     return build
+
+
+async def column(query: QuerySet[Any], field: str) -> list[Any]:
+    """`field` of every row `query` selects, in its order: `values_list(field, flat=True)`,
+    whose result tortoise 1.1 types as tuples."""
+    return cast(list[Any], await query.values_list(field, flat=True))

@@ -121,7 +121,7 @@ async def authenticate(secret: str) -> Principal | None:
         return None
     token = tokens[0]
     return Principal(
-        organization_id=token.organization_id,  # type: ignore[attr-defined]
+        organization_id=token.organization_id,
         token_id=token.id,
         scopes=parse_scopes(token.scopes),
         actor=token.name or f"token:{token.id}",

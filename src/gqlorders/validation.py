@@ -68,7 +68,12 @@ def check_decimal(
     if not value.is_finite():
         problems.add(ErrorCode.INVALID, field, f"{name} must be a finite number")
         return
-    if value.as_tuple().exponent < -places and value != value.quantize(Decimal(1).scaleb(-places)):
+    exponent = value.as_tuple().exponent  # an int: the value is finite
+    if (
+        isinstance(exponent, int)
+        and exponent < -places
+        and value != value.quantize(Decimal(1).scaleb(-places))
+    ):
         problems.add(ErrorCode.INVALID, field, f"{name} has at most {places} decimal places")
     if minimum is not None and (value <= minimum if exclusive_minimum else value < minimum):
         relation = "greater than" if exclusive_minimum else "at least"

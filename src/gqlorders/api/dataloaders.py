@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from strawberry.dataloader import DataLoader
 from tortoise.models import Model
@@ -37,12 +37,14 @@ K = TypeVar("K")
 T = TypeVar("T")
 
 
-def ready(loader: DataLoader[K, T], key: K) -> T | Awaitable[T]:
+def ready(loader: DataLoader[K, T], key: K) -> T:
     """The value itself when the loader already holds it (prefetched, or loaded earlier in the
     request), otherwise the loader's awaitable.
 
     A resolver returning this completes synchronously on a prefetched page (api/prefetch.py),
     sparing the executor a coroutine and a gather per object, and still batches otherwise.
+    Typed as the value, which is what a resolver declares: the executor awaits an awaitable
+    result. Other callers check `pending` before using the value.
     """
     future = loader.cache_map.get(key)
     if (
@@ -52,7 +54,7 @@ def ready(loader: DataLoader[K, T], key: K) -> T | Awaitable[T]:
         and future.exception() is None
     ):
         return future.result()
-    return loader.load(key)
+    return cast(T, loader.load(key))
 
 
 def pending(value: object) -> bool:

@@ -11,7 +11,8 @@ from graphql import GraphQLError
 
 from gqlorders.errors import DomainError, ErrorCode
 
-ErrorCodeType = strawberry.enum(ErrorCode, name="ErrorCode")
+ErrorCodeType = ErrorCode
+strawberry.enum(ErrorCodeType, name="ErrorCode")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -20,7 +21,7 @@ R = TypeVar("R")
 @strawberry.type
 class UserError:
     field: list[str] | None
-    code: ErrorCodeType  # type: ignore[valid-type]
+    code: ErrorCodeType
     message: str
 
 

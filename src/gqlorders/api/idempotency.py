@@ -172,7 +172,7 @@ def _analysed(query: str, operation_name: str | None, max_tokens: int) -> _Opera
     keys = tuple(
         (False, value.value) if isinstance(value, StringValueNode) else (True, value.name.value)
         for directive in top_level
-        for value in (argument.value for argument in directive.arguments)
+        for value in (argument.value for argument in directive.arguments or ())
         if isinstance(value, StringValueNode | VariableNode)
     )
     return _Operation(
@@ -211,7 +211,7 @@ def _one_key(header: str | None, operation: _Operation, variables: Any) -> str |
     when the directive is anywhere but on the operation's top-level field."""
     if operation.directive_misplaced:
         raise Refused("BAD_REQUEST", "put @idempotent on the mutation field itself, once")
-    keys = {header} if header is not None else set()
+    keys: set[object] = {header} if header is not None else set()
     for from_variable, value in operation.directive_keys:
         keys.add(variables.get(value) if from_variable and isinstance(variables, dict) else value)
     if len(keys) > 1:
@@ -220,9 +220,9 @@ def _one_key(header: str | None, operation: _Operation, variables: Any) -> str |
             "the Idempotency-Key header and @idempotent(key:) differ: send the key once",
         )
     key = next(iter(keys), None)
-    if key is not None and not isinstance(key, str):
-        raise Refused("BAD_REQUEST", "@idempotent(key:) takes a string")
-    return key
+    if key is None or isinstance(key, str):
+        return key
+    raise Refused("BAD_REQUEST", "@idempotent(key:) takes a string")
 
 
 _jobs_deferred: ContextVar[bool] = ContextVar("gqlorders_idempotent_jobs_deferred", default=False)
@@ -311,7 +311,7 @@ def _keepable(response: Response) -> bool:
     if response.status_code != 200:
         return False
     try:
-        answer = json.loads(response.body)
+        answer = json.loads(bytes(response.body))
     except ValueError:
         return False
     return isinstance(answer, dict) and not answer.get("errors")

@@ -87,8 +87,14 @@ def _converter(type_: Any, scalar_registry: Mapping[object, Any]) -> Convert | N
     if _is_leaf_type(type_, scalar_registry) or has_enum_definition(type_):
         return None
     if has_object_definition(type_) and type_.__strawberry_definition__.is_input:
-        nested = type_  # built by its own type's hook (set below for every input type)
-        return lambda value, ctx: nested.__strawberry_definition__.from_input(nested, value, ctx)
+        nested, definition = type_, type_.__strawberry_definition__
+
+        def nested_value(value: Any, ctx: Any) -> Any:
+            build = definition.from_input  # its own type's hook (set below for every input type)
+            assert build is not None
+            return build(nested, value, ctx)
+
+        return nested_value
     raise TypeError(f"no plan for input values of {type_!r}")
 
 

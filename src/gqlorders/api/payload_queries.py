@@ -75,7 +75,7 @@ async def check(
     return text
 
 
-def runner(schema: strawberry.Schema):  # type: ignore[no-untyped-def]
+def runner(schema: strawberry.Schema):
     """The `PayloadQueryRunner` of webhooks.delivery: the selection's result (null when the
     resource is gone or the query fails now, e.g. a field since removed: logged)."""
 

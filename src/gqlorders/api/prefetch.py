@@ -84,9 +84,9 @@ async def prefetch_sales_orders(
     order_ids = [order.pk for order in orders]
     work: list[Awaitable[Any]] = []
     if "customer" in nodes:  # joined already, unless the page was loaded otherwise
-        work.append(loaders.customer.load_many({order.customer_id for order in orders}))  # type: ignore[attr-defined]
+        work.append(loaders.customer.load_many({order.customer_id for order in orders}))
     if "warehouse" in nodes:
-        work.append(loaders.warehouse.load_many({order.warehouse_id for order in orders}))  # type: ignore[attr-defined]
+        work.append(loaders.warehouse.load_many({order.warehouse_id for order in orders}))
     tax_ids: set[int] = set()
     if "tax" in children(nodes, "taxes"):
         tax_ids.update(total["tax_id"] for order in orders for total in order.tax_totals)
@@ -128,14 +128,14 @@ async def _lines(
     if needs_items:
         _prime_joined(loaders.item, rows, "item", organization_id)
     if "tax" in fields:
-        tax_ids.update(line.tax_id for line in rows if line.tax_id is not None)  # type: ignore[attr-defined]
+        tax_ids.update(line.tax_id for line in rows if line.tax_id is not None)
     work: list[Awaitable[Any]] = []
     if needs_items:
         items = [
             item for item in await loaders.item.load_many({line.item_id for line in rows}) if item
-        ]  # type: ignore[attr-defined]
+        ]
         if "tax" in item_fields:
-            tax_ids.update(item.tax_id for item in items if item.tax_id is not None)  # type: ignore[attr-defined]
+            tax_ids.update(item.tax_id for item in items if item.tax_id is not None)
         if "stockStatus" in fields:
             goods = {item.pk for item in items if item.kind == models.ItemKind.GOODS}
             work.append(loaders.stock_levels.load_many(goods))

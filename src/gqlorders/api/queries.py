@@ -29,12 +29,13 @@ from gqlorders.catalog import customers, items, taxes, warehouses
 from gqlorders.events import EventFilter as DomainEventFilter
 from gqlorders.events import read_feed
 from gqlorders.marketplaces.importing import marketplace_names
-from gqlorders.organization_settings import get_settings
+from gqlorders.organization_settings import OrganizationSettings, get_settings
 from gqlorders.pagination import paginate
 from gqlorders.stock.levels import low_stock_item_ids
 from gqlorders.tenancy import Scope
 
-SalesOrderSortField = strawberry.enum(orders.SalesOrderSortField, name="SalesOrderSortField")
+SalesOrderSortField = orders.SalesOrderSortField
+strawberry.enum(SalesOrderSortField, name="SalesOrderSortField")
 
 NODE_LOADERS = {  # global ID type name -> Loaders attribute
     "SalesOrder": "sales_order",
@@ -57,13 +58,13 @@ class SortDirection(Enum):
 
 @strawberry.input
 class SalesOrderSort:
-    field: SalesOrderSortField  # type: ignore[valid-type]
+    field: SalesOrderSortField
     direction: SortDirection
 
 
 @strawberry.input
 class SalesOrderFilter:
-    status: list[SalesOrderStatus] | None = strawberry.field(  # type: ignore[valid-type]
+    status: list[SalesOrderStatus] | None = strawberry.field(
         default=None, description="Default: every status but MERGED."
     )
     customer_id: strawberry.ID | None = None
@@ -100,20 +101,20 @@ class Query(WebhookQueries):
         loader = getattr(info.context.loaders, NODE_LOADERS[parsed[0]])
         return await loader.load(parsed[1])
 
-    @strawberry.field
-    async def settings(self, info: Info) -> Settings:
+    @strawberry.field(graphql_type=Settings)
+    async def settings(self, info: Info) -> OrganizationSettings:
         principal = require(info, Scope.ORDERS_READ)
-        return await get_settings(principal.organization_id)  # type: ignore[return-value]
+        return await get_settings(principal.organization_id)
 
-    @strawberry.field
-    async def warehouses(self, info: Info) -> list[Warehouse]:
+    @strawberry.field(graphql_type=list[Warehouse])
+    async def warehouses(self, info: Info) -> list[models.Warehouse]:
         principal = require(info, Scope.ORDERS_READ)
-        return await warehouses.list_warehouses(principal.organization_id)  # type: ignore[return-value]
+        return await warehouses.list_warehouses(principal.organization_id)
 
-    @strawberry.field
-    async def taxes(self, info: Info) -> list[Tax]:
+    @strawberry.field(graphql_type=list[Tax])
+    async def taxes(self, info: Info) -> list[models.Tax]:
         principal = require(info, Scope.ORDERS_READ)
-        return await taxes.list_taxes(principal.organization_id)  # type: ignore[return-value]
+        return await taxes.list_taxes(principal.organization_id)
 
     @strawberry.field
     @raises_query_errors
@@ -158,18 +159,21 @@ class Query(WebhookQueries):
         require(info, Scope.ORDERS_READ)
         return marketplace_names()
 
-    @strawberry.field(description="Webhook deliveries, newest first (at most 100).")
+    @strawberry.field(
+        description="Webhook deliveries, newest first (at most 100).",
+        graphql_type=list[InboxMessage],
+    )
     async def marketplace_inbox(
         self,
         info: Info,
         state: InboxState | None = None,
-        first: int = 50,  # type: ignore[valid-type]
-    ) -> list[InboxMessage]:
+        first: int = 50,
+    ) -> list[models.InboxMessage]:
         principal = require(info, Scope.ORDERS_READ)
         query = models.InboxMessage.filter(organization_id=principal.organization_id)
         if state is not None:
             query = query.filter(state=state)
-        return await query.order_by("-id").limit(max(0, min(first, 100)))  # type: ignore[return-value]
+        return await query.order_by("-id").limit(max(0, min(first, 100)))
 
     @strawberry.field(
         description="The organization's events, oldest first. A reader that stores `endCursor`"
@@ -225,10 +229,8 @@ class Query(WebhookQueries):
         where = filter.to_domain() if filter else orders.SalesOrderFilter()
         field = sort.field if sort else orders.SalesOrderSortField.CREATED_AT
         descending = sort.direction == SortDirection.DESC if sort else True
-        # list_sales_orders (orders/queries.py), with the selected to-one relations joined in
-        key = orders.SORT_KEYS[field]
-        if descending:
-            key = key.reversed()
+        # the order list (orders/queries.py), with the selected to-one relations joined in
+        key = orders.sort_key(field, descending)
         nodes = connection_nodes(info)
         page = await paginate(
             await orders.filtered_sales_orders(principal.organization_id, where),

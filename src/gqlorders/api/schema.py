@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeGuard
 
 import strawberry
 from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, parse
@@ -73,7 +73,7 @@ class RunJobsAfterCommit(SchemaExtension):
 _PLAIN = frozenset({type(None), bool, int, float, str, list, dict, tuple, Decimal, date, datetime})
 
 
-def is_awaitable(value: Any) -> bool:
+def is_awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:
     """Whether the executor must await a resolver's result: never for a tortoise row.
 
     Rows define `__await__` (awaiting one gives the row itself), so by default the executor
@@ -90,7 +90,7 @@ class RowAwareExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.is_awaitable = is_awaitable  # type: ignore[assignment]
+        self.is_awaitable = is_awaitable
 
 
 # Parsing and validating a document depend on nothing but its text, the schema and the rules

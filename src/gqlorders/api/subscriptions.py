@@ -216,7 +216,7 @@ class Subscription:
         except DomainError as error:
             raise query_error(error) from None
         async for entry in _entries(info, after, where):
-            yield EventEdge(cursor=entry.position.cursor(), node=entry.event)  # type: ignore[arg-type]
+            yield EventEdge(cursor=entry.position.cursor(), node=entry.event)
 
     @strawberry.subscription(
         description="The order after each committed change; completes when it is deleted or"

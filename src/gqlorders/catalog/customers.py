@@ -9,6 +9,7 @@ from gqlorders.errors import DomainError, ErrorCode, FieldPath, Problems
 from gqlorders.models import Customer, Organization
 from gqlorders.pagination import Page, SortKey, matching, paginate
 from gqlorders.prepared import PreparedSelect
+from gqlorders.rows import column
 from gqlorders.validation import clean_address, clean_currency, clean_email, clean_text, search_term
 
 MAX_TERM_DAYS = 3650
@@ -72,7 +73,7 @@ async def get_customer(
 
 async def customer_email(customer_id: int) -> str | None:
     """The address a document goes to when the client names none."""
-    emails = await Customer.filter(id=customer_id).values_list("email", flat=True)
+    emails = await column(Customer.filter(id=customer_id), "email")
     return emails[0] if emails else None
 
 

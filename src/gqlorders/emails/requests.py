@@ -7,7 +7,8 @@ from tortoise.transactions import in_transaction
 from gqlorders import jobs
 from gqlorders.emails.sending import record_email_event
 from gqlorders.errors import DomainError, ErrorCode, FieldPath, Problems
-from gqlorders.models import EmailMessage, EmailState, Invoice, SalesOrder
+from gqlorders.models import EmailMessage, EmailState, Invoice, OrderEventType, SalesOrder
+from gqlorders.rows import column
 from gqlorders.tenancy import Principal
 from gqlorders.validation import clean_email
 
@@ -82,7 +83,7 @@ async def resend_email(principal: Principal, email_id: int) -> EmailMessage:
                 f"this one is {EmailState(email.state).shown()}",
             )
         await jobs.enqueue(jobs.SEND_EMAIL, email_id=email_id)
-        await record_email_event(email, "email_resent", principal.actor)
+        await record_email_event(email, OrderEventType.EMAIL_RESENT, principal.actor)
         await email.refresh_from_db()
     return email
 
@@ -100,7 +101,7 @@ async def requeue_waiting() -> int:
     without a job are the QUEUED rows locked, and they stay locked until the new jobs are
     committed: of several processes at once, the first enqueues and the others then see its
     jobs. (SQLite, where FOR UPDATE does not exist, is served by one process.)"""
-    queued = await EmailMessage.filter(state=EmailState.QUEUED).values_list("id", flat=True)
+    queued = await column(EmailMessage.filter(state=EmailState.QUEUED), "id")
     if not await _without_job(list(queued)):  # the usual case: no lock taken
         return 0
     async with in_transaction():

@@ -18,7 +18,7 @@ from tortoise.timezone import now
 from tortoise.transactions import in_transaction
 
 from gqlorders import jobs
-from gqlorders.models import EmailMessage, EmailState, Invoice, OrderEvent
+from gqlorders.models import EmailMessage, EmailState, Invoice, OrderEvent, OrderEventType
 
 logger = logging.getLogger("gqlorders.emails")
 
@@ -73,19 +73,19 @@ async def fail(email_id: int, claimed_at: datetime | None, error: str) -> bool:
         if not await held_now.update(state=EmailState.FAILED, error=error[:1000]):
             return False
         email = await EmailMessage.get(id=email_id)
-        await record_email_event(email, "email_failed", None, {"error": email.error})
+        await record_email_event(email, OrderEventType.EMAIL_FAILED, None, {"error": email.error})
     return True
 
 
 async def record_email_event(
-    email: EmailMessage, type: str, actor: str | None, data: dict | None = None
+    email: EmailMessage, type: OrderEventType, actor: str | None, data: dict | None = None
 ) -> None:
     """An event on the order the message belongs to (its own, or its invoice's), so that the
     desk sees it in the order's history. Not an order change: its PDF stays as it is."""
-    order_id = email.sales_order_id  # type: ignore[attr-defined]
-    if order_id is None and email.invoice_id is not None:  # type: ignore[attr-defined]
-        invoice = await Invoice.get(id=email.invoice_id)  # type: ignore[attr-defined]
-        order_id = invoice.sales_order_id  # type: ignore[attr-defined]
+    order_id = email.sales_order_id
+    if order_id is None and email.invoice_id is not None:
+        invoice = await Invoice.get(id=email.invoice_id)
+        order_id = invoice.sales_order_id
     if order_id is None:
         return
     details = {"email": email.id, "to": email.to, "subject": email.subject, **(data or {})}

@@ -27,7 +27,6 @@ from typing import Any
 
 from tortoise.expressions import Subquery
 from tortoise.functions import Max
-from tortoise.models import Model
 from tortoise.timezone import now
 from tortoise.transactions import in_transaction
 
@@ -36,7 +35,7 @@ from gqlorders.errors import DomainError, ErrorCode
 from gqlorders.events import notify
 from gqlorders.events.snapshots import RESOURCES
 from gqlorders.events.types import EventType, Resource
-from gqlorders.models import FeedEvent
+from gqlorders.models import FeedEvent, InboxMessage, Invoice, Package, SalesOrder
 from gqlorders.webhooks import fanout
 
 DEFAULT_RETENTION = timedelta(days=30)
@@ -93,12 +92,13 @@ async def publish(
     await notify.announce(organization_id)
 
 
-async def record(event_type: EventType, row: Model, actor: str | None) -> None:
+async def record(
+    event_type: EventType, row: SalesOrder | Invoice | Package | InboxMessage, actor: str | None
+) -> None:
     """Publish an event about a sales order, invoice, package or inbox message, its data the
     row as it is now (events/snapshots.py)."""
     resource, data = RESOURCES[type(row)]
-    organization_id = row.organization_id  # type: ignore[attr-defined]
-    await publish(organization_id, event_type, Resource(resource), row.pk, data(row), actor)
+    await publish(row.organization_id, event_type, Resource(resource), row.pk, data(row), actor)
 
 
 @dataclass(frozen=True)

@@ -63,10 +63,10 @@ async def listen_forever(
     calling `positions_wanted` for `publish`'s announcements and `wake(organization)` for the
     sequencer's. After a reconnection `wake_all`: notifications may have been missed."""
 
-    def received(_connection: object, _pid: int, _channel: str, payload: str) -> None:
+    def received(_connection: object, _pid: int, _channel: str, payload: object) -> None:
         if payload == POSITIONS_WANTED:
             positions_wanted()
-        elif payload.isdigit():
+        elif isinstance(payload, str) and payload.isdigit():
             wake(int(payload))
 
     while True:

@@ -73,9 +73,9 @@ def sales_order_data(order: SalesOrder) -> dict[str, Any]:
     return {
         "id": encode_id("SalesOrder", order.id),
         **_fields(order, SALES_ORDER_COLUMNS),
-        "customer": _ref("Customer", order.customer_id),  # type: ignore[attr-defined]
-        "warehouse": _ref("Warehouse", order.warehouse_id),  # type: ignore[attr-defined]
-        "mergedInto": _ref("SalesOrder", order.merged_into_id),  # type: ignore[attr-defined]
+        "customer": _ref("Customer", order.customer_id),
+        "warehouse": _ref("Warehouse", order.warehouse_id),
+        "mergedInto": _ref("SalesOrder", order.merged_into_id),
         "source": {"marketplace": order.marketplace, "externalId": order.external_id},
     }
 
@@ -84,8 +84,8 @@ def invoice_data(invoice: Invoice) -> dict[str, Any]:
     return {
         "id": encode_id("Invoice", invoice.id),
         **_fields(invoice, INVOICE_COLUMNS),
-        "salesOrder": _ref("SalesOrder", invoice.sales_order_id),  # type: ignore[attr-defined]
-        "customer": _ref("Customer", invoice.customer_id),  # type: ignore[attr-defined]
+        "salesOrder": _ref("SalesOrder", invoice.sales_order_id),
+        "customer": _ref("Customer", invoice.customer_id),
     }
 
 
@@ -93,7 +93,7 @@ def package_data(package: Package) -> dict[str, Any]:
     return {
         "id": encode_id("Package", package.id),
         **_fields(package, "number status carrier tracking_number shipped_at delivered_at"),
-        "salesOrder": _ref("SalesOrder", package.sales_order_id),  # type: ignore[attr-defined]
+        "salesOrder": _ref("SalesOrder", package.sales_order_id),
     }
 
 
@@ -103,7 +103,7 @@ def item_stock_data(item: Item, level: StockLevel) -> dict[str, Any]:
         **_fields(item, "sku name reorder_level"),
         "stock": [
             {
-                "warehouse": _ref("Warehouse", level.warehouse_id),  # type: ignore[attr-defined]
+                "warehouse": _ref("Warehouse", level.warehouse_id),
                 "onHand": _value(level.on_hand),
                 "committed": _value(level.committed),
                 "availableForSale": _value(level.on_hand - level.committed),
@@ -116,7 +116,7 @@ def inbox_message_data(message: InboxMessage) -> dict[str, Any]:
     return {
         "id": encode_id("InboxMessage", message.id),
         **_fields(message, "marketplace state error attempts received_at"),
-        "salesOrder": _ref("SalesOrder", message.sales_order_id),  # type: ignore[attr-defined]
+        "salesOrder": _ref("SalesOrder", message.sales_order_id),
     }
 
 

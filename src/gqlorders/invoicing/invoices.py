@@ -41,6 +41,7 @@ from gqlorders.orders import (
     refresh_fulfilment,
     requested_quantities,
 )
+from gqlorders.rows import column
 from gqlorders.tenancy import Principal
 
 
@@ -66,10 +67,9 @@ async def _invoice_discount(order: SalesOrder, sub_total: Decimal, completes: bo
     if order.discount_type != DiscountType.AMOUNT or not order.sub_total:
         return Decimal(0)
     if completes:
-        taken = (
-            await Invoice.filter(sales_order_id=order.id)
-            .exclude(status=InvoiceStatus.VOID)
-            .values_list("discount_amount", flat=True)
+        taken = await column(
+            Invoice.filter(sales_order_id=order.id).exclude(status=InvoiceStatus.VOID),
+            "discount_amount",
         )
         left = order.discount_amount - sum(taken, Decimal(0))
         return min(max(left, Decimal(0)), sub_total)
@@ -106,16 +106,14 @@ async def create_invoice_from_sales_order(principal: Principal, data: NewInvoice
         if not quantities and not problems:
             problems.add(ErrorCode.INVALID, ("salesOrderId",), "nothing remains to invoice")
         if data.send:
-            fallback = await customer_email(
-                order.customer_id  # type: ignore[attr-defined]
-            )
+            fallback = await customer_email(order.customer_id)
             send_to = default_recipients(problems, send_to, fallback, ("sendTo",))
         problems.raise_if_any()
 
         taxes = {
             tax.id: tax
             for tax in await Tax.filter(
-                id__in={lines[i].tax_id for i in quantities if lines[i].tax_id}  # type: ignore[attr-defined]
+                id__in={lines[i].tax_id for i in quantities if lines[i].tax_id}
             )
         }
         invoice_lines = []
@@ -127,12 +125,12 @@ async def create_invoice_from_sales_order(principal: Principal, data: NewInvoice
                 InvoiceLine(
                     sales_order_line_id=line.id,
                     position=position,
-                    item_id=line.item_id,  # type: ignore[attr-defined]
+                    item_id=line.item_id,
                     description=line.description,
                     quantity=quantity,
                     rate=line.rate,
                     discount_percent=line.discount_percent,
-                    tax_id=line.tax_id,  # type: ignore[attr-defined]
+                    tax_id=line.tax_id,
                     amount=line_amount(quantity, line.rate, line.discount_percent),
                 )
             )
@@ -155,8 +153,8 @@ async def create_invoice_from_sales_order(principal: Principal, data: NewInvoice
             (
                 TaxedAmount(
                     line.amount,
-                    line.tax_id,  # type: ignore[attr-defined]
-                    taxes[line.tax_id].percentage if line.tax_id else None,  # type: ignore[attr-defined]
+                    line.tax_id,
+                    taxes[line.tax_id].percentage if line.tax_id else None,
                 )
                 for line in invoice_lines
             ),
@@ -179,7 +177,7 @@ async def create_invoice_from_sales_order(principal: Principal, data: NewInvoice
             ),
             status=InvoiceStatus.SENT if data.send else InvoiceStatus.DRAFT,
             sales_order_id=order.id,
-            customer_id=order.customer_id,  # type: ignore[attr-defined]
+            customer_id=order.customer_id,
             date=invoice_date,
             due_date=due_date,
             currency=order.currency,
@@ -218,9 +216,9 @@ async def _queue_invoice_email(
     order: SalesOrder, invoice: Invoice, actor: str, to: list[str]
 ) -> None:
     """A sent invoice gets its PDF (downloadable, and attached to the e-mail)."""
-    await request_render(invoice.organization_id, INVOICE, invoice.id)  # type: ignore[attr-defined]
+    await request_render(invoice.organization_id, INVOICE, invoice.id)
     await queue_email(
-        invoice.organization_id,  # type: ignore[attr-defined]
+        invoice.organization_id,
         to,
         f"Invoice {invoice.number}",
         invoice=invoice,
@@ -244,7 +242,7 @@ async def _locked_invoice(principal: Principal, invoice_id: int) -> tuple[SalesO
     order = await get_sales_order(
         principal.organization_id,
         invoice.sales_order_id,
-        lock=True,  # type: ignore[attr-defined]
+        lock=True,
     )
     return order, await Invoice.get(id=invoice.id)
 
@@ -257,9 +255,7 @@ async def send_invoice(principal: Principal, invoice_id: int) -> Invoice:
                 ErrorCode.INVALID_STATUS, ("id",), "a void invoice cannot be sent"
             )
         problems = Problems()
-        fallback = await customer_email(
-            invoice.customer_id  # type: ignore[attr-defined]
-        )
+        fallback = await customer_email(invoice.customer_id)
         to = default_recipients(problems, [], fallback, ("id",))
         problems.raise_if_any()
         invoice.status = InvoiceStatus.SENT
@@ -282,11 +278,11 @@ async def void_invoice(principal: Principal, invoice_id: int) -> Invoice:
         lines = {
             line.id: line
             for line in await SalesOrderLine.filter(
-                id__in=[i.sales_order_line_id for i in invoiced]  # type: ignore[attr-defined]
+                id__in=[i.sales_order_line_id for i in invoiced]
             )
         }
         for invoice_line in invoiced:
-            line = lines[invoice_line.sales_order_line_id]  # type: ignore[attr-defined]
+            line = lines[invoice_line.sales_order_line_id]
             line.quantity_invoiced = line.quantity_invoiced - invoice_line.quantity
             await line.save(update_fields=["quantity_invoiced"])
         await record_event(

@@ -50,6 +50,7 @@ from gqlorders.jobs.queues import reset_installation as reset_installation
 from gqlorders.models import IdempotencyKey, OutboxJob
 from gqlorders.models.outbox import new_token
 from gqlorders.observability import JOB_HANDOFFS_LOST
+from gqlorders.rows import column
 
 logger = logging.getLogger("gqlorders.jobs")
 
@@ -155,10 +156,12 @@ async def pending_payload_values(job: str, key: str, values: Collection[int]) ->
     for start in range(0, len(texts), PAYLOAD_VALUES_PER_QUERY):
         found.update(
             int(found_value)
-            for found_value in await OutboxJob.filter(job=job, done_at__isnull=True)
-            .annotate(payload_value=value)
-            .filter(payload_value__in=texts[start : start + PAYLOAD_VALUES_PER_QUERY])
-            .values_list("payload_value", flat=True)
+            for found_value in await column(
+                OutboxJob.filter(job=job, done_at__isnull=True)
+                .annotate(payload_value=value)
+                .filter(payload_value__in=texts[start : start + PAYLOAD_VALUES_PER_QUERY]),
+                "payload_value",
+            )
         )
     return found
 

@@ -23,6 +23,7 @@ from tortoise.transactions import in_transaction
 
 from gqlorders.models import Installation, OutboxJob
 from gqlorders.models.outbox import new_token
+from gqlorders.rows import column
 
 QUEUE_PREFIX = "gqlorders:"
 OWNER_KEY_PREFIX = "gqlorders:queue-owner:"
@@ -52,12 +53,12 @@ async def reset_installation() -> tuple[str, str]:
     The original's claim of its queue in Redis is left alone. One transaction: the id and the
     rows change together."""
     async with in_transaction():
-        installation = await Installation.first().select_for_update()
+        installation = await Installation.all().select_for_update().first()
         if installation is None:
             raise QueueClaimedError("this database has no installation id: run `gqlorders migrate`")
         old, new = installation.installation_id, uuid.uuid4().hex
         await Installation.filter(id=installation.id).update(installation_id=new)
-        pending = await OutboxJob.filter(done_at__isnull=True).values_list("id", flat=True)
+        pending = await column(OutboxJob.filter(done_at__isnull=True), "id")
         for row_id in pending:
             await OutboxJob.filter(id=row_id).update(token=new_token(), dispatched_at=None)
     return old, new

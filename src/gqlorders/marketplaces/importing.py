@@ -95,10 +95,11 @@ def parse(adapter: MarketplaceAdapter, payload: Any) -> MarketplaceOrder:
         ) from None
 
 
-async def _items_by_sku(organization_id: int, parsed: MarketplaceOrder) -> dict[str, Item]:
-    """Each line's item, or UNKNOWN_SKU naming every line that has none."""
+async def _items_by_sku(organization_id: int, parsed: MarketplaceOrder) -> dict[str | None, Item]:
+    """Each line's item by the line's `sku`, or UNKNOWN_SKU naming every line that has none."""
     skus = {line.sku for line in parsed.lines if line.sku}
-    items = {i.sku: i for i in await Item.filter(organization_id=organization_id, sku__in=skus)}
+    found = await Item.filter(organization_id=organization_id, sku__in=skus)
+    items: dict[str | None, Item] = {item.sku: item for item in found}
     problems = Problems()
     if not parsed.lines:
         problems.add(ErrorCode.INVALID_PAYLOAD, ("payload", "lines"), "the order has no lines")
@@ -168,7 +169,10 @@ def _tax_mode(parsed: MarketplaceOrder) -> TaxMode:
 
 
 async def _line_inputs(
-    organization_id: int, marketplace: str, parsed: MarketplaceOrder, items: dict[str, Item]
+    organization_id: int,
+    marketplace: str,
+    parsed: MarketplaceOrder,
+    items: dict[str | None, Item],
 ) -> list[LineInput]:
     """Lines at the marketplace's unit prices, each with its tax: the rate the marketplace
     gives, else the one its tax amount makes on the line's net amount (a gross line's net is
@@ -187,7 +191,7 @@ async def _line_inputs(
                 tax_id = (await _tax(organization_id, marketplace, percentage)).id
         lines.append(
             LineInput(
-                item_id=items[line.sku].id,  # type: ignore[index]
+                item_id=items[line.sku].id,
                 quantity=line.quantity,
                 rate=line.unit_price,
                 description=line.description[:2000] or None,
@@ -319,7 +323,7 @@ async def _redelivered(
     marketplace: str,
     parsed: MarketplaceOrder,
     order: SalesOrder,
-    items: dict[str, Item],
+    items: dict[str | None, Item],
 ) -> ImportResult:
     """A known order: update it when the marketplace's version is newer and it is editable."""
     newer = order.marketplace_updated_at is None or parsed.updated_at > order.marketplace_updated_at
@@ -387,7 +391,7 @@ async def receive_webhook(
         return None
     async with in_transaction():
         message = await InboxMessage.create(
-            organization_id=connection.organization_id,  # type: ignore[attr-defined]
+            organization_id=connection.organization_id,
             connection_id=connection.id,
             marketplace=connection.marketplace,
             body=body.decode("utf-8", errors="replace"),
@@ -402,7 +406,7 @@ async def import_inbox_message(inbox_id: int) -> InboxMessage:
     if message.state == InboxState.IMPORTED:
         return message
     principal = Principal(
-        organization_id=message.organization_id,  # type: ignore[attr-defined]
+        organization_id=message.organization_id,
         token_id=0,
         scopes=frozenset(),
         actor=f"webhook:{message.marketplace}",
@@ -421,7 +425,7 @@ async def import_inbox_message(inbox_id: int) -> InboxMessage:
         message.state, message.error = InboxState.FAILED, f"INTERNAL: {type(error).__name__}"
     else:
         message.state, message.error = InboxState.IMPORTED, None
-        message.sales_order_id = result.order.id  # type: ignore[attr-defined]
+        message.sales_order_id = result.order.id
     async with in_transaction():
         await message.save()
         if message.state == InboxState.FAILED:

@@ -3,9 +3,11 @@ from tortoise.migrations import operations as ops
 from tortoise import fields
 from tortoise.indexes import Index
 from tortoise.timezone import now
+from tortoise.migrations.schema_editor.base import BaseSchemaEditor
+from tortoise.migrations.schema_generator.state_apps import StateApps
 
 
-async def stamp_messages_claimed_before_the_upgrade(apps, schema_editor):
+async def stamp_messages_claimed_before_the_upgrade(apps: StateApps, schema_editor: BaseSchemaEditor) -> None:
     """A message already SENDING was claimed at an unknown time: count it as claimed now, so
     that the sweep marks it FAILED, outcome unknown, once the usual time has passed
     (emails.fail_stalled_sends)."""

@@ -12,6 +12,8 @@ a second or so per million rows, i.e. at most 7 days of jobs.
 
 from tortoise import migrations
 from tortoise.migrations import operations as ops
+from tortoise.migrations.schema_editor.base import BaseSchemaEditor
+from tortoise.migrations.schema_generator.state_apps import StateApps
 
 CREATE = [
     'CREATE INDEX IF NOT EXISTS "outbox_job_unfinished" ON "outbox_job" ("dispatched_at", "id")'
@@ -27,12 +29,12 @@ DROP = [
 
 # One statement at a time through execute_query: on SQLite, execute_script would commit the
 # migration's transaction first (sqlite3's executescript), so a failure would leave it half done.
-async def create_partial_indexes(apps, schema_editor) -> None:  # type: ignore[no-untyped-def]
+async def create_partial_indexes(apps: StateApps, schema_editor: BaseSchemaEditor) -> None:
     for statement in CREATE:
         await schema_editor.client.execute_query(statement)
 
 
-async def drop_partial_indexes(apps, schema_editor) -> None:  # type: ignore[no-untyped-def]
+async def drop_partial_indexes(apps: StateApps, schema_editor: BaseSchemaEditor) -> None:
     for statement in DROP:
         await schema_editor.client.execute_query(statement)
 

@@ -13,15 +13,17 @@ import uuid
 
 from tortoise import fields, migrations
 from tortoise.migrations import operations as ops
+from tortoise.migrations.schema_editor.base import BaseSchemaEditor
+from tortoise.migrations.schema_generator.state_apps import StateApps
 
 from gqlorders.models.outbox import new_token
 
 
-def _placeholder(schema_editor, n: int) -> str:  # type: ignore[no-untyped-def]
+def _placeholder(schema_editor: BaseSchemaEditor, n: int) -> str:
     return "?" if schema_editor.client.capabilities.dialect == "sqlite" else f"${n}"
 
 
-async def identify_installation(apps, schema_editor) -> None:  # type: ignore[no-untyped-def]
+async def identify_installation(apps: StateApps, schema_editor: BaseSchemaEditor) -> None:
     client = schema_editor.client
     await client.execute_query(
         'INSERT INTO "installation" ("id", "installation_id", "created_at") '
@@ -39,7 +41,7 @@ async def identify_installation(apps, schema_editor) -> None:  # type: ignore[no
         )
 
 
-async def forget_installation(apps, schema_editor) -> None:  # type: ignore[no-untyped-def]
+async def forget_installation(apps: StateApps, schema_editor: BaseSchemaEditor) -> None:
     await schema_editor.client.execute_query('DELETE FROM "installation"')
 
 

@@ -6,9 +6,11 @@ that the sweep treats it as before (FAILED, outcome unknown, never sent twice)."
 from tortoise import fields, migrations
 from tortoise.migrations import operations as ops
 from tortoise.timezone import now
+from tortoise.migrations.schema_editor.base import BaseSchemaEditor
+from tortoise.migrations.schema_generator.state_apps import StateApps
 
 
-async def stamp_messages_sending_at_the_upgrade(apps, schema_editor):  # type: ignore[no-untyped-def]
+async def stamp_messages_sending_at_the_upgrade(apps: StateApps, schema_editor: BaseSchemaEditor) -> None:
     EmailMessage = apps.get_model("models", "EmailMessage")
     await (
         EmailMessage.filter(state="SENDING")

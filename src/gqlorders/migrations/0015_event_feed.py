@@ -13,6 +13,8 @@ from json import dumps, loads
 from tortoise.fields.base import OnDelete
 from tortoise import fields
 from tortoise.indexes import Index
+from tortoise.migrations.schema_editor.base import BaseSchemaEditor
+from tortoise.migrations.schema_generator.state_apps import StateApps
 
 POSTGRES_ONLY = [
     "CREATE SEQUENCE IF NOT EXISTS feed_event_position",
@@ -21,7 +23,7 @@ POSTGRES_ONLY = [
 ]
 
 
-async def create_sequencer(apps, schema_editor) -> None:  # type: ignore[no-untyped-def]
+async def create_sequencer(apps: StateApps, schema_editor: BaseSchemaEditor) -> None:
     if schema_editor.client.capabilities.dialect == "postgres":
         for statement in POSTGRES_ONLY:
             await schema_editor.client.execute_query(statement)

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from tortoise.exceptions import BaseORMException
 from tortoise.migrations import operations as ops
 from tortoise.transactions import in_transaction
+from tortoise.migrations.schema_editor.base import BaseSchemaEditor
+from tortoise.migrations.schema_generator.state_apps import StateApps
 
 logger = logging.getLogger("gqlorders.migrations")
 
@@ -37,7 +39,7 @@ def trigram_indexes(columns: Sequence[Column], searched: str) -> ops.RunPython:
     """The operation that adds (and, backwards, drops) trigram indexes on `columns`; `searched`
     names the search in the warning when pg_trgm is not available."""
 
-    async def add(apps, schema_editor) -> None:  # type: ignore[no-untyped-def]
+    async def add(apps: StateApps, schema_editor: BaseSchemaEditor) -> None:
         client = schema_editor.client
         if client.capabilities.dialect != "postgres":
             return
@@ -62,7 +64,7 @@ def trigram_indexes(columns: Sequence[Column], searched: str) -> ops.RunPython:
         for statement in _create_statements(columns, f"{row['schema']}.gin_trgm_ops"):
             await client.execute_script(statement)
 
-    async def drop(apps, schema_editor) -> None:  # type: ignore[no-untyped-def]
+    async def drop(apps: StateApps, schema_editor: BaseSchemaEditor) -> None:
         client = schema_editor.client
         if client.capabilities.dialect != "postgres":
             return

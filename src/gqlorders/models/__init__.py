@@ -1,9 +1,14 @@
-"""Tortoise models, one module per aggregate. Tortoise discovers them through this package."""
+"""Tortoise models, one module per aggregate. Tortoise discovers them through this package.
+
+For mypy, each relation declares its model and its key (`customer_id: int`, `int | None` when
+nullable), and a nullable text column its `str | None` (tortoise types a TextField as `str`):
+tortoise builds fields from the class body's values only, never from bare annotations.
+"""
 
 from gqlorders.models.catalog import Customer, Item, ItemKind, Tax, Warehouse
 from gqlorders.models.documents import Document, DocumentState
 from gqlorders.models.emails import EmailMessage, EmailState
-from gqlorders.models.events import OrderEvent
+from gqlorders.models.events import OrderEvent, OrderEventType
 from gqlorders.models.feed import FeedEvent
 from gqlorders.models.idempotency import IdempotencyKey
 from gqlorders.models.installation import Installation
@@ -61,6 +66,7 @@ __all__ = [
     "NumberSequence",
     "NumberingMode",
     "OrderEvent",
+    "OrderEventType",
     "Organization",
     "OutboxJob",
     "Package",

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from gqlorders.models.invoices import Invoice
+    from gqlorders.models.organizations import Organization
+    from gqlorders.models.sales_orders import SalesOrder
 
 
 class EmailState(StrEnum):
@@ -22,22 +28,25 @@ class EmailState(StrEnum):
 
 class EmailMessage(Model):
     id = fields.BigIntField(primary_key=True)
-    organization = fields.ForeignKeyField(
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
         "models.Organization", related_name="emails", on_delete=fields.CASCADE
     )
-    sales_order = fields.ForeignKeyField(
+    organization_id: int
+    sales_order: fields.ForeignKeyNullableRelation[SalesOrder] = fields.ForeignKeyField(
         "models.SalesOrder", related_name="emails", null=True, on_delete=fields.CASCADE
     )
-    invoice = fields.ForeignKeyField(
+    sales_order_id: int | None
+    invoice: fields.ForeignKeyNullableRelation[Invoice] = fields.ForeignKeyField(
         "models.Invoice", related_name="emails", null=True, on_delete=fields.CASCADE
     )
-    to = fields.JSONField()
-    cc = fields.JSONField(default=list)
+    invoice_id: int | None
+    to: fields.JSONField[list[str]] = fields.JSONField()
+    cc: fields.JSONField[list[str]] = fields.JSONField(default=list)
     subject = fields.CharField(max_length=300)
     body = fields.TextField(default="")
     state = fields.CharEnumField(EmailState, max_length=8, default=EmailState.QUEUED)
     attempts = fields.IntField(default=0, db_default=0)
-    error = fields.TextField(null=True)
+    error: str | None = fields.TextField(null=True)
     # When a job last claimed it (QUEUED -> SENDING): a SENDING message claimed long ago was
     # left by a process that died mid-send, and the sweep settles it (emails/sending.py).
     claimed_at = fields.DatetimeField(null=True)

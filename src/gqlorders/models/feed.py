@@ -5,21 +5,27 @@ resource and is pruned by age only (`EVENT_RETENTION`)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from gqlorders.models.organizations import Organization
 
 
 class FeedEvent(Model):
     id = fields.BigIntField(primary_key=True)
-    organization = fields.ForeignKeyField(
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
         "models.Organization", related_name=False, on_delete=fields.CASCADE
     )
+    organization_id: int
     type = fields.CharField(max_length=40)
     actor = fields.CharField(max_length=200, null=True)
     resource_type = fields.CharField(max_length=40)  # the GraphQL type of the resource
     resource_key = fields.BigIntField()
     occurred_at = fields.DatetimeField(auto_now_add=True)
-    data = fields.JSONField()
+    data: fields.JSONField[dict[str, Any]] = fields.JSONField()
     # Its place in the feed, given after its transaction committed (PostgreSQL; see
     # events/feed.py). SQLite leaves it null: its ids already follow commit order.
     position = fields.BigIntField(null=True)

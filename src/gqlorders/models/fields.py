@@ -16,7 +16,7 @@ from tortoise.fields import BigIntField
 class ScaledDecimalField(BigIntField):
     """A `Decimal` with a fixed number of places, stored as a scaled 64-bit integer."""
 
-    field_type = Decimal  # type: ignore[assignment]
+    field_type = Decimal
 
     def __init__(self, places: int = 2, **kwargs: Any) -> None:
         self.places = places

@@ -3,9 +3,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from tortoise import fields
 from tortoise.models import Model
 from tortoise.timezone import now
+
+if TYPE_CHECKING:
+    from gqlorders.models.organizations import Organization
 
 
 class IdempotencyKey(Model):
@@ -16,9 +21,10 @@ class IdempotencyKey(Model):
     open (its unique index entry is what a concurrent retry waits on)."""
 
     id = fields.BigIntField(primary_key=True)
-    organization = fields.ForeignKeyField(
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
         "models.Organization", related_name=False, on_delete=fields.CASCADE
     )
+    organization_id: int
     key = fields.CharField(max_length=255)
     request_hash = fields.CharField(max_length=64)  # sha256 of the normalized request
     status = fields.SmallIntField(null=True)  # the answer's HTTP status

@@ -50,9 +50,10 @@ class ApiToken(Model):
     """A bearer token. Only its SHA-256 is stored: the secret is shown once, at creation."""
 
     id = fields.BigIntField(primary_key=True)
-    organization = fields.ForeignKeyField(
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
         "models.Organization", related_name="tokens", on_delete=fields.CASCADE
     )
+    organization_id: int
     name = fields.CharField(max_length=200, default="", db_default="")
     token_hash = fields.CharField(max_length=64, unique=True)
     scopes = fields.CharField(max_length=500)
@@ -67,9 +68,10 @@ class NumberSequence(Model):
     """The numbering settings and counter of one kind of document in one organization."""
 
     id = fields.BigIntField(primary_key=True)
-    organization = fields.ForeignKeyField(
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
         "models.Organization", related_name="number_sequences", on_delete=fields.CASCADE
     )
+    organization_id: int
     document = fields.CharEnumField(DocumentKind, max_length=16)
     mode = fields.CharEnumField(NumberingMode, max_length=8, default=NumberingMode.AUTO)
     prefix = fields.CharField(max_length=20)

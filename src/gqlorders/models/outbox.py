@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -15,7 +16,7 @@ def new_token() -> str:
 class OutboxJob(Model):
     id = fields.BigIntField(primary_key=True)
     job = fields.CharField(max_length=50)
-    payload = fields.JSONField()
+    payload: fields.JSONField[dict[str, Any]] = fields.JSONField()
     # Random, set at insert: the row id repeats in another database (or in this one restored
     # from a backup), the token does not, so arq's job id `outbox:<id>:<token>` never meets a
     # job or result of another row in a shared Redis. '' only on rows done before migration 0012.

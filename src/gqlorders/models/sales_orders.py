@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from tortoise import fields
 from tortoise.models import Model
 
 from gqlorders.models.fields import MoneyField, QuantityField
 from gqlorders.money import TaxMode
+
+if TYPE_CHECKING:
+    from gqlorders.models.catalog import Customer, Item, Tax, Warehouse
+    from gqlorders.models.organizations import Organization
 
 
 class SalesOrderStatus(StrEnum):
@@ -17,6 +22,22 @@ class SalesOrderStatus(StrEnum):
     CLOSED = "CLOSED"
     VOID = "VOID"
     MERGED = "MERGED"
+
+
+# The named sets of statuses each rule allows (SPEC §3); orders/statuses.py re-exports them.
+# SPEC §3: draft and confirmed orders can be edited; they are also the ones that can be voided
+# (while nothing is invoiced or shipped).
+EDITABLE = (SalesOrderStatus.DRAFT, SalesOrderStatus.CONFIRMED)
+# SPEC §3, §5, §6, §7: confirmed orders, and those closed since, are in force: their goods are
+# committed (§7), they are invoiced (§5) and packed (§6), and the automatic closing moves them
+# between the two (§3).
+ACCEPTED = (SalesOrderStatus.CONFIRMED, SalesOrderStatus.CLOSED)
+# SPEC §3: an order can be e-mailed unless void or merged; sending a draft confirms it.
+SENDABLE = (SalesOrderStatus.DRAFT, SalesOrderStatus.CONFIRMED, SalesOrderStatus.CLOSED)
+# SPEC §4: only orders that are both drafts or both confirmed merge.
+MERGEABLE = (SalesOrderStatus.DRAFT, SalesOrderStatus.CONFIRMED)
+# SPEC §4: a merged order leaves the default lists.
+LISTED_BY_DEFAULT = tuple(s for s in SalesOrderStatus if s != SalesOrderStatus.MERGED)
 
 
 class InvoicedStatus(StrEnum):
@@ -38,14 +59,16 @@ class DiscountType(StrEnum):
 
 class SalesOrder(Model):
     id = fields.BigIntField(primary_key=True)
-    organization = fields.ForeignKeyField(
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
         "models.Organization", related_name="sales_orders", on_delete=fields.CASCADE
     )
+    organization_id: int
     number = fields.CharField(max_length=50)
     reference_number = fields.CharField(max_length=100, null=True)
-    customer = fields.ForeignKeyField(
+    customer: fields.ForeignKeyRelation[Customer] = fields.ForeignKeyField(
         "models.Customer", related_name="sales_orders", on_delete=fields.RESTRICT
     )
+    customer_id: int
     status = fields.CharEnumField(SalesOrderStatus, max_length=12, default=SalesOrderStatus.DRAFT)
     invoiced_status = fields.CharEnumField(
         InvoicedStatus, max_length=20, default=InvoicedStatus.NOT_INVOICED
@@ -58,17 +81,18 @@ class SalesOrder(Model):
     delivery_method = fields.CharField(max_length=100, null=True)
     payment_terms_days = fields.IntField(null=True)
     payment_terms_label = fields.CharField(max_length=100, null=True)
-    warehouse = fields.ForeignKeyField(
+    warehouse: fields.ForeignKeyRelation[Warehouse] = fields.ForeignKeyField(
         "models.Warehouse", related_name=False, on_delete=fields.RESTRICT
     )
+    warehouse_id: int
     currency = fields.CharField(max_length=3)
     tax_mode = fields.CharEnumField(
         TaxMode, max_length=9, default=TaxMode.EXCLUSIVE, db_default=TaxMode.EXCLUSIVE.value
     )
-    billing_address = fields.JSONField(null=True)
-    shipping_address = fields.JSONField(null=True)
-    notes = fields.TextField(null=True)
-    terms = fields.TextField(null=True)
+    billing_address: fields.JSONField[dict[str, str | None] | None] = fields.JSONField(null=True)
+    shipping_address: fields.JSONField[dict[str, str | None] | None] = fields.JSONField(null=True)
+    notes: str | None = fields.TextField(null=True)
+    terms: str | None = fields.TextField(null=True)
     discount_type = fields.CharEnumField(DiscountType, max_length=12, null=True)
     discount_value = QuantityField(null=True)
     discount_amount = MoneyField()
@@ -76,16 +100,18 @@ class SalesOrder(Model):
     adjustment_label = fields.CharField(max_length=100, null=True)
     adjustment_amount = MoneyField(null=True)
     sub_total = MoneyField()
-    tax_totals = fields.JSONField(default=list)
+    tax_totals: fields.JSONField[list[dict[str, Any]]] = fields.JSONField(default=list)
     tax_total = MoneyField()
     total = MoneyField()
     marketplace = fields.CharField(max_length=50, null=True)
     external_id = fields.CharField(max_length=100, null=True)
     marketplace_updated_at = fields.DatetimeField(null=True)
-    marketplace_totals = fields.JSONField(null=True)  # the marketplace's own figures
-    merged_into = fields.ForeignKeyField(
+    # The marketplace's own figures.
+    marketplace_totals: fields.JSONField[dict[str, Any] | None] = fields.JSONField(null=True)
+    merged_into: fields.ForeignKeyNullableRelation[SalesOrder] = fields.ForeignKeyField(
         "models.SalesOrder", related_name=False, null=True, on_delete=fields.RESTRICT
     )
+    merged_into_id: int | None
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -108,18 +134,23 @@ class SalesOrder(Model):
 
 class SalesOrderLine(Model):
     id = fields.BigIntField(primary_key=True)
-    sales_order = fields.ForeignKeyField(
+    sales_order: fields.ForeignKeyRelation[SalesOrder] = fields.ForeignKeyField(
         "models.SalesOrder", related_name="lines", on_delete=fields.CASCADE
     )
+    sales_order_id: int
     position = fields.IntField()
-    item = fields.ForeignKeyField("models.Item", related_name=False, on_delete=fields.RESTRICT)
-    description = fields.TextField(null=True)
+    item: fields.ForeignKeyRelation[Item] = fields.ForeignKeyField(
+        "models.Item", related_name=False, on_delete=fields.RESTRICT
+    )
+    item_id: int
+    description: str | None = fields.TextField(null=True)
     quantity = QuantityField()
     rate = QuantityField()
     discount_percent = QuantityField()
-    tax = fields.ForeignKeyField(
+    tax: fields.ForeignKeyNullableRelation[Tax] = fields.ForeignKeyField(
         "models.Tax", related_name=False, null=True, on_delete=fields.RESTRICT
     )
+    tax_id: int | None
     amount = MoneyField()
     quantity_invoiced = QuantityField()
     quantity_packed = QuantityField()

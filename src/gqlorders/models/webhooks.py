@@ -4,9 +4,14 @@ every attempt at it (the delivery log partners and support read)."""
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from tortoise import fields
 from tortoise.models import Model
+
+if TYPE_CHECKING:
+    from gqlorders.models.feed import FeedEvent
+    from gqlorders.models.organizations import Organization
 
 
 class WebhookEndpointStatus(StrEnum):
@@ -22,15 +27,16 @@ class WebhookDeliveryStatus(StrEnum):
 
 class WebhookEndpoint(Model):
     id = fields.BigIntField(primary_key=True)
-    organization = fields.ForeignKeyField(
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
         "models.Organization", related_name=False, on_delete=fields.CASCADE
     )
+    organization_id: int
     url = fields.CharField(max_length=2000)
     description = fields.CharField(max_length=500, null=True)
     # ",SALES_ORDER_CREATED,PACKAGE_SHIPPED," (commas around each, so that the fan-out finds a
     # type with one substring test in SQL); empty for every type.
     event_types = fields.CharField(max_length=2000, default="", db_default="")
-    payload_query = fields.TextField(null=True)
+    payload_query: str | None = fields.TextField(null=True)
     # The scopes of the token that set `payload_query`: the query runs with them.
     query_scopes = fields.CharField(max_length=500, default="", db_default="")
     secret = fields.CharField(max_length=100)
@@ -58,13 +64,18 @@ class WebhookDelivery(Model):
     `dispatch` names the one job allowed to send it now."""
 
     id = fields.BigIntField(primary_key=True)
-    organization = fields.ForeignKeyField(
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
         "models.Organization", related_name=False, on_delete=fields.CASCADE
     )
-    endpoint = fields.ForeignKeyField(
+    organization_id: int
+    endpoint: fields.ForeignKeyRelation[WebhookEndpoint] = fields.ForeignKeyField(
         "models.WebhookEndpoint", related_name=False, on_delete=fields.CASCADE
     )
-    event = fields.ForeignKeyField("models.FeedEvent", related_name=False, on_delete=fields.CASCADE)
+    endpoint_id: int
+    event: fields.ForeignKeyRelation[FeedEvent] = fields.ForeignKeyField(
+        "models.FeedEvent", related_name=False, on_delete=fields.CASCADE
+    )
+    event_id: int
     message_id = fields.CharField(max_length=40, unique=True)
     status = fields.CharEnumField(
         WebhookDeliveryStatus,
@@ -76,6 +87,7 @@ class WebhookDelivery(Model):
     dispatch = fields.BigIntField(null=True)
     failures = fields.IntField(default=0, db_default=0)  # failed attempts since (re)delivery
     created_at = fields.DatetimeField(auto_now_add=True)
+    attempts: fields.ReverseRelation[WebhookAttempt]
 
     class Meta:
         table = "webhook_delivery"
@@ -89,13 +101,14 @@ class WebhookDelivery(Model):
 
 class WebhookAttempt(Model):
     id = fields.BigIntField(primary_key=True)
-    delivery = fields.ForeignKeyField(
+    delivery: fields.ForeignKeyRelation[WebhookDelivery] = fields.ForeignKeyField(
         "models.WebhookDelivery", related_name="attempts", on_delete=fields.CASCADE
     )
+    delivery_id: int
     at = fields.DatetimeField()
     response_status = fields.IntField(null=True)
     duration_ms = fields.IntField()
-    response_excerpt = fields.TextField(null=True)
+    response_excerpt: str | None = fields.TextField(null=True)
 
     class Meta:
         table = "webhook_attempt"

@@ -26,6 +26,24 @@ MAX_NUMBER_LENGTH = 50
 MAX_PREFIX_LENGTH = 20
 MAX_PADDING = 12
 
+# Asked at every document creation: built once (prepared.py).
+_NUMBER_TAKEN = PreparedExists(
+    lambda model, organization_id, number: model.filter(
+        organization_id=organization_id, number=number
+    ).exists()
+)
+
+# Take the next AUTO number: one statement that locks the sequence row (until the transaction it
+# runs in ends) and moves the counter. No row: the numbering is MANUAL. Whether a document
+# already has the number (given by hand) is asked by a statement of its own: a check inside this
+# one would use the snapshot taken before it waited for the lock, and miss a number given by
+# hand in the transaction that held it (tests/orders/test_numbering.py races the two).
+_TAKE_NEXT_NUMBER = """
+UPDATE number_sequence SET next_number = next_number + 1
+WHERE organization_id = $1 AND document = $2 AND mode = 'AUTO'
+RETURNING prefix, next_number - 1 AS number, padding
+"""
+
 
 @dataclass(frozen=True)
 class NumberingChange:
@@ -39,30 +57,10 @@ def format_number(prefix: str, number: int, padding: int) -> str:
     return f"{prefix}{number:0{padding}d}"
 
 
-# Asked at every document creation: built once (prepared.py).
-_NUMBER_TAKEN = PreparedExists(
-    lambda model, organization_id, number: model.filter(
-        organization_id=organization_id, number=number
-    ).exists()
-)
-
-
 async def number_taken(model: type[Model], organization_id: int, number: str) -> bool:
     """Whether a document of this kind already has the number (as far as this transaction sees:
     committed, or written by itself)."""
     return await _NUMBER_TAKEN(model, organization_id, number)
-
-
-# Take the next AUTO number: one statement that locks the sequence row (until the transaction it
-# runs in ends) and moves the counter. No row: the numbering is MANUAL. Whether a document
-# already has the number (given by hand) is asked by a statement of its own: a check inside this
-# one would use the snapshot taken before it waited for the lock, and miss a number given by
-# hand in the transaction that held it (tests/orders/test_numbering.py races the two).
-_TAKE_NEXT_NUMBER = """
-UPDATE number_sequence SET next_number = next_number + 1
-WHERE organization_id = $1 AND document = $2 AND mode = 'AUTO'
-RETURNING prefix, next_number - 1 AS number, padding
-"""
 
 
 async def assign_number(

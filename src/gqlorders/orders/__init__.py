@@ -16,8 +16,9 @@ to the package:
 - `queries`: the filtered, sorted, paginated order list.
 """
 
+from gqlorders.models import OrderEventType
 from gqlorders.orders.access import get_sales_order
-from gqlorders.orders.events import OrderEventType, record_event
+from gqlorders.orders.events import record_event
 from gqlorders.orders.fulfilment import refresh_fulfilment
 from gqlorders.orders.header import HEADER_KEYS
 from gqlorders.orders.inputs import (
@@ -41,19 +42,18 @@ from gqlorders.orders.marketplace_source import AlreadyImported, MarketplaceSour
 from gqlorders.orders.merging import has_active_invoices, merge_blockers, merge_sales_orders
 from gqlorders.orders.quantities import QuantityRequest, requested_quantities
 from gqlorders.orders.queries import (
-    SORT_KEYS,
     SalesOrderFilter,
     SalesOrderSortField,
     count_customers_sales_orders,
     filtered_sales_orders,
     list_customers_sales_orders,
+    sort_key,
 )
 from gqlorders.orders.statuses import ACCEPTED
 
 __all__ = [
     "ACCEPTED",
     "HEADER_KEYS",
-    "SORT_KEYS",
     "AdjustmentInput",
     "AlreadyImported",
     "DiscountInput",
@@ -81,6 +81,7 @@ __all__ = [
     "refresh_fulfilment",
     "requested_quantities",
     "send_sales_order",
+    "sort_key",
     "totals_differ",
     "update_sales_order",
     "void_sales_order",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gqlorders.errors import DomainError, ErrorCode, FieldPath
 from gqlorders.models import SalesOrder, SalesOrderLine, SalesOrderStatus
+from gqlorders.rows import column
 
 
 async def get_sales_order(
@@ -24,9 +25,7 @@ async def get_sales_order(
 
 async def order_item_ids(order_id: int) -> list[int]:
     """The items of the order's lines (one per line, repeats included)."""
-    return list(
-        await SalesOrderLine.filter(sales_order_id=order_id).values_list("item_id", flat=True)
-    )
+    return list(await column(SalesOrderLine.filter(sales_order_id=order_id), "item_id"))
 
 
 def require_status(

@@ -7,37 +7,12 @@ marked stale (SPEC §8).
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any
 
 from gqlorders import events
 from gqlorders.documents import SALES_ORDER, rerender_if_rendered
 from gqlorders.events import EventType
-from gqlorders.models import OrderEvent, SalesOrder
-
-
-class OrderEventType(StrEnum):
-    """What happened to an order: the one vocabulary of its events (SPEC §3 "Every change is
-    recorded as an event"). The values are stored in `order_event.type` and shown as they are
-    in the API's `OrderEvent.type`: never rename one."""
-
-    CREATED = "created"
-    UPDATED = "updated"
-    LINES_ADDED = "lines_added"
-    CONFIRMED = "confirmed"
-    SENT = "sent"
-    CLOSED = "closed"  # the automatic closing rule holds
-    REOPENED = "reopened"  # it stopped holding (an invoice voided)
-    VOIDED = "voided"
-    MERGED = "merged"  # on the survivor of a merge
-    MERGED_INTO = "merged_into"  # on the order merged into it
-    INVOICED = "invoiced"
-    INVOICE_SENT = "invoice_sent"
-    INVOICE_VOIDED = "invoice_voided"
-    PACKED = "packed"
-    SHIPPED = "shipped"
-    DELIVERED = "delivered"
-
+from gqlorders.models import OrderEvent, OrderEventType, SalesOrder
 
 # The order events the feed reports about the order itself; the others (invoiced, packed...)
 # are reported by their own resource's feed event (INVOICE_CREATED...), written beside them.

@@ -19,6 +19,7 @@ from gqlorders.models import (
 from gqlorders.orders.events import OrderEventType, record_event
 from gqlorders.orders.statuses import ACCEPTED
 from gqlorders.orders.totals import apply_statuses
+from gqlorders.rows import column
 
 
 def closing_condition_holds(order: SalesOrder, rule: CloseSalesOrderWhen) -> bool:
@@ -37,10 +38,13 @@ async def refresh_fulfilment(order: SalesOrder, actor: str) -> None:
     holding (an invoice voided)."""
     lines = await SalesOrderLine.filter(sales_order_id=order.id)
     goods = set(
-        await Item.filter(
-            id__in={line.item_id for line in lines},  # type: ignore[attr-defined]
-            kind=ItemKind.GOODS,
-        ).values_list("id", flat=True)
+        await column(
+            Item.filter(
+                id__in={line.item_id for line in lines},
+                kind=ItemKind.GOODS,
+            ),
+            "id",
+        )
     )
     apply_statuses(order, lines, goods)
     await order.save(update_fields=["invoiced_status", "shipped_status", "updated_at"])
@@ -52,9 +56,7 @@ async def apply_closing_rule(order: SalesOrder, actor: str) -> None:
     saved before its event is recorded, so the event's data shows the order as it now is."""
     if order.status not in ACCEPTED:
         return
-    rule = await Organization.filter(id=order.organization_id).values_list(  # type: ignore[attr-defined]
-        "close_sales_order_when", flat=True
-    )
+    rule = await column(Organization.filter(id=order.organization_id), "close_sales_order_when")
     holds = closing_condition_holds(order, CloseSalesOrderWhen(rule[0]))
     if order.status == SalesOrderStatus.CONFIRMED and holds:
         order.status = SalesOrderStatus.CLOSED

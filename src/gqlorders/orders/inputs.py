@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -43,8 +43,8 @@ class NewSalesOrder:
     lines: list[LineInput]
     number: str | None = None
     reference_number: str | None = None
-    date: date | None = None
-    expected_shipment_date: date | None = None
+    date: dt.date | None = None
+    expected_shipment_date: dt.date | None = None
     delivery_method: str | None = None
     payment_terms: PaymentTerms | None = None
     warehouse_id: int | None = None

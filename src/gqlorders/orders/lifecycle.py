@@ -59,6 +59,7 @@ from gqlorders.orders.totals import (
     unsaved_lines,
     write_lines,
 )
+from gqlorders.rows import column
 from gqlorders.stock.requests import request_recalculation
 from gqlorders.tenancy import Principal
 from gqlorders.validation import clean_text
@@ -187,7 +188,7 @@ async def _write_new_order(
     data: NewSalesOrder,
     order: SalesOrder,
     lines: list[SalesOrderLine],
-    send_to: list[str] | None,
+    send_to: list[str],
 ) -> None:
     """One attempt at the creation's transaction; `_OrderRowRefused` when the row is refused."""
     async with in_transaction():
@@ -231,7 +232,7 @@ async def _check_line_quantities(
                 ("lines", index, "quantity"),
                 f"{p.line.quantity_packed} of this line is already packed",
             )
-        if p.item.id != p.line.item_id and (p.line.quantity_invoiced or p.line.quantity_packed):  # type: ignore[attr-defined]
+        if p.item.id != p.line.item_id and (p.line.quantity_invoiced or p.line.quantity_packed):
             problems.add(
                 ErrorCode.INVALID_STATUS,
                 ("lines", index, "itemId"),
@@ -243,13 +244,9 @@ async def _check_line_quantities(
         return
     removed_ids = [line.id for line in removed]
     referenced = set(
-        await InvoiceLine.filter(sales_order_line_id__in=removed_ids).values_list(
-            "sales_order_line_id", flat=True
-        )
+        await column(InvoiceLine.filter(sales_order_line_id__in=removed_ids), "sales_order_line_id")
     ) | set(
-        await PackageLine.filter(sales_order_line_id__in=removed_ids).values_list(
-            "sales_order_line_id", flat=True
-        )
+        await column(PackageLine.filter(sales_order_line_id__in=removed_ids), "sales_order_line_id")
     )
     for line in removed:
         if line.id in referenced or line.quantity_invoiced or line.quantity_packed:
@@ -375,7 +372,7 @@ async def _confirm(order: SalesOrder, actor: str, *, new_order: bool = False) ->
     await order.save(update_fields=["status", "updated_at"])
     await record_event(order, OrderEventType.CONFIRMED, actor, new_order=new_order)
     await apply_closing_rule(order, actor)
-    await request_recalculation(order.organization_id, await order_item_ids(order.id))  # type: ignore[attr-defined]
+    await request_recalculation(order.organization_id, await order_item_ids(order.id))
 
 
 async def confirm_sales_order(principal: Principal, order_id: int) -> SalesOrder:
@@ -402,7 +399,7 @@ async def _queue_order_email(
 ) -> None:
     subject = subject or f"Sales order {order.number}"
     await queue_email(
-        order.organization_id,  # type: ignore[attr-defined]
+        order.organization_id,
         to,
         subject,
         body,
@@ -430,9 +427,7 @@ async def send_sales_order(principal: Principal, order_id: int, request: SendReq
     async with in_transaction():
         order = await get_sales_order(principal.organization_id, order_id, lock=True)
         require_status(order, SENDABLE, "sent")
-        fallback = await customer_email(
-            order.customer_id  # type: ignore[attr-defined]
-        )
+        fallback = await customer_email(order.customer_id)
         to = default_recipients(problems, to, fallback, ("to",))
         problems.raise_if_any()
         if order.status == SalesOrderStatus.DRAFT:

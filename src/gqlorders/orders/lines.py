@@ -15,6 +15,13 @@ from gqlorders.validation import check_decimal, clean_text
 MAX_LINES = 500
 MAX_LINE_AMOUNT = Decimal("1e12")  # totals stay far inside the 64-bit scaled columns
 
+# Every order creation and edit asks it: built once per number of items (prepared.py).
+_ITEMS_WITH_TAXES = PreparedSelect(
+    lambda organization_id, item_ids: Item.filter(
+        organization_id=organization_id, id__in=item_ids
+    ).select_related("tax")
+)
+
 
 @dataclass
 class PricedLine:
@@ -32,14 +39,6 @@ class PricedLine:
     @property
     def is_goods(self) -> bool:
         return self.item.kind == ItemKind.GOODS
-
-
-# Every order creation and edit asks it: built once per number of items (prepared.py).
-_ITEMS_WITH_TAXES = PreparedSelect(
-    lambda organization_id, item_ids: Item.filter(
-        organization_id=organization_id, id__in=item_ids
-    ).select_related("tax")
-)
 
 
 async def price_lines(
@@ -67,10 +66,10 @@ async def price_lines(
     taxes = {
         item.tax.id: item.tax
         for item in items.values()
-        if item.tax is not None and item.tax.organization_id == organization_id  # type: ignore[attr-defined]
+        if item.tax is not None and item.tax.organization_id == organization_id
     }
     named = {line.tax_id for line in inputs if line.tax_id is not None}
-    named |= {line.tax_id for line in existing.values() if line.tax_id is not None}  # type: ignore[attr-defined]
+    named |= {line.tax_id for line in existing.values() if line.tax_id is not None}
     if named - taxes.keys():
         taxes.update(
             (t.id, t)
@@ -111,13 +110,13 @@ async def price_lines(
         )
         if item is None or len(line_problems.items) > before:
             continue
-        kept = line if line is not None and line.item_id == item.id else None  # type: ignore[attr-defined]
+        kept = line if line is not None and line.item_id == item.id else None
         if data.tax_given:
             tax = taxes.get(data.tax_id) if data.tax_id is not None else None
         elif kept is not None:
-            tax = taxes.get(kept.tax_id)  # type: ignore[attr-defined]
+            tax = taxes.get(kept.tax_id)
         else:
-            tax = taxes.get(item.tax_id)  # type: ignore[attr-defined]
+            tax = taxes.get(item.tax_id)
         rate = _first_given(data.rate, kept.rate if kept else None, item.rate)
         discount = _first_given(
             data.discount_percent, kept.discount_percent if kept else None, Decimal(0)

@@ -25,6 +25,7 @@ from gqlorders.orders.access import get_sales_order, order_item_ids
 from gqlorders.orders.events import OrderEventType, record_event
 from gqlorders.orders.statuses import ACCEPTED, MERGEABLE
 from gqlorders.orders.totals import reprice_order
+from gqlorders.rows import column
 from gqlorders.stock.requests import request_recalculation
 from gqlorders.tenancy import Principal
 
@@ -49,16 +50,15 @@ def merge_blockers(order: SalesOrder, has_packages: bool, has_invoices: bool) ->
 
 
 async def orders_with_packages(order_ids: list[int]) -> set[int]:
-    return set(
-        await Package.filter(sales_order_id__in=order_ids).values_list("sales_order_id", flat=True)
-    )
+    return set(await column(Package.filter(sales_order_id__in=order_ids), "sales_order_id"))
 
 
 async def orders_with_invoices(order_ids: list[int]) -> set[int]:
     return set(
-        await Invoice.filter(sales_order_id__in=order_ids)
-        .exclude(status=InvoiceStatus.VOID)
-        .values_list("sales_order_id", flat=True)
+        await column(
+            Invoice.filter(sales_order_id__in=order_ids).exclude(status=InvoiceStatus.VOID),
+            "sales_order_id",
+        )
     )
 
 
@@ -70,7 +70,7 @@ async def _merge_problems(first: SalesOrder, second: SalesOrder) -> list[Problem
     pair = [first.id, second.id]
     packaged, invoiced = await orders_with_packages(pair), await orders_with_invoices(pair)
     problems = []
-    if first.customer_id != second.customer_id:  # type: ignore[attr-defined]
+    if first.customer_id != second.customer_id:
         problems.append(_problem(ErrorCode.MERGE_DIFFERENT_CUSTOMER, "the customers differ"))
     if (first.billing_address, first.shipping_address) != (
         second.billing_address,
@@ -93,7 +93,7 @@ async def _merge_problems(first: SalesOrder, second: SalesOrder) -> list[Problem
         )
     if first.currency != second.currency:
         problems.append(_problem(ErrorCode.MERGE_DIFFERENT_CURRENCY, "the currencies differ"))
-    if first.warehouse_id != second.warehouse_id:  # type: ignore[attr-defined]
+    if first.warehouse_id != second.warehouse_id:
         problems.append(_problem(ErrorCode.MERGE_DIFFERENT_WAREHOUSE, "the warehouses differ"))
     if first.tax_mode != second.tax_mode:
         # One order's rates are net and the other's gross: their lines cannot be summed as one.
@@ -104,7 +104,7 @@ async def _merge_problems(first: SalesOrder, second: SalesOrder) -> list[Problem
 
 
 def _line_key(line: SalesOrderLine) -> tuple:
-    return (line.item_id, line.rate, line.discount_percent, line.tax_id)  # type: ignore[attr-defined]
+    return (line.item_id, line.rate, line.discount_percent, line.tax_id)
 
 
 def _joined(*texts: str | None) -> str | None:
@@ -159,12 +159,12 @@ async def merge_sales_orders(
             await SalesOrderLine.create(
                 sales_order_id=survivor.id,
                 position=position,
-                item_id=line.item_id,  # type: ignore[attr-defined]
+                item_id=line.item_id,
                 description=line.description,
                 quantity=line.quantity,
                 rate=line.rate,
                 discount_percent=line.discount_percent,
-                tax_id=line.tax_id,  # type: ignore[attr-defined]
+                tax_id=line.tax_id,
             )
             position += 1
         survivor.shipping_charge = survivor.shipping_charge + merged.shipping_charge
@@ -176,7 +176,7 @@ async def merge_sales_orders(
         survivor.notes = _joined(survivor.notes, merged.notes)
         await reprice_order(survivor)
         merged.status = SalesOrderStatus.MERGED
-        merged.merged_into_id = survivor.id  # type: ignore[attr-defined]
+        merged.merged_into_id = survivor.id
         await merged.save(update_fields=["status", "merged_into_id", "updated_at"])
         if survivor.status in ACCEPTED:
             await request_recalculation(

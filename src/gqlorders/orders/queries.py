@@ -19,10 +19,10 @@ from gqlorders.pagination import (
     Page,
     SortKey,
     count_each,
-    paginate,
     paginate_each,
     parse_money,
 )
+from gqlorders.rows import column
 from gqlorders.validation import is_storable, search_term
 
 
@@ -41,6 +41,10 @@ SORT_KEYS = {
     SalesOrderSortField.CREATED_AT: SortKey("created_at", datetime.fromisoformat),
     SalesOrderSortField.UPDATED_AT: SortKey("updated_at", datetime.fromisoformat),
 }
+# A customer's orders (`Customer.salesOrders`): the order list's defaults, newest first.
+CUSTOMER_ORDERS_KEY = SORT_KEYS[SalesOrderSortField.CREATED_AT].reversed()
+# A term in more customers' names than this is matched through a subquery instead of a list.
+MATCHED_CUSTOMERS_LISTED = 200
 
 
 @dataclass(frozen=True)
@@ -71,10 +75,6 @@ class _AnyOfSubquery(Term):
         return f"ANY(ARRAY{subquery})"
 
 
-# A term in more customers' names than this is matched through a subquery instead of a list.
-MATCHED_CUSTOMERS_LISTED = 200
-
-
 async def _search_condition(organization_id: int, term: str) -> Q:
     """Orders whose number, reference number or customer's name contains `term`, ignoring case
     (SPEC §3 order list), written so that PostgreSQL can answer it from indexes.
@@ -92,7 +92,7 @@ async def _search_condition(organization_id: int, term: str) -> Q:
     (subquery)` inside an OR cannot use an index).
     """
     customers = Customer.filter(organization_id=organization_id, name__icontains=term)
-    matched = await customers.limit(MATCHED_CUSTOMERS_LISTED + 1).values_list("id", flat=True)
+    matched = await column(customers.limit(MATCHED_CUSTOMERS_LISTED + 1), "id")
     condition = Q(number__icontains=term) | Q(reference_number__icontains=term)
     if not matched:
         return condition
@@ -132,31 +132,6 @@ async def filtered_sales_orders(
     return query
 
 
-async def list_sales_orders(
-    organization_id: int,
-    where: SalesOrderFilter,
-    sort: SalesOrderSortField = SalesOrderSortField.CREATED_AT,
-    descending: bool = True,
-    *,
-    first: int | None = None,
-    after: str | None = None,
-    last: int | None = None,
-    before: str | None = None,
-) -> Page[SalesOrder]:
-    return await paginate(
-        await filtered_sales_orders(organization_id, where),
-        sort_key(sort, descending),
-        first=first,
-        after=after,
-        last=last,
-        before=before,
-    )
-
-
-# A customer's orders (`Customer.salesOrders`): the order list's defaults, newest first.
-CUSTOMER_ORDERS_KEY = sort_key(SalesOrderSortField.CREATED_AT, descending=True)
-
-
 async def list_customers_sales_orders(
     organization_id: int,
     customer_ids: Collection[int],
@@ -166,8 +141,8 @@ async def list_customers_sales_orders(
     select_related: Sequence[str] = (),
     fetch: Callable[[QuerySet[SalesOrder]], Awaitable[list[SalesOrder]]] | None = None,
 ) -> dict[int, Page[SalesOrder]]:
-    """For each customer, the page `list_sales_orders` gives with the customer as its filter,
-    all in one statement: a page of customers with their orders is not one query per customer."""
+    """For each customer, the page of the order list with the customer as its filter, all in
+    one statement: a page of customers with their orders is not one query per customer."""
     return await paginate_each(
         await filtered_sales_orders(organization_id, SalesOrderFilter()),
         CUSTOMER_ORDERS_KEY,

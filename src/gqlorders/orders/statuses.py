@@ -1,8 +1,8 @@
 """An order's statuses in one place (SPEC §3): the named sets of statuses each rule allows,
 and the invoiced and shipped statuses derived from line quantities.
 
-This module imports only the models, so that the stock domain, which the order commands
-ask for recalculations, can read the sets without an import cycle.
+The sets are defined beside the status enum (models/sales_orders.py), where the stock domain
+reads them without loading this package; the order domain reads them here.
 """
 
 from __future__ import annotations
@@ -10,21 +10,24 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-from gqlorders.models import InvoicedStatus, SalesOrderStatus, ShippedStatus
+from gqlorders.models import InvoicedStatus, ShippedStatus
+from gqlorders.models.sales_orders import (
+    ACCEPTED,
+    EDITABLE,
+    LISTED_BY_DEFAULT,
+    MERGEABLE,
+    SENDABLE,
+)
 
-# SPEC §3: draft and confirmed orders can be edited; they are also the ones that can be voided
-# (while nothing is invoiced or shipped).
-EDITABLE = (SalesOrderStatus.DRAFT, SalesOrderStatus.CONFIRMED)
-# SPEC §3, §5, §6, §7: confirmed orders, and those closed since, are in force: their goods are
-# committed (§7), they are invoiced (§5) and packed (§6), and the automatic closing moves them
-# between the two (§3).
-ACCEPTED = (SalesOrderStatus.CONFIRMED, SalesOrderStatus.CLOSED)
-# SPEC §3: an order can be e-mailed unless void or merged; sending a draft confirms it.
-SENDABLE = (SalesOrderStatus.DRAFT, SalesOrderStatus.CONFIRMED, SalesOrderStatus.CLOSED)
-# SPEC §4: only orders that are both drafts or both confirmed merge.
-MERGEABLE = (SalesOrderStatus.DRAFT, SalesOrderStatus.CONFIRMED)
-# SPEC §4: a merged order leaves the default lists.
-LISTED_BY_DEFAULT = tuple(s for s in SalesOrderStatus if s != SalesOrderStatus.MERGED)
+__all__ = [
+    "ACCEPTED",
+    "EDITABLE",
+    "LISTED_BY_DEFAULT",
+    "MERGEABLE",
+    "SENDABLE",
+    "invoiced_status",
+    "shipped_status",
+]
 
 
 def invoiced_status(lines: Iterable[tuple[Decimal, Decimal]]) -> InvoicedStatus:

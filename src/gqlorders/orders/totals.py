@@ -61,26 +61,24 @@ def apply_statuses(order: SalesOrder, lines: list[SalesOrderLine], goods: set[in
         (line.quantity, line.quantity_invoiced) for line in lines
     )
     order.shipped_status = shipped_status(
-        (line.quantity, line.quantity_shipped)
-        for line in lines
-        if line.item_id in goods  # type: ignore[attr-defined]
+        (line.quantity, line.quantity_shipped) for line in lines if line.item_id in goods
     )
 
 
 async def current_lines(order: SalesOrder) -> list[PricedLine]:
     """The order's saved lines as priced lines, with their items and taxes (three queries)."""
     lines = await SalesOrderLine.filter(sales_order_id=order.id).order_by("position", "id")
-    items = {i.id: i for i in await Item.filter(id__in={line.item_id for line in lines})}  # type: ignore[attr-defined]
-    tax_ids = {line.tax_id for line in lines if line.tax_id is not None}  # type: ignore[attr-defined]
+    items = {i.id: i for i in await Item.filter(id__in={line.item_id for line in lines})}
+    tax_ids = {line.tax_id for line in lines if line.tax_id is not None}
     taxes = {t.id: t for t in await Tax.filter(id__in=tax_ids)} if tax_ids else {}
     return [
         PricedLine(
-            item=items[line.item_id],  # type: ignore[attr-defined]
+            item=items[line.item_id],
             description=line.description,
             quantity=line.quantity,
             rate=line.rate,
             discount_percent=line.discount_percent,
-            tax=taxes.get(line.tax_id),  # type: ignore[attr-defined]
+            tax=taxes.get(line.tax_id),
             amount=line.amount,
             line=line,
         )
@@ -94,12 +92,12 @@ async def write_lines(order: SalesOrder, priced: list[PricedLine]) -> list[Sales
     for position, p in enumerate(priced):
         line = p.line or SalesOrderLine(sales_order_id=order.id)
         line.position = position
-        line.item_id = p.item.id  # type: ignore[attr-defined]
+        line.item_id = p.item.id
         line.description = p.description
         line.quantity = p.quantity
         line.rate = p.rate
         line.discount_percent = p.discount_percent
-        line.tax_id = p.tax.id if p.tax else None  # type: ignore[attr-defined]
+        line.tax_id = p.tax.id if p.tax else None
         line.amount = p.amount
         await line.save()
         saved.append(line)

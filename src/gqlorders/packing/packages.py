@@ -36,6 +36,7 @@ from gqlorders.orders import (
     refresh_fulfilment,
     requested_quantities,
 )
+from gqlorders.rows import column
 from gqlorders.stock.levels import move_on_hand
 from gqlorders.stock.requests import request_recalculation
 from gqlorders.tenancy import Principal
@@ -71,15 +72,18 @@ async def create_package(
             )
         }
         goods = set(
-            await Item.filter(
-                id__in={line.item_id for line in lines.values()},  # type: ignore[attr-defined]
-                kind=ItemKind.GOODS,
-            ).values_list("id", flat=True)
+            await column(
+                Item.filter(
+                    id__in={line.item_id for line in lines.values()},
+                    kind=ItemKind.GOODS,
+                ),
+                "id",
+            )
         )
         remaining = {
             line_id: line.quantity - line.quantity_packed
             for line_id, line in lines.items()
-            if line.item_id in goods  # type: ignore[attr-defined]
+            if line.item_id in goods
         }
         quantities = requested_quantities(
             problems, requests, lines, remaining, ErrorCode.OVER_PACKED, "pack"
@@ -121,7 +125,7 @@ async def _locked_package(principal: Principal, package_id: int) -> tuple[SalesO
     order = await get_sales_order(
         principal.organization_id,
         package.sales_order_id,
-        lock=True,  # type: ignore[attr-defined]
+        lock=True,
     )
     return order, await Package.get(id=package.id)
 
@@ -148,21 +152,19 @@ async def ship_package(principal: Principal, package_id: int, shipment: Shipment
         packed = await PackageLine.filter(package_id=package.id).order_by("id")
         lines = {
             line.id: line
-            for line in await SalesOrderLine.filter(
-                id__in=[p.sales_order_line_id for p in packed]  # type: ignore[attr-defined]
-            )
+            for line in await SalesOrderLine.filter(id__in=[p.sales_order_line_id for p in packed])
         }
         leaving: dict[int, Decimal] = defaultdict(Decimal)
         for package_line in packed:
-            line = lines[package_line.sales_order_line_id]  # type: ignore[attr-defined]
+            line = lines[package_line.sales_order_line_id]
             line.quantity_shipped = line.quantity_shipped + package_line.quantity
             await line.save(update_fields=["quantity_shipped"])
-            leaving[line.item_id] += package_line.quantity  # type: ignore[attr-defined]
+            leaving[line.item_id] += package_line.quantity
         for item_id in sorted(leaving):  # stock rows in one order for everyone: no deadlocks
             await move_on_hand(
                 principal.organization_id,
                 item_id,
-                order.warehouse_id,  # type: ignore[attr-defined]
+                order.warehouse_id,
                 -leaving[item_id],
                 f"shipped in {package.number}",
                 principal.actor,
@@ -170,7 +172,7 @@ async def ship_package(principal: Principal, package_id: int, shipment: Shipment
             )
         await request_recalculation(
             principal.organization_id,
-            {line.item_id for line in lines.values()},  # type: ignore[attr-defined]
+            {line.item_id for line in lines.values()},
         )
         await record_event(
             order,

@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from gqlorders.models import SalesOrder, SalesOrderLine, StockLevel
-from gqlorders.orders.statuses import ACCEPTED
+from gqlorders.models.sales_orders import ACCEPTED
 
 
 class StockStatus(StrEnum):
@@ -34,11 +34,7 @@ def line_stock_status(
 def available_in(levels: Iterable[StockLevel], warehouse_id: int) -> Decimal:
     """Available for sale in one warehouse: on hand minus committed (SPEC §7)."""
     return sum(
-        (
-            level.on_hand - level.committed
-            for level in levels
-            if level.warehouse_id == warehouse_id  # type: ignore[attr-defined]
-        ),
+        (level.on_hand - level.committed for level in levels if level.warehouse_id == warehouse_id),
         Decimal(0),
     )
 
@@ -49,6 +45,6 @@ def order_line_stock_status(
     """The indicator of a goods line of `order`, given its item's stock levels."""
     return line_stock_status(
         line.quantity - line.quantity_shipped,
-        available_in(levels, order.warehouse_id),  # type: ignore[attr-defined]
+        available_in(levels, order.warehouse_id),
         committed_by_line=order.status in ACCEPTED,
     )

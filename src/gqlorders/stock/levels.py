@@ -17,7 +17,8 @@ from gqlorders.errors import DomainError, ErrorCode, Problems
 from gqlorders.events import EventType, Resource, item_stock_data
 from gqlorders.models import Item, ItemKind, Organization, StockLevel, StockMovement
 from gqlorders.models.fields import ScaledDecimalField
-from gqlorders.orders.statuses import ACCEPTED
+from gqlorders.models.sales_orders import ACCEPTED
+from gqlorders.rows import column
 from gqlorders.tenancy import Principal
 from gqlorders.validation import check_decimal, clean_text
 
@@ -171,7 +172,7 @@ async def _publish_newly_low(
         item = items[item_id]
         level = await StockLevel.get(item_id=item_id, warehouse_id=warehouse_id)
         await events.publish(
-            item.organization_id,  # type: ignore[attr-defined]
+            item.organization_id,
             EventType.STOCK_LEVEL_LOW,
             Resource.ITEM,
             item_id,
@@ -195,7 +196,7 @@ async def recalculate_everything(
     organizations = (
         [organization_id]
         if organization_id is not None
-        else list(await Organization.all().order_by("id").values_list("id", flat=True))
+        else list(await column(Organization.all().order_by("id"), "id"))
     )
     statement = _RECALC_COMMITTED.format(
         lines="o.organization_id = $1", items="i.organization_id = $1"
@@ -217,7 +218,7 @@ async def levels_by_item(organization_id: int, item_ids: list[int]) -> dict[int,
     for level in await StockLevel.filter(
         organization_id=organization_id, item_id__in=item_ids
     ).order_by("item_id", "warehouse_id"):
-        levels[level.item_id].append(level)  # type: ignore[attr-defined]
+        levels[level.item_id].append(level)
     return levels
 
 

@@ -1,8 +1,8 @@
 """What the other domains ask of stock: a recalculation of committed stock (SPEC §7, §8).
 
 Orders, merging and packing call it inside the transaction of their change. It only writes
-a job, and imports no domain: the stock modules can then read the order statuses
-(`gqlorders.orders.statuses`) while the order domain imports this, without an import cycle.
+a job, and imports no domain: the order domain imports this without an import cycle (the
+stock modules read the order statuses from the models: `models/sales_orders.py`).
 """
 
 from __future__ import annotations

@@ -130,7 +130,7 @@ class Sender:
         if endpoint.payload_query and resource in endpoints.QUERYABLE:
             scopes = frozenset(filter(None, endpoint.query_scopes.split(",")))
             data = await self.run_query(
-                endpoint.organization_id,  # type: ignore[attr-defined]
+                endpoint.organization_id,
                 scopes,
                 resource,
                 event.resource_key,

@@ -254,7 +254,7 @@ async def disable_endpoint(endpoint_id: int, reason: str, actor: str | None) -> 
         ).update(status=WebhookDeliveryStatus.FAILED, next_attempt_at=None, dispatch=None)
         endpoint = await WebhookEndpoint.get(id=endpoint_id)
         await feed.publish(
-            endpoint.organization_id,  # type: ignore[attr-defined]
+            endpoint.organization_id,
             EventType.WEBHOOK_ENDPOINT_DISABLED,
             Resource.WEBHOOK_ENDPOINT,
             endpoint.id,

@@ -70,7 +70,7 @@ async def fan_out(event: FeedEvent) -> None:
     rows = await db.execute_query_dict(
         _FAN_OUT[db.capabilities.dialect],
         [
-            event.organization_id,  # type: ignore[attr-defined]
+            event.organization_id,
             event.id,
             at + DISPATCH_DEADLINE,
             token,

@@ -48,7 +48,7 @@ async def list_deliveries(
         first=first,
         after=after,
         select_related=("endpoint", "event"),
-        fetch=lambda page: page.prefetch_related("attempts"),  # type: ignore[arg-type,return-value]
+        fetch=lambda page: page.prefetch_related("attempts"),
     )
 
 

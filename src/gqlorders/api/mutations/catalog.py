@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
+from gqlorders import models
 from gqlorders.api.context import require
 from gqlorders.api.errors import UserError, returns_user_errors
 from gqlorders.api.ids import decode_id, decode_optional_id
@@ -66,7 +67,7 @@ class UpdateCustomerInput:
 
     def changes(self) -> dict[str, Any]:
         """Only the fields the client gave; an explicit null clears a field."""
-        given = {
+        given: dict[str, Any] = {
             "name": self.name,
             "email": self.email,
             "phone": self.phone,
@@ -87,7 +88,7 @@ class UpdateCustomerInput:
 class CreateItemInput:
     sku: str
     name: str
-    kind: ItemKind  # type: ignore[valid-type]
+    kind: ItemKind
     rate: Decimal
     unit: str | None = None
     tax_id: strawberry.ID | None = None
@@ -107,25 +108,27 @@ class CreateItemInput:
 
 @strawberry.type
 class WarehousePayload:
-    warehouse: Warehouse | None = None
+    warehouse: models.Warehouse | None = strawberry.field(
+        default=None, graphql_type=Warehouse | None
+    )
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class TaxPayload:
-    tax: Tax | None = None
+    tax: models.Tax | None = strawberry.field(default=None, graphql_type=Tax | None)
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class CustomerPayload:
-    customer: Customer | None = None
+    customer: models.Customer | None = strawberry.field(default=None, graphql_type=Customer | None)
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class ItemPayload:
-    item: Item | None = None
+    item: models.Item | None = strawberry.field(default=None, graphql_type=Item | None)
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -136,21 +139,21 @@ class CatalogMutations:
     async def create_warehouse(self, info: Info, input: CreateWarehouseInput) -> WarehousePayload:
         principal = require(info, Scope.INVENTORY_WRITE)
         warehouse = await warehouses.create_warehouse(principal.organization_id, input.name)
-        return WarehousePayload(warehouse=warehouse)  # type: ignore[arg-type]
+        return WarehousePayload(warehouse=warehouse)
 
     @strawberry.mutation
     @returns_user_errors(TaxPayload)
     async def create_tax(self, info: Info, input: CreateTaxInput) -> TaxPayload:
         principal = require(info, Scope.SETTINGS_WRITE)
         tax = await taxes.create_tax(principal.organization_id, input.name, input.percentage)
-        return TaxPayload(tax=tax)  # type: ignore[arg-type]
+        return TaxPayload(tax=tax)
 
     @strawberry.mutation
     @returns_user_errors(CustomerPayload)
     async def create_customer(self, info: Info, input: CreateCustomerInput) -> CustomerPayload:
         principal = require(info, Scope.ORDERS_WRITE)
         customer = await customers.create_customer(principal.organization_id, input.to_domain())
-        return CustomerPayload(customer=customer)  # type: ignore[arg-type]
+        return CustomerPayload(customer=customer)
 
     @strawberry.mutation
     @returns_user_errors(CustomerPayload)
@@ -160,11 +163,11 @@ class CatalogMutations:
         customer = await customers.update_customer(
             principal.organization_id, customer_id, input.changes()
         )
-        return CustomerPayload(customer=customer)  # type: ignore[arg-type]
+        return CustomerPayload(customer=customer)
 
     @strawberry.mutation
     @returns_user_errors(ItemPayload)
     async def create_item(self, info: Info, input: CreateItemInput) -> ItemPayload:
         principal = require(info, Scope.INVENTORY_WRITE)
         item = await items.create_item(principal.organization_id, input.to_domain())
-        return ItemPayload(item=item)  # type: ignore[arg-type]
+        return ItemPayload(item=item)

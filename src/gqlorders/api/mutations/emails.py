@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
-from gqlorders import emails
+from gqlorders import emails, models
 from gqlorders.api.context import require
 from gqlorders.api.errors import UserError, returns_user_errors
 from gqlorders.api.ids import decode_id
@@ -20,7 +20,9 @@ class EmailIdInput:
 
 @strawberry.type
 class EmailMessagePayload:
-    email: EmailMessage | None = None
+    email: models.EmailMessage | None = strawberry.field(
+        default=None, graphql_type=EmailMessage | None
+    )
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -33,4 +35,4 @@ class EmailMutations:
     async def resend_email(self, info: Info, input: EmailIdInput) -> EmailMessagePayload:
         principal = require(info, Scope.ORDERS_WRITE)
         email = await emails.resend_email(principal, decode_id(input.id, "EmailMessage", ("id",)))
-        return EmailMessagePayload(email=email)  # type: ignore[arg-type]
+        return EmailMessagePayload(email=email)

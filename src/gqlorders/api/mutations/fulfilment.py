@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from decimal import Decimal
 
 import strawberry
 from strawberry.types import Info
 
+from gqlorders import models
 from gqlorders.api.context import require
 from gqlorders.api.errors import UserError, returns_user_errors
 from gqlorders.api.ids import decode_id
@@ -38,7 +40,7 @@ class PackageLineInput:
 
 
 def quantity_requests(
-    lines: list[InvoiceLineInput] | list[PackageLineInput] | None,
+    lines: Sequence[InvoiceLineInput | PackageLineInput] | None,
 ) -> list[QuantityRequest] | None:
     if lines is None:
         return None
@@ -99,20 +101,24 @@ class PackageIdInput:
 
 @strawberry.type
 class MergeSalesOrdersPayload:
-    sales_order: SalesOrder | None = None
-    merged: SalesOrder | None = None
+    sales_order: models.SalesOrder | None = strawberry.field(
+        default=None, graphql_type=SalesOrder | None
+    )
+    merged: models.SalesOrder | None = strawberry.field(
+        default=None, graphql_type=SalesOrder | None
+    )
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class InvoicePayload:
-    invoice: Invoice | None = None
+    invoice: models.Invoice | None = strawberry.field(default=None, graphql_type=Invoice | None)
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class PackagePayload:
-    package: Package | None = None
+    package: models.Package | None = strawberry.field(default=None, graphql_type=Package | None)
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -138,7 +144,7 @@ class FulfilmentMutations:
         principal = require(info, Scope.ORDERS_WRITE)
         ids = [decode_id(value, "SalesOrder", ("ids", i)) for i, value in enumerate(input.ids)]
         survivor, merged = await merge_sales_orders(principal, ids)
-        return MergeSalesOrdersPayload(sales_order=survivor, merged=merged)  # type: ignore[arg-type]
+        return MergeSalesOrdersPayload(sales_order=survivor, merged=merged)
 
     @strawberry.mutation
     @returns_user_errors(InvoicePayload)
@@ -157,21 +163,21 @@ class FulfilmentMutations:
                 send_to=input.send_to,
             ),
         )
-        return InvoicePayload(invoice=invoice)  # type: ignore[arg-type]
+        return InvoicePayload(invoice=invoice)
 
     @strawberry.mutation
     @returns_user_errors(InvoicePayload)
     async def send_invoice(self, info: Info, input: InvoiceIdInput) -> InvoicePayload:
         principal = require(info, Scope.ORDERS_WRITE)
         invoice = await invoices.send_invoice(principal, _invoice_id(input.id))
-        return InvoicePayload(invoice=invoice)  # type: ignore[arg-type]
+        return InvoicePayload(invoice=invoice)
 
     @strawberry.mutation
     @returns_user_errors(InvoicePayload)
     async def void_invoice(self, info: Info, input: InvoiceIdInput) -> InvoicePayload:
         principal = require(info, Scope.ORDERS_WRITE)
         invoice = await invoices.void_invoice(principal, _invoice_id(input.id))
-        return InvoicePayload(invoice=invoice)  # type: ignore[arg-type]
+        return InvoicePayload(invoice=invoice)
 
     @strawberry.mutation
     @returns_user_errors(PackagePayload)
@@ -180,7 +186,7 @@ class FulfilmentMutations:
         package = await packages.create_package(
             principal, _order_id(input.sales_order_id), quantity_requests(input.lines)
         )
-        return PackagePayload(package=package)  # type: ignore[arg-type]
+        return PackagePayload(package=package)
 
     @strawberry.mutation
     @returns_user_errors(PackagePayload)
@@ -192,11 +198,11 @@ class FulfilmentMutations:
             shipped_at=input.shipped_at,
         )
         package = await packages.ship_package(principal, _package_id(input.id), shipment)
-        return PackagePayload(package=package)  # type: ignore[arg-type]
+        return PackagePayload(package=package)
 
     @strawberry.mutation
     @returns_user_errors(PackagePayload)
     async def deliver_package(self, info: Info, input: PackageIdInput) -> PackagePayload:
         principal = require(info, Scope.ORDERS_WRITE)
         package = await packages.deliver_package(principal, _package_id(input.id))
-        return PackagePayload(package=package)  # type: ignore[arg-type]
+        return PackagePayload(package=package)

@@ -11,13 +11,14 @@ from strawberry.types import Info
 from gqlorders import models
 from gqlorders.api.context import require
 from gqlorders.api.errors import UserError, returns_user_errors
-from gqlorders.api.ids import decode_id, encode_id
-from gqlorders.api.types.common import Node, is_row_of
+from gqlorders.api.ids import decode_id
+from gqlorders.api.types.common import Node, global_id, is_row_of
 from gqlorders.api.types.sales_orders import SalesOrder
 from gqlorders.marketplaces import importing
 from gqlorders.tenancy import Scope
 
-InboxState = strawberry.enum(models.InboxState, name="InboxState")
+InboxState = models.InboxState
+strawberry.enum(InboxState, name="InboxState")
 
 
 @strawberry.type
@@ -29,10 +30,7 @@ class MarketplaceConnection(Node):
     is_type_of = is_row_of(models.MarketplaceConnection)
 
     marketplace: str
-
-    @strawberry.field
-    def id(self, root: strawberry.Parent[models.MarketplaceConnection]) -> strawberry.ID:
-        return strawberry.ID(encode_id("MarketplaceConnection", root.id))
+    id: strawberry.ID = global_id("MarketplaceConnection")
 
     @strawberry.field
     def webhook_url(self, root: strawberry.Parent[models.MarketplaceConnection]) -> str:
@@ -44,22 +42,19 @@ class InboxMessage:
     """A webhook delivery: IMPORTED, or FAILED with its error until retried."""
 
     marketplace: str
-    state: InboxState  # type: ignore[valid-type]
+    state: InboxState
     error: str | None
     attempts: int
     received_at: datetime
-
-    @strawberry.field
-    def id(self, root: strawberry.Parent[models.InboxMessage]) -> strawberry.ID:
-        return strawberry.ID(encode_id("InboxMessage", root.id))
+    id: strawberry.ID = global_id("InboxMessage")
 
     @strawberry.field
     async def sales_order(
         self, root: strawberry.Parent[models.InboxMessage], info: Info
     ) -> SalesOrder | None:
-        if root.sales_order_id is None:  # type: ignore[attr-defined]
+        if root.sales_order_id is None:
             return None
-        return await info.context.loaders.sales_order.load(root.sales_order_id)  # type: ignore[attr-defined]
+        return await info.context.loaders.sales_order.load(root.sales_order_id)
 
 
 @strawberry.input
@@ -81,20 +76,26 @@ class InboxMessageIdInput:
 
 @strawberry.type
 class ImportMarketplaceOrderPayload:
-    sales_order: SalesOrder | None = None
+    sales_order: models.SalesOrder | None = strawberry.field(
+        default=None, graphql_type=SalesOrder | None
+    )
     created: bool = False
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class MarketplaceConnectionPayload:
-    connection: MarketplaceConnection | None = None
+    connection: models.MarketplaceConnection | None = strawberry.field(
+        default=None, graphql_type=MarketplaceConnection | None
+    )
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class InboxMessagePayload:
-    message: InboxMessage | None = None
+    message: models.InboxMessage | None = strawberry.field(
+        default=None, graphql_type=InboxMessage | None
+    )
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -107,7 +108,7 @@ class MarketplaceMutations:
     ) -> ImportMarketplaceOrderPayload:
         principal = require(info, Scope.ORDERS_WRITE)
         result = await importing.import_order(principal, input.marketplace, input.payload)
-        return ImportMarketplaceOrderPayload(sales_order=result.order, created=result.created)  # type: ignore[arg-type]
+        return ImportMarketplaceOrderPayload(sales_order=result.order, created=result.created)
 
     @strawberry.mutation
     @returns_user_errors(MarketplaceConnectionPayload)
@@ -118,7 +119,7 @@ class MarketplaceMutations:
         connection = await importing.connect_marketplace(
             principal.organization_id, input.marketplace, input.webhook_secret
         )
-        return MarketplaceConnectionPayload(connection=connection)  # type: ignore[arg-type]
+        return MarketplaceConnectionPayload(connection=connection)
 
     @strawberry.mutation(description="Import a failed webhook delivery again.")
     @returns_user_errors(InboxMessagePayload)
@@ -129,4 +130,4 @@ class MarketplaceMutations:
         message = await importing.retry_inbox_message(
             principal.organization_id, decode_id(input.id, "InboxMessage", ("id",))
         )
-        return InboxMessagePayload(message=message)  # type: ignore[arg-type]
+        return InboxMessagePayload(message=message)

@@ -9,7 +9,7 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from gqlorders import orders
+from gqlorders import models, orders
 from gqlorders.api.context import require
 from gqlorders.api.errors import UserError, returns_user_errors
 from gqlorders.api.ids import decode_id, decode_optional_id, encode_id
@@ -61,7 +61,7 @@ def lines_to_domain(lines: list[SalesOrderLineInput]) -> list[orders.LineInput]:
 
 @strawberry.input
 class DiscountInput:
-    type: DiscountType  # type: ignore[valid-type]
+    type: DiscountType
     value: Decimal
 
 
@@ -99,7 +99,7 @@ class CreateSalesOrderInput:
     adjustment: AdjustmentInput | None = None
     notes: str | None = None
     terms: str | None = None
-    tax_mode: TaxMode | None = strawberry.field(  # type: ignore[valid-type]
+    tax_mode: TaxMode | None = strawberry.field(
         default=None, description="Default: the organization's defaultTaxMode."
     )
     send: bool | None = strawberry.field(
@@ -151,7 +151,7 @@ class UpdateSalesOrderInput:
     adjustment: AdjustmentInput | None = strawberry.UNSET
     notes: str | None = strawberry.UNSET
     terms: str | None = strawberry.UNSET
-    tax_mode: TaxMode | None = strawberry.field(  # type: ignore[valid-type]
+    tax_mode: TaxMode | None = strawberry.field(
         default=None,
         description="Drafts only: the rates then read the other way and everything is recomputed.",
     )
@@ -199,7 +199,9 @@ class SendSalesOrderInput:
 
 @strawberry.type
 class SalesOrderPayload:
-    sales_order: SalesOrder | None = None
+    sales_order: models.SalesOrder | None = strawberry.field(
+        default=None, graphql_type=SalesOrder | None
+    )
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -222,7 +224,7 @@ class SalesOrderMutations:
     ) -> SalesOrderPayload:
         principal = require(info, Scope.ORDERS_WRITE)
         order = await orders.create_sales_order(principal, input.to_domain())
-        return SalesOrderPayload(sales_order=order)  # type: ignore[arg-type]
+        return SalesOrderPayload(sales_order=order)
 
     @strawberry.mutation
     @returns_user_errors(SalesOrderPayload)
@@ -231,7 +233,7 @@ class SalesOrderMutations:
     ) -> SalesOrderPayload:
         principal = require(info, Scope.ORDERS_WRITE)
         order = await orders.update_sales_order(principal, order_id(input.id), input.to_domain())
-        return SalesOrderPayload(sales_order=order)  # type: ignore[arg-type]
+        return SalesOrderPayload(sales_order=order)
 
     @strawberry.mutation(description="Bulk add: append lines to an editable order.")
     @returns_user_errors(SalesOrderPayload)
@@ -242,21 +244,21 @@ class SalesOrderMutations:
         order = await orders.add_sales_order_lines(
             principal, order_id(input.sales_order_id, "salesOrderId"), lines_to_domain(input.lines)
         )
-        return SalesOrderPayload(sales_order=order)  # type: ignore[arg-type]
+        return SalesOrderPayload(sales_order=order)
 
     @strawberry.mutation
     @returns_user_errors(SalesOrderPayload)
     async def confirm_sales_order(self, info: Info, input: SalesOrderIdInput) -> SalesOrderPayload:
         principal = require(info, Scope.ORDERS_WRITE)
         order = await orders.confirm_sales_order(principal, order_id(input.id))
-        return SalesOrderPayload(sales_order=order)  # type: ignore[arg-type]
+        return SalesOrderPayload(sales_order=order)
 
     @strawberry.mutation
     @returns_user_errors(SalesOrderPayload)
     async def void_sales_order(self, info: Info, input: SalesOrderIdInput) -> SalesOrderPayload:
         principal = require(info, Scope.ORDERS_WRITE)
         order = await orders.void_sales_order(principal, order_id(input.id))
-        return SalesOrderPayload(sales_order=order)  # type: ignore[arg-type]
+        return SalesOrderPayload(sales_order=order)
 
     @strawberry.mutation
     @returns_user_errors(DeletePayload)
@@ -274,7 +276,7 @@ class SalesOrderMutations:
             to=input.to, cc=input.cc, subject=input.subject, body=input.body
         )
         order = await orders.send_sales_order(principal, order_id(input.id), request)
-        return SalesOrderPayload(sales_order=order)  # type: ignore[arg-type]
+        return SalesOrderPayload(sales_order=order)
 
     @strawberry.mutation(description="Render the order's PDF in the background; see `pdf`.")
     @returns_user_errors(SalesOrderPayload)
@@ -283,4 +285,4 @@ class SalesOrderMutations:
     ) -> SalesOrderPayload:
         principal = require(info, Scope.ORDERS_READ)
         order = await render_sales_order_pdf(principal.organization_id, order_id(input.id))
-        return SalesOrderPayload(sales_order=order)  # type: ignore[arg-type]
+        return SalesOrderPayload(sales_order=order)

@@ -10,13 +10,13 @@ from gqlorders.api.errors import UserError, returns_user_errors
 from gqlorders.api.types.common import CloseSalesOrderWhen, NumberingMode, TaxMode
 from gqlorders.api.types.settings import Settings
 from gqlorders.numbering import NumberingChange
-from gqlorders.organization_settings import SettingsChange, update_settings
+from gqlorders.organization_settings import OrganizationSettings, SettingsChange, update_settings
 from gqlorders.tenancy import Scope
 
 
 @strawberry.input
 class NumberingSettingsInput:
-    mode: NumberingMode | None = None  # type: ignore[valid-type]
+    mode: NumberingMode | None = None
     prefix: str | None = None
     next_number: int | None = None
     padding: int | None = None
@@ -31,8 +31,8 @@ class NumberingSettingsInput:
 class UpdateSettingsInput:
     sales_order_numbering: NumberingSettingsInput | None = None
     invoice_numbering: NumberingSettingsInput | None = None
-    close_sales_order_when: CloseSalesOrderWhen | None = None  # type: ignore[valid-type]
-    default_tax_mode: TaxMode | None = None  # type: ignore[valid-type]
+    close_sales_order_when: CloseSalesOrderWhen | None = None
+    default_tax_mode: TaxMode | None = None
 
     def to_domain(self) -> SettingsChange:
         return SettingsChange(
@@ -49,7 +49,9 @@ class UpdateSettingsInput:
 
 @strawberry.type
 class SettingsPayload:
-    settings: Settings | None = None
+    settings: OrganizationSettings | None = strawberry.field(
+        default=None, graphql_type=Settings | None
+    )
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -60,4 +62,4 @@ class SettingsMutations:
     async def update_settings(self, info: Info, input: UpdateSettingsInput) -> SettingsPayload:
         principal = require(info, Scope.SETTINGS_WRITE)
         settings = await update_settings(principal.organization_id, input.to_domain())
-        return SettingsPayload(settings=settings)  # type: ignore[arg-type]
+        return SettingsPayload(settings=settings)

@@ -7,6 +7,7 @@ from decimal import Decimal
 import strawberry
 from strawberry.types import Info
 
+from gqlorders import models
 from gqlorders.api.context import require
 from gqlorders.api.errors import UserError, returns_user_errors
 from gqlorders.api.ids import decode_id
@@ -25,7 +26,7 @@ class AdjustStockInput:
 
 @strawberry.type
 class StockPayload:
-    item: Item | None = None
+    item: models.Item | None = strawberry.field(default=None, graphql_type=Item | None)
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -42,4 +43,4 @@ class StockMutations:
             input.quantity_delta,
             input.reason,
         )
-        return StockPayload(item=item)  # type: ignore[arg-type]
+        return StockPayload(item=item)

@@ -8,6 +8,7 @@ import functools
 import strawberry
 from strawberry.types import Info
 
+from gqlorders import models
 from gqlorders.api import payload_queries
 from gqlorders.api.context import require
 from gqlorders.api.errors import UserError, raises_query_errors, returns_user_errors
@@ -33,7 +34,7 @@ def _check_query(info: Info) -> endpoints.PayloadQueryCheck:
 class CreateWebhookEndpointInput:
     url: str
     description: str | None = None
-    event_types: list[EventType] | None = None  # type: ignore[valid-type]
+    event_types: list[EventType] | None = None
     payload_query: str | None = None
 
     def to_domain(self) -> EndpointInput:
@@ -50,9 +51,9 @@ class UpdateWebhookEndpointInput:
     id: strawberry.ID
     url: str | None = None
     description: str | None = None
-    event_types: list[EventType] | None = None  # type: ignore[valid-type]
+    event_types: list[EventType] | None = None
     payload_query: str | None = strawberry.field(default=None, description='"" removes it.')
-    status: WebhookEndpointStatus | None = None  # type: ignore[valid-type]
+    status: WebhookEndpointStatus | None = None
 
     def to_domain(self) -> EndpointInput:
         return EndpointInput(
@@ -77,7 +78,7 @@ class RedeliverWebhookInput:
 @strawberry.input
 class WebhookDeliveryFilter:
     endpoint_id: strawberry.ID | None = None
-    status: list[WebhookDeliveryStatus] | None = None  # type: ignore[valid-type]
+    status: list[WebhookDeliveryStatus] | None = None
     event_id: strawberry.ID | None = None
 
     def to_domain(self) -> queries.DeliveryFilter:
@@ -92,7 +93,9 @@ class WebhookDeliveryFilter:
 
 @strawberry.type
 class WebhookEndpointPayload:
-    webhook_endpoint: WebhookEndpoint | None = None
+    webhook_endpoint: models.WebhookEndpoint | None = strawberry.field(
+        default=None, graphql_type=WebhookEndpoint | None
+    )
     secret: str | None = strawberry.field(
         default=None,
         description="Only in the answers of create and rotate: `whsec_` + base64 key, shown once.",
@@ -102,7 +105,9 @@ class WebhookEndpointPayload:
 
 @strawberry.type
 class WebhookDeliveryPayload:
-    delivery: WebhookDelivery | None = None
+    delivery: models.WebhookDelivery | None = strawberry.field(
+        default=None, graphql_type=WebhookDelivery | None
+    )
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -145,7 +150,7 @@ class WebhookMutations:
         endpoint, secret = await endpoints.create_endpoint(
             principal.organization_id, input.to_domain(), principal.scopes, _check_query(info)
         )
-        return WebhookEndpointPayload(webhook_endpoint=endpoint, secret=secret)  # type: ignore[arg-type]
+        return WebhookEndpointPayload(webhook_endpoint=endpoint, secret=secret)
 
     @strawberry.mutation
     @returns_user_errors(WebhookEndpointPayload)
@@ -161,7 +166,7 @@ class WebhookMutations:
             _check_query(info),
             principal.actor,
         )
-        return WebhookEndpointPayload(webhook_endpoint=endpoint)  # type: ignore[arg-type]
+        return WebhookEndpointPayload(webhook_endpoint=endpoint)
 
     @strawberry.mutation
     @returns_user_errors(WebhookEndpointPayload)
@@ -172,7 +177,7 @@ class WebhookMutations:
         endpoint = await endpoints.delete_endpoint(
             principal.organization_id, decode_id(input.id, "WebhookEndpoint", ("id",))
         )
-        return WebhookEndpointPayload(webhook_endpoint=endpoint)  # type: ignore[arg-type]
+        return WebhookEndpointPayload(webhook_endpoint=endpoint)
 
     @strawberry.mutation(
         description="New secret; the old one keeps signing too (two signatures per message)"
@@ -186,7 +191,7 @@ class WebhookMutations:
         endpoint, secret = await endpoints.rotate_secret(
             principal.organization_id, decode_id(input.id, "WebhookEndpoint", ("id",))
         )
-        return WebhookEndpointPayload(webhook_endpoint=endpoint, secret=secret)  # type: ignore[arg-type]
+        return WebhookEndpointPayload(webhook_endpoint=endpoint, secret=secret)
 
     @strawberry.mutation(
         description="Sends a WEBHOOK_ENDPOINT_TEST event to this endpoint only, now, and"
@@ -203,7 +208,7 @@ class WebhookMutations:
             principal.actor,
         )
         delivery = await queries.get_delivery(principal.organization_id, delivery_id)
-        return WebhookDeliveryPayload(delivery=delivery)  # type: ignore[arg-type]
+        return WebhookDeliveryPayload(delivery=delivery)
 
     @strawberry.mutation(
         description="Sends the delivery's event again (same messageId), also after it FAILED."
@@ -218,4 +223,4 @@ class WebhookMutations:
             decode_id(input.delivery_id, "WebhookDelivery", ("deliveryId",)),
         )
         delivery = await queries.get_delivery(principal.organization_id, delivery_id)
-        return WebhookDeliveryPayload(delivery=delivery)  # type: ignore[arg-type]
+        return WebhookDeliveryPayload(delivery=delivery)

@@ -10,13 +10,13 @@ from strawberry.types import Info
 
 from gqlorders import models
 from gqlorders.api.dataloaders import ready
-from gqlorders.api.ids import encode_id
 from gqlorders.api.types.common import (
     Address,
     Connection,
     ItemKind,
     Node,
     PaymentTerms,
+    global_id,
     is_row_of,
 )
 
@@ -30,10 +30,7 @@ class Warehouse(Node):
 
     name: str
     is_primary: bool
-
-    @strawberry.field
-    def id(self, root: strawberry.Parent[models.Warehouse]) -> strawberry.ID:
-        return strawberry.ID(encode_id("Warehouse", root.id))
+    id: strawberry.ID = global_id("Warehouse")
 
 
 @strawberry.type
@@ -42,10 +39,7 @@ class Tax(Node):
 
     name: str
     percentage: Decimal
-
-    @strawberry.field
-    def id(self, root: strawberry.Parent[models.Tax]) -> strawberry.ID:
-        return strawberry.ID(encode_id("Tax", root.id))
+    id: strawberry.ID = global_id("Tax")
 
 
 @strawberry.type
@@ -56,10 +50,7 @@ class Customer(Node):
     email: str | None
     phone: str | None
     currency: str
-
-    @strawberry.field
-    def id(self, root: strawberry.Parent[models.Customer]) -> strawberry.ID:
-        return strawberry.ID(encode_id("Customer", root.id))
+    id: strawberry.ID = global_id("Customer")
 
     @strawberry.field
     def payment_terms(self, root: strawberry.Parent[models.Customer]) -> PaymentTerms | None:
@@ -103,14 +94,11 @@ async def item_stock(info: Info, item: models.Item) -> list[StockLevel]:
         return []
     loaders = info.context.loaders
     warehouses = await loaders.warehouses.load(0)
-    levels = {
-        level.warehouse_id: level  # type: ignore[attr-defined]
-        for level in await loaders.stock_levels.load(item.id)
-    }
+    levels = {level.warehouse_id: level for level in await loaders.stock_levels.load(item.id)}
     zero = Decimal("0")
     return [
         StockLevel(
-            warehouse=warehouse,  # type: ignore[arg-type]
+            warehouse=warehouse,
             on_hand=levels[warehouse.id].on_hand if warehouse.id in levels else zero,
             committed=levels[warehouse.id].committed if warehouse.id in levels else zero,
         )
@@ -124,14 +112,11 @@ class Item(Node):
 
     sku: str
     name: str
-    kind: ItemKind  # type: ignore[valid-type]
+    kind: ItemKind
     rate: Decimal
     unit: str | None
     reorder_level: Decimal | None
-
-    @strawberry.field
-    def id(self, root: strawberry.Parent[models.Item]) -> strawberry.ID:
-        return strawberry.ID(encode_id("Item", root.id))
+    id: strawberry.ID = global_id("Item")
 
     @strawberry.field(description="One per warehouse (goods only; empty for services).")
     async def stock(self, root: strawberry.Parent[models.Item], info: Info) -> list[StockLevel]:
@@ -139,6 +124,6 @@ class Item(Node):
 
     @strawberry.field
     def tax(self, root: strawberry.Parent[models.Item], info: Info) -> Tax | None:
-        if root.tax_id is None:  # type: ignore[attr-defined]
+        if root.tax_id is None:
             return None
-        return ready(info.context.loaders.tax, root.tax_id)  # type: ignore[attr-defined]
+        return ready(info.context.loaders.tax, root.tax_id)

@@ -9,19 +9,32 @@ import strawberry
 from tortoise.models import Model
 
 from gqlorders import models, money
+from gqlorders.api.ids import encode_id
 from gqlorders.pagination import Page
 from gqlorders.validation import ADDRESS_FIELDS
 
-ItemKind = strawberry.enum(models.ItemKind, name="ItemKind")
-SalesOrderStatus = strawberry.enum(models.SalesOrderStatus, name="SalesOrderStatus")
-InvoicedStatus = strawberry.enum(models.InvoicedStatus, name="InvoicedStatus")
-ShippedStatus = strawberry.enum(models.ShippedStatus, name="ShippedStatus")
-DiscountType = strawberry.enum(models.DiscountType, name="DiscountType")
-NumberingMode = strawberry.enum(models.NumberingMode, name="NumberingMode")
-CloseSalesOrderWhen = strawberry.enum(models.CloseSalesOrderWhen, name="CloseSalesOrderWhen")
-TaxMode = strawberry.enum(
-    money.TaxMode,
-    name="TaxMode",
+# strawberry.enum registers an enum class itself and returns it: the API's enums are the
+# domain's classes, so that annotations with them are real types (mypy).
+ItemKind = models.ItemKind
+SalesOrderStatus = models.SalesOrderStatus
+InvoicedStatus = models.InvoicedStatus
+ShippedStatus = models.ShippedStatus
+DiscountType = models.DiscountType
+NumberingMode = models.NumberingMode
+CloseSalesOrderWhen = models.CloseSalesOrderWhen
+TaxMode = money.TaxMode
+for _enum in (
+    ItemKind,
+    SalesOrderStatus,
+    InvoicedStatus,
+    ShippedStatus,
+    DiscountType,
+    NumberingMode,
+    CloseSalesOrderWhen,
+):
+    strawberry.enum(_enum)
+strawberry.enum(
+    TaxMode,
     description="How a document's rates read: net (taxes added) or gross (taxes contained).",
 )
 
@@ -31,6 +44,15 @@ class Node:
     """An object with a global ID, fetchable with `node(id:)`."""
 
     id: strawberry.ID
+
+
+def global_id(type_name: str) -> strawberry.ID:
+    """The `id` field of a Node type whose root values are rows: the row's global ID."""
+
+    def resolve(root: strawberry.Parent[Any]) -> strawberry.ID:
+        return strawberry.ID(encode_id(type_name, root.id))
+
+    return strawberry.field(resolver=resolve)
 
 
 def is_row_of(model: type[Model]) -> Any:

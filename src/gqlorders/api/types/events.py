@@ -10,10 +10,11 @@ from strawberry.types import Info
 
 from gqlorders import events, models
 from gqlorders.api.ids import decode_id, encode_id, parse_id
-from gqlorders.api.types.common import Node, PageInfo, is_row_of
+from gqlorders.api.types.common import Node, PageInfo, global_id, is_row_of
 
-EventType = strawberry.enum(
-    events.EventType,
+EventType = events.EventType
+strawberry.enum(
+    EventType,
     name="EventType",
     description="Every change a client may want to follow, in the order the feed gives them.",
 )
@@ -34,17 +35,14 @@ class Event(Node):
     actor: str | None = strawberry.field(
         description='Who caused it: the token\'s name, the marketplace, or "system".'
     )
+    id: strawberry.ID = global_id("Event")
     data: JSON = strawberry.field(
         description="That object's public fields right after the event, as JSON with the"
         " GraphQL field names (README: Integrating)."
     )
 
     @strawberry.field
-    def id(self, root: strawberry.Parent[models.FeedEvent]) -> strawberry.ID:
-        return strawberry.ID(encode_id("Event", root.id))
-
-    @strawberry.field
-    def type(self, root: strawberry.Parent[models.FeedEvent]) -> EventType:  # type: ignore[valid-type]
+    def type(self, root: strawberry.Parent[models.FeedEvent]) -> EventType:
         return events.EventType(root.type)
 
     @strawberry.field
@@ -63,18 +61,18 @@ class Event(Node):
         loader = RESOURCE_LOADERS.get(root.resource_type)
         if loader is None:
             return None
-        return await getattr(info.context.loaders, loader).load(root.resource_key)  # type: ignore[no-any-return]
+        return await getattr(info.context.loaders, loader).load(root.resource_key)
 
 
 @strawberry.type
 class EventEdge:
     cursor: str
-    node: Event
+    node: models.FeedEvent = strawberry.field(graphql_type=Event)
 
 
 @strawberry.input
 class EventFilter:
-    types: list[EventType] | None = None  # type: ignore[valid-type]
+    types: list[EventType] | None = None
     resource_id: strawberry.ID | None = None
     occurred_after: datetime.datetime | None = None
 
@@ -102,7 +100,7 @@ class EventConnection:
     @classmethod
     def of(cls, page: events.FeedPage) -> EventConnection:
         """`endCursor` stays the cursor given when no event came: keep asking with it."""
-        edges = [EventEdge(cursor=e.position.cursor(), node=e.event) for e in page.entries]  # type: ignore[arg-type]
+        edges = [EventEdge(cursor=e.position.cursor(), node=e.event) for e in page.entries]
         return cls(
             edges=edges,
             page_info=PageInfo(

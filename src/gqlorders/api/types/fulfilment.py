@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import datetime as dt
+from collections.abc import Awaitable
+from datetime import datetime
 from decimal import Decimal
 
 import strawberry
@@ -12,7 +14,7 @@ from gqlorders import models
 from gqlorders.api.dataloaders import ready
 from gqlorders.api.ids import encode_id
 from gqlorders.api.types.catalog import Customer, Item, Tax
-from gqlorders.api.types.common import Node, TaxMode, is_row_of
+from gqlorders.api.types.common import Node, TaxMode, global_id, is_row_of
 from gqlorders.api.types.sales_orders import (
     Adjustment,
     Discount,
@@ -23,9 +25,12 @@ from gqlorders.api.types.sales_orders import (
     document_of,
 )
 
-InvoiceStatus = strawberry.enum(models.InvoiceStatus, name="InvoiceStatus")
-PackageStatus = strawberry.enum(models.PackageStatus, name="PackageStatus")
-EmailState = strawberry.enum(models.EmailState, name="EmailState")
+InvoiceStatus = models.InvoiceStatus
+strawberry.enum(InvoiceStatus, name="InvoiceStatus")
+PackageStatus = models.PackageStatus
+strawberry.enum(PackageStatus, name="PackageStatus")
+EmailState = models.EmailState
+strawberry.enum(EmailState, name="EmailState")
 
 
 @strawberry.type
@@ -35,11 +40,8 @@ class EmailMessage:
     sent_at: datetime | None
 
     @strawberry.field
-    def state(self, root: strawberry.Parent[models.EmailMessage]) -> EmailState:  # type: ignore[valid-type]
-        """SENDING is internal (a job holds the message): clients see it as QUEUED."""
-        if root.state == models.EmailState.SENDING:
-            return models.EmailState.QUEUED
-        return root.state
+    def state(self, root: strawberry.Parent[models.EmailMessage]) -> EmailState:
+        return root.state.shown()
 
     @strawberry.field
     def id(self, root: strawberry.Parent[models.EmailMessage]) -> strawberry.ID:
@@ -56,26 +58,23 @@ class InvoiceLine:
     rate: Decimal
     discount_percent: Decimal
     amount: Decimal
-
-    @strawberry.field
-    def id(self, root: strawberry.Parent[models.InvoiceLine]) -> strawberry.ID:
-        return strawberry.ID(encode_id("InvoiceLine", root.id))
+    id: strawberry.ID = global_id("InvoiceLine")
 
     @strawberry.field
     def sales_order_line(
         self, root: strawberry.Parent[models.InvoiceLine], info: Info
     ) -> SalesOrderLine:
-        return ready(info.context.loaders.order_line, root.sales_order_line_id)  # type: ignore[attr-defined]
+        return ready(info.context.loaders.order_line, root.sales_order_line_id)
 
     @strawberry.field
     def item(self, root: strawberry.Parent[models.InvoiceLine], info: Info) -> Item:
-        return ready(info.context.loaders.item, root.item_id)  # type: ignore[attr-defined]
+        return ready(info.context.loaders.item, root.item_id)
 
     @strawberry.field
     def tax(self, root: strawberry.Parent[models.InvoiceLine], info: Info) -> Tax | None:
-        if root.tax_id is None:  # type: ignore[attr-defined]
+        if root.tax_id is None:
             return None
-        return ready(info.context.loaders.tax, root.tax_id)  # type: ignore[attr-defined]
+        return ready(info.context.loaders.tax, root.tax_id)
 
 
 @strawberry.type
@@ -83,29 +82,24 @@ class Invoice(Node):
     is_type_of = is_row_of(models.Invoice)
 
     number: str
-    status: InvoiceStatus  # type: ignore[valid-type]
-    date: date
-    due_date: date
+    status: InvoiceStatus
+    date: dt.date
+    due_date: dt.date
     currency: str
-    tax_mode: TaxMode = strawberry.field(  # type: ignore[valid-type]
-        description="Always its sales order's mode."
-    )
+    tax_mode: TaxMode = strawberry.field(description="Always its sales order's mode.")
     sub_total: Decimal
     tax_total: Decimal
     shipping_charge: Decimal
     total: Decimal
-
-    @strawberry.field
-    def id(self, root: strawberry.Parent[models.Invoice]) -> strawberry.ID:
-        return strawberry.ID(encode_id("Invoice", root.id))
+    id: strawberry.ID = global_id("Invoice")
 
     @strawberry.field
     def sales_order(self, root: strawberry.Parent[models.Invoice], info: Info) -> SalesOrder:
-        return ready(info.context.loaders.sales_order, root.sales_order_id)  # type: ignore[attr-defined]
+        return ready(info.context.loaders.sales_order, root.sales_order_id)
 
     @strawberry.field
     def customer(self, root: strawberry.Parent[models.Invoice], info: Info) -> Customer:
-        return ready(info.context.loaders.customer, root.customer_id)  # type: ignore[attr-defined]
+        return ready(info.context.loaders.customer, root.customer_id)
 
     @strawberry.field
     def lines(self, root: strawberry.Parent[models.Invoice], info: Info) -> list[InvoiceLine]:
@@ -125,9 +119,12 @@ class Invoice(Node):
 
     @strawberry.field(
         description="The invoice's PDF, rendered when it is sent, and again (marked VOID) "
-        "when it is voided."
+        "when it is voided.",
+        graphql_type=Document,
     )
-    def pdf(self, root: strawberry.Parent[models.Invoice], info: Info) -> Document:
+    def pdf(
+        self, root: strawberry.Parent[models.Invoice], info: Info
+    ) -> Document | Awaitable[Document]:
         url = f"/documents/invoices/{encode_id('Invoice', root.id)}.pdf"
         return document_of(ready(info.context.loaders.invoice_document, root.id), url)
 
@@ -144,7 +141,7 @@ class PackageLine:
     def sales_order_line(
         self, root: strawberry.Parent[models.PackageLine], info: Info
     ) -> SalesOrderLine:
-        return ready(info.context.loaders.order_line, root.sales_order_line_id)  # type: ignore[attr-defined]
+        return ready(info.context.loaders.order_line, root.sales_order_line_id)
 
 
 @strawberry.type
@@ -152,19 +149,16 @@ class Package(Node):
     is_type_of = is_row_of(models.Package)
 
     number: str
-    status: PackageStatus  # type: ignore[valid-type]
+    status: PackageStatus
     carrier: str | None
     tracking_number: str | None
     shipped_at: datetime | None
     delivered_at: datetime | None
-
-    @strawberry.field
-    def id(self, root: strawberry.Parent[models.Package]) -> strawberry.ID:
-        return strawberry.ID(encode_id("Package", root.id))
+    id: strawberry.ID = global_id("Package")
 
     @strawberry.field
     def sales_order(self, root: strawberry.Parent[models.Package], info: Info) -> SalesOrder:
-        return ready(info.context.loaders.sales_order, root.sales_order_id)  # type: ignore[attr-defined]
+        return ready(info.context.loaders.sales_order, root.sales_order_id)
 
     @strawberry.field
     def lines(self, root: strawberry.Parent[models.Package], info: Info) -> list[PackageLine]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Awaitable
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
@@ -31,6 +32,7 @@ from gqlorders.api.types.common import (
     ShippedStatus,
     TaxMode,
     connection,
+    global_id,
     is_row_of,
 )
 from gqlorders.errors import ErrorCode
@@ -81,7 +83,7 @@ TotalsRow = models.SalesOrder | models.Invoice  # rows that carry totals
 
 @strawberry.type
 class Discount:
-    type: DiscountType  # type: ignore[valid-type]
+    type: DiscountType
     value: Decimal
     amount: Decimal
 
@@ -111,7 +113,7 @@ class TaxTotal:
 
     @strawberry.field
     def tax(self, info: Info) -> Tax:
-        return ready(info.context.loaders.tax, self.tax_id)  # type: ignore[return-value]
+        return ready(info.context.loaders.tax, self.tax_id)
 
     @classmethod
     def of(cls, row: TotalsRow) -> list[TaxTotal]:
@@ -125,19 +127,18 @@ DOCUMENT_STATE_DESCRIPTIONS = {
     models.DocumentState.READY: "Rendered: url downloads it, with the same bearer token.",
     models.DocumentState.FAILED: "Rendering failed: error says why.",
 }
+
 # The API's states: NOT_REQUESTED, then the stored ones (models.DocumentState), built from them
 # so that a stored state cannot be missing here; one without a description fails at import.
-DocumentState = strawberry.enum(
-    Enum(  # type: ignore[misc]
-        "DocumentState",
-        {
-            state: strawberry.enum_value(state, description=DOCUMENT_STATE_DESCRIPTIONS[state])
-            for state in (NOT_REQUESTED, *(str(stored) for stored in models.DocumentState))
-        },
-    ),
-    name="DocumentState",
-    description="Where a record's PDF stands.",
+# (mypy types only an Enum whose members are written out, hence the ignore.)
+DocumentState: type[Enum] = Enum(  # type: ignore[misc]
+    "DocumentState",
+    {
+        state: strawberry.enum_value(state, description=DOCUMENT_STATE_DESCRIPTIONS[state])
+        for state in (NOT_REQUESTED, *(str(stored) for stored in models.DocumentState))
+    },
 )
+strawberry.enum(DocumentState, description="Where a record's PDF stands.")
 
 
 @strawberry.type
@@ -145,14 +146,14 @@ class Document:
     """A PDF: NOT_REQUESTED until asked for, then PENDING until the worker has rendered the
     current version, READY (with its url) or FAILED (with the error)."""
 
-    state: DocumentState  # type: ignore[valid-type]
+    state: Enum = strawberry.field(graphql_type=DocumentState)
     url: str | None = None
     error: str | None = None
 
     @classmethod
     def of(cls, row: models.Document | None, url: str) -> Document:
         if row is None:
-            return cls(state=DocumentState.NOT_REQUESTED)  # type: ignore[attr-defined]
+            return cls(state=DocumentState(NOT_REQUESTED))
         ready = row.state == models.DocumentState.READY
         return cls(state=DocumentState(row.state), url=url if ready else None, error=row.error)
 
@@ -165,7 +166,8 @@ class OrderEvent:
     data: JSON | None
 
 
-StockStatus = strawberry.enum(indicators.StockStatus, name="StockStatus")
+StockStatus = indicators.StockStatus
+strawberry.enum(StockStatus, name="StockStatus")
 
 
 @strawberry.type
@@ -178,22 +180,22 @@ class SalesOrderLine:
     quantity_invoiced: Decimal
     quantity_packed: Decimal
     quantity_shipped: Decimal
-
-    @strawberry.field
-    def id(self, root: strawberry.Parent[models.SalesOrderLine]) -> strawberry.ID:
-        return strawberry.ID(encode_id("SalesOrderLine", root.id))
+    id: strawberry.ID = global_id("SalesOrderLine")
 
     @strawberry.field
     def item(self, root: strawberry.Parent[models.SalesOrderLine], info: Info) -> Item:
-        return ready(info.context.loaders.item, root.item_id)  # type: ignore[attr-defined]
+        return ready(info.context.loaders.item, root.item_id)
 
-    @strawberry.field(description="Can the warehouse serve what remains? Null for services.")
+    @strawberry.field(
+        description="Can the warehouse serve what remains? Null for services.",
+        graphql_type=StockStatus | None,
+    )
     def stock_status(
         self, root: strawberry.Parent[models.SalesOrderLine], info: Info
-    ) -> StockStatus | None:  # type: ignore[valid-type]
+    ) -> StockStatus | Awaitable[StockStatus | None] | None:
         loaders = info.context.loaders
-        item = ready(loaders.item, root.item_id)  # type: ignore[attr-defined]
-        order = ready(loaders.sales_order, root.sales_order_id)  # type: ignore[attr-defined]
+        item = ready(loaders.item, root.item_id)
+        order = ready(loaders.sales_order, root.sales_order_id)
         if pending(item) or pending(order):
             return _stock_status_later(root, info, item, order)
         if item is None or item.kind != models.ItemKind.GOODS:
@@ -205,9 +207,9 @@ class SalesOrderLine:
 
     @strawberry.field
     def tax(self, root: strawberry.Parent[models.SalesOrderLine], info: Info) -> Tax | None:
-        if root.tax_id is None:  # type: ignore[attr-defined]
+        if root.tax_id is None:
             return None
-        return ready(info.context.loaders.tax, root.tax_id)  # type: ignore[attr-defined]
+        return ready(info.context.loaders.tax, root.tax_id)
 
 
 def _stock_status(
@@ -233,14 +235,14 @@ class SalesOrder(Node):
 
     number: str
     reference_number: str | None
-    status: SalesOrderStatus  # type: ignore[valid-type]
-    invoiced_status: InvoicedStatus  # type: ignore[valid-type]
-    shipped_status: ShippedStatus  # type: ignore[valid-type]
-    date: date
-    expected_shipment_date: date | None
+    status: SalesOrderStatus
+    invoiced_status: InvoicedStatus
+    shipped_status: ShippedStatus
+    date: dt.date
+    expected_shipment_date: dt.date | None
     delivery_method: str | None
     currency: str
-    tax_mode: TaxMode = strawberry.field(  # type: ignore[valid-type]
+    tax_mode: TaxMode = strawberry.field(
         description="INCLUSIVE: the rates contain their taxes, and the total adds none."
     )
     sub_total: Decimal
@@ -251,18 +253,15 @@ class SalesOrder(Node):
     terms: str | None
     created_at: datetime
     updated_at: datetime
-
-    @strawberry.field
-    def id(self, root: strawberry.Parent[models.SalesOrder]) -> strawberry.ID:
-        return strawberry.ID(encode_id("SalesOrder", root.id))
+    id: strawberry.ID = global_id("SalesOrder")
 
     @strawberry.field
     def customer(self, root: strawberry.Parent[models.SalesOrder], info: Info) -> Customer:
-        return ready(info.context.loaders.customer, root.customer_id)  # type: ignore[attr-defined]
+        return ready(info.context.loaders.customer, root.customer_id)
 
     @strawberry.field
     def warehouse(self, root: strawberry.Parent[models.SalesOrder], info: Info) -> Warehouse:
-        return ready(info.context.loaders.warehouse, root.warehouse_id)  # type: ignore[attr-defined]
+        return ready(info.context.loaders.warehouse, root.warehouse_id)
 
     @strawberry.field
     def payment_terms(self, root: strawberry.Parent[models.SalesOrder]) -> PaymentTerms | None:
@@ -278,7 +277,7 @@ class SalesOrder(Node):
 
     @strawberry.field
     def lines(self, root: strawberry.Parent[models.SalesOrder], info: Info) -> list[SalesOrderLine]:
-        return ready(info.context.loaders.order_lines, root.id)  # type: ignore[return-value]
+        return ready(info.context.loaders.order_lines, root.id)
 
     @strawberry.field
     def discount(self, root: strawberry.Parent[models.SalesOrder]) -> Discount | None:
@@ -319,33 +318,42 @@ class SalesOrder(Node):
             and orders.totals_differ(reported, root.total, root.tax_total),
         )
 
-    @strawberry.field
-    def mergeable(self, root: strawberry.Parent[models.SalesOrder], info: Info) -> bool:
+    @strawberry.field(graphql_type=bool)
+    def mergeable(
+        self, root: strawberry.Parent[models.SalesOrder], info: Info
+    ) -> bool | Awaitable[bool]:
         blockers = _merge_blockers(root, info)
         if isinstance(blockers, list):
             return not blockers
-        return _not_blocked_later(blockers)  # type: ignore[return-value]
+        return _not_blocked_later(blockers)
 
-    @strawberry.field(description="Why this order cannot be merged at all right now.")
+    @strawberry.field(
+        description="Why this order cannot be merged at all right now.",
+        graphql_type=list[ErrorCodeType],
+    )
     def merge_blockers(
         self, root: strawberry.Parent[models.SalesOrder], info: Info
-    ) -> list[ErrorCodeType]:  # type: ignore[valid-type]
-        return _merge_blockers(root, info)  # type: ignore[return-value]
+    ) -> list[ErrorCode] | Awaitable[list[ErrorCode]]:
+        return _merge_blockers(root, info)
 
     @strawberry.field
     def invoices(
         self, root: strawberry.Parent[models.SalesOrder], info: Info
     ) -> list[Annotated[Invoice, strawberry.lazy("gqlorders.api.types.fulfilment")]]:
-        return ready(info.context.loaders.order_invoices, root.id)  # type: ignore[return-value]
+        return ready(info.context.loaders.order_invoices, root.id)
 
     @strawberry.field
     def packages(
         self, root: strawberry.Parent[models.SalesOrder], info: Info
     ) -> list[Annotated[Package, strawberry.lazy("gqlorders.api.types.fulfilment")]]:
-        return ready(info.context.loaders.order_packages, root.id)  # type: ignore[return-value]
+        return ready(info.context.loaders.order_packages, root.id)
 
-    @strawberry.field(description="The order's PDF; ask for it with renderSalesOrderPdf.")
-    def pdf(self, root: strawberry.Parent[models.SalesOrder], info: Info) -> Document:
+    @strawberry.field(
+        description="The order's PDF; ask for it with renderSalesOrderPdf.", graphql_type=Document
+    )
+    def pdf(
+        self, root: strawberry.Parent[models.SalesOrder], info: Info
+    ) -> Document | Awaitable[Document]:
         url = f"/documents/sales-orders/{encode_id('SalesOrder', root.id)}.pdf"
         return document_of(ready(info.context.loaders.order_document, root.id), url)
 
@@ -353,19 +361,19 @@ class SalesOrder(Node):
     def emails(
         self, root: strawberry.Parent[models.SalesOrder], info: Info
     ) -> list[Annotated[EmailMessage, strawberry.lazy("gqlorders.api.types.fulfilment")]]:
-        return ready(info.context.loaders.order_emails, root.id)  # type: ignore[return-value]
+        return ready(info.context.loaders.order_emails, root.id)
 
     @strawberry.field
     def merged_into(
         self, root: strawberry.Parent[models.SalesOrder], info: Info
     ) -> SalesOrder | None:
-        if root.merged_into_id is None:  # type: ignore[attr-defined]
+        if root.merged_into_id is None:
             return None
-        return ready(info.context.loaders.sales_order, root.merged_into_id)  # type: ignore[attr-defined]
+        return ready(info.context.loaders.sales_order, root.merged_into_id)
 
     @strawberry.field
     def events(self, root: strawberry.Parent[models.SalesOrder], info: Info) -> list[OrderEvent]:
-        return ready(info.context.loaders.order_events, root.id)  # type: ignore[return-value]
+        return ready(info.context.loaders.order_events, root.id)
 
 
 def document_of(row: Any, url: str) -> Document | Awaitable[Document]:
@@ -387,7 +395,7 @@ def _merge_blockers(
     packages = ready(loaders.order_packages, order.id)
     if pending(invoices) or pending(packages):
         return _merge_blockers_later(order, invoices, packages)
-    return _blockers(order, invoices, packages)  # type: ignore[arg-type]
+    return _blockers(order, invoices, packages)
 
 
 def _blockers(

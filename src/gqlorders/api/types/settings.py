@@ -9,7 +9,7 @@ from gqlorders.api.types.common import CloseSalesOrderWhen, NumberingMode, TaxMo
 
 @strawberry.type
 class NumberingSettings:
-    mode: NumberingMode  # type: ignore[valid-type]
+    mode: NumberingMode
     prefix: str
     next_number: int
     padding: int
@@ -20,7 +20,7 @@ class Settings:
     currency: str
     sales_order_numbering: NumberingSettings
     invoice_numbering: NumberingSettings
-    close_sales_order_when: CloseSalesOrderWhen  # type: ignore[valid-type]
-    default_tax_mode: TaxMode = strawberry.field(  # type: ignore[valid-type]
+    close_sales_order_when: CloseSalesOrderWhen
+    default_tax_mode: TaxMode = strawberry.field(
         description="The mode of a new order that names none."
     )

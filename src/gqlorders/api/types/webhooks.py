@@ -7,13 +7,14 @@ import datetime
 import strawberry
 
 from gqlorders import models
-from gqlorders.api.ids import encode_id
-from gqlorders.api.types.common import Node, is_row_of
+from gqlorders.api.types.common import Node, global_id, is_row_of
 from gqlorders.api.types.events import Event, EventType
 from gqlorders.webhooks.endpoints import subscribed_types
 
-WebhookEndpointStatus = strawberry.enum(models.WebhookEndpointStatus, name="WebhookEndpointStatus")
-WebhookDeliveryStatus = strawberry.enum(models.WebhookDeliveryStatus, name="WebhookDeliveryStatus")
+WebhookEndpointStatus = models.WebhookEndpointStatus
+strawberry.enum(WebhookEndpointStatus, name="WebhookEndpointStatus")
+WebhookDeliveryStatus = models.WebhookDeliveryStatus
+strawberry.enum(WebhookDeliveryStatus, name="WebhookDeliveryStatus")
 
 
 @strawberry.type
@@ -26,18 +27,15 @@ class WebhookEndpoint(Node):
         description="Optional GraphQL selection on the event's resource; its result is the"
         " body's `data`."
     )
-    status: WebhookEndpointStatus  # type: ignore[valid-type]
+    status: WebhookEndpointStatus
     disabled_reason: str | None = strawberry.field(
         description="Why it was disabled (410 Gone, too many failures, by hand)."
     )
     created_at: datetime.datetime
-
-    @strawberry.field
-    def id(self, root: strawberry.Parent[models.WebhookEndpoint]) -> strawberry.ID:
-        return strawberry.ID(encode_id("WebhookEndpoint", root.id))
+    id: strawberry.ID = global_id("WebhookEndpoint")
 
     @strawberry.field(description="Empty: every event type.")
-    def event_types(self, root: strawberry.Parent[models.WebhookEndpoint]) -> list[EventType]:  # type: ignore[valid-type]
+    def event_types(self, root: strawberry.Parent[models.WebhookEndpoint]) -> list[EventType]:
         return subscribed_types(root)
 
 
@@ -60,20 +58,17 @@ class WebhookDelivery(Node):
 
     is_type_of = is_row_of(models.WebhookDelivery)
 
-    status: WebhookDeliveryStatus  # type: ignore[valid-type]
+    status: WebhookDeliveryStatus
     next_attempt_at: datetime.datetime | None
+    id: strawberry.ID = global_id("WebhookDelivery")
 
-    @strawberry.field
-    def id(self, root: strawberry.Parent[models.WebhookDelivery]) -> strawberry.ID:
-        return strawberry.ID(encode_id("WebhookDelivery", root.id))
+    @strawberry.field(graphql_type=WebhookEndpoint)
+    def endpoint(self, root: strawberry.Parent[models.WebhookDelivery]) -> models.WebhookEndpoint:
+        return root.endpoint
 
-    @strawberry.field
-    def endpoint(self, root: strawberry.Parent[models.WebhookDelivery]) -> WebhookEndpoint:
-        return root.endpoint  # type: ignore[return-value]
-
-    @strawberry.field
-    def event(self, root: strawberry.Parent[models.WebhookDelivery]) -> Event:
-        return root.event  # type: ignore[return-value]
+    @strawberry.field(graphql_type=Event)
+    def event(self, root: strawberry.Parent[models.WebhookDelivery]) -> models.FeedEvent:
+        return root.event
 
     @strawberry.field(
         description="The `webhook-id` header: the same on every attempt and every redelivery"
@@ -82,6 +77,8 @@ class WebhookDelivery(Node):
     def message_id(self, root: strawberry.Parent[models.WebhookDelivery]) -> str:
         return root.message_id
 
-    @strawberry.field(description="Oldest first.")
-    def attempts(self, root: strawberry.Parent[models.WebhookDelivery]) -> list[WebhookAttempt]:
-        return sorted(root.attempts, key=lambda attempt: attempt.id)  # type: ignore[return-value]
+    @strawberry.field(description="Oldest first.", graphql_type=list[WebhookAttempt])
+    def attempts(
+        self, root: strawberry.Parent[models.WebhookDelivery]
+    ) -> list[models.WebhookAttempt]:
+        return sorted(root.attempts, key=lambda attempt: attempt.id)

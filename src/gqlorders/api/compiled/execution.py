@@ -1,0 +1,236 @@
+"""Running a plan: one object level of a list at a time.
+
+For a level (every order of the page, then every line of every order...) each field is got
+for all of its objects -- an attribute, or its strawberry resolver called with what it asks
+for (self, root, info, its converted arguments: built once per request and field) -- the
+awaitables of the whole level gathered at once, so DataLoaders batch per level, then leaves
+serialized and sub-objects completed as the next level. What graphql-core would answer with
+an error (an exception, a null where the schema says non-null, a value of the wrong type)
+abandons the run instead: the standard executor then answers the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from graphql import GraphQLResolveInfo, GraphQLSchema, Undefined
+from graphql.execution.values import VariableValues, get_argument_values
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types.arguments import convert_arguments
+
+from gqlorders.api.compiled.planning import (
+    DocumentPlan,
+    FieldPlan,
+    Leaf,
+    ListOf,
+    ObjectOf,
+    ObjectPlan,
+)
+from gqlorders.api.schema import is_awaitable
+
+
+class Abandoned(Exception):
+    """The plan cannot give the standard answer for this request; `reason` labels it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Run:
+    """One request's execution of a plan: its context, variables and bound resolvers."""
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        config: StrawberryConfig,
+        scalar_registry: Any,
+        document: DocumentPlan,
+        variables: VariableValues,
+        context: Any,
+        root_value: Any,
+    ) -> None:
+        self.schema = schema
+        self.config = config
+        self.scalar_registry = scalar_registry
+        self.document = document
+        self.variables = variables
+        self.context = context
+        self.root_value = root_value
+        self.resolvers: list[Callable[[Any], Any] | None] = [None] * document.field_count
+
+    def resolver(self, field: FieldPlan) -> Callable[[Any], Any]:
+        resolve = self.resolvers[field.index]
+        if resolve is None:
+            resolve = self.resolvers[field.index] = self._bind(field)
+        return resolve
+
+    def _info(self, field: FieldPlan) -> GraphQLResolveInfo:
+        assert field.definition is not None
+        return GraphQLResolveInfo(
+            field.name,
+            field.nodes,
+            field.definition.type,
+            field.parent,
+            field.path,
+            self.schema,
+            self.document.fragment_definitions,
+            self.root_value,
+            self.document.operation,
+            self.variables,
+            self.context,
+            is_awaitable,
+            None,
+            None,  # type: ignore[arg-type]
+        )
+
+    def _bind(self, field: FieldPlan) -> Callable[[Any], Any]:
+        """How this request gets `field` from a parent object."""
+        if field.definition is None:  # __typename
+            name = field.parent.name
+            return lambda _source: name
+        if field.attribute is not None:
+            return field.attribute
+        strawberry_field = field.strawberry
+        assert strawberry_field is not None and strawberry_field.base_resolver is not None
+        resolver = strawberry_field.base_resolver
+        function = resolver.wrapped_func
+        info = self.config.info_class(_raw_info=self._info(field), _field=strawberry_field)
+        kwargs: dict[str, Any] = {}
+        if field.definition.args:
+            given = get_argument_values(field.definition, field.nodes[0], self.variables)
+            kwargs = convert_arguments(
+                given,
+                strawberry_field.arguments,
+                scalar_registry=self.scalar_registry,
+                config=self.config,
+                info=info,
+            )
+        if resolver.info_parameter is not None:
+            kwargs[resolver.info_parameter.name] = info
+        parents = [p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p]
+        takes_self = resolver.self_parameter is not None
+        if not parents:
+            if takes_self:
+                return lambda source: function(source, **kwargs)
+            return lambda _source: function(**kwargs)
+
+        def call(source: Any) -> Any:
+            arguments = dict(kwargs)
+            for name in parents:
+                arguments[name] = source
+            return function(source, **arguments) if takes_self else function(**arguments)
+
+        return call
+
+
+async def execute(run: Run, plan: ObjectPlan) -> dict[str, Any]:
+    """The operation's `data`."""
+    return (await _objects(run, plan, [run.root_value]))[0]
+
+
+async def _objects(run: Run, plan: ObjectPlan, sources: list[Any]) -> list[dict[str, Any]]:
+    outputs: list[dict[str, Any]] = [{} for _ in sources]
+    columns: list[list[Any]] = []
+    waiting: list[tuple[list[Any], int, Any]] = []
+    for field in plan.fields:
+        resolve = run.resolver(field)
+        column: list[Any] = []
+        for source in sources:
+            value = resolve(source)
+            if is_awaitable(value):
+                waiting.append((column, len(column), value))
+            column.append(value)
+        columns.append(column)
+    if waiting:
+        values = await asyncio.gather(*(awaitable for _, _, awaitable in waiting))
+        for (column, position, _), value in zip(waiting, values, strict=True):
+            column[position] = value
+    for field, column in zip(plan.fields, columns, strict=True):
+        completion = field.completion
+        if completion is None:
+            completed = column
+        elif type(completion) is Leaf:
+            completed = _leaves(completion, column)
+        else:
+            completed = await _complete(run, completion, column)
+        key = field.key
+        for output, value in zip(outputs, completed, strict=True):
+            output[key] = value
+    return outputs
+
+
+def _leaves(leaf: Leaf, values: list[Any]) -> list[Any]:
+    serialize = leaf.serialize
+    plain = leaf.plain_strings
+    completed: list[Any] = []
+    for value in values:
+        if value is None:
+            if not leaf.nullable:
+                raise Abandoned("null")
+            completed.append(None)
+        elif plain and type(value) is str:
+            completed.append(value)
+        else:
+            serialized = serialize(value)
+            if serialized is None or serialized is Undefined:
+                raise Abandoned("serialize")
+            completed.append(serialized)
+    return completed
+
+
+async def _complete(run: Run, completion: Any, values: list[Any]) -> list[Any]:
+    if type(completion) is Leaf:
+        return _leaves(completion, values)
+    if type(completion) is ListOf:
+        return await _lists(run, completion, values)
+    return await _objects_or_null(run, completion, values)
+
+
+async def _lists(run: Run, completion: ListOf, values: list[Any]) -> list[Any]:
+    flat: list[Any] = []
+    sizes: list[int | None] = []
+    for value in values:
+        if value is None:
+            if not completion.nullable:
+                raise Abandoned("null")
+            sizes.append(None)
+            continue
+        if isinstance(value, str | bytes | dict) or not isinstance(value, Iterable):
+            raise Abandoned("not a list")
+        items = list(value)
+        sizes.append(len(items))
+        flat.extend(items)
+    waiting = [position for position, item in enumerate(flat) if is_awaitable(item)]
+    if waiting:
+        for position, item in zip(
+            waiting, await asyncio.gather(*(flat[p] for p in waiting)), strict=True
+        ):
+            flat[position] = item
+    inner = await _complete(run, completion.of, flat)
+    completed: list[Any] = []
+    start = 0
+    for size in sizes:
+        if size is None:
+            completed.append(None)
+        else:
+            completed.append(inner[start : start + size])
+            start += size
+    return completed
+
+
+async def _objects_or_null(run: Run, completion: ObjectOf, values: list[Any]) -> list[Any]:
+    plan = completion.plan
+    present = [value for value in values if value is not None]
+    if len(present) != len(values) and not completion.nullable:
+        raise Abandoned("null")
+    is_type_of = plan.is_type_of
+    for value in present:
+        if isinstance(value, Exception):
+            raise Abandoned("error value")
+        if is_type_of is not None and not is_type_of(value, None):
+            raise Abandoned("type")
+    objects = iter(await _objects(run, plan, present))
+    return [None if value is None else next(objects) for value in values]

@@ -48,6 +48,7 @@ import asyncio
 import base64
 import contextlib
 import gc
+import hashlib
 import json
 import logging
 import os
@@ -67,6 +68,7 @@ from _support import log, machine, run, throwaway_database
 from gqlorders import database
 from gqlorders.api import queries as api_queries
 from gqlorders.api.context import Context
+from gqlorders.api.ids import parse_id
 from gqlorders.api.schema import build_schema
 from gqlorders.app import create_app
 from gqlorders.config import load_settings
@@ -95,6 +97,37 @@ query OrderList($first: Int!, $after: String) {
 }"""
 
 WITH_TOTAL = QUERY.replace("pageInfo {", "totalCount\n    pageInfo {")
+DETAIL = """
+query OrderDetail($id: ID!) {
+  salesOrder(id: $id) {
+    id number status date currency subTotal taxTotal total
+    customer { id name }
+    lines {
+      quantity rate amount
+      item { sku name }
+      tax { name percentage }
+    }
+  }
+}"""
+FEED = """
+query Feed($after: String) {
+  events(first: 1000, after: $after) {
+    edges { cursor node { id type occurredAt actor resourceId data } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+FEED_EVENTS = 1000  # one page of the feed (its largest)
+FILL_FEED = """
+INSERT INTO feed_event (organization_id, type, actor, resource_type, resource_key, occurred_at,
+                        data, position)
+SELECT $1, 'SALES_ORDER_UPDATED', 'bench', 'SalesOrder', n,
+       TIMESTAMPTZ '2024-06-01 12:00:00+00' + n * INTERVAL '1 second',
+       jsonb_build_object('id', 'U2FsZXNPcmRlcjox', 'number', 'SO-' || n, 'status', 'CONFIRMED',
+                          'total', '125.00', 'currency', 'EUR'),
+       nextval('feed_event_position')
+FROM generate_series(1, $2) AS n
+"""
+PERSISTED_GOAL = 2.0  # issue 17: persisted path / database floor
 
 # (status, cumulative probability); MERGED orders are outside the default list.
 STATUS_MIX = (
@@ -463,6 +496,23 @@ class AsgiClient:
         return b"".join(chunks)
 
 
+def persisted(query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    """The request as an SPA sends a known persisted query: the document's hash alone."""
+    sha256 = hashlib.sha256(query.encode()).hexdigest()
+    return {
+        "variables": variables,
+        "extensions": {"persistedQuery": {"version": 1, "sha256Hash": sha256}},
+    }
+
+
+async def register(client: AsgiClient, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    """Send the document with its hash once (as Apollo's client does after
+    PERSISTED_QUERY_NOT_FOUND), then the payload of the hash alone."""
+    payload = persisted(query, variables)
+    await client.post("/graphql", {"query": query, **payload})
+    return payload
+
+
 class ExecutorFloor:
     """schema.execute() against in-memory rows: the same schema and resolvers, no I/O."""
 
@@ -526,7 +576,7 @@ class ExecutorFloor:
 
 
 # Where the salesOrders resolver gets its page from (the keyset query): swapped for the floor.
-PAGE_FUNCTIONS = ((api_queries, "paginate"), (api_queries.order_queries, "list_sales_orders"))
+PAGE_FUNCTIONS = ((api_queries, "paginate"),)
 
 
 @contextlib.contextmanager
@@ -577,11 +627,20 @@ ORDER BY l.sales_order_id, l.position, l.id
 """
 
 
-async def database_floor(conn: asyncpg.Connection, organization_id: int, first: int) -> bytes:
-    """The page with two asyncpg queries and hand-made JSON (the same JSON as the API's)."""
-    orders = await conn.fetch(PAGE_SQL, organization_id, first + 1)
-    more = len(orders) > first
-    orders = orders[:first]
+DETAIL_SQL = """
+SELECT o.id, o.number, o.status, o.date, o.currency, o.sub_total, o.tax_total, o.total,
+       o.created_at, o.customer_id, c.name AS customer_name
+FROM sales_order o JOIN customer c ON c.id = o.customer_id
+WHERE o.organization_id = $1 AND o.id = $2
+"""
+FEED_SQL = """
+SELECT id, type, actor, resource_type, resource_key, occurred_at, data, position
+FROM feed_event WHERE organization_id = $1 AND position IS NOT NULL
+ORDER BY position LIMIT $2
+"""
+
+
+async def _order_lines(conn: asyncpg.Connection, orders: list[Any]) -> dict[int, list[Any]]:
     lines: dict[int, list[dict[str, Any]]] = {row["id"]: [] for row in orders}
     for line in await conn.fetch(LINES_SQL, list(lines)):
         tax = (
@@ -598,31 +657,36 @@ async def database_floor(conn: asyncpg.Connection, organization_id: int, first: 
                 "tax": tax,
             }
         )
+    return lines
+
+
+def _order_node(row: Any, lines: list[Any]) -> dict[str, Any]:
+    return {
+        "id": _b64(f"SalesOrder:{row['id']}"),
+        "number": row["number"],
+        "status": row["status"],
+        "date": row["date"].isoformat(),
+        "currency": row["currency"],
+        "subTotal": _money(row["sub_total"]),
+        "taxTotal": _money(row["tax_total"]),
+        "total": _money(row["total"]),
+        "customer": {"id": _b64(f"Customer:{row['customer_id']}"), "name": row["customer_name"]},
+        "lines": lines,
+    }
+
+
+async def database_floor(conn: asyncpg.Connection, organization_id: int, first: int) -> bytes:
+    """The page with two asyncpg queries and hand-made JSON (the same JSON as the API's)."""
+    orders = await conn.fetch(PAGE_SQL, organization_id, first + 1)
+    more = len(orders) > first
+    orders = orders[:first]
+    lines = await _order_lines(conn, orders)
     edges = []
     for row in orders:
         cursor = json.dumps(
             ["created_at", str(row["created_at"]), row["id"]], separators=(",", ":")
         )
-        edges.append(
-            {
-                "cursor": _b64(cursor),
-                "node": {
-                    "id": _b64(f"SalesOrder:{row['id']}"),
-                    "number": row["number"],
-                    "status": row["status"],
-                    "date": row["date"].isoformat(),
-                    "currency": row["currency"],
-                    "subTotal": _money(row["sub_total"]),
-                    "taxTotal": _money(row["tax_total"]),
-                    "total": _money(row["total"]),
-                    "customer": {
-                        "id": _b64(f"Customer:{row['customer_id']}"),
-                        "name": row["customer_name"],
-                    },
-                    "lines": lines[row["id"]],
-                },
-            }
-        )
+        edges.append({"cursor": _b64(cursor), "node": _order_node(row, lines[row["id"]])})
     data = {
         "salesOrders": {
             "pageInfo": {
@@ -632,6 +696,38 @@ async def database_floor(conn: asyncpg.Connection, organization_id: int, first: 
             "edges": edges,
         }
     }
+    return json.dumps({"data": data}, separators=(",", ":")).encode()
+
+
+async def detail_floor(conn: asyncpg.Connection, organization_id: int, order_id: int) -> bytes:
+    """One order as the detail query gives it, by hand: two asyncpg queries."""
+    orders = await conn.fetch(DETAIL_SQL, organization_id, order_id)
+    lines = await _order_lines(conn, orders)
+    node = _order_node(orders[0], lines[orders[0]["id"]]) if orders else None
+    return json.dumps({"data": {"salesOrder": node}}, separators=(",", ":")).encode()
+
+
+async def feed_floor(conn: asyncpg.Connection, organization_id: int, first: int) -> bytes:
+    """A page of the event feed by hand: one asyncpg query (cursors as the feed writes them)."""
+    rows = await conn.fetch(FEED_SQL, organization_id, first + 1)
+    edges = []
+    for row in rows[:first]:
+        at = row["occurred_at"]
+        node = {
+            "id": _b64(f"Event:{row['id']}"),
+            "type": row["type"],
+            "occurredAt": at.isoformat(),
+            "actor": row["actor"],
+            "resourceId": _b64(f"{row['resource_type']}:{row['resource_key']}"),
+            "data": json.loads(row["data"]),
+        }
+        cursor = _b64(f"feed:{row['position']}:{int(at.timestamp())}")
+        edges.append({"cursor": cursor, "node": node})
+    page_info = {
+        "hasNextPage": len(rows) > first,
+        "endCursor": edges[-1]["cursor"] if edges else None,
+    }
+    data = {"events": {"edges": edges, "pageInfo": page_info}}
     return json.dumps({"data": data}, separators=(",", ":")).encode()
 
 
@@ -744,6 +840,49 @@ async def profile_requests(
     if html:
         Path(html).write_text(profiler.output_html(), encoding="utf-8")
         log(f"profile written to {html}")
+
+
+async def persisted_beside(
+    title: str,
+    client: AsgiClient,
+    query: str,
+    variables: dict[str, Any],
+    floor: Callable[[], Awaitable[bytes]],
+    rounds: int,
+) -> float:
+    """The request sent with its document, as a persisted query's hash, and by hand (asyncpg
+    and JSON), interleaved; prints the figures and returns persisted / database floor."""
+    payload = {"query": query, "variables": variables}
+    hashed = await register(client, query, variables)
+    standard = await client.post("/graphql", payload)
+    compiled = await client.post("/graphql", hashed)
+    same_floor = json.loads(await floor()) == json.loads(standard)
+    log(
+        f"\n{title}: {len(standard):,} bytes of JSON; persisted byte-identical: "
+        f"{'yes' if compiled == standard else 'NO'}; database floor identical JSON: "
+        f"{'yes' if same_floor else 'NO'}"
+    )
+
+    async def request() -> None:
+        await client.post("/graphql", payload)
+
+    async def persisted_request() -> None:
+        await client.post("/graphql", hashed)
+
+    actions = {"request": request, "persisted": persisted_request, "database floor": floor}
+    await interleaved(max(5, rounds // 10), actions)
+    gc.collect()
+    load = os.getloadavg()[0]
+    timings = await interleaved(rounds, actions)
+    median = {name: statistics.median(values) for name, values in timings.items()}
+    log(f"load average 1 min: {load:.2f} before, {os.getloadavg()[0]:.2f} after timing")
+    for name in actions:
+        log(f"  {name + ':':16s}{summary(timings[name])}")
+    ratio = median["persisted"] / median["database floor"]
+    log(f"ratio request / database floor:   {median['request'] / median['database floor']:.2f}")
+    log(f"ratio persisted / request:        {median['persisted'] / median['request']:.2f}")
+    log(f"ratio persisted / database floor: {ratio:.2f}")
+    return ratio
 
 
 EXPLAIN_QUERY = """
@@ -911,6 +1050,7 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
             await filler.fill(conn, other.id, args.other_orders)
             await conn.execute("SET session_replication_role = DEFAULT")
             await filler.finish(conn)
+            await conn.execute(FILL_FEED, organization.id, FEED_EVENTS)
             filled = time.perf_counter() - started
             started = time.perf_counter()
             await conn.execute("VACUUM ANALYZE")
@@ -928,8 +1068,10 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
             floor = ExecutorFloor(build_schema(settings.limits), principal, variables)
             await floor.capture()
 
-            # the same JSON three ways
+            # the same JSON four ways
+            hashed = await register(client, QUERY, variables)
             response = await client.post("/graphql", payload)
+            same_persisted = await client.post("/graphql", hashed) == response
             with statements() as floor_sent:
                 floor_json, _ = await floor.run(floor.context())
             if floor_sent:
@@ -947,7 +1089,8 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
                 f"page: {len(edges)} orders, {line_count} lines, {fields:,} fields, "
                 f"{len(response):,} bytes of JSON; identical JSON: executor floor "
                 f"{'yes' if same_floor else 'NO'}, database floor "
-                f"{'yes' if same_database else 'NO'}"
+                f"{'yes' if same_database else 'NO'}; persisted path byte-identical: "
+                f"{'yes' if same_persisted else 'NO'}"
             )
 
             # SQL statements of one request
@@ -969,6 +1112,9 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
             async def request() -> None:
                 await client.post("/graphql", payload)
 
+            async def persisted_request() -> None:
+                await client.post("/graphql", hashed)
+
             async def executor() -> None:
                 _, seconds = await floor.run(contexts.pop())
                 executed.append(seconds)
@@ -979,14 +1125,21 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
             warm = max(10, args.rounds // 10)
             log(f"timing {args.rounds} interleaved rounds (after {warm} warm-up rounds) ...")
             contexts.extend(floor.context() for _ in range(warm))
-            await interleaved(warm, {"a": request, "b": executor, "c": database_only})
+            await interleaved(
+                warm, {"a": request, "b": executor, "c": database_only, "d": persisted_request}
+            )
             executed.clear()
             contexts.extend(floor.context() for _ in range(args.rounds))
             gc.collect()
             load_before = os.getloadavg()[0]
             timings = await interleaved(
                 args.rounds,
-                {"request": request, "executor floor": executor, "database floor": database_only},
+                {
+                    "request": request,
+                    "persisted": persisted_request,
+                    "executor floor": executor,
+                    "database floor": database_only,
+                },
             )
             load_after = os.getloadavg()[0]
 
@@ -1009,6 +1162,7 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
             log(f"  executor floor (execute+JSON):  {summary(timings['executor floor'])}")
             log(f"    of which schema.execute:      {summary(executed)}")
             log(f"  database floor (asyncpg+JSON):  {summary(timings['database floor'])}")
+            log(f"  persisted (compiled plan):      {summary(timings['persisted'])}")
             log("CPU time of this process (medians; PostgreSQL's own work not included):")
             log(
                 f"  request {_ms(req_cpu)}, executor floor {_ms(ex_cpu)}, "
@@ -1023,13 +1177,41 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
                 f"{req_cpu / db_cpu:5.2f} CPU"
             )
             log(f"ratio executor / database floor: {ex / db:6.2f} wall, {ex_cpu / db_cpu:5.2f} CPU")
+            persisted_ratio = median["persisted"] / db
+            log(
+                f"ratio persisted / request:       {median['persisted'] / req:6.2f} wall, "
+                f"{median['persisted cpu'] / req_cpu:5.2f} CPU"
+            )
+            log(f"ratio persisted / database floor: {persisted_ratio:.2f}")
             verdict = "within" if req / ex <= GOAL_RATIO else "ABOVE"
             log(
                 f"summary: page of {len(edges)} orders x {args.lines_per_order} lines "
                 f"({fields:,} fields): request {req * 1000:.2f} ms, executor floor "
                 f"{ex * 1000:.2f} ms, database floor {db * 1000:.2f} ms; request/executor "
                 f"{req / ex:.2f} ({verdict} {GOAL_RATIO}; CPU {req_cpu / ex_cpu:.2f}), "
-                f"request/database {req / db:.2f}; {len(sent)} statements"
+                f"request/database {req / db:.2f}; {len(sent)} statements; persisted "
+                f"{median['persisted'] * 1000:.2f} ms, persisted/database {persisted_ratio:.2f} "
+                f"(goal <= {PERSISTED_GOAL})"
+            )
+
+            order_id = edges[0]["node"]["id"]
+            parsed = parse_id(order_id)
+            assert parsed is not None
+            await persisted_beside(
+                f"the single-order detail query ({order_id})",
+                client,
+                DETAIL,
+                {"id": order_id},
+                lambda: detail_floor(conn, organization.id, parsed[1]),
+                args.rounds,
+            )
+            await persisted_beside(
+                f"a page of the event feed ({FEED_EVENTS:,} events)",
+                client,
+                FEED,
+                {"after": None},
+                lambda: feed_floor(conn, organization.id, FEED_EVENTS),
+                max(20, args.rounds // 4),
             )
 
             if not args.no_explain:
@@ -1037,9 +1219,11 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
 
             if args.profile or args.profile_html:
                 await profile_requests(client, payload, args.profile_requests, args.profile_html)
+                log("\nthe same page as a persisted query (compiled plan):")
+                await profile_requests(client, hashed, args.profile_requests, None)
         finally:
             await conn.close()
-    return 0 if same_floor and same_database else 1
+    return 0 if same_floor and same_database and same_persisted else 1
 
 
 async def main(argv: list[str] | None = None) -> int:

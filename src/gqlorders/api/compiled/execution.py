@@ -12,13 +12,16 @@ abandons the run instead: the standard executor then answers the request.
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Callable, Iterable
+from enum import Enum
 from typing import Any
 
 from graphql import GraphQLResolveInfo, GraphQLSchema, Undefined
 from graphql.execution.values import VariableValues, get_argument_values
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types.arguments import convert_arguments
+from tortoise.models import Model
 
 from gqlorders.api.compiled.planning import (
     DocumentPlan,
@@ -111,19 +114,57 @@ class Run:
         if resolver.info_parameter is not None:
             kwargs[resolver.info_parameter.name] = info
         parents = [p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p]
-        takes_self = resolver.self_parameter is not None
-        if not parents:
-            if takes_self:
-                return lambda source: function(source, **kwargs)
-            return lambda _source: function(**kwargs)
+        if resolver.self_parameter is not None:
+            parents.insert(0, resolver.self_parameter.name)
+        positional = _positional(function, parents, kwargs)
+        if positional is not None:
+            return positional
 
         def call(source: Any) -> Any:
             arguments = dict(kwargs)
             for name in parents:
                 arguments[name] = source
-            return function(source, **arguments) if takes_self else function(**arguments)
+            return function(**arguments)
 
         return call
+
+
+_SOURCE = object()  # where the parent object goes in a resolver's positional arguments
+
+
+def _positional(
+    function: Callable[..., Any], parents: list[str], kwargs: dict[str, Any]
+) -> Callable[[Any], Any] | None:
+    """A call of `function` with positional arguments only (no dict built per object), when
+    its parameters are all plain ones that the parent object or `kwargs` fill."""
+    try:
+        parameters = list(inspect.signature(function).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    slots: list[Any] = []
+    for parameter in parameters:
+        if parameter.kind not in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+            return None
+        if parameter.name in parents:
+            slots.append(_SOURCE)
+        elif parameter.name in kwargs:
+            slots.append(kwargs[parameter.name])
+        else:
+            return None
+    if len(slots) != len(parents) + len(kwargs):
+        return None
+    shape = tuple(slot is _SOURCE for slot in slots)
+    if shape == (True,):
+        return function
+    if shape == (True, True):
+        return lambda source: function(source, source)
+    if shape == (True, True, False):
+        third = slots[2]
+        return lambda source: function(source, source, third)
+    if shape == (True, False):
+        second = slots[1]
+        return lambda source: function(source, second)
+    return lambda source: function(*[source if slot is _SOURCE else slot for slot in slots])
 
 
 async def execute(run: Run, plan: ObjectPlan) -> dict[str, Any]:
@@ -140,7 +181,7 @@ async def _objects(run: Run, plan: ObjectPlan, sources: list[Any]) -> list[dict[
         column: list[Any] = []
         for source in sources:
             value = resolve(source)
-            if is_awaitable(value):
+            if type(value) not in _NEVER_AWAITABLE and _awaitable(value):
                 waiting.append((column, len(column), value))
             column.append(value)
         columns.append(column)
@@ -160,6 +201,18 @@ async def _objects(run: Run, plan: ObjectPlan, sources: list[Any]) -> list[dict[
         for output, value in zip(outputs, completed, strict=True):
             output[key] = value
     return outputs
+
+
+# Types whose values are never awaitable (plain values, rows, enums), learnt as they come.
+_NEVER_AWAITABLE: set[type] = {type(None), bool, int, float, str, list, dict, tuple}
+
+
+def _awaitable(value: Any) -> bool:
+    if is_awaitable(value):
+        return True
+    if isinstance(value, Model | Enum):
+        _NEVER_AWAITABLE.add(type(value))
+    return False
 
 
 def _leaves(leaf: Leaf, values: list[Any]) -> list[Any]:
@@ -203,7 +256,11 @@ async def _lists(run: Run, completion: ListOf, values: list[Any]) -> list[Any]:
         items = list(value)
         sizes.append(len(items))
         flat.extend(items)
-    waiting = [position for position, item in enumerate(flat) if is_awaitable(item)]
+    waiting = [
+        position
+        for position, item in enumerate(flat)
+        if type(item) not in _NEVER_AWAITABLE and _awaitable(item)
+    ]
     if waiting:
         for position, item in zip(
             waiting, await asyncio.gather(*(flat[p] for p in waiting)), strict=True

@@ -209,6 +209,20 @@ async def test_the_suites_and_the_readmes_queries_give_the_same_bytes(
     await same_bytes_compiled(http, token, FULFILMENT_INVOICE, {"id": await invoice_id(filled)})
 
 
+async def test_objects_whose_every_field_is_skipped_give_the_same_bytes(
+    http: httpx.AsyncClient, filled: Organization
+) -> None:
+    query = """query($hidden: Boolean!) { salesOrders(first: 2) {
+      edges { node { number @include(if: $hidden) customer { name @skip(if: true) } } } } }"""
+
+    body = await same_bytes_compiled(http, filled.api.token, query, {"hidden": False})
+
+    assert (
+        body
+        == b'{"data":{"salesOrders":{"edges":[{"node":{"customer":{}}},{"node":{"customer":{}}}]}}}'
+    )
+
+
 async def test_a_page_after_a_cursor_gives_the_same_bytes(
     http: httpx.AsyncClient, filled: Organization
 ) -> None:

@@ -173,7 +173,6 @@ async def execute(run: Run, plan: ObjectPlan) -> dict[str, Any]:
 
 
 async def _objects(run: Run, plan: ObjectPlan, sources: list[Any]) -> list[dict[str, Any]]:
-    outputs: list[dict[str, Any]] = [{} for _ in sources]
     columns: list[list[Any]] = []
     waiting: list[tuple[list[Any], int, Any]] = []
     for field in plan.fields:
@@ -189,18 +188,18 @@ async def _objects(run: Run, plan: ObjectPlan, sources: list[Any]) -> list[dict[
         values = await asyncio.gather(*(awaitable for _, _, awaitable in waiting))
         for (column, position, _), value in zip(waiting, values, strict=True):
             column[position] = value
-    for field, column in zip(plan.fields, columns, strict=True):
+    for number, field in enumerate(plan.fields):
         completion = field.completion
         if completion is None:
-            completed = column
-        elif type(completion) is Leaf:
-            completed = _leaves(completion, column)
+            continue
+        if type(completion) is Leaf:
+            columns[number] = _leaves(completion, columns[number])
         else:
-            completed = await _complete(run, completion, column)
-        key = field.key
-        for output, value in zip(outputs, completed, strict=True):
-            output[key] = value
-    return outputs
+            columns[number] = await _complete(run, completion, columns[number])
+    keys = plan.keys
+    if not keys:  # every field skipped: an empty object each
+        return [{} for _ in sources]
+    return [dict(zip(keys, values, strict=True)) for values in zip(*columns, strict=True)]
 
 
 # Types whose values are never awaitable (plain values, rows, enums), learnt as they come.

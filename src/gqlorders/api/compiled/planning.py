@@ -108,6 +108,10 @@ class ObjectPlan:
     type: GraphQLObjectType
     fields: list[FieldPlan]
     is_type_of: Callable[[Any, Any], Any] | None
+    keys: tuple[str, ...] = ()  # the response keys, in order
+
+    def __post_init__(self) -> None:
+        self.keys = tuple(field.key for field in self.fields)
 
 
 @dataclass(slots=True)

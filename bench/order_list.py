@@ -67,6 +67,7 @@ from _support import log, machine, run, throwaway_database
 
 from gqlorders import database
 from gqlorders.api import queries as api_queries
+from gqlorders.api.compiled import CompiledQueries, encode_response
 from gqlorders.api.context import Context
 from gqlorders.api.ids import parse_id
 from gqlorders.api.schema import build_schema
@@ -522,6 +523,10 @@ class ExecutorFloor:
         self.variables = variables
         self.page: Any = None
         self.primed: dict[str, dict[Any, Any]] = {}
+        limits = load_settings().limits
+        self.compiled = CompiledQueries(
+            schema, schema.limit_rules, limits.max_tokens, limits.max_cost
+        )
 
     async def capture(self) -> None:
         """Run the query once against the database, keeping the page and what loaders got."""
@@ -559,19 +564,25 @@ class ExecutorFloor:
     async def page_in_memory(self, *args: Any, **kwargs: Any) -> Any:
         return self.page
 
-    async def run(self, context: Context) -> tuple[bytes, float]:
-        """(JSON, seconds of execute alone)."""
+    async def run(self, context: Context, compiled: bool = False) -> tuple[bytes, float]:
+        """(JSON, seconds of execute alone); `compiled`: the persisted path's plan
+        (api/compiled) in place of schema.execute, and its encoder (orjson)."""
         with contextlib.ExitStack() as stack:
             for owner, name in PAGE_FUNCTIONS:
                 if hasattr(owner, name):
                     stack.enter_context(swapped(owner, name, self.page_in_memory))
             started = time.perf_counter()
-            result = await self.schema.execute(
-                QUERY, variable_values=self.variables, context_value=context
-            )
+            if compiled:
+                result = await self.compiled.execute(QUERY, self.variables, None, context, None)
+            else:
+                result = await self.schema.execute(
+                    QUERY, variable_values=self.variables, context_value=context
+                )
             executed = time.perf_counter() - started
-        if result.errors:
-            raise RuntimeError(result.errors)
+        if result is None or result.errors:
+            raise RuntimeError(result and result.errors)
+        if compiled:
+            return encode_response({"data": result.data}), executed
         return json.dumps({"data": result.data}, separators=(",", ":")).encode(), executed
 
 
@@ -1074,8 +1085,10 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
             same_persisted = await client.post("/graphql", hashed) == response
             with statements() as floor_sent:
                 floor_json, _ = await floor.run(floor.context())
+                compiled_json, _ = await floor.run(floor.context(), compiled=True)
             if floor_sent:
-                raise SystemExit(f"the executor floor sent SQL: {floor_sent}")
+                raise SystemExit(f"the executor floors sent SQL: {floor_sent}")
+            same_persisted = same_persisted and compiled_json == response
             database_json = await database_floor(conn, organization.id, args.first)
             body = json.loads(response)
             if "errors" in body:
@@ -1108,6 +1121,7 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
             # timings
             contexts: list[Context] = []
             executed: list[float] = []
+            compiled_executed: list[float] = []
 
             async def request() -> None:
                 await client.post("/graphql", payload)
@@ -1119,17 +1133,30 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
                 _, seconds = await floor.run(contexts.pop())
                 executed.append(seconds)
 
+            async def compiled_executor() -> None:
+                _, seconds = await floor.run(contexts.pop(), compiled=True)
+                compiled_executed.append(seconds)
+
             async def database_only() -> None:
                 await database_floor(conn, organization.id, args.first)
 
             warm = max(10, args.rounds // 10)
             log(f"timing {args.rounds} interleaved rounds (after {warm} warm-up rounds) ...")
             contexts.extend(floor.context() for _ in range(warm))
+            contexts.extend(floor.context() for _ in range(warm))
             await interleaved(
-                warm, {"a": request, "b": executor, "c": database_only, "d": persisted_request}
+                warm,
+                {
+                    "a": request,
+                    "b": executor,
+                    "c": database_only,
+                    "d": persisted_request,
+                    "e": compiled_executor,
+                },
             )
             executed.clear()
-            contexts.extend(floor.context() for _ in range(args.rounds))
+            compiled_executed.clear()
+            contexts.extend(floor.context() for _ in range(2 * args.rounds))
             gc.collect()
             load_before = os.getloadavg()[0]
             timings = await interleaved(
@@ -1138,6 +1165,7 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
                     "request": request,
                     "persisted": persisted_request,
                     "executor floor": executor,
+                    "compiled floor": compiled_executor,
                     "database floor": database_only,
                 },
             )
@@ -1163,6 +1191,8 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
             log(f"    of which schema.execute:      {summary(executed)}")
             log(f"  database floor (asyncpg+JSON):  {summary(timings['database floor'])}")
             log(f"  persisted (compiled plan):      {summary(timings['persisted'])}")
+            log(f"  compiled floor (plan+JSON):     {summary(timings['compiled floor'])}")
+            log(f"    of which the plan's run:      {summary(compiled_executed)}")
             log("CPU time of this process (medians; PostgreSQL's own work not included):")
             log(
                 f"  request {_ms(req_cpu)}, executor floor {_ms(ex_cpu)}, "
@@ -1181,6 +1211,13 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
             log(
                 f"ratio persisted / request:       {median['persisted'] / req:6.2f} wall, "
                 f"{median['persisted cpu'] / req_cpu:5.2f} CPU"
+            )
+            log(
+                f"CPU: persisted {_ms(median['persisted cpu'])}, compiled floor "
+                f"{_ms(median['compiled floor cpu'])}; ratio persisted / database floor on CPU "
+                f"{median['persisted cpu'] / db_cpu:.2f}, compiled floor / executor floor "
+                f"{median['compiled floor'] / ex:.2f} wall, "
+                f"{median['compiled floor cpu'] / ex_cpu:.2f} CPU"
             )
             log(f"ratio persisted / database floor: {persisted_ratio:.2f}")
             verdict = "within" if req / ex <= GOAL_RATIO else "ABOVE"

@@ -209,6 +209,37 @@ async def test_the_suites_and_the_readmes_queries_give_the_same_bytes(
     await same_bytes_compiled(http, token, FULFILMENT_INVOICE, {"id": await invoice_id(filled)})
 
 
+NODE = """query($ids: ID!, $id: ID!) {
+  node(id: $id) { __typename id ... on SalesOrder { number customer { name } } }
+  events(first: 50) { edges { node { type resource {
+    __typename id
+    ... on SalesOrder { number total lines { amount } }
+    ... on Invoice { number total }
+    ... on Package { number status }
+    ... on Item { sku }
+  } } } }
+  more: node(id: $ids) { id ... on Customer { name } ... on Tax { percentage } }
+}"""
+
+
+async def test_interface_fields_give_the_same_bytes(
+    http: httpx.AsyncClient, filled: Organization
+) -> None:
+    order = filled.cache["orders"][0]
+    customers = await filled.api.data("{ customers(first: 1) { edges { node { id } } } }")
+    customer = customers["customers"]["edges"][0]["node"]["id"]
+
+    body = await same_bytes_compiled(http, filled.api.token, NODE, {"id": order, "ids": customer})
+
+    assert b'"__typename":"SalesOrder"' in body
+    assert b'"__typename":"Invoice"' in body
+    assert json.loads(body)["data"]["more"]["id"] == customer
+    missing = await same_bytes_compiled(
+        http, filled.api.token, NODE, {"id": "U2FsZXNPcmRlcjo5OTk5", "ids": "bm90IGFuIGlk"}
+    )
+    assert missing.startswith(b'{"data":{"node":null,')
+
+
 async def test_objects_whose_every_field_is_skipped_give_the_same_bytes(
     http: httpx.AsyncClient, filled: Organization
 ) -> None:
@@ -452,7 +483,12 @@ def documents(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
     if draw(st.booleans()):
         roots.append(f"items(first: 3) {{ edges {{ node {{ {draw(selections('Item', 2))} }} }} }}")
     if draw(st.booleans()):
-        roots.append(f"order: salesOrder(id: $order) {{ {draw(selections('SalesOrder', 2))} }}")
+        order = draw(selections("SalesOrder", 2))
+        if draw(st.booleans()):  # the same through the Node interface
+            order = f"__typename ... on SalesOrder {{ {order} }} ... on Customer {{ name }}"
+            roots.append(f"order: node(id: $order) {{ {order} }}")
+        else:
+            roots.append(f"order: salesOrder(id: $order) {{ {order} }}")
     order = ", $order: ID!" if "$order" in roots[-1] else ""
     query = (
         f"query Generated($pageSize: Int, $shown: Boolean!, $hidden: Boolean!{order}) {{ "

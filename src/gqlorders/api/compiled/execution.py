@@ -17,13 +17,14 @@ from collections.abc import Callable, Iterable
 from enum import Enum
 from typing import Any
 
-from graphql import GraphQLResolveInfo, GraphQLSchema, Undefined
+from graphql import GraphQLResolveInfo, GraphQLSchema, Undefined, default_type_resolver
 from graphql.execution.values import VariableValues, get_argument_values
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types.arguments import convert_arguments
 from tortoise.models import Model
 
 from gqlorders.api.compiled.planning import (
+    AbstractOf,
     DocumentPlan,
     FieldPlan,
     Leaf,
@@ -63,6 +64,7 @@ class Run:
         self.context = context
         self.root_value = root_value
         self.resolvers: list[Callable[[Any], Any] | None] = [None] * document.field_count
+        self.abstract_infos: dict[int, GraphQLResolveInfo] = {}
 
     def resolver(self, field: FieldPlan) -> Callable[[Any], Any]:
         resolve = self.resolvers[field.index]
@@ -72,12 +74,24 @@ class Run:
 
     def _info(self, field: FieldPlan) -> GraphQLResolveInfo:
         assert field.definition is not None
+        return self._resolve_info(
+            field.name, field.nodes, field.definition.type, field.parent, field.path
+        )
+
+    def _resolve_info(
+        self,
+        name: str,
+        nodes: list[Any],
+        return_type: Any,
+        parent: Any,
+        path: Any,
+    ) -> GraphQLResolveInfo:
         return GraphQLResolveInfo(
-            field.name,
-            field.nodes,
-            field.definition.type,
-            field.parent,
-            field.path,
+            name,
+            nodes,
+            return_type,
+            parent,
+            path,
             self.schema,
             self.document.fragment_definitions,
             self.root_value,
@@ -88,6 +102,19 @@ class Run:
             None,
             None,  # type: ignore[arg-type]
         )
+
+    def abstract_info(self, completion: AbstractOf) -> GraphQLResolveInfo:
+        """What an abstract type's resolve_type is given (made once per request)."""
+        info = self.abstract_infos.get(id(completion))
+        if info is None:
+            info = self.abstract_infos[id(completion)] = self._resolve_info(
+                completion.field_name,
+                completion.nodes,
+                completion.return_type,
+                completion.parent,
+                completion.path,
+            )
+        return info
 
     def _bind(self, field: FieldPlan) -> Callable[[Any], Any]:
         """How this request gets `field` from a parent object."""
@@ -238,7 +265,39 @@ async def _complete(run: Run, completion: Any, values: list[Any]) -> list[Any]:
         return _leaves(completion, values)
     if type(completion) is ListOf:
         return await _lists(run, completion, values)
+    if type(completion) is AbstractOf:
+        return await _abstract(run, completion, values)
     return await _objects_or_null(run, completion, values)
+
+
+async def _abstract(run: Run, completion: AbstractOf, values: list[Any]) -> list[Any]:
+    """Each object completed by the plan of the type its abstract type resolves it to, the
+    objects of one type together."""
+    resolve_type = completion.type.resolve_type or default_type_resolver
+    info = run.abstract_info(completion)
+    groups: dict[str, list[int]] = {}
+    for position, value in enumerate(values):
+        if value is None:
+            if not completion.nullable:
+                raise Abandoned("null")
+            continue
+        if isinstance(value, Exception):
+            raise Abandoned("error value")
+        name = resolve_type(value, info, completion.type)
+        if not isinstance(name, str) or name not in completion.plans:
+            raise Abandoned("runtime type")
+        groups.setdefault(name, []).append(position)
+    completed: list[Any] = [None] * len(values)
+    for name, positions in groups.items():
+        plan = completion.plans[name]
+        sources = [values[position] for position in positions]
+        if plan.is_type_of is not None and not all(
+            plan.is_type_of(source, None) for source in sources
+        ):
+            raise Abandoned("type")
+        for position, output in zip(positions, await _objects(run, plan, sources), strict=True):
+            completed[position] = output
+    return completed
 
 
 async def _lists(run: Run, completion: ListOf, values: list[Any]) -> list[Any]:

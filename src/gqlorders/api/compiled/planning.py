@@ -24,12 +24,14 @@ from graphql import (
     GraphQLEnumType,
     GraphQLError,
     GraphQLField,
+    GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLScalarType,
     GraphQLSchema,
+    GraphQLUnionType,
     OperationDefinitionNode,
     OperationType,
     VariableNode,
@@ -84,7 +86,22 @@ class ObjectOf:
     nullable: bool
 
 
-Completion = Leaf | ListOf | ObjectOf
+@dataclass(slots=True)
+class AbstractOf:
+    """An interface or union: a plan per possible type, chosen per object by the abstract
+    type's own resolve_type (strawberry's), as graphql-core chooses."""
+
+    type: GraphQLInterfaceType | GraphQLUnionType
+    plans: dict[str, ObjectPlan]
+    nullable: bool
+    field_name: str
+    nodes: list[FieldNode]
+    return_type: GraphQLOutputType
+    parent: GraphQLObjectType
+    path: Path
+
+
+Completion = Leaf | ListOf | ObjectOf | AbstractOf
 
 
 @dataclass(slots=True)
@@ -228,6 +245,7 @@ class _Planner:
         self.document = document
         self.variables = variables
         self.count = 0
+        self.field: tuple[str, list[FieldNode], GraphQLOutputType, GraphQLObjectType]
 
     def root(self) -> ObjectPlan:
         root_type = self.schema.query_type
@@ -274,6 +292,7 @@ class _Planner:
         attribute = None
         if strawberry_field.base_resolver is None:
             attribute = operator.attrgetter(strawberry_field.python_name)
+        self.field = (name, nodes, definition.type, parent)
         completion = self._completion(definition.type, details, path)
         return FieldPlan(
             index,
@@ -299,15 +318,25 @@ class _Planner:
             plain = isinstance(type_, GraphQLScalarType) and type_.name in ("String", "ID")
             return Leaf(type_.serialize, nullable, plain)
         if isinstance(type_, GraphQLObjectType):
-            collected = collect_subfields(
-                self.schema,
-                self.document.fragments,
-                self.variables,
-                self.document.operation,
-                type_,
-                details,
-            )
-            if collected.new_defer_usages:
-                raise Unsupported("defer")
-            return ObjectOf(self._object(type_, collected.grouped_field_set, path), nullable)
-        raise Unsupported("abstract type")
+            return ObjectOf(self._object_of(type_, details, path), nullable)
+        if isinstance(type_, GraphQLInterfaceType | GraphQLUnionType):
+            name, nodes, return_type, parent = self.field
+            plans = {
+                possible.name: self._object_of(possible, details, path)
+                for possible in self.schema.get_possible_types(type_)
+            }
+            return AbstractOf(type_, plans, nullable, name, nodes, return_type, parent, path)
+        raise Unsupported("output type")
+
+    def _object_of(self, type_: GraphQLObjectType, details: list[Any], path: Path) -> ObjectPlan:
+        collected = collect_subfields(
+            self.schema,
+            self.document.fragments,
+            self.variables,
+            self.document.operation,
+            type_,
+            details,
+        )
+        if collected.new_defer_usages:
+            raise Unsupported("defer")
+        return self._object(type_, collected.grouped_field_set, path)

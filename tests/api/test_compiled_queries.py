@@ -267,6 +267,27 @@ async def test_a_page_after_a_cursor_gives_the_same_bytes(
     assert b'"hasNextPage":true' in body
 
 
+async def test_a_get_of_the_hash_alone_is_answered_by_the_plan(
+    http: httpx.AsyncClient, filled: Organization
+) -> None:
+    headers = {"Authorization": f"Bearer {filled.api.token}"}
+    extensions = json.dumps({"persistedQuery": {"version": 1, "sha256Hash": sha256(SETTINGS)}})
+    standard = await http.get("/graphql", params={"query": SETTINGS}, headers=headers)
+    await http.post(
+        "/graphql", json={"query": SETTINGS, "extensions": json.loads(extensions)}, headers=headers
+    )
+    before = compiled_count()
+
+    persisted = await http.get(
+        "/graphql",
+        params={"operationName": "Currency", "extensions": extensions},
+        headers={**headers, "Accept": "*/*"},
+    )
+
+    assert persisted.content == standard.content == b'{"data":{"settings":{"currency":"EUR"}}}'
+    assert compiled_count() == before + 1
+
+
 # --- what the plan hands to the standard executor ---------------------------------------------
 
 

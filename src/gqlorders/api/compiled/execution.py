@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Callable, Iterable
+from datetime import date, datetime
+from decimal import Decimal
 from enum import Enum
 from typing import Any
 
@@ -143,6 +145,7 @@ class Run:
         parents = [p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p]
         if resolver.self_parameter is not None:
             parents.insert(0, resolver.self_parameter.name)
+        parents = list(dict.fromkeys(parents))  # `root: Parent[...]` is both root and parent
         positional = _positional(function, parents, kwargs)
         if positional is not None:
             return positional
@@ -230,7 +233,19 @@ async def _objects(run: Run, plan: ObjectPlan, sources: list[Any]) -> list[dict[
 
 
 # Types whose values are never awaitable (plain values, rows, enums), learnt as they come.
-_NEVER_AWAITABLE: set[type] = {type(None), bool, int, float, str, list, dict, tuple}
+_NEVER_AWAITABLE: set[type] = {
+    type(None),
+    bool,
+    int,
+    float,
+    str,
+    list,
+    dict,
+    tuple,
+    Decimal,
+    date,
+    datetime,
+}
 
 
 def _awaitable(value: Any) -> bool:

@@ -3,7 +3,7 @@
 Creates a throw-away database, migrates it, fills it with COPY (the benchmarked organization
 with 20,000 orders of 5 lines, and a second organization of the same size that every query
 must filter out), then times one page of 100 orders -- customer, lines, item and tax: about
-6,000 fields -- three ways, interleaved round by round so that load changes hit all three alike:
+6,000 fields -- several ways, interleaved round by round so that load changes hit all three alike:
 
 request
     POST /graphql through the real ASGI app (`create_app`), in-process: middleware, token
@@ -28,6 +28,13 @@ database floor
     joined to its customers; the page's lines joined to items and taxes) and building and
     serializing the same JSON by hand (scaled integers formatted as the Decimal scalar does).
     Its JSON is checked to be identical to the request's.
+
+persisted
+    The same request as an SPA sends it after issue 16: the document's hash alone (APQ), which
+    runs the query's compiled plan (src/gqlorders/api/compiled); checked byte for byte against
+    the request's answer. Beside the executor floor, a compiled floor: that plan over the same
+    in-memory rows. Then `ratio persisted / database floor: X`, also for the single-order
+    detail query and a page of 1,000 feed events, each against its own asyncpg floor.
 
 Also printed: the SQL statements of one request (with and without totalCount), and EXPLAIN
 (ANALYZE, BUFFERS) of the statements the request sends -- the list query (first page and a

@@ -3,7 +3,7 @@
 Creates a throw-away database, migrates it, fills it with COPY (the benchmarked organization
 with 20,000 orders of 5 lines, and a second organization of the same size that every query
 must filter out), then times one page of 100 orders -- customer, lines, item and tax: about
-6,000 fields -- several ways, interleaved round by round so that load changes hit all three alike:
+6,000 fields -- several ways, interleaved round by round so that load changes hit them all alike:
 
 request
     POST /graphql through the real ASGI app (`create_app`), in-process: middleware, token

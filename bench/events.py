@@ -16,6 +16,7 @@ usage: python bench/events.py [--events 100000] [--creates 300] [--explain-rows 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import time
 from pathlib import Path
 
@@ -66,11 +67,24 @@ async def api(client: httpx.AsyncClient, headers: dict[str, str], query: str) ->
     return body["data"]
 
 
-async def read_feed(client: httpx.AsyncClient, headers: dict[str, str]) -> tuple[int, float]:
+def persisted_feed() -> dict:
+    """The feed's document as an SPA sends a known persisted query: its hash alone."""
+    sha256 = hashlib.sha256(FEED.encode()).hexdigest()
+    return {"persistedQuery": {"version": 1, "sha256Hash": sha256}}
+
+
+async def read_feed(
+    client: httpx.AsyncClient, headers: dict[str, str], persisted: bool = False
+) -> tuple[int, float]:
+    """Every event, a page after another; `persisted`: each page asked by the document's hash
+    (the compiled path, api/compiled), after it was sent once."""
+    document = {"extensions": persisted_feed()} if persisted else {"query": FEED}
+    if persisted:
+        await client.post("/graphql", json={"query": FEED, **document}, headers=headers)
     after, count, started = None, 0, time.perf_counter()
     while True:
         response = await client.post(
-            "/graphql", json={"query": FEED, "variables": {"after": after}}, headers=headers
+            "/graphql", json={**document, "variables": {"after": after}}, headers=headers
         )
         page = response.json()["data"]["events"]
         count += len(page["edges"])
@@ -115,6 +129,14 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
             await conn.execute("SELECT setval('feed_event_position', 1)")
             count, seconds = await read_feed(client, headers)
             log(f"feed read again: {count / seconds:,.0f} events/s")
+            await conn.execute("UPDATE feed_event SET position = NULL")
+            await conn.execute("SELECT setval('feed_event_position', 1)")
+            count, seconds = await read_feed(client, headers, persisted=True)
+            log(f"feed read again as a persisted query: {count / seconds:,.0f} events/s")
+            for persisted in (False, True, False, True):  # positions assigned: reading alone
+                count, seconds = await read_feed(client, headers, persisted=persisted)
+                how = "as a persisted query (compiled)" if persisted else "with the document"
+                log(f"feed read {how}, positions assigned: {count / seconds:,.0f} events/s")
 
             # 2. recording
             customer = await api(

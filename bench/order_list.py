@@ -3,7 +3,7 @@
 Creates a throw-away database, migrates it, fills it with COPY (the benchmarked organization
 with 20,000 orders of 5 lines, and a second organization of the same size that every query
 must filter out), then times one page of 100 orders -- customer, lines, item and tax: about
-6,000 fields -- three ways, interleaved round by round so that load changes hit all three alike:
+6,000 fields -- several ways, interleaved round by round so that load changes hit them all alike:
 
 request
     POST /graphql through the real ASGI app (`create_app`), in-process: middleware, token
@@ -29,6 +29,13 @@ database floor
     serializing the same JSON by hand (scaled integers formatted as the Decimal scalar does).
     Its JSON is checked to be identical to the request's.
 
+persisted
+    The same request as an SPA sends it after issue 16: the document's hash alone (APQ), which
+    runs the query's compiled plan (src/gqlorders/api/compiled); checked byte for byte against
+    the request's answer. Beside the executor floor, a compiled floor: that plan over the same
+    in-memory rows. Then `ratio persisted / database floor: X`, also for the single-order
+    detail query and a page of 1,000 feed events, each against its own asyncpg floor.
+
 Also printed: the SQL statements of one request (with and without totalCount), and EXPLAIN
 (ANALYZE, BUFFERS) of the statements the request sends -- the list query (first page and a
 deep keyset page) and each loader's query.
@@ -48,6 +55,7 @@ import asyncio
 import base64
 import contextlib
 import gc
+import hashlib
 import json
 import logging
 import os
@@ -66,7 +74,9 @@ from _support import log, machine, run, throwaway_database
 
 from gqlorders import database
 from gqlorders.api import queries as api_queries
+from gqlorders.api.compiled import CompiledQueries, encode_response
 from gqlorders.api.context import Context
+from gqlorders.api.ids import parse_id
 from gqlorders.api.schema import build_schema
 from gqlorders.app import create_app
 from gqlorders.config import load_settings
@@ -95,6 +105,37 @@ query OrderList($first: Int!, $after: String) {
 }"""
 
 WITH_TOTAL = QUERY.replace("pageInfo {", "totalCount\n    pageInfo {")
+DETAIL = """
+query OrderDetail($id: ID!) {
+  salesOrder(id: $id) {
+    id number status date currency subTotal taxTotal total
+    customer { id name }
+    lines {
+      quantity rate amount
+      item { sku name }
+      tax { name percentage }
+    }
+  }
+}"""
+FEED = """
+query Feed($after: String) {
+  events(first: 1000, after: $after) {
+    edges { cursor node { id type occurredAt actor resourceId data } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+FEED_EVENTS = 1000  # one page of the feed (its largest)
+FILL_FEED = """
+INSERT INTO feed_event (organization_id, type, actor, resource_type, resource_key, occurred_at,
+                        data, position)
+SELECT $1, 'SALES_ORDER_UPDATED', 'bench', 'SalesOrder', n,
+       TIMESTAMPTZ '2024-06-01 12:00:00+00' + n * INTERVAL '1 second',
+       jsonb_build_object('id', 'U2FsZXNPcmRlcjox', 'number', 'SO-' || n, 'status', 'CONFIRMED',
+                          'total', '125.00', 'currency', 'EUR'),
+       nextval('feed_event_position')
+FROM generate_series(1, $2) AS n
+"""
+PERSISTED_GOAL = 2.0  # issue 17: persisted path / database floor
 
 # (status, cumulative probability); MERGED orders are outside the default list.
 STATUS_MIX = (
@@ -463,6 +504,23 @@ class AsgiClient:
         return b"".join(chunks)
 
 
+def persisted(query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    """The request as an SPA sends a known persisted query: the document's hash alone."""
+    sha256 = hashlib.sha256(query.encode()).hexdigest()
+    return {
+        "variables": variables,
+        "extensions": {"persistedQuery": {"version": 1, "sha256Hash": sha256}},
+    }
+
+
+async def register(client: AsgiClient, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    """Send the document with its hash once (as Apollo's client does after
+    PERSISTED_QUERY_NOT_FOUND), then the payload of the hash alone."""
+    payload = persisted(query, variables)
+    await client.post("/graphql", {"query": query, **payload})
+    return payload
+
+
 class ExecutorFloor:
     """schema.execute() against in-memory rows: the same schema and resolvers, no I/O."""
 
@@ -472,6 +530,10 @@ class ExecutorFloor:
         self.variables = variables
         self.page: Any = None
         self.primed: dict[str, dict[Any, Any]] = {}
+        limits = load_settings().limits
+        self.compiled = CompiledQueries(
+            schema, schema.limit_rules, limits.max_tokens, limits.max_cost
+        )
 
     async def capture(self) -> None:
         """Run the query once against the database, keeping the page and what loaders got."""
@@ -509,19 +571,25 @@ class ExecutorFloor:
     async def page_in_memory(self, *args: Any, **kwargs: Any) -> Any:
         return self.page
 
-    async def run(self, context: Context) -> tuple[bytes, float]:
-        """(JSON, seconds of execute alone)."""
+    async def run(self, context: Context, compiled: bool = False) -> tuple[bytes, float]:
+        """(JSON, seconds of execute alone); `compiled`: the persisted path's plan
+        (api/compiled) in place of schema.execute, and its encoder (orjson)."""
         with contextlib.ExitStack() as stack:
             for owner, name in PAGE_FUNCTIONS:
                 if hasattr(owner, name):
                     stack.enter_context(swapped(owner, name, self.page_in_memory))
             started = time.perf_counter()
-            result = await self.schema.execute(
-                QUERY, variable_values=self.variables, context_value=context
-            )
+            if compiled:
+                result = await self.compiled.execute(QUERY, self.variables, None, context, None)
+            else:
+                result = await self.schema.execute(
+                    QUERY, variable_values=self.variables, context_value=context
+                )
             executed = time.perf_counter() - started
-        if result.errors:
-            raise RuntimeError(result.errors)
+        if result is None or result.errors:
+            raise RuntimeError(result and result.errors)
+        if compiled:
+            return encode_response({"data": result.data}), executed
         return json.dumps({"data": result.data}, separators=(",", ":")).encode(), executed
 
 
@@ -577,11 +645,20 @@ ORDER BY l.sales_order_id, l.position, l.id
 """
 
 
-async def database_floor(conn: asyncpg.Connection, organization_id: int, first: int) -> bytes:
-    """The page with two asyncpg queries and hand-made JSON (the same JSON as the API's)."""
-    orders = await conn.fetch(PAGE_SQL, organization_id, first + 1)
-    more = len(orders) > first
-    orders = orders[:first]
+DETAIL_SQL = """
+SELECT o.id, o.number, o.status, o.date, o.currency, o.sub_total, o.tax_total, o.total,
+       o.created_at, o.customer_id, c.name AS customer_name
+FROM sales_order o JOIN customer c ON c.id = o.customer_id
+WHERE o.organization_id = $1 AND o.id = $2
+"""
+FEED_SQL = """
+SELECT id, type, actor, resource_type, resource_key, occurred_at, data, position
+FROM feed_event WHERE organization_id = $1 AND position IS NOT NULL
+ORDER BY position LIMIT $2
+"""
+
+
+async def _order_lines(conn: asyncpg.Connection, orders: list[Any]) -> dict[int, list[Any]]:
     lines: dict[int, list[dict[str, Any]]] = {row["id"]: [] for row in orders}
     for line in await conn.fetch(LINES_SQL, list(lines)):
         tax = (
@@ -598,31 +675,36 @@ async def database_floor(conn: asyncpg.Connection, organization_id: int, first: 
                 "tax": tax,
             }
         )
+    return lines
+
+
+def _order_node(row: Any, lines: list[Any]) -> dict[str, Any]:
+    return {
+        "id": _b64(f"SalesOrder:{row['id']}"),
+        "number": row["number"],
+        "status": row["status"],
+        "date": row["date"].isoformat(),
+        "currency": row["currency"],
+        "subTotal": _money(row["sub_total"]),
+        "taxTotal": _money(row["tax_total"]),
+        "total": _money(row["total"]),
+        "customer": {"id": _b64(f"Customer:{row['customer_id']}"), "name": row["customer_name"]},
+        "lines": lines,
+    }
+
+
+async def database_floor(conn: asyncpg.Connection, organization_id: int, first: int) -> bytes:
+    """The page with two asyncpg queries and hand-made JSON (the same JSON as the API's)."""
+    orders = await conn.fetch(PAGE_SQL, organization_id, first + 1)
+    more = len(orders) > first
+    orders = orders[:first]
+    lines = await _order_lines(conn, orders)
     edges = []
     for row in orders:
         cursor = json.dumps(
             ["created_at", str(row["created_at"]), row["id"]], separators=(",", ":")
         )
-        edges.append(
-            {
-                "cursor": _b64(cursor),
-                "node": {
-                    "id": _b64(f"SalesOrder:{row['id']}"),
-                    "number": row["number"],
-                    "status": row["status"],
-                    "date": row["date"].isoformat(),
-                    "currency": row["currency"],
-                    "subTotal": _money(row["sub_total"]),
-                    "taxTotal": _money(row["tax_total"]),
-                    "total": _money(row["total"]),
-                    "customer": {
-                        "id": _b64(f"Customer:{row['customer_id']}"),
-                        "name": row["customer_name"],
-                    },
-                    "lines": lines[row["id"]],
-                },
-            }
-        )
+        edges.append({"cursor": _b64(cursor), "node": _order_node(row, lines[row["id"]])})
     data = {
         "salesOrders": {
             "pageInfo": {
@@ -632,6 +714,38 @@ async def database_floor(conn: asyncpg.Connection, organization_id: int, first: 
             "edges": edges,
         }
     }
+    return json.dumps({"data": data}, separators=(",", ":")).encode()
+
+
+async def detail_floor(conn: asyncpg.Connection, organization_id: int, order_id: int) -> bytes:
+    """One order as the detail query gives it, by hand: two asyncpg queries."""
+    orders = await conn.fetch(DETAIL_SQL, organization_id, order_id)
+    lines = await _order_lines(conn, orders)
+    node = _order_node(orders[0], lines[orders[0]["id"]]) if orders else None
+    return json.dumps({"data": {"salesOrder": node}}, separators=(",", ":")).encode()
+
+
+async def feed_floor(conn: asyncpg.Connection, organization_id: int, first: int) -> bytes:
+    """A page of the event feed by hand: one asyncpg query (cursors as the feed writes them)."""
+    rows = await conn.fetch(FEED_SQL, organization_id, first + 1)
+    edges = []
+    for row in rows[:first]:
+        at = row["occurred_at"]
+        node = {
+            "id": _b64(f"Event:{row['id']}"),
+            "type": row["type"],
+            "occurredAt": at.isoformat(),
+            "actor": row["actor"],
+            "resourceId": _b64(f"{row['resource_type']}:{row['resource_key']}"),
+            "data": json.loads(row["data"]),
+        }
+        cursor = _b64(f"feed:{row['position']}:{int(at.timestamp())}")
+        edges.append({"cursor": cursor, "node": node})
+    page_info = {
+        "hasNextPage": len(rows) > first,
+        "endCursor": edges[-1]["cursor"] if edges else None,
+    }
+    data = {"events": {"edges": edges, "pageInfo": page_info}}
     return json.dumps({"data": data}, separators=(",", ":")).encode()
 
 
@@ -744,6 +858,49 @@ async def profile_requests(
     if html:
         Path(html).write_text(profiler.output_html(), encoding="utf-8")
         log(f"profile written to {html}")
+
+
+async def persisted_beside(
+    title: str,
+    client: AsgiClient,
+    query: str,
+    variables: dict[str, Any],
+    floor: Callable[[], Awaitable[bytes]],
+    rounds: int,
+) -> float:
+    """The request sent with its document, as a persisted query's hash, and by hand (asyncpg
+    and JSON), interleaved; prints the figures and returns persisted / database floor."""
+    payload = {"query": query, "variables": variables}
+    hashed = await register(client, query, variables)
+    standard = await client.post("/graphql", payload)
+    compiled = await client.post("/graphql", hashed)
+    same_floor = json.loads(await floor()) == json.loads(standard)
+    log(
+        f"\n{title}: {len(standard):,} bytes of JSON; persisted byte-identical: "
+        f"{'yes' if compiled == standard else 'NO'}; database floor identical JSON: "
+        f"{'yes' if same_floor else 'NO'}"
+    )
+
+    async def request() -> None:
+        await client.post("/graphql", payload)
+
+    async def persisted_request() -> None:
+        await client.post("/graphql", hashed)
+
+    actions = {"request": request, "persisted": persisted_request, "database floor": floor}
+    await interleaved(max(5, rounds // 10), actions)
+    gc.collect()
+    load = os.getloadavg()[0]
+    timings = await interleaved(rounds, actions)
+    median = {name: statistics.median(values) for name, values in timings.items()}
+    log(f"load average 1 min: {load:.2f} before, {os.getloadavg()[0]:.2f} after timing")
+    for name in actions:
+        log(f"  {name + ':':16s}{summary(timings[name])}")
+    ratio = median["persisted"] / median["database floor"]
+    log(f"ratio request / database floor:   {median['request'] / median['database floor']:.2f}")
+    log(f"ratio persisted / request:        {median['persisted'] / median['request']:.2f}")
+    log(f"ratio persisted / database floor: {ratio:.2f}")
+    return ratio
 
 
 EXPLAIN_QUERY = """
@@ -911,6 +1068,7 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
             await filler.fill(conn, other.id, args.other_orders)
             await conn.execute("SET session_replication_role = DEFAULT")
             await filler.finish(conn)
+            await conn.execute(FILL_FEED, organization.id, FEED_EVENTS)
             filled = time.perf_counter() - started
             started = time.perf_counter()
             await conn.execute("VACUUM ANALYZE")
@@ -928,12 +1086,16 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
             floor = ExecutorFloor(build_schema(settings.limits), principal, variables)
             await floor.capture()
 
-            # the same JSON three ways
+            # the same JSON four ways
+            hashed = await register(client, QUERY, variables)
             response = await client.post("/graphql", payload)
+            same_persisted = await client.post("/graphql", hashed) == response
             with statements() as floor_sent:
                 floor_json, _ = await floor.run(floor.context())
+                compiled_json, _ = await floor.run(floor.context(), compiled=True)
             if floor_sent:
-                raise SystemExit(f"the executor floor sent SQL: {floor_sent}")
+                raise SystemExit(f"the executor floors sent SQL: {floor_sent}")
+            same_persisted = same_persisted and compiled_json == response
             database_json = await database_floor(conn, organization.id, args.first)
             body = json.loads(response)
             if "errors" in body:
@@ -947,7 +1109,8 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
                 f"page: {len(edges)} orders, {line_count} lines, {fields:,} fields, "
                 f"{len(response):,} bytes of JSON; identical JSON: executor floor "
                 f"{'yes' if same_floor else 'NO'}, database floor "
-                f"{'yes' if same_database else 'NO'}"
+                f"{'yes' if same_database else 'NO'}; persisted path byte-identical: "
+                f"{'yes' if same_persisted else 'NO'}"
             )
 
             # SQL statements of one request
@@ -965,13 +1128,21 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
             # timings
             contexts: list[Context] = []
             executed: list[float] = []
+            compiled_executed: list[float] = []
 
             async def request() -> None:
                 await client.post("/graphql", payload)
 
+            async def persisted_request() -> None:
+                await client.post("/graphql", hashed)
+
             async def executor() -> None:
                 _, seconds = await floor.run(contexts.pop())
                 executed.append(seconds)
+
+            async def compiled_executor() -> None:
+                _, seconds = await floor.run(contexts.pop(), compiled=True)
+                compiled_executed.append(seconds)
 
             async def database_only() -> None:
                 await database_floor(conn, organization.id, args.first)
@@ -979,14 +1150,31 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
             warm = max(10, args.rounds // 10)
             log(f"timing {args.rounds} interleaved rounds (after {warm} warm-up rounds) ...")
             contexts.extend(floor.context() for _ in range(warm))
-            await interleaved(warm, {"a": request, "b": executor, "c": database_only})
+            contexts.extend(floor.context() for _ in range(warm))
+            await interleaved(
+                warm,
+                {
+                    "a": request,
+                    "b": executor,
+                    "c": database_only,
+                    "d": persisted_request,
+                    "e": compiled_executor,
+                },
+            )
             executed.clear()
-            contexts.extend(floor.context() for _ in range(args.rounds))
+            compiled_executed.clear()
+            contexts.extend(floor.context() for _ in range(2 * args.rounds))
             gc.collect()
             load_before = os.getloadavg()[0]
             timings = await interleaved(
                 args.rounds,
-                {"request": request, "executor floor": executor, "database floor": database_only},
+                {
+                    "request": request,
+                    "persisted": persisted_request,
+                    "executor floor": executor,
+                    "compiled floor": compiled_executor,
+                    "database floor": database_only,
+                },
             )
             load_after = os.getloadavg()[0]
 
@@ -1009,6 +1197,9 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
             log(f"  executor floor (execute+JSON):  {summary(timings['executor floor'])}")
             log(f"    of which schema.execute:      {summary(executed)}")
             log(f"  database floor (asyncpg+JSON):  {summary(timings['database floor'])}")
+            log(f"  persisted (compiled plan):      {summary(timings['persisted'])}")
+            log(f"  compiled floor (plan+JSON):     {summary(timings['compiled floor'])}")
+            log(f"    of which the plan's run:      {summary(compiled_executed)}")
             log("CPU time of this process (medians; PostgreSQL's own work not included):")
             log(
                 f"  request {_ms(req_cpu)}, executor floor {_ms(ex_cpu)}, "
@@ -1023,13 +1214,48 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
                 f"{req_cpu / db_cpu:5.2f} CPU"
             )
             log(f"ratio executor / database floor: {ex / db:6.2f} wall, {ex_cpu / db_cpu:5.2f} CPU")
+            persisted_ratio = median["persisted"] / db
+            log(
+                f"ratio persisted / request:       {median['persisted'] / req:6.2f} wall, "
+                f"{median['persisted cpu'] / req_cpu:5.2f} CPU"
+            )
+            log(
+                f"CPU: persisted {_ms(median['persisted cpu'])}, compiled floor "
+                f"{_ms(median['compiled floor cpu'])}; ratio persisted / database floor on CPU "
+                f"{median['persisted cpu'] / db_cpu:.2f}, compiled floor / executor floor "
+                f"{median['compiled floor'] / ex:.2f} wall, "
+                f"{median['compiled floor cpu'] / ex_cpu:.2f} CPU"
+            )
+            log(f"ratio persisted / database floor: {persisted_ratio:.2f}")
             verdict = "within" if req / ex <= GOAL_RATIO else "ABOVE"
             log(
                 f"summary: page of {len(edges)} orders x {args.lines_per_order} lines "
                 f"({fields:,} fields): request {req * 1000:.2f} ms, executor floor "
                 f"{ex * 1000:.2f} ms, database floor {db * 1000:.2f} ms; request/executor "
                 f"{req / ex:.2f} ({verdict} {GOAL_RATIO}; CPU {req_cpu / ex_cpu:.2f}), "
-                f"request/database {req / db:.2f}; {len(sent)} statements"
+                f"request/database {req / db:.2f}; {len(sent)} statements; persisted "
+                f"{median['persisted'] * 1000:.2f} ms, persisted/database {persisted_ratio:.2f} "
+                f"(goal <= {PERSISTED_GOAL})"
+            )
+
+            order_id = edges[0]["node"]["id"]
+            parsed = parse_id(order_id)
+            assert parsed is not None
+            await persisted_beside(
+                f"the single-order detail query ({order_id})",
+                client,
+                DETAIL,
+                {"id": order_id},
+                lambda: detail_floor(conn, organization.id, parsed[1]),
+                args.rounds,
+            )
+            await persisted_beside(
+                f"a page of the event feed ({FEED_EVENTS:,} events)",
+                client,
+                FEED,
+                {"after": None},
+                lambda: feed_floor(conn, organization.id, FEED_EVENTS),
+                max(20, args.rounds // 4),
             )
 
             if not args.no_explain:
@@ -1037,9 +1263,11 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
 
             if args.profile or args.profile_html:
                 await profile_requests(client, payload, args.profile_requests, args.profile_html)
+                log("\nthe same page as a persisted query (compiled plan):")
+                await profile_requests(client, hashed, args.profile_requests, None)
         finally:
             await conn.close()
-    return 0 if same_floor and same_database else 1
+    return 0 if same_floor and same_database and same_persisted else 1
 
 
 async def main(argv: list[str] | None = None) -> int:

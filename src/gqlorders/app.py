@@ -28,12 +28,15 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET
 from tortoise import connections
 from tortoise.timezone import now
 
 from gqlorders import documents, events, jobs
 from gqlorders.api import idempotency, persisted_queries
+from gqlorders.api.compiled import CompiledQueries, encode_response
 from gqlorders.api.context import Context, bearer_token, context_for
 from gqlorders.api.ids import encode_id, parse_id
 from gqlorders.api.schema import build_schema
@@ -100,6 +103,9 @@ class GraphQLApp(GraphQL[Context, None]):
         self.connection_counts = ConnectionCounts(settings.live.max_connections)
         self.live: live.LiveFeed | None = None  # while the app runs (its lifespan)
         self.persisted_queries = persisted_queries.build_store(settings.redis_url)
+        self.compiled = CompiledQueries(
+            schema, schema.limit_rules, settings.limits.max_tokens, settings.limits.max_cost
+        )
 
     async def run(
         self, request: Request | Any, context: Any = UNSET, root_value: Any = UNSET
@@ -151,6 +157,46 @@ class GraphQLApp(GraphQL[Context, None]):
             self.persisted_queries, data.get("query"), data.get("extensions")
         )
         return json.dumps({**data, "query": query}).encode()
+
+    async def execute_single(  # type: ignore[override]
+        self,
+        request: Any,
+        request_adapter: Any,
+        sub_response: Any,
+        context: Any,
+        root_value: Any,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """A persisted query runs its compiled plan (api/compiled) when it can, which answers
+        exactly as the standard executor; anything else, and whatever the plan hands back,
+        runs the standard way."""
+        if self._compiled_may_run(request_adapter.method, request_data):
+            result = await self.compiled.execute(
+                request_data.query,  # type: ignore[arg-type]
+                request_data.variables,
+                request_data.operation_name,
+                context,
+                root_value,
+            )
+            if result is not None:
+                return result
+        return await super().execute_single(
+            request, request_adapter, sub_response, context, root_value, request_data
+        )
+
+    def _compiled_may_run(self, method: str, request_data: GraphQLRequestData) -> bool:
+        extensions = request_data.extensions
+        return (
+            isinstance(request_data.query, str)
+            and isinstance(extensions, dict)
+            and "persistedQuery" in extensions
+            and (method != "GET" or self.allow_queries_via_get)
+            and OperationType.QUERY in OperationType.from_http(method)
+        )
+
+    def encode_json(self, data: object) -> bytes:
+        """Both executors' answers are written by the same encoder (orjson)."""
+        return encode_response(data)
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         """A GET naming a persisted query is a read whatever its Accept (Apollo sends */*)."""

@@ -45,6 +45,15 @@ JOB_HANDOFFS_LOST = Counter(
     "Jobs arq refused to enqueue with nothing of them left in Redis: put back in the outbox",
     ["job"],
 )
+COMPILED_QUERIES = Counter(
+    "gqlorders_compiled_queries_total",
+    "Persisted queries answered by their compiled plan (api/compiled)",
+)
+COMPILED_FALLBACKS = Counter(
+    "gqlorders_compiled_fallbacks_total",
+    "Persisted queries handed to the standard executor instead of their plan, by reason",
+    ["reason"],
+)
 # Set at scrape time from the database by whichever process answers /metrics.
 OUTBOX_PENDING = Gauge(
     "gqlorders_outbox_pending", "Committed jobs not yet handed on", multiprocess_mode="mostrecent"

@@ -154,6 +154,8 @@ class GqlordersSchema(strawberry.Schema):
     every resolver (execution several times slower), and our only one, @idempotent, is read by
     the HTTP view before execution."""
 
+    limit_rules: tuple[type[ASTValidationRule], ...] = ()  # depth and aliases (api/compiled)
+
     def get_extensions(self, sync: bool = False) -> list[SchemaExtension]:
         return [
             extension
@@ -198,6 +200,7 @@ def build_schema(limits: Limits | None = None) -> strawberry.Schema:
             RunJobsAfterCommit,
         ],
     )
+    built.limit_rules = (*depth_rules, *alias_rules)
     use_input_plans(built)
     return built
 

@@ -1,0 +1,366 @@
+"""Running a plan: one object level of a list at a time.
+
+For a level (every order of the page, then every line of every order...) each field is got
+for all of its objects -- an attribute, or its strawberry resolver called with what it asks
+for (self, root, info, its converted arguments: built once per request and field) -- the
+awaitables of the whole level gathered at once, so DataLoaders batch per level, then leaves
+serialized and sub-objects completed as the next level. What graphql-core would answer with
+an error (an exception, a null where the schema says non-null, a value of the wrong type)
+abandons the run instead: the standard executor then answers the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable, Iterable
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from graphql import GraphQLResolveInfo, GraphQLSchema, Undefined, default_type_resolver
+from graphql.execution.values import VariableValues, get_argument_values
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types.arguments import convert_arguments
+from tortoise.models import Model
+
+from gqlorders.api.compiled.planning import (
+    AbstractOf,
+    DocumentPlan,
+    FieldPlan,
+    Leaf,
+    ListOf,
+    ObjectOf,
+    ObjectPlan,
+)
+from gqlorders.api.schema import is_awaitable
+
+
+class Abandoned(Exception):
+    """The plan cannot give the standard answer for this request; `reason` labels it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Run:
+    """One request's execution of a plan: its context, variables and bound resolvers."""
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        config: StrawberryConfig,
+        scalar_registry: Any,
+        document: DocumentPlan,
+        variables: VariableValues,
+        context: Any,
+        root_value: Any,
+    ) -> None:
+        self.schema = schema
+        self.config = config
+        self.scalar_registry = scalar_registry
+        self.document = document
+        self.variables = variables
+        self.context = context
+        self.root_value = root_value
+        self.resolvers: list[Callable[[Any], Any] | None] = [None] * document.field_count
+        self.abstract_infos: dict[int, GraphQLResolveInfo] = {}
+
+    def resolver(self, field: FieldPlan) -> Callable[[Any], Any]:
+        resolve = self.resolvers[field.index]
+        if resolve is None:
+            resolve = self.resolvers[field.index] = self._bind(field)
+        return resolve
+
+    def _info(self, field: FieldPlan) -> GraphQLResolveInfo:
+        assert field.definition is not None
+        return self._resolve_info(
+            field.name, field.nodes, field.definition.type, field.parent, field.path
+        )
+
+    def _resolve_info(
+        self,
+        name: str,
+        nodes: list[Any],
+        return_type: Any,
+        parent: Any,
+        path: Any,
+    ) -> GraphQLResolveInfo:
+        return GraphQLResolveInfo(
+            name,
+            nodes,
+            return_type,
+            parent,
+            path,
+            self.schema,
+            self.document.fragment_definitions,
+            self.root_value,
+            self.document.operation,
+            self.variables,
+            self.context,
+            is_awaitable,
+            None,
+            None,  # type: ignore[arg-type]
+        )
+
+    def abstract_info(self, completion: AbstractOf) -> GraphQLResolveInfo:
+        """What an abstract type's resolve_type is given (made once per request)."""
+        info = self.abstract_infos.get(id(completion))
+        if info is None:
+            info = self.abstract_infos[id(completion)] = self._resolve_info(
+                completion.field_name,
+                completion.nodes,
+                completion.return_type,
+                completion.parent,
+                completion.path,
+            )
+        return info
+
+    def _bind(self, field: FieldPlan) -> Callable[[Any], Any]:
+        """How this request gets `field` from a parent object."""
+        if field.definition is None:  # __typename
+            name = field.parent.name
+            return lambda _source: name
+        if field.attribute is not None:
+            return field.attribute
+        strawberry_field = field.strawberry
+        assert strawberry_field is not None and strawberry_field.base_resolver is not None
+        resolver = strawberry_field.base_resolver
+        function = resolver.wrapped_func
+        info = self.config.info_class(_raw_info=self._info(field), _field=strawberry_field)
+        kwargs: dict[str, Any] = {}
+        if field.definition.args:
+            given = get_argument_values(field.definition, field.nodes[0], self.variables)
+            kwargs = convert_arguments(
+                given,
+                strawberry_field.arguments,
+                scalar_registry=self.scalar_registry,
+                config=self.config,
+                info=info,
+            )
+        if resolver.info_parameter is not None:
+            kwargs[resolver.info_parameter.name] = info
+        parents = [p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p]
+        if resolver.self_parameter is not None:
+            parents.insert(0, resolver.self_parameter.name)
+        parents = list(dict.fromkeys(parents))  # `root: Parent[...]` is both root and parent
+        positional = _positional(function, parents, kwargs)
+        if positional is not None:
+            return positional
+
+        def call(source: Any) -> Any:
+            arguments = dict(kwargs)
+            for name in parents:
+                arguments[name] = source
+            return function(**arguments)
+
+        return call
+
+
+_SOURCE = object()  # where the parent object goes in a resolver's positional arguments
+
+
+def _positional(
+    function: Callable[..., Any], parents: list[str], kwargs: dict[str, Any]
+) -> Callable[[Any], Any] | None:
+    """A call of `function` with positional arguments only (no dict built per object), when
+    its parameters are all plain ones that the parent object or `kwargs` fill."""
+    try:
+        parameters = list(inspect.signature(function).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    slots: list[Any] = []
+    for parameter in parameters:
+        if parameter.kind not in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+            return None
+        if parameter.name in parents:
+            slots.append(_SOURCE)
+        elif parameter.name in kwargs:
+            slots.append(kwargs[parameter.name])
+        else:
+            return None
+    if len(slots) != len(parents) + len(kwargs):
+        return None
+    shape = tuple(slot is _SOURCE for slot in slots)
+    if shape == (True,):
+        return function
+    if shape == (True, True):
+        return lambda source: function(source, source)
+    if shape == (True, True, False):
+        third = slots[2]
+        return lambda source: function(source, source, third)
+    if shape == (True, False):
+        second = slots[1]
+        return lambda source: function(source, second)
+    return lambda source: function(*[source if slot is _SOURCE else slot for slot in slots])
+
+
+async def execute(run: Run, plan: ObjectPlan) -> dict[str, Any]:
+    """The operation's `data`."""
+    return (await _objects(run, plan, [run.root_value]))[0]
+
+
+async def _objects(run: Run, plan: ObjectPlan, sources: list[Any]) -> list[dict[str, Any]]:
+    columns: list[list[Any]] = []
+    waiting: list[tuple[list[Any], int, Any]] = []
+    for field in plan.fields:
+        resolve = run.resolver(field)
+        column: list[Any] = []
+        for source in sources:
+            value = resolve(source)
+            if type(value) not in _NEVER_AWAITABLE and _awaitable(value):
+                waiting.append((column, len(column), value))
+            column.append(value)
+        columns.append(column)
+    if waiting:
+        values = await asyncio.gather(*(awaitable for _, _, awaitable in waiting))
+        for (column, position, _), value in zip(waiting, values, strict=True):
+            column[position] = value
+    for number, field in enumerate(plan.fields):
+        completion = field.completion
+        if completion is None:
+            continue
+        if type(completion) is Leaf:
+            columns[number] = _leaves(completion, columns[number])
+        else:
+            columns[number] = await _complete(run, completion, columns[number])
+    keys = plan.keys
+    if not keys:  # every field skipped: an empty object each
+        return [{} for _ in sources]
+    return [dict(zip(keys, values, strict=True)) for values in zip(*columns, strict=True)]
+
+
+# Types whose values are never awaitable (plain values, rows, enums), learnt as they come.
+_NEVER_AWAITABLE: set[type] = {
+    type(None),
+    bool,
+    int,
+    float,
+    str,
+    list,
+    dict,
+    tuple,
+    Decimal,
+    date,
+    datetime,
+}
+
+
+def _awaitable(value: Any) -> bool:
+    if is_awaitable(value):
+        return True
+    if isinstance(value, Model | Enum):
+        _NEVER_AWAITABLE.add(type(value))
+    return False
+
+
+def _leaves(leaf: Leaf, values: list[Any]) -> list[Any]:
+    serialize = leaf.serialize
+    plain = leaf.plain_strings
+    completed: list[Any] = []
+    for value in values:
+        if value is None:
+            if not leaf.nullable:
+                raise Abandoned("null")
+            completed.append(None)
+        elif plain and type(value) is str:
+            completed.append(value)
+        else:
+            serialized = serialize(value)
+            if serialized is None or serialized is Undefined:
+                raise Abandoned("serialize")
+            completed.append(serialized)
+    return completed
+
+
+async def _complete(run: Run, completion: Any, values: list[Any]) -> list[Any]:
+    if type(completion) is Leaf:
+        return _leaves(completion, values)
+    if type(completion) is ListOf:
+        return await _lists(run, completion, values)
+    if type(completion) is AbstractOf:
+        return await _abstract(run, completion, values)
+    return await _objects_or_null(run, completion, values)
+
+
+async def _abstract(run: Run, completion: AbstractOf, values: list[Any]) -> list[Any]:
+    """Each object completed by the plan of the type its abstract type resolves it to, the
+    objects of one type together."""
+    resolve_type = completion.type.resolve_type or default_type_resolver
+    info = run.abstract_info(completion)
+    groups: dict[str, list[int]] = {}
+    for position, value in enumerate(values):
+        if value is None:
+            if not completion.nullable:
+                raise Abandoned("null")
+            continue
+        if isinstance(value, Exception):
+            raise Abandoned("error value")
+        name = resolve_type(value, info, completion.type)
+        if not isinstance(name, str) or name not in completion.plans:
+            raise Abandoned("runtime type")
+        groups.setdefault(name, []).append(position)
+    completed: list[Any] = [None] * len(values)
+    for name, positions in groups.items():
+        plan = completion.plans[name]
+        sources = [values[position] for position in positions]
+        if plan.is_type_of is not None and not all(
+            plan.is_type_of(source, None) for source in sources
+        ):
+            raise Abandoned("type")
+        for position, output in zip(positions, await _objects(run, plan, sources), strict=True):
+            completed[position] = output
+    return completed
+
+
+async def _lists(run: Run, completion: ListOf, values: list[Any]) -> list[Any]:
+    flat: list[Any] = []
+    sizes: list[int | None] = []
+    for value in values:
+        if value is None:
+            if not completion.nullable:
+                raise Abandoned("null")
+            sizes.append(None)
+            continue
+        if isinstance(value, str | bytes | dict) or not isinstance(value, Iterable):
+            raise Abandoned("not a list")
+        items = list(value)
+        sizes.append(len(items))
+        flat.extend(items)
+    waiting = [
+        position
+        for position, item in enumerate(flat)
+        if type(item) not in _NEVER_AWAITABLE and _awaitable(item)
+    ]
+    if waiting:
+        for position, item in zip(
+            waiting, await asyncio.gather(*(flat[p] for p in waiting)), strict=True
+        ):
+            flat[position] = item
+    inner = await _complete(run, completion.of, flat)
+    completed: list[Any] = []
+    start = 0
+    for size in sizes:
+        if size is None:
+            completed.append(None)
+        else:
+            completed.append(inner[start : start + size])
+            start += size
+    return completed
+
+
+async def _objects_or_null(run: Run, completion: ObjectOf, values: list[Any]) -> list[Any]:
+    plan = completion.plan
+    present = [value for value in values if value is not None]
+    if len(present) != len(values) and not completion.nullable:
+        raise Abandoned("null")
+    is_type_of = plan.is_type_of
+    for value in present:
+        if isinstance(value, Exception):
+            raise Abandoned("error value")
+        if is_type_of is not None and not is_type_of(value, None):
+            raise Abandoned("type")
+    objects = iter(await _objects(run, plan, present))
+    return [None if value is None else next(objects) for value in values]

@@ -1,0 +1,132 @@
+"""The compiled path's entry: plans cached per document, the limits checked, and every
+request it cannot answer exactly as the standard executor handed back (None), counted."""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from graphql.execution.values import get_variable_values
+from graphql.validation import ASTValidationRule
+from strawberry.types import ExecutionResult
+
+from gqlorders.api.compiled.execution import Abandoned, Run, execute
+from gqlorders.api.compiled.planning import DocumentPlan, Unsupported, plan_document
+from gqlorders.api.limits import operation_cost
+from gqlorders.observability import COMPILED_FALLBACKS, COMPILED_QUERIES
+
+DOCUMENTS = 256  # plans kept, most recently used
+COSTS = 64  # costs kept per document (one per set of page-size variables)
+
+logger = logging.getLogger("gqlorders.api.compiled")
+
+
+class CompiledQueries:
+    """Compiled execution of the persisted queries of one schema."""
+
+    def __init__(
+        self,
+        schema: strawberry.Schema,
+        limit_rules: Sequence[type[ASTValidationRule]],
+        max_tokens: int,
+        max_cost: int,
+    ) -> None:
+        self.schema = schema
+        self.graphql_schema = schema._schema
+        self.limit_rules = tuple(limit_rules)
+        self.max_tokens = max_tokens
+        self.max_cost = max_cost
+        self.documents: OrderedDict[tuple[str, str | None], DocumentPlan | Unsupported] = (
+            OrderedDict()
+        )
+
+    async def execute(
+        self,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        context: Any,
+        root_value: Any,
+    ) -> ExecutionResult | None:
+        """The result the standard executor would give, or None: let it answer."""
+        try:
+            result = await self._execute(
+                query, variables or {}, operation_name, context, root_value
+            )
+        except (Unsupported, Abandoned) as refused:
+            COMPILED_FALLBACKS.labels(refused.reason).inc()
+            return None
+        except Exception:  # a resolver's error: the standard path reports it as it does
+            COMPILED_FALLBACKS.labels("error").inc()
+            logger.debug("compiled execution failed; the standard executor answers", exc_info=True)
+            return None
+        COMPILED_QUERIES.inc()
+        return result
+
+    async def _execute(
+        self,
+        query: str,
+        variables: dict[str, Any],
+        operation_name: str | None,
+        context: Any,
+        root_value: Any,
+    ) -> ExecutionResult:
+        document = self._document(query, operation_name)
+        coerced = get_variable_values(
+            self.graphql_schema, document.operation.variable_definitions or (), variables
+        )
+        if isinstance(coerced, list):
+            raise Unsupported("variables")
+        if self._cost(document, variables) > self.max_cost:
+            raise Unsupported("limits")
+        plan = document.variant(self.graphql_schema, coerced)
+        run = Run(
+            self.graphql_schema,
+            self.schema.config,
+            self.schema.schema_converter.scalar_registry,
+            document,
+            coerced,
+            context,
+            root_value,
+        )
+        try:
+            data = await execute(run, plan)
+        except BaseException:
+            context.fresh_loaders()  # the standard run starts from nothing, as without us
+            raise
+        return ExecutionResult(data=data, errors=None, extensions={})
+
+    def _document(self, query: str, operation_name: str | None) -> DocumentPlan:
+        key = (query, operation_name)
+        document = self.documents.get(key)
+        if document is None:
+            try:
+                document = plan_document(
+                    self.graphql_schema, query, operation_name, self.limit_rules, self.max_tokens
+                )
+            except Unsupported as unsupported:
+                document = unsupported
+            except GraphQLError:
+                document = Unsupported("invalid")
+            self.documents[key] = document
+            while len(self.documents) > DOCUMENTS:
+                self.documents.popitem(last=False)
+        else:
+            self.documents.move_to_end(key)
+        if isinstance(document, Unsupported):
+            raise document
+        return document
+
+    def _cost(self, document: DocumentPlan, variables: dict[str, Any]) -> int:
+        """The limiter's cost, computed once per plan and page sizes."""
+        key = tuple(repr(variables.get(name)) for name in document.page_variables)
+        cost = document.costs.get(key)
+        if cost is None:
+            cost = operation_cost(self.graphql_schema, document.document, variables)
+            if len(document.costs) < COSTS:
+                document.costs[key] = cost
+        return cost

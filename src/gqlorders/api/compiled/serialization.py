@@ -1,0 +1,19 @@
+"""The response's JSON, for both executors: the same tree gives the same bytes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+
+OPTIONS = orjson.OPT_NON_STR_KEYS
+
+
+def encode_response(data: Any) -> bytes:
+    """orjson in one pass; what it refuses (an integer beyond 64 bits in a JSON value, say)
+    goes through the standard library with the same layout (compact, UTF-8)."""
+    try:
+        return orjson.dumps(data, option=OPTIONS)
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()

@@ -42,7 +42,9 @@ class LiveClient:
     async def receive(self, timeout: float = WAIT) -> dict[str, Any]:
         """The next message, answering pings on the way as any client library does."""
         while True:
-            message = json.loads(await asyncio.wait_for(self.socket.recv(), timeout))
+            frame = await asyncio.wait_for(self.socket.recv(), timeout)
+            assert isinstance(frame, str), "graphql-transport-ws messages are text frames"
+            message = json.loads(frame)
             if message["type"] != "ping":
                 return message
             await self.send({"type": "pong"})

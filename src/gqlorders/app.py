@@ -26,7 +26,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLRequestData
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
@@ -194,9 +194,24 @@ class GraphQLApp(GraphQL[Context, None]):
             and OperationType.QUERY in OperationType.from_http(method)
         )
 
-    def encode_json(self, data: object) -> bytes:
-        """Both executors' answers are written by the same encoder (orjson)."""
-        return encode_response(data)
+    def encode_json(self, data: object) -> str:
+        """WebSocket messages: text frames, as graphql-transport-ws clients expect (bytes
+        would go out as binary frames)."""
+        return encode_response(data).decode()
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        """HTTP answers: both executors' are written by the same encoder (orjson), as bytes."""
+        response = Response(
+            encode_response(response_data), status_code=200, media_type="application/json"
+        )
+        response.headers.raw.extend(sub_response.headers.raw)
+        response.background = sub_response.background
+        response.status_code = sub_response.status_code or response.status_code
+        return response
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         """A GET naming a persisted query is a read whatever its Accept (Apollo sends */*)."""

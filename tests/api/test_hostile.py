@@ -1170,3 +1170,20 @@ async def test_the_server_still_answers_after_all_of_it(
     assert ready.status_code == 200
     assert ready.json()["ready"] is True
     assert body == {"data": {"node": {"id": customer}}}
+
+
+async def test_a_lone_surrogate_echoed_in_an_error_is_answered_escaped(
+    client: httpx.AsyncClient, org: Organization
+) -> None:
+    """graphql-core names an unknown input field in its message: a lone surrogate there has
+    no UTF-8, so the answer escapes it instead of failing with a 500."""
+    query = "query ($s: SalesOrderSort) { salesOrders(first: 1, sort: $s) { totalCount } }"
+    payload = {"query": query, "variables": {"s": {"A\ud800": 1}}}
+
+    response = await post(client, org, raw_json(payload))
+
+    assert response.status_code == 200
+    assert b"\\ud800" in response.content
+    errors = response.json()["errors"]
+    assert any("A\ud800" in error["message"] for error in errors)
+    assert {error["extensions"]["code"] for error in errors} == {"BAD_REQUEST"}

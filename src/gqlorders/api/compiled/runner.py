@@ -17,9 +17,11 @@ from strawberry.types import ExecutionResult
 from gqlorders.api.compiled.execution import Abandoned, Run, execute
 from gqlorders.api.compiled.planning import DocumentPlan, Unsupported, plan_document
 from gqlorders.api.limits import operation_cost
+from gqlorders.api.schema import MAX_CACHED_QUERY
 from gqlorders.observability import COMPILED_FALLBACKS, COMPILED_QUERIES
 
 DOCUMENTS = 256  # plans kept, most recently used
+NOT_COUNTED = frozenset({"not a query"})  # a persisted mutation is no compiler's miss
 COSTS = 64  # costs kept per document (one per set of page-size variables)
 
 logger = logging.getLogger("gqlorders.api.compiled")
@@ -58,7 +60,8 @@ class CompiledQueries:
                 query, variables or {}, operation_name, context, root_value
             )
         except (Unsupported, Abandoned) as refused:
-            COMPILED_FALLBACKS.labels(refused.reason).inc()
+            if refused.reason not in NOT_COUNTED:
+                COMPILED_FALLBACKS.labels(refused.reason).inc()
             return None
         except Exception:  # a resolver's error: the standard path reports it as it does
             COMPILED_FALLBACKS.labels("error").inc()
@@ -101,6 +104,12 @@ class CompiledQueries:
         return ExecutionResult(data=data, errors=None, extensions={})
 
     def _document(self, query: str, operation_name: str | None) -> DocumentPlan:
+        """The document's plan, kept for the next request; a refusal is kept as its reason
+        and raised anew each time (a kept exception would gather every request's frames in its
+        traceback, and with them their contexts). Documents too long for the parse cache are
+        not planned: they would make the kept plans' memory unbounded."""
+        if len(query) > MAX_CACHED_QUERY:
+            raise Unsupported("too long")
         key = (query, operation_name)
         document = self.documents.get(key)
         if document is None:
@@ -118,7 +127,7 @@ class CompiledQueries:
         else:
             self.documents.move_to_end(key)
         if isinstance(document, Unsupported):
-            raise document
+            raise Unsupported(document.reason)
         return document
 
     def _cost(self, document: DocumentPlan, variables: dict[str, Any]) -> int:

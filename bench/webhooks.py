@@ -11,6 +11,7 @@
    during the outage against phase 1 (one failing partner must not slow the others).
 
 usage: python bench/webhooks.py [--events 10000] [--rate 400] [--outage 60] [--pool 5]
+    [--profile worker.prof]
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--outage", type=float, default=60, help="seconds of 500 answers")
     parser.add_argument("--outage-events", type=int, default=3000)
     parser.add_argument("--pool", type=int, default=5, help="the worker's database connections")
+    parser.add_argument(
+        "--profile", type=Path, help="run the worker under cProfile, its stats written here"
+    )
     return parser.parse_args()
 
 
@@ -129,12 +133,30 @@ def spread(values: list[float]) -> str:
     return f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max {values[-1] * 1000:.0f} ms"
 
 
-def start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+def start_worker(
+    env: dict[str, str], log_path: Path, profile: Path | None
+) -> subprocess.Popen[bytes]:
     script = Path(sys.executable).with_name("gqlorders")
+    command = [str(script), "worker"]
+    if profile is not None:
+        command = [sys.executable, "-m", "cProfile", "-o", str(profile), *command]
     with log_path.open("ab") as output:
-        return subprocess.Popen(
-            [str(script), "worker"], env=env, stdout=output, stderr=subprocess.STDOUT
-        )
+        return subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def started(worker: subprocess.Popen[bytes]) -> None:
+    """Wait until the worker has imported and connected (its CPU time stops growing), so that
+    the CPU counted for the deliveries leaves its start out."""
+    previous = -1.0
+    while (spent := cpu_seconds(worker.pid)) - previous > 0.02:
+        previous = spent
+        await asyncio.sleep(1)
 
 
 def stop(worker: subprocess.Popen[bytes]) -> None:
@@ -176,12 +198,14 @@ async def main() -> int:
             await redis.flushdb()
             relay = jobs.RedisRelay(REDIS_URL)
             jobs.configure(relay)
-            worker = start_worker(env, data_dir / "worker.log")
+            worker = start_worker(env, data_dir / "worker.log", args.profile)
             try:
                 # 1. throughput
                 first = await create_organization("Bench steady", "EUR")
                 await endpoint(first.id, f"{base}/steady")
                 log(f"\n1. {args.events} events at {args.rate}/s to one endpoint, one worker")
+                await started(worker)
+                cpu_before = cpu_seconds(worker.pid)
                 committed = await publish_events(first.id, args.events, args.rate)
                 done = await received_all([receivers["steady"]], args.events, 300)
                 steady = latencies(receivers["steady"], committed)
@@ -191,7 +215,13 @@ async def main() -> int:
                 rate_done = len(steady) / span
                 log(f"   received {len(steady)}/{args.events} (all: {done}), {rate_done:.0f}/s")
                 log(f"   commit -> receipt {spread(steady)}")
+                cpu = cpu_seconds(worker.pid) - cpu_before
+                per_delivery = cpu / max(len(steady), 1) * 1000
+                log(f"   worker CPU {cpu:.1f} s: {per_delivery:.2f} ms a delivery")
+                log(f"   load average {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
+                if args.outage_events <= 0:
+                    return 0
                 # 2. an outage at one of two endpoints
                 second = await create_organization("Bench outage", "EUR")
                 await endpoint(second.id, f"{base}/healthy")
@@ -211,6 +241,7 @@ async def main() -> int:
                 requests = receivers["flaky"].requests
                 log(f"   failing: {len(flaky)}/{count} by webhook-id ({requests} requests),")
                 log(f"   the last {flaky[-1]:.0f} s after its commit; everything received: {done}")
+                log(f"   load average {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
             finally:
                 stop(worker)
                 await relay.close()

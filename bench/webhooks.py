@@ -1,5 +1,9 @@
 """Benchmark outgoing webhooks on PostgreSQL + Redis with one `gqlorders worker` process.
 
+0. a backlog: --backlog events (default 10,000) committed while the worker is stopped
+   (SIGSTOP), then the worker resumed: deliveries per second from its resumption to the last
+   receipt (what one worker can send, whatever the rate the benchmark publishes at), and the
+   worker's CPU time per delivery (less sensitive to a shared machine's load than rates).
 1. throughput: N events (default 10,000) of one organization, published at --rate per second
    in transactions of 10 (each event with its delivery and its job, as createSalesOrder writes
    them), to one endpoint: a local receiver (aiohttp, in this process) answering 200.
@@ -10,8 +14,8 @@
    received exactly once by webhook-id on both (none lost), and the healthy endpoint's p99
    during the outage against phase 1 (one failing partner must not slow the others).
 
-usage: python bench/webhooks.py [--events 10000] [--rate 400] [--outage 60] [--pool 5]
-    [--profile worker.prof]
+usage: python bench/webhooks.py [--backlog 10000] [--events 10000] [--rate 400] [--outage 60]
+    [--outage-events 3000] [--pool 5] [--profile worker.prof]
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ BATCH = 10  # events per transaction
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backlog", type=int, default=10_000, help="0: no backlog phase")
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--rate", type=int, default=400, help="events published per second")
     parser.add_argument("--outage", type=float, default=60, help="seconds of 500 answers")
@@ -167,6 +172,38 @@ def stop(worker: subprocess.Popen[bytes]) -> None:
         worker.kill()
 
 
+def log_cpu(cpu: float, deliveries: int) -> None:
+    log(f"   worker CPU {cpu:.1f} s: {cpu / max(deliveries, 1) * 1000:.2f} ms a delivery")
+    log_load()
+
+
+def log_load() -> None:
+    log(f"   load average {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
+
+
+async def backlog(
+    worker: subprocess.Popen[bytes], count: int, url: str, receiver: Receiver
+) -> None:
+    """Phase 0: `count` events committed (and handed to Redis) while the worker is stopped,
+    then sent by it as fast as it can."""
+    organization = await create_organization("Bench backlog", "EUR")
+    await endpoint(organization.id, url)
+    log(f"\n0. a backlog of {count} events to one endpoint, committed while the worker is stopped")
+    worker.send_signal(signal.SIGSTOP)
+    try:
+        await publish_events(organization.id, count, rate=1_000_000)
+    finally:
+        cpu_before = cpu_seconds(worker.pid)
+        resumed = time.time()
+        worker.send_signal(signal.SIGCONT)
+    done = await received_all([receiver], count, 300)
+    last = max(at for _, at in receiver.received.values())
+    rate = len(receiver.received) / (last - resumed)
+    log(f"   received {len(receiver.received)}/{count} (all: {done}) in {last - resumed:.1f} s:")
+    log(f"   {rate:.0f} deliveries/s")
+    log_cpu(cpu_seconds(worker.pid) - cpu_before, len(receiver.received))
+
+
 async def endpoint(organization_id: int, url: str) -> None:
     await WebhookEndpoint.create(organization_id=organization_id, url=url, secret=new_secret())
 
@@ -191,7 +228,12 @@ async def main() -> int:
             "LOG_FORMAT": "text",
             "WEBHOOK_RETRY_SCHEDULE": "5s,10s,20s,40s,80s",
         }
-        receivers = {"steady": Receiver(), "healthy": Receiver(), "flaky": Receiver()}
+        receivers = {
+            "backlog": Receiver(),
+            "steady": Receiver(),
+            "healthy": Receiver(),
+            "flaky": Receiver(),
+        }
         server = await serve(receivers)
         base = f"http://127.0.0.1:{port_of(server)}"
         async with database.connected(settings):
@@ -200,11 +242,14 @@ async def main() -> int:
             jobs.configure(relay)
             worker = start_worker(env, data_dir / "worker.log", args.profile)
             try:
+                await started(worker)
+                if args.backlog > 0:
+                    await backlog(worker, args.backlog, f"{base}/backlog", receivers["backlog"])
+
                 # 1. throughput
                 first = await create_organization("Bench steady", "EUR")
                 await endpoint(first.id, f"{base}/steady")
                 log(f"\n1. {args.events} events at {args.rate}/s to one endpoint, one worker")
-                await started(worker)
                 cpu_before = cpu_seconds(worker.pid)
                 committed = await publish_events(first.id, args.events, args.rate)
                 done = await received_all([receivers["steady"]], args.events, 300)
@@ -215,10 +260,7 @@ async def main() -> int:
                 rate_done = len(steady) / span
                 log(f"   received {len(steady)}/{args.events} (all: {done}), {rate_done:.0f}/s")
                 log(f"   commit -> receipt {spread(steady)}")
-                cpu = cpu_seconds(worker.pid) - cpu_before
-                per_delivery = cpu / max(len(steady), 1) * 1000
-                log(f"   worker CPU {cpu:.1f} s: {per_delivery:.2f} ms a delivery")
-                log(f"   load average {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
+                log_cpu(cpu_seconds(worker.pid) - cpu_before, len(steady))
 
                 if args.outage_events <= 0:
                     return 0
@@ -241,7 +283,7 @@ async def main() -> int:
                 requests = receivers["flaky"].requests
                 log(f"   failing: {len(flaky)}/{count} by webhook-id ({requests} requests),")
                 log(f"   the last {flaky[-1]:.0f} s after its commit; everything received: {done}")
-                log(f"   load average {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
+                log_load()
             finally:
                 stop(worker)
                 await relay.close()

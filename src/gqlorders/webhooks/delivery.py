@@ -7,10 +7,11 @@ records them all (the attempts, each delivery's outcome, the endpoint's state): 
 2xx; otherwise the next retry of the schedule, or FAILED after the last; 410 Gone disables
 the endpoint at once, and failing without a success for `disable_after` does too.
 
-The sends of a process share one HTTP client (connections kept alive per endpoint address).
-A job only hands its deliveries to the lanes, so a slow receiver holds neither a worker's job
-slots nor the other endpoints' deliveries; a failing endpoint's lane sends one batch at a
-time, so its retries take no more than their share of the process.
+An endpoint's sends share its HTTP client in the process (connections kept alive, reused
+through a free list: `connections`). A job only hands its deliveries to the lanes, so a slow
+receiver holds neither a worker's job slots nor the other endpoints' deliveries; a failing
+endpoint's lane sends one batch at a time, so its retries take no more than their share of
+the process.
 """
 
 from __future__ import annotations
@@ -40,16 +41,13 @@ from gqlorders.models import (
     WebhookEndpoint,
 )
 from gqlorders.webhooks import addresses, endpoints, policy, signing
+from gqlorders.webhooks.connections import EndpointTransport
 
 logger = logging.getLogger("gqlorders.webhooks")
 
 BATCH = 16  # deliveries claimed, sent and recorded together (one endpoint's)
 LANE_BATCHES = 2  # an endpoint's batches in flight, per process (one while it fails)
-# Connections to one endpoint, per process. Each endpoint has a pool of its own: httpcore's
-# pool looks at every connection it holds (and asks the socket of each idle one whether it
-# closed) whenever a request starts or ends, so one large pool costs every request time in
-# the number of connections of all endpoints, squared.
-PER_ENDPOINT = 8
+PER_ENDPOINT = 16  # connections to one endpoint, per process (see `connections`)
 CLIENTS_KEPT = 256  # endpoints whose connections a process keeps alive between batches
 IN_FLIGHT = 512  # attempts in flight, per process
 BODIES_KEPT = 2048  # events whose body a process keeps for their other endpoints and retries
@@ -151,6 +149,7 @@ class Sender:
 
     def __init__(self, run_query: PayloadQueryRunner) -> None:
         self.run_query = run_query
+        self.ssl_context = httpx.create_ssl_context()  # read once: the CA bundle is large
         self.clients: OrderedDict[int, httpx.AsyncClient] = OrderedDict()  # by endpoint id
         self.total = asyncio.Semaphore(IN_FLIGHT)
         self.lanes: dict[int, Lane] = {}
@@ -210,12 +209,10 @@ class Sender:
         client = self.clients.pop(endpoint_id, None)
         if client is None:
             client = httpx.AsyncClient(
+                transport=EndpointTransport(PER_ENDPOINT, self.ssl_context),
                 timeout=policy.TIMEOUT_SECONDS,
                 follow_redirects=False,
                 trust_env=False,  # no proxy from the environment: the checked address is the peer
-                limits=httpx.Limits(
-                    max_connections=PER_ENDPOINT, max_keepalive_connections=PER_ENDPOINT
-                ),
             )
         self.clients[endpoint_id] = client
         for idle in [key for key in self.clients if key not in self.lanes]:

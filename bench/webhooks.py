@@ -14,8 +14,9 @@
    received exactly once by webhook-id on both (none lost), and the healthy endpoint's p99
    during the outage against phase 1 (one failing partner must not slow the others).
 
-usage: python bench/webhooks.py [--backlog 10000] [--events 10000] [--rate 400] [--outage 60]
-    [--outage-events 3000] [--pool 5] [--profile worker.prof]
+usage: python bench/webhooks.py [--backlog 10000] [--events 10000] [--rate 400]
+    [--per-transaction 10] [--outage 60] [--outage-events 3000] [--pool 5]
+    [--profile worker.prof]
 """
 
 from __future__ import annotations
@@ -43,13 +44,19 @@ from gqlorders.tenancy import create_organization
 from gqlorders.webhooks.signing import new_secret
 
 REDIS_URL = os.environ.get("GQLORDERS_BENCH_REDIS", "redis://127.0.0.1:6379/12")
-BATCH = 10  # events per transaction
+PER_TRANSACTION = 10  # events per transaction, unless --per-transaction
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backlog", type=int, default=10_000, help="0: no backlog phase")
     parser.add_argument("--events", type=int, default=10_000)
+    parser.add_argument(
+        "--per-transaction",
+        type=int,
+        default=PER_TRANSACTION,
+        help="events per transaction (one job each): 1 is an API request's single event",
+    )
     parser.add_argument("--rate", type=int, default=400, help="events published per second")
     parser.add_argument("--outage", type=float, default=60, help="seconds of 500 answers")
     parser.add_argument("--outage-events", type=int, default=3000)
@@ -91,13 +98,16 @@ def port_of(runner: web.AppRunner) -> int:
     return runner.addresses[0][1]
 
 
-async def publish_events(organization_id: int, count: int, rate: int) -> dict[int, float]:
-    """Publish `count` events at `rate` per second; the commit time of each (by seq)."""
+async def publish_events(
+    organization_id: int, count: int, rate: int, per_transaction: int = PER_TRANSACTION
+) -> dict[int, float]:
+    """Publish `count` events at `rate` per second, `per_transaction` in each transaction; the
+    commit time of each (by seq)."""
     committed: dict[int, float] = {}
     started = time.monotonic()
-    for start in range(0, count, BATCH):
+    for start in range(0, count, per_transaction):
         async with in_transaction():
-            for seq in range(start, min(start + BATCH, count)):
+            for seq in range(start, min(start + per_transaction, count)):
                 data = {"seq": seq, "number": f"SO-{seq:05d}", "total": "125.00"}
                 await publish(
                     organization_id,
@@ -108,9 +118,9 @@ async def publish_events(organization_id: int, count: int, rate: int) -> dict[in
                     "bench",
                 )
         at = time.time()
-        committed.update((seq, at) for seq in range(start, min(start + BATCH, count)))
+        committed.update((seq, at) for seq in range(start, min(start + per_transaction, count)))
         await jobs.after_request()  # to Redis now, as after a request
-        ahead = started + (start + BATCH) / rate - time.monotonic()
+        ahead = started + (start + per_transaction) / rate - time.monotonic()
         if ahead > 0:
             await asyncio.sleep(ahead)
     return committed
@@ -182,16 +192,17 @@ def log_load() -> None:
 
 
 async def backlog(
-    worker: subprocess.Popen[bytes], count: int, url: str, receiver: Receiver
+    worker: subprocess.Popen[bytes], count: int, url: str, receiver: Receiver, per_transaction: int
 ) -> None:
     """Phase 0: `count` events committed (and handed to Redis) while the worker is stopped,
     then sent by it as fast as it can."""
     organization = await create_organization("Bench backlog", "EUR")
     await endpoint(organization.id, url)
-    log(f"\n0. a backlog of {count} events to one endpoint, committed while the worker is stopped")
+    log(f"\n0. a backlog of {count} events ({per_transaction} a transaction) to one endpoint,")
+    log("   committed while the worker is stopped")
     worker.send_signal(signal.SIGSTOP)
     try:
-        await publish_events(organization.id, count, rate=1_000_000)
+        await publish_events(organization.id, count, 1_000_000, per_transaction)
     finally:
         cpu_before = cpu_seconds(worker.pid)
         resumed = time.time()
@@ -244,14 +255,23 @@ async def main() -> int:
             try:
                 await started(worker)
                 if args.backlog > 0:
-                    await backlog(worker, args.backlog, f"{base}/backlog", receivers["backlog"])
+                    await backlog(
+                        worker,
+                        args.backlog,
+                        f"{base}/backlog",
+                        receivers["backlog"],
+                        args.per_transaction,
+                    )
 
                 # 1. throughput
                 first = await create_organization("Bench steady", "EUR")
                 await endpoint(first.id, f"{base}/steady")
-                log(f"\n1. {args.events} events at {args.rate}/s to one endpoint, one worker")
+                log(f"\n1. {args.events} events at {args.rate}/s, {args.per_transaction} a")
+                log("   transaction, to one endpoint, one worker")
                 cpu_before = cpu_seconds(worker.pid)
-                committed = await publish_events(first.id, args.events, args.rate)
+                committed = await publish_events(
+                    first.id, args.events, args.rate, args.per_transaction
+                )
                 done = await received_all([receivers["steady"]], args.events, 300)
                 steady = latencies(receivers["steady"], committed)
                 span = max(at for _, at in receivers["steady"].received.values()) - min(

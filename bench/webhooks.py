@@ -293,6 +293,7 @@ async def main() -> int:
                 rate = max(1, int(count / max(args.outage, 1)))
                 log(f"\n2. {count} events at {rate}/s to two endpoints, one answering 500")
                 log(f"   for the first {args.outage:.0f} s")
+                cpu_before = cpu_seconds(worker.pid)
                 committed = await publish_events(second.id, count, rate)
                 done = await received_all(
                     [receivers["healthy"], receivers["flaky"]], count, args.outage + 400
@@ -303,6 +304,10 @@ async def main() -> int:
                 requests = receivers["flaky"].requests
                 log(f"   failing: {len(flaky)}/{count} by webhook-id ({requests} requests),")
                 log(f"   the last {flaky[-1]:.0f} s after its commit; everything received: {done}")
+                attempts = receivers["healthy"].requests + requests
+                cpu = cpu_seconds(worker.pid) - cpu_before
+                per_attempt = cpu / attempts * 1000
+                log(f"   worker CPU {cpu:.1f} s: {per_attempt:.2f} ms an attempt ({attempts})")
                 log_load()
             finally:
                 stop(worker)

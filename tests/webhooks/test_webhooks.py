@@ -177,6 +177,29 @@ async def test_the_events_of_one_transaction_go_out_together_with_one_job(
     assert sorted(d["status"] for d in await settled(org, 2)) == ["SUCCEEDED", "SUCCEEDED"]
 
 
+async def test_a_receiver_that_does_not_answer_holds_up_no_other_endpoint(
+    org: Organization, receiver: Receiver, other_receiver: Receiver
+) -> None:
+    # Given two endpoints, the first of which keeps every request unanswered
+    stuck_id, _ = await endpoint(org, receiver.url)
+    healthy_id, secret = await endpoint(org, other_receiver.url)
+    receiver.holding.set()
+
+    # When an order is created
+    created = await order(org)
+
+    # Then the other endpoint receives it while the first still holds its request
+    (message,) = await other_receiver.wait_for(1)
+    assert message.verified(secret)["data"]["number"] == created["number"]
+    await receiver.wait_for(1)
+    by_endpoint = {d["endpoint"]["id"]: d["status"] for d in await settled(org, 1)}
+    assert by_endpoint == {stuck_id: "PENDING", healthy_id: "SUCCEEDED"}
+
+    # And once the first answers, its delivery succeeds too
+    receiver.holding.clear()
+    assert [d["status"] for d in await settled(org, 2)] == ["SUCCEEDED", "SUCCEEDED"]
+
+
 async def test_a_failed_delivery_is_retried_with_the_same_webhook_id(
     org: Organization, receiver: Receiver
 ) -> None:

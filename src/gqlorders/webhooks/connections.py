@@ -75,7 +75,8 @@ class EndpointPool:
     async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
         waited = request.extensions.get("timeout", {}).get("pool")
         try:
-            await asyncio.wait_for(self.slots.acquire(), waited)
+            async with asyncio.timeout(waited):
+                await self.slots.acquire()
         except TimeoutError as error:
             raise httpcore.PoolTimeout("no connection to the endpoint came free") from error
         connection = self._idle_connection()

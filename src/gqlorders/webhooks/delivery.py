@@ -215,6 +215,8 @@ class Sender:
                 trust_env=False,  # no proxy from the environment: the checked address is the peer
             )
         self.clients[endpoint_id] = client
+        if len(self.clients) <= CLIENTS_KEPT:
+            return client
         for idle in [key for key in self.clients if key not in self.lanes]:
             if len(self.clients) <= CLIENTS_KEPT:
                 break

@@ -23,8 +23,11 @@ def sender(settings: Settings) -> Sender:
     return _sender
 
 
-async def deliver_webhooks(ctx: dict[str, Any], delivery_ids: list[int], dispatch: int) -> None:
-    """Start an attempt for each delivery this job still holds; they go on in the sender's
-    tasks (a slow receiver holds no job slot). Idempotent: a rerun finds its token gone once
-    an attempt was recorded, and an attempt whose process died is swept to a new job."""
-    await sender(ctx["settings"]).submit(delivery_ids, dispatch)
+async def deliver_webhooks(
+    ctx: dict[str, Any], dispatch: int, delivery_ids: list[int] | None = None
+) -> None:
+    """Queue the deliveries this job still holds (all those of its token: a transaction's; or
+    the listed ones: the sweep's) for the sender's lanes (a slow receiver holds no job slot).
+    Idempotent: a rerun finds its token gone once they were claimed, and an attempt whose
+    process died is swept to a new job."""
+    await sender(ctx["settings"]).submit(dispatch, delivery_ids)

@@ -12,8 +12,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from gqlorders import jobs
+from gqlorders.models import OutboxJob
 from gqlorders.tenancy import Scope
 from gqlorders.webhooks import policy
+from tests.fulfilment.documents import MERGE_ORDERS
 from tests.support import Organization
 from tests.webhooks.conftest import SHORT_SCHEDULE, configured
 from tests.webhooks.support import (
@@ -147,6 +150,54 @@ async def test_only_the_subscribed_types_are_delivered(
     assert len(receiver.messages) == 1
     body = message.verified(secret)
     assert (body["type"], body["data"]["status"]) == ("SALES_ORDER_CONFIRMED", "CONFIRMED")
+
+
+async def test_the_events_of_one_transaction_go_out_together_with_one_job(
+    org: Organization, receiver: Receiver
+) -> None:
+    # Given an endpoint for merges, and two drafts of one customer
+    _, secret = await endpoint(org, receiver.url, eventTypes=["SALES_ORDER_MERGED"])
+    first, second = await order(org), await order(org)
+    jobs_before = await OutboxJob.filter(job=jobs.DELIVER_WEBHOOKS).count()
+
+    # When they are merged: one transaction, a SALES_ORDER_MERGED event for each order
+    await org.api.ok(MERGE_ORDERS, {"ids": [first["id"], second["id"]]})
+
+    # Then both events arrive, each once, and a single job sent them
+    messages = await receiver.wait_for(2)
+    await asyncio.sleep(0.3)
+    assert len(receiver.messages) == 2
+    bodies = [message.verified(secret) for message in messages]
+    assert sorted((b["type"], b["data"]["number"]) for b in bodies) == [
+        ("SALES_ORDER_MERGED", "SO-00001"),
+        ("SALES_ORDER_MERGED", "SO-00002"),
+    ]
+    assert len({message.id for message in messages}) == 2
+    assert await OutboxJob.filter(job=jobs.DELIVER_WEBHOOKS).count() == jobs_before + 1
+    assert sorted(d["status"] for d in await settled(org, 2)) == ["SUCCEEDED", "SUCCEEDED"]
+
+
+async def test_a_receiver_that_does_not_answer_holds_up_no_other_endpoint(
+    org: Organization, receiver: Receiver, other_receiver: Receiver
+) -> None:
+    # Given two endpoints, the first of which keeps every request unanswered
+    stuck_id, _ = await endpoint(org, receiver.url)
+    healthy_id, secret = await endpoint(org, other_receiver.url)
+    receiver.holding.set()
+
+    # When an order is created
+    created = await order(org)
+
+    # Then the other endpoint receives it while the first still holds its request
+    (message,) = await other_receiver.wait_for(1)
+    assert message.verified(secret)["data"]["number"] == created["number"]
+    await receiver.wait_for(1)
+    by_endpoint = {d["endpoint"]["id"]: d["status"] for d in await settled(org, 1)}
+    assert by_endpoint == {stuck_id: "PENDING", healthy_id: "SUCCEEDED"}
+
+    # And once the first answers, its delivery succeeds too
+    receiver.holding.clear()
+    assert [d["status"] for d in await settled(org, 2)] == ["SUCCEEDED", "SUCCEEDED"]
 
 
 async def test_a_failed_delivery_is_retried_with_the_same_webhook_id(

@@ -1,13 +1,17 @@
-"""Sending deliveries: one attempt each time a job holds one (see `fanout` for who holds it).
+"""Sending deliveries: each time a job holds some (see `fanout` for who holds them).
 
-An attempt claims the delivery (its job's token still current), builds the body, signs it,
-POSTs it to an address checked just before (SSRF), and records the outcome: SUCCEEDED on 2xx;
-otherwise the next retry of the schedule, or FAILED after the last; 410 Gone disables the
-endpoint at once, and failing without a success for `disable_after` does too.
+Deliveries wait in their endpoint's lane; a lane sends a batch at a time, a few batches at
+once: one statement claims the batch (only what its jobs still hold: a lease under a token of
+its own), the attempts go out together (the body built once per event), and one transaction
+records them all (the attempts, each delivery's outcome, the endpoint's state): SUCCEEDED on
+2xx; otherwise the next retry of the schedule, or FAILED after the last; 410 Gone disables
+the endpoint at once, and failing without a success for `disable_after` does too.
 
-The sends of a process share one HTTP client (connections reused per endpoint address) and
-run as tasks of their own, a few at a time per endpoint: a job only hands them over, so a
-slow receiver holds neither a worker's job slots nor the other endpoints' deliveries.
+An endpoint's sends share its HTTP client in the process (connections kept alive, reused
+through a free list: `connections`). A job only hands its deliveries to the lanes, so a slow
+receiver holds neither a worker's job slots nor the other endpoints' deliveries; a failing
+endpoint's lane sends one batch at a time, so its retries take no more than their share of
+the process.
 """
 
 from __future__ import annotations
@@ -15,14 +19,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 import time
-from collections import defaultdict
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import httpx
+from tortoise import connections
 from tortoise.timezone import now
 from tortoise.transactions import in_transaction
 
@@ -35,17 +41,65 @@ from gqlorders.models import (
     WebhookEndpoint,
 )
 from gqlorders.webhooks import addresses, endpoints, policy, signing
+from gqlorders.webhooks.connections import EndpointTransport
 
 logger = logging.getLogger("gqlorders.webhooks")
 
-PER_ENDPOINT = 16  # attempts in flight to one endpoint, per process
+BATCH = 16  # deliveries claimed, sent and recorded together (one endpoint's)
+LANE_BATCHES = 2  # an endpoint's batches in flight, per process (one while it fails)
+PER_ENDPOINT = 16  # connections to one endpoint, per process (see `connections`)
+CLIENTS_KEPT = 256  # endpoints whose connections a process keeps alive between batches
 IN_FLIGHT = 512  # attempts in flight, per process
+BODIES_KEPT = 2048  # events whose body a process keeps for their other endpoints and retries
 USER_AGENT = "gqlorders-webhooks/1"
 GONE = 410
 
 # Runs an endpoint's payloadQuery on one resource with the given scopes: (organization,
 # scopes, resource type, key, selection) -> the selection's result (the API provides it).
 PayloadQueryRunner = Callable[[int, frozenset[str], Resource, int, str], Awaitable[Any]]
+
+# A batch's claim: the deliveries whose token is still their job's (pairs of id and token)
+# take the attempt's token and lease, in one statement.
+_CLAIM = {
+    "postgres": """
+UPDATE "webhook_delivery" SET "dispatch" = $1, "next_attempt_at" = $2
+WHERE "status" = 'PENDING'
+    AND ("id", "dispatch") IN (SELECT * FROM unnest($3::bigint[], $4::bigint[]))
+RETURNING "id"
+""",
+    "sqlite": """
+UPDATE "webhook_delivery" SET "dispatch" = ?1, "next_attempt_at" = ?2
+WHERE "status" = 'PENDING' AND ("id", "dispatch") IN (
+    SELECT json_extract("value", '$[0]'), json_extract("value", '$[1]') FROM json_each(?3))
+RETURNING "id"
+""",
+}
+# A batch's outcomes ([id, status, failures, next attempt], as JSON), for the deliveries the
+# attempt still holds, in one statement.
+_RECORD = {
+    "postgres": """
+UPDATE "webhook_delivery" AS d
+SET "status" = o.status, "failures" = o.failures, "next_attempt_at" = o.retry_at,
+    "dispatch" = NULL
+FROM (
+    SELECT (value->>0)::bigint AS id, value->>1 AS status, (value->>2)::int AS failures,
+        (value->>3)::timestamptz AS retry_at
+    FROM jsonb_array_elements($2::jsonb)
+) AS o
+WHERE d."id" = o.id AND d."dispatch" = $1
+""",
+    "sqlite": """
+UPDATE "webhook_delivery"
+SET "status" = o.status, "failures" = o.failures, "next_attempt_at" = o.retry_at,
+    "dispatch" = NULL
+FROM (
+    SELECT json_extract("value", '$[0]') AS id, json_extract("value", '$[1]') AS status,
+        json_extract("value", '$[2]') AS failures, json_extract("value", '$[3]') AS retry_at
+    FROM json_each(?2)
+) AS o
+WHERE "webhook_delivery"."id" = o.id AND "webhook_delivery"."dispatch" = ?1
+""",
+}
 
 
 @dataclass(frozen=True)
@@ -74,33 +128,70 @@ def signing_keys(endpoint: WebhookEndpoint, at: datetime) -> list[str]:
     return keys
 
 
+@dataclass
+class Lane:
+    """An endpoint's deliveries waiting in this process, and its batches in flight."""
+
+    waiting: deque[WebhookDelivery] = field(default_factory=deque)
+    batches: int = 0
+    failing: bool = False  # its last batch had no success: one batch at a time
+
+
+@dataclass(frozen=True)
+class Sent:
+    delivery: WebhookDelivery
+    at: datetime
+    outcome: Outcome
+
+
 class Sender:
-    """A process's webhook sender: one HTTP client, its attempts in flight."""
+    """A process's webhook sender: one HTTP client, a lane per endpoint."""
 
     def __init__(self, run_query: PayloadQueryRunner) -> None:
         self.run_query = run_query
-        self.client = httpx.AsyncClient(
-            timeout=policy.TIMEOUT_SECONDS,
-            follow_redirects=False,
-            trust_env=False,  # no proxy from the environment: the checked address is the peer
-            limits=httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=100),
-        )
+        self.ssl_context = httpx.create_ssl_context()  # read once: the CA bundle is large
+        self.clients: OrderedDict[int, httpx.AsyncClient] = OrderedDict()  # by endpoint id
         self.total = asyncio.Semaphore(IN_FLIGHT)
-        self.per_endpoint: defaultdict[int, asyncio.Semaphore] = defaultdict(
-            lambda: asyncio.Semaphore(PER_ENDPOINT)
-        )
+        self.lanes: dict[int, Lane] = {}
+        self.bodies: OrderedDict[int, bytes] = OrderedDict()  # event id -> its plain body
         self.tasks: set[asyncio.Task[None]] = set()
 
-    async def submit(self, delivery_ids: Collection[int], dispatch: int) -> None:
-        """Start an attempt for each of these deliveries the job (`dispatch`) still holds,
-        and return: the attempts go on in this process's tasks."""
-        held = await WebhookDelivery.filter(
-            id__in=list(delivery_ids), dispatch=dispatch, status=WebhookDeliveryStatus.PENDING
-        ).select_related("endpoint", "event")
-        for delivery in held:
-            task = asyncio.create_task(self.attempt(delivery))
+    async def submit(self, dispatch: int, delivery_ids: Collection[int] | None = None) -> None:
+        """Queue the deliveries the job (`dispatch`) still holds (of `delivery_ids`, if given)
+        in their endpoints' lanes, and return: the attempts go on in this process's tasks."""
+        held = WebhookDelivery.filter(dispatch=dispatch, status=WebhookDeliveryStatus.PENDING)
+        if delivery_ids is not None:
+            held = held.filter(id__in=list(delivery_ids))
+        endpoint_ids = set()
+        for delivery in await held.select_related("endpoint", "event").order_by("id"):
+            endpoint_id: int = delivery.endpoint_id  # type: ignore[attr-defined]
+            self.lanes.setdefault(endpoint_id, Lane()).waiting.append(delivery)
+            endpoint_ids.add(endpoint_id)
+        for endpoint_id in endpoint_ids:
+            self._start_batches(endpoint_id)
+
+    def _start_batches(self, endpoint_id: int) -> None:
+        lane = self.lanes[endpoint_id]
+        limit = 1 if lane.failing else LANE_BATCHES
+        while lane.waiting and lane.batches < limit:
+            batch = [lane.waiting.popleft() for _ in range(min(BATCH, len(lane.waiting)))]
+            lane.batches += 1
+            task = asyncio.create_task(self._run_batch(endpoint_id, batch))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
+
+    async def _run_batch(self, endpoint_id: int, batch: list[WebhookDelivery]) -> None:
+        lane = self.lanes[endpoint_id]
+        try:
+            lane.failing = not await self.send_batch(batch)
+        except Exception:  # the leases run out and the sweep hands the deliveries on again
+            logger.exception("webhook deliveries %s: batch failed", [d.id for d in batch])
+        finally:
+            lane.batches -= 1
+            if lane.waiting:
+                self._start_batches(endpoint_id)
+            elif not lane.batches:
+                del self.lanes[endpoint_id]
 
     async def drain(self) -> None:
         """Wait for the attempts in flight (tests, shutdown)."""
@@ -108,24 +199,69 @@ class Sender:
             await asyncio.gather(*list(self.tasks), return_exceptions=True)
 
     async def close(self) -> None:
-        await self.client.aclose()
+        clients, self.clients = list(self.clients.values()), OrderedDict()
+        for client in clients:
+            await client.aclose()
 
-    async def attempt(self, delivery: WebhookDelivery) -> None:
-        endpoint: WebhookEndpoint = delivery.endpoint
-        async with self.per_endpoint[endpoint.id], self.total:
+    def client(self, endpoint_id: int) -> httpx.AsyncClient:
+        """The endpoint's HTTP client, made on first use; the clients of the endpoints least
+        recently sent to, with nothing waiting, are closed beyond CLIENTS_KEPT."""
+        client = self.clients.pop(endpoint_id, None)
+        if client is None:
+            client = httpx.AsyncClient(
+                transport=EndpointTransport(PER_ENDPOINT, self.ssl_context),
+                timeout=policy.TIMEOUT_SECONDS,
+                follow_redirects=False,
+                trust_env=False,  # no proxy from the environment: the checked address is the peer
+            )
+        self.clients[endpoint_id] = client
+        if len(self.clients) <= CLIENTS_KEPT:
+            return client
+        for idle in [key for key in self.clients if key not in self.lanes]:
+            if len(self.clients) <= CLIENTS_KEPT:
+                break
+            closing = asyncio.create_task(self.clients.pop(idle).aclose())
+            self.tasks.add(closing)
+            closing.add_done_callback(self.tasks.discard)
+        return client
+
+    async def send_batch(self, batch: list[WebhookDelivery]) -> bool:
+        """Claim, send and record one endpoint's batch; False when none of it succeeded."""
+        lease = _lease_token()
+        claimed = await claim(batch, lease)
+        if not claimed:
+            return True  # nothing sent: nothing learnt of the endpoint
+        sent = await asyncio.gather(*(self.attempt(delivery) for delivery in claimed))
+        done = [one for one in sent if one is not None]
+        await record(done, lease)
+        return any(one.outcome.succeeded for one in done)
+
+    async def attempt(self, delivery: WebhookDelivery) -> Sent | None:
+        """Build, sign and POST one claimed delivery; None if that failed before the POST
+        (its lease runs out and the sweep hands it on)."""
+        async with self.total:
             try:
-                await self._attempt(delivery, endpoint)
-            except Exception:  # the lease runs out and the sweep hands it on again
+                endpoint: WebhookEndpoint = delivery.endpoint
+                body = await self.body(delivery.event, endpoint)
+                at = now()
+                headers = {
+                    "content-type": "application/json",
+                    "user-agent": USER_AGENT,
+                    "webhook-id": delivery.message_id,
+                    "webhook-timestamp": str(int(at.timestamp())),
+                    "webhook-signature": signing.signature_header(
+                        signing_keys(endpoint, at), delivery.message_id, at, body
+                    ),
+                }
+                client = self.client(endpoint.id)
+                return Sent(delivery, at, await self.post(client, endpoint.url, body, headers))
+            except Exception:
                 logger.exception("webhook delivery %s: attempt failed", delivery.id)
+                return None
 
-    async def _attempt(self, delivery: WebhookDelivery, endpoint: WebhookEndpoint) -> None:
-        ours = WebhookDelivery.filter(
-            id=delivery.id, dispatch=delivery.dispatch, status=WebhookDeliveryStatus.PENDING
-        )
-        if not await ours.update(next_attempt_at=now() + policy.ATTEMPT_LEASE):
-            return  # redelivered, swept to another job, or done meanwhile
-        event: FeedEvent = delivery.event
-        data = event.data
+    async def body(self, event: FeedEvent, endpoint: WebhookEndpoint) -> bytes:
+        """The body for this endpoint: its payloadQuery's result at delivery time, or the
+        event's data (built once per event, for every endpoint and retry in this process)."""
         resource = Resource(event.resource_type)
         if endpoint.payload_query and resource in endpoints.QUERYABLE:
             scopes = frozenset(filter(None, endpoint.query_scopes.split(",")))
@@ -136,21 +272,17 @@ class Sender:
                 event.resource_key,
                 endpoint.payload_query,
             )
-        body = body_of(event, data)
-        at = now()
-        headers = {
-            "content-type": "application/json",
-            "user-agent": USER_AGENT,
-            "webhook-id": delivery.message_id,
-            "webhook-timestamp": str(int(at.timestamp())),
-            "webhook-signature": signing.signature_header(
-                signing_keys(endpoint, at), delivery.message_id, at, body
-            ),
-        }
-        outcome = await self.post(endpoint.url, body, headers)
-        await record(delivery, endpoint, at, outcome)
+            return body_of(event, data)
+        body = self.bodies.get(event.id)
+        if body is None:
+            body = self.bodies[event.id] = body_of(event, event.data)
+            if len(self.bodies) > BODIES_KEPT:
+                self.bodies.popitem(last=False)
+        return body
 
-    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Outcome:
+    async def post(
+        self, client: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str]
+    ) -> Outcome:
         """POST to the URL's checked address, the name kept for Host and TLS (SNI and the
         certificate's check); redirects are not followed, at most EXCERPT_BYTES are read."""
         started = time.monotonic()
@@ -164,7 +296,7 @@ class Sender:
             port = parsed.port or (443 if parsed.scheme == "https" else 80)
             address = (await addresses.resolve(parsed.host, port, allow_private))[0]
             extensions = {"sni_hostname": parsed.host} if parsed.scheme == "https" else {}
-            async with self.client.stream(
+            async with client.stream(
                 "POST",
                 parsed.copy_with(host=address),
                 content=body,
@@ -185,54 +317,82 @@ class Sender:
             return outcome(None, reason[: policy.EXCERPT_BYTES])
 
 
-async def record(
-    delivery: WebhookDelivery, endpoint: WebhookEndpoint, at: datetime, outcome: Outcome
-) -> None:
-    """Log the attempt and decide what follows: done, the next retry, FAILED, or the
-    endpoint disabled (410 Gone; failing for `disable_after`)."""
+async def claim(batch: list[WebhookDelivery], lease: int) -> list[WebhookDelivery]:
+    """Of `batch`, the deliveries still held by the jobs that queued them, now held by this
+    attempt (`lease`) until ATTEMPT_LEASE is over: one statement."""
+    db = connections.get("default")
+    dialect = db.capabilities.dialect
+    if dialect == "postgres":
+        held: Any = [[d.id for d in batch], [d.dispatch for d in batch]]
+    else:
+        held = [json.dumps([[d.id, d.dispatch] for d in batch])]
+    until = now() + policy.ATTEMPT_LEASE
+    rows = await db.execute_query_dict(_CLAIM[dialect], [lease, until, *held])
+    claimed = {row["id"]: None for row in rows}
+    # a delivery queued twice (its job ran again before it was claimed) is sent once
+    return [delivery for delivery in batch if claimed.pop(delivery.id, False) is None]
+
+
+async def record(sent: list[Sent], lease: int) -> None:
+    """Log a batch's attempts (one endpoint's) and decide what follows for each: done, the
+    next retry, FAILED; then for the endpoint: disabled (410 Gone; failing for
+    `disable_after`), failing since, or not failing. One transaction; a delivery handed on
+    meanwhile (its lease gone: redelivered, or swept) keeps what came after."""
+    if not sent:
+        return
     rules = policy.current()
-    ours = WebhookDelivery.filter(id=delivery.id, dispatch=delivery.dispatch)
-    async with in_transaction():
-        await WebhookAttempt.create(
-            delivery_id=delivery.id,
-            at=at,
-            response_status=outcome.status,
-            duration_ms=outcome.duration_ms,
-            response_excerpt=outcome.excerpt,
+    at = now()
+    outcomes = []
+    for one in sent:
+        status, failures, retry_at = WebhookDeliveryStatus.SUCCEEDED, one.delivery.failures, None
+        if not one.outcome.succeeded:
+            failures += 1
+            delay = rules.retry_delay(failures)
+            if delay is None:
+                status = WebhookDeliveryStatus.FAILED
+            else:
+                status, retry_at = WebhookDeliveryStatus.PENDING, (at + delay).isoformat(" ")
+        outcomes.append([one.delivery.id, status.value, failures, retry_at])
+    endpoint: WebhookEndpoint = sent[-1].delivery.endpoint
+    async with in_transaction() as db:
+        await WebhookAttempt.bulk_create(
+            [
+                WebhookAttempt(
+                    delivery_id=one.delivery.id,
+                    at=one.at,
+                    response_status=one.outcome.status,
+                    duration_ms=one.outcome.duration_ms,
+                    response_excerpt=one.outcome.excerpt,
+                )
+                for one in sent
+            ]
         )
-        if outcome.succeeded:
-            await ours.update(
-                status=WebhookDeliveryStatus.SUCCEEDED, next_attempt_at=None, dispatch=None
+        await db.execute_query(_RECORD[db.capabilities.dialect], [lease, json.dumps(outcomes)])
+        if any(one.outcome.status == GONE for one in sent):
+            await endpoints.disable_endpoint(
+                endpoint.id, f"the endpoint answered {GONE} Gone", None
             )
+        elif any(one.outcome.succeeded for one in sent):
             # read now, not from the endpoint loaded with the job: a failure may have set it
             await WebhookEndpoint.filter(id=endpoint.id, failing_since__isnull=False).update(
                 failing_since=None
             )
-            return
-        failures = delivery.failures + 1
-        delay = rules.retry_delay(failures)
-        if delay is None:
-            await ours.update(
-                status=WebhookDeliveryStatus.FAILED,
-                failures=failures,
-                next_attempt_at=None,
-                dispatch=None,
-            )
         else:
-            await ours.update(failures=failures, next_attempt_at=now() + delay, dispatch=None)
-        if outcome.status == GONE:
-            await endpoints.disable_endpoint(
-                endpoint.id, f"the endpoint answered {GONE} Gone", None
+            first = min(one.at for one in sent)
+            await WebhookEndpoint.filter(id=endpoint.id, failing_since__isnull=True).update(
+                failing_since=first
             )
-            return
-        await WebhookEndpoint.filter(id=endpoint.id, failing_since__isnull=True).update(
-            failing_since=at
-        )
-        failing_since = endpoint.failing_since or at
-        if at - failing_since >= rules.disable_after:
-            await endpoints.disable_endpoint(
-                endpoint.id, f"failing for {_days(rules.disable_after)} without a success", None
-            )
+            failing_since = endpoint.failing_since or first
+            if max(one.at for one in sent) - failing_since >= rules.disable_after:
+                await endpoints.disable_endpoint(
+                    endpoint.id,
+                    f"failing for {_days(rules.disable_after)} without a success",
+                    None,
+                )
+
+
+def _lease_token() -> int:
+    return secrets.randbits(62)
 
 
 def _days(span: Any) -> str:

@@ -2,7 +2,9 @@
 
 A delivery is created in its event's transaction (so it exists exactly when the event does)
 together with the job that sends it (the outbox), and carries the `dispatch` token of that
-job: only the job holding a delivery's current token may send it. When its `next_attempt_at`
+job: only the job holding a delivery's current token may send it. All the events of one
+transaction share one token and one job (the job reads its deliveries by token): a job per
+delivery cost a Redis hand-off and an outbox row each. When its `next_attempt_at`
 passes while it is still PENDING -- the retry is due, or the job holding it never reported
 (worker killed, Redis down) -- the sweep (`dispatch_due`, run by every process's relay) gives
 it a new token and a new job; the old job, if it ever runs, finds its token gone and does
@@ -11,10 +13,13 @@ nothing. So a delivery is never lost, and at most one job at a time sends it.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Collection
+from weakref import WeakKeyDictionary
 
 from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
 from tortoise.timezone import now
 from tortoise.transactions import in_transaction
 
@@ -50,6 +55,25 @@ WHERE "organization_id" = ?1 AND "status" = 'ENABLED'
 RETURNING "id"
 """,
 }
+# The sweep's hand-off: the due deliveries among the candidates it read get its token, in one
+# statement. A delivery another process took meanwhile is no longer due (its next_attempt_at
+# moved on), so it is not taken twice.
+_TAKE_DUE = {
+    "postgres": """
+UPDATE "webhook_delivery" SET "dispatch" = $1, "next_attempt_at" = $2
+WHERE "id" = ANY($3::bigint[]) AND "status" = 'PENDING' AND "next_attempt_at" <= $4
+RETURNING "id"
+""",
+    "sqlite": """
+UPDATE "webhook_delivery" SET "dispatch" = ?1, "next_attempt_at" = ?2
+WHERE "id" IN (SELECT "value" FROM json_each(?3)) AND "status" = 'PENDING'
+    AND "next_attempt_at" <= ?4
+RETURNING "id"
+""",
+}
+
+# The token of each open transaction that wrote deliveries (and their job) already.
+_transaction_tokens: WeakKeyDictionary[BaseDBAsyncClient, int] = WeakKeyDictionary()
 
 
 def subscription_key(event_types: str) -> str:
@@ -63,10 +87,14 @@ def _token() -> int:
 
 async def fan_out(event: FeedEvent) -> None:
     """In the event's transaction: a delivery for each of the organization's enabled endpoints
-    subscribed to the event's type, and one job for them all."""
+    subscribed to the event's type, sent by the transaction's one job (enqueued with its
+    first deliveries). A savepoint is a transaction of its own here: rolled back, it takes
+    its job with its deliveries. Outside a transaction each event has its own job."""
     db = connections.get("default")
+    transactional = isinstance(db, TransactionalDBClient)
+    shared = _transaction_tokens.get(db) if transactional else None
     at = now()
-    token = _token()
+    token = shared if shared is not None else _token()
     rows = await db.execute_query_dict(
         _FAN_OUT[db.capabilities.dialect],
         [
@@ -78,10 +106,10 @@ async def fan_out(event: FeedEvent) -> None:
             subscription_key(event.type),
         ],
     )
-    if rows:
-        await jobs.enqueue(
-            jobs.DELIVER_WEBHOOKS, delivery_ids=[row["id"] for row in rows], dispatch=token
-        )
+    if rows and shared is None:
+        await jobs.enqueue(jobs.DELIVER_WEBHOOKS, dispatch=token)
+        if transactional:
+            _transaction_tokens[db] = token
 
 
 async def deliver(organization_id: int, endpoint_id: int, event: FeedEvent) -> WebhookDelivery:
@@ -115,18 +143,17 @@ async def dispatch_due(limit: int = 1000) -> int:
     at once never both hand on the same one."""
     at = now()
     due = WebhookDelivery.filter(status=WebhookDeliveryStatus.PENDING, next_attempt_at__lte=at)
-    candidates = await due.order_by("next_attempt_at").limit(limit).values_list("id", "dispatch")
+    candidates = await due.order_by("next_attempt_at").limit(limit).values_list("id", flat=True)
     if not candidates:
         return 0
     token = _token()
-    taken = []
-    async with in_transaction():
-        for delivery_id, previous in candidates:
-            held = {"dispatch": previous} if previous is not None else {"dispatch__isnull": True}
-            if await due.filter(id=delivery_id, **held).update(
-                dispatch=token, next_attempt_at=at + DISPATCH_DEADLINE
-            ):
-                taken.append(delivery_id)
+    async with in_transaction() as db:
+        dialect = db.capabilities.dialect
+        ids = list(candidates) if dialect == "postgres" else json.dumps(candidates)
+        rows = await db.execute_query_dict(
+            _TAKE_DUE[dialect], [token, at + DISPATCH_DEADLINE, ids, at]
+        )
+        taken = sorted(row["id"] for row in rows)
         for start in range(0, len(taken), SWEEP_BATCH):
             await jobs.enqueue(
                 jobs.DELIVER_WEBHOOKS,

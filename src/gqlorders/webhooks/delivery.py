@@ -164,7 +164,7 @@ class Sender:
             held = held.filter(id__in=list(delivery_ids))
         endpoint_ids = set()
         for delivery in await held.select_related("endpoint", "event").order_by("id"):
-            endpoint_id: int = delivery.endpoint_id  # type: ignore[attr-defined]
+            endpoint_id = delivery.endpoint_id
             self.lanes.setdefault(endpoint_id, Lane()).waiting.append(delivery)
             endpoint_ids.add(endpoint_id)
         for endpoint_id in endpoint_ids:

@@ -174,12 +174,13 @@ class GraphQLApp(GraphQL):
         return UNSET  # a `connection_ack` without payload
 
     def decode_json(self, data: str | bytes) -> object:
-        """Strict JSON: invalid UTF-8 or absurd nesting is the client's error (400)."""
+        """Strict JSON: invalid UTF-8 or absurd nesting is invalid JSON too, which strawberry
+        answers as the client's error (an HTTP 400; 4400 closes a WebSocket)."""
         try:
             text = data.decode("utf-8") if isinstance(data, bytes) else data
             return json.loads(text)
-        except (UnicodeDecodeError, RecursionError, json.JSONDecodeError) as error:
-            raise HTTPException(400, "Unable to parse request body as JSON") from error
+        except (UnicodeDecodeError, RecursionError) as error:
+            raise json.JSONDecodeError(str(error), "", 0) from error
 
     async def parse_http_body(self, request: Any) -> Any:
         if request.method != "GET" and "json" in (request.content_type or ""):

@@ -209,3 +209,32 @@ async def test_an_expired_or_foreign_cursor_is_refused(url: str, org: Organizati
         answer = await client.next()
 
     assert [e["extensions"]["code"] for e in answer["errors"]] == ["BAD_USER_INPUT"]
+
+
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [
+        ("{not json", "WebSocket message must be valid JSON"),
+        (
+            '{"type": "connection_init", "payload": {"a": [[[',
+            "WebSocket message must be valid JSON",
+        ),
+        ("[" * 100_000 + "]" * 100_000, "WebSocket message must be valid JSON"),
+        (b"\xff\xfe", "WebSocket message type must be text"),
+        ('["connection_init"]', "a message must be a JSON object with a type"),
+        ('"ping"', "a message must be a JSON object with a type"),
+        ('{"type": "subscribe", "id": "1", "payload": "query"}', "Failed to parse message"),
+        ('{"type": "subscribe", "id": "1", "payload": {"query": 5}}', "Failed to parse message"),
+        (
+            '{"type": "subscribe", "id": "1", "payload": {"query": "{ a }", "variables": [1]}}',
+            "Failed to parse message",
+        ),
+    ],
+)
+async def test_a_message_that_is_not_protocol_json_closes_with_4400(
+    url: str, org: Organization, message: str | bytes, reason: str
+) -> None:
+    async with live_client(url, org.api.token) as client:
+        await client.socket.send(message)
+
+        assert await client.closed() == (4400, reason)

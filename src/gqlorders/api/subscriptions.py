@@ -20,6 +20,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage,
+    Message,
     PongMessage,
     SubscribeMessage,
 )
@@ -100,6 +101,15 @@ async def accept_connection(context: Context, counts: ConnectionCounts) -> None:
     context.fresh_loaders()
 
 
+def _is_subscribe_payload(payload: object) -> bool:
+    return (
+        isinstance(payload, dict)
+        and isinstance(payload.get("query"), str)
+        and isinstance(payload.get("variables") or {}, dict)
+        and isinstance(payload.get("operationName") or "", str)
+    )
+
+
 class LiveConnection(BaseGraphQLTransportWSHandler[Context, None]):
     """Strawberry's graphql-transport-ws handler, with our limits, pings and token checks."""
 
@@ -114,6 +124,17 @@ class LiveConnection(BaseGraphQLTransportWSHandler[Context, None]):
         self.pong_due = False
         self.closing: asyncio.Task[None] | None = None
         self.context.close_connection = self.close
+
+    async def handle_message(self, message: Message) -> None:
+        """Strawberry's, with a message that is JSON but no protocol message (not an object, a
+        payload of the wrong type) closed with 4400 like any other bad message, not 1011."""
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            await self.handle_invalid_message("a message must be a JSON object with a type")
+            return
+        if message["type"] == "subscribe" and not _is_subscribe_payload(message.get("payload")):
+            await self.handle_invalid_message("Failed to parse message")
+            return
+        await super().handle_message(message)
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         try:

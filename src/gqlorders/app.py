@@ -97,7 +97,9 @@ class GraphQLApp(GraphQL):
         )
         self.settings = settings
         self.live_settings = settings.live
-        self.connection_counts = ConnectionCounts(settings.live.max_connections)
+        self.connection_counts = ConnectionCounts(
+            settings.live.max_connections, settings.live.max_process_connections
+        )
         self.live: live.LiveFeed | None = None  # while the app runs (its lifespan)
         self.persisted_queries = persisted_queries.build_store(settings.redis_url)
 

@@ -26,6 +26,9 @@ class Live:
 
     max_subscriptions: int = 20  # per connection
     max_connections: int = 100  # per organization, in each server process
+    # Open sockets of a server process, authenticated or not (each needs a file descriptor:
+    # `ulimit -n` must be above it) -- twice the 1,000 subscribers bench/live.py measures.
+    max_process_connections: int = 2000
     max_queued: int = 1000  # events waiting for one subscription before it is dropped
     keepalive: timedelta = timedelta(seconds=15)  # between pings; no pong by the next: closed
     token_recheck: timedelta = timedelta(seconds=10)  # a revoked token's sockets close by then
@@ -86,6 +89,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         live=Live(
             max_subscriptions=int(env.get("LIVE_MAX_SUBSCRIPTIONS") or Live.max_subscriptions),
             max_connections=int(env.get("LIVE_MAX_CONNECTIONS") or Live.max_connections),
+            max_process_connections=int(
+                env.get("LIVE_MAX_PROCESS_CONNECTIONS") or Live.max_process_connections
+            ),
             max_queued=int(env.get("LIVE_MAX_QUEUED") or Live.max_queued),
             keepalive=parse_duration(env.get("LIVE_KEEPALIVE") or "15s", "LIVE_KEEPALIVE"),
             token_recheck=parse_duration(

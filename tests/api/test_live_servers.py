@@ -169,6 +169,25 @@ async def test_shutdown_closes_every_socket_with_1012(fresh_env: dict[str, str])
         assert "Application shutdown complete." in server.log.read_text()
 
 
+async def test_a_connection_over_the_process_limit_is_closed_with_1013(
+    fresh_env: dict[str, str],
+) -> None:
+    """Every open socket counts, authenticated or not; the one over LIVE_MAX_PROCESS_CONNECTIONS
+    is told to try again later (graphql-ws clients reconnect after 1013, with backoff)."""
+    with live_server({**fresh_env, "LIVE_MAX_PROCESS_CONNECTIONS": "2"}) as server:
+        ws = server.base.replace("http://", "ws://") + "/graphql"
+        async with live_client(ws, server.token), live_client(ws) as second:
+            async with live_client(ws) as third:
+                assert await third.closed() == (
+                    1013,
+                    "this server process has 2 connections open: try again later",
+                )
+            assert await second.init(server.token) == {"type": "connection_ack"}
+        await asyncio.sleep(0.5)  # the server sees both close
+        async with live_client(ws, server.token) as again:  # room again
+            await again.subscribe(EVENTS)
+
+
 @postgres_only("several server processes need PostgreSQL")
 async def test_an_event_committed_through_one_server_process_reaches_another(
     fresh_env: dict[str, str], tmp_path: Path

@@ -41,6 +41,7 @@ from gqlorders.tenancy import Principal, Scope, authenticate
 
 # Close codes (graphql-transport-ws's own are 44xx: 4400 bad message, 4401 subscribe before
 # connection_init, 4408 no connection_init in time, 4409 a subscription id in use).
+CLOSE_TRY_AGAIN_LATER = 1013  # LIVE_MAX_PROCESS_CONNECTIONS: RFC 6455's "overloaded, retry"
 CLOSE_FORBIDDEN = 4403  # a missing, unknown or revoked token
 CLOSE_NO_PONG = 4408  # the client did not answer the last ping
 CLOSE_TOO_MANY_SUBSCRIPTIONS = 4413  # LIVE_MAX_SUBSCRIPTIONS on one connection
@@ -69,11 +70,23 @@ def connection_token(context: Context) -> str | None:
 
 
 class ConnectionCounts:
-    """Open connections by organization, in this process."""
+    """Open connections in this process: all of them, and by organization."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, process_limit: int) -> None:
         self.limit = limit
+        self.process_limit = process_limit
+        self.in_process = 0
         self.open: Counter[int] = Counter()
+
+    def enter(self) -> bool:
+        """A socket was accepted: False when the process has as many as it may hold."""
+        if self.in_process >= self.process_limit:
+            return False
+        self.in_process += 1
+        return True
+
+    def leave(self) -> None:
+        self.in_process -= 1
 
     def take(self, organization_id: int) -> None:
         if self.open[organization_id] >= self.limit:
@@ -124,6 +137,20 @@ class LiveConnection(BaseGraphQLTransportWSHandler[Context, None]):
         self.pong_due = False
         self.closing: asyncio.Task[None] | None = None
         self.context.close_connection = self.close
+
+    async def handle(self) -> None:
+        """Refuse a socket over LIVE_MAX_PROCESS_CONNECTIONS at once, with 1013 (try again
+        later): graphql-ws clients reconnect after it with backoff, where 4429 (its "too many
+        initialisation requests") is fatal to them."""
+        counts: ConnectionCounts = self.view.connection_counts
+        if not counts.enter():
+            reason = f"this server process has {counts.process_limit} connections open"
+            await self.websocket.close(CLOSE_TRY_AGAIN_LATER, f"{reason}: try again later")
+            return
+        try:
+            await super().handle()
+        finally:
+            counts.leave()
 
     async def handle_message(self, message: Message) -> None:
         """Strawberry's, with a message that is JSON but no protocol message (not an object, a

@@ -4,15 +4,17 @@ A wake-up carries no event: a woken reader reads the feed from its last position
 repeated wake-up costs a read or some latency, never an event (feed.py stays the source).
 
 On PostgreSQL the database delivers them, to every process that listens, whatever process
-wrote (a server, an arq worker recalculating stock, `gqlorders import`): `publish` runs
-`pg_notify` inside the event's own transaction, which PostgreSQL delivers at commit -- never
-for a rolled back change, never before the change is visible. That announcement asks for
-positions; the sequencer run that gives them notifies each organization concerned as *it*
-commits, and that is what wakes the readers. Redis pub/sub (when REDIS_URL is set) would need
+wrote (a server, an arq worker recalculating stock, `gqlorders import`): a trigger on the
+feed's INSERT (migration 0018_feed_notify) notifies inside the event's own transaction, which
+PostgreSQL delivers at commit -- never for a rolled back change, never before the change is
+visible, and no statement of the app's. That announcement asks for positions; the sequencer
+run that gives them notifies each organization concerned as *it* commits, and that is what
+wakes the readers. Redis pub/sub (when REDIS_URL is set) would need
 a publish after each commit from every writer, lost if the process dies in between, and an
 installation without Redis would need this anyway: one mechanism, no extra service.
-On SQLite (one process) the wake-up is in-process: `publish` wakes the readers at once, and
-their read waits for the single connection the writing transaction holds until it ends.
+On SQLite (one process) the wake-up is in-process: `publish` wakes the readers at once (through
+`announce`), and their read waits for the single connection the writing transaction holds
+until it ends.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from tortoise import connections
 logger = logging.getLogger("gqlorders.events")
 
 CHANNEL = "gqlorders_feed"
-POSITIONS_WANTED = "*"  # `publish`'s payload; the sequencer's are organization ids
+POSITIONS_WANTED = "*"  # the INSERT trigger's payload; the sequencer's are organization ids
 RECONNECT_AFTER = 1.0  # seconds, after the listening connection is lost
 
 Wake = Callable[[int], None]
@@ -42,15 +44,11 @@ def wake_in_process(wake: Wake | None) -> None:
     _wake_in_process = wake
 
 
-async def announce(organization_id: int) -> None:
-    """Called by `publish`, inside the event's transaction."""
-    connection = connections.get("default")
-    if connection.capabilities.dialect == "sqlite":
-        if _wake_in_process is not None:
-            _wake_in_process(organization_id)
-        return
-    # One notification per transaction: PostgreSQL folds identical ones together.
-    await connection.execute_query("SELECT pg_notify($1, $2)", [CHANNEL, POSITIONS_WANTED])
+def announce(organization_id: int) -> None:
+    """Called by `publish`, inside the event's transaction: wakes the readers on SQLite (on
+    PostgreSQL the feed's INSERT trigger does, at commit)."""
+    if _wake_in_process is not None and connections.get("default").capabilities.dialect == "sqlite":
+        _wake_in_process(organization_id)
 
 
 async def listen_forever(

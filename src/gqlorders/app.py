@@ -307,7 +307,7 @@ def create_app(
                     logging.getLogger("gqlorders.app").exception("requeueing e-mails failed")
             graphql.live = await stack.enter_async_context(
                 live.running(
-                    settings.database_url,
+                    settings.live.listen_url or settings.database_url,
                     is_sqlite=settings.is_sqlite,
                     max_queued=settings.live.max_queued,
                 )

@@ -32,6 +32,9 @@ class Live:
     max_queued: int = 1000  # events waiting for one subscription before it is dropped
     keepalive: timedelta = timedelta(seconds=15)  # between pings; no pong by the next: closed
     token_recheck: timedelta = timedelta(seconds=10)  # a revoked token's sockets close by then
+    # The LISTEN connection's PostgreSQL (None: DATABASE_URL's): set it when DATABASE_URL goes
+    # through a pooler in transaction mode (PgBouncer), where LISTEN does not work.
+    listen_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             token_recheck=parse_duration(
                 env.get("LIVE_TOKEN_RECHECK") or "10s", "LIVE_TOKEN_RECHECK"
             ),
+            listen_url=env.get("LIVE_LISTEN_URL") or None,
         ),
     )
 

@@ -36,7 +36,7 @@ from gqlorders.config import Live
 from gqlorders.errors import DomainError
 from gqlorders.events import EventFilter as DomainEventFilter
 from gqlorders.events import FeedEntry, Resource
-from gqlorders.events.live import LiveFeedStopped, SlowConsumer
+from gqlorders.events.live import LiveFeedStopped, LiveUnavailable, SlowConsumer
 from gqlorders.tenancy import Principal, Scope, authenticate
 
 # Close codes (graphql-transport-ws's own are 44xx: 4400 bad message, 4401 subscribe before
@@ -247,6 +247,12 @@ async def _entries(
         raise query_error(error) from None
     except (SlowConsumer, LiveFeedStopped):
         return
+    except LiveUnavailable:
+        raise graphql_error(
+            "UNAVAILABLE",
+            "live updates are unavailable right now: subscribe again later (with `after`, to"
+            " miss nothing)",
+        ) from None
 
 
 @strawberry.type

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import Callable
 
 import asyncpg
@@ -31,7 +32,9 @@ logger = logging.getLogger("gqlorders.events")
 
 CHANNEL = "gqlorders_feed"
 POSITIONS_WANTED = "*"  # the INSERT trigger's payload; the sequencer's are organization ids
-RECONNECT_AFTER = 1.0  # seconds, after the listening connection is lost
+CONNECT_TIMEOUT = 5.0  # seconds: subscribers wait for the first try at most this long
+RETRY_FIRST = 0.5  # seconds before the second try; doubling after each failure...
+RETRY_MAX = 30.0  # ...up to this
 
 Wake = Callable[[int], None]
 
@@ -51,15 +54,25 @@ def announce(organization_id: int) -> None:
         _wake_in_process(organization_id)
 
 
+def retry_delay(failures: int) -> float:
+    """Seconds before the next try after `failures` failed ones in a row: doubling from
+    RETRY_FIRST up to RETRY_MAX, less up to a fifth at random, so that the server processes of
+    an installation do not all knock at once when PostgreSQL comes back."""
+    return min(RETRY_MAX, RETRY_FIRST * 2 ** (failures - 1)) * random.uniform(0.8, 1.0)
+
+
 async def listen_forever(
     database_url: str,
     positions_wanted: Callable[[], None],
     wake: Wake,
     wake_all: Callable[[], None],
+    listening: Callable[[bool], None],
 ) -> None:
     """Hold this process's one LISTEN connection (not the pool's: the pool resets sessions),
-    calling `positions_wanted` for `publish`'s announcements and `wake(organization)` for the
-    sequencer's. After a reconnection `wake_all`: notifications may have been missed."""
+    calling `positions_wanted` for the INSERT trigger's announcements and `wake(organization)`
+    for the sequencer's. `listening(True)` once it listens (after a reconnection, `wake_all`
+    too: notifications may have been missed); `listening(False)` when a try fails, after which
+    it tries again with backoff. A lost connection is reconnected at once."""
 
     def received(_connection: object, _pid: int, _channel: str, payload: str) -> None:
         if payload == POSITIONS_WANTED:
@@ -67,17 +80,31 @@ async def listen_forever(
         elif payload.isdigit():
             wake(int(payload))
 
+    failures = 0
     while True:
+        connection: asyncpg.Connection | None = None
         try:
-            connection = await asyncpg.connect(database_url)
-        except (OSError, asyncpg.PostgresError):
-            logger.warning("cannot listen for feed notifications; retrying", exc_info=True)
-            await asyncio.sleep(RECONNECT_AFTER)
+            connection = await asyncpg.connect(database_url, timeout=CONNECT_TIMEOUT)
+            await connection.add_listener(CHANNEL, received)
+        except Exception as error:  # unreachable, refused, a bad URL: the same to subscribers
+            if connection is not None:
+                connection.terminate()
+            failures += 1
+            delay = retry_delay(failures)
+            logger.warning(
+                "cannot listen for feed notifications (%s: %s); next try in %.1f s",
+                type(error).__name__,
+                error,
+                delay,
+            )
+            listening(False)
+            await asyncio.sleep(delay)
             continue
+        failures = 0
         lost = asyncio.Event()
         connection.add_termination_listener(lambda _connection, lost=lost: lost.set())
         try:
-            await connection.add_listener(CHANNEL, received)
+            listening(True)
             wake_all()
             positions_wanted()
             await lost.wait()
@@ -85,4 +112,3 @@ async def listen_forever(
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.shield(connection.close(timeout=2))
-        await asyncio.sleep(RECONNECT_AFTER)

@@ -36,8 +36,14 @@ from gqlorders import documents, events, jobs
 from gqlorders.api import idempotency, persisted_queries
 from gqlorders.api.context import Context, bearer_token, context_for
 from gqlorders.api.ids import encode_id, parse_id
+from gqlorders.api.live_streams import SharedStreams
 from gqlorders.api.schema import build_schema
-from gqlorders.api.subscriptions import ConnectionCounts, LiveConnection, accept_connection
+from gqlorders.api.subscriptions import (
+    ConnectionCounts,
+    LiveConnection,
+    TokenChecks,
+    accept_connection,
+)
 from gqlorders.config import Settings, load_settings
 from gqlorders.database import connected
 from gqlorders.emails import requeue_waiting
@@ -101,6 +107,8 @@ class GraphQLApp(GraphQL):
             settings.live.max_connections, settings.live.max_process_connections
         )
         self.live: live.LiveFeed | None = None  # while the app runs (its lifespan)
+        self.token_checks = TokenChecks(settings.live.token_recheck.total_seconds())
+        self.live_streams = SharedStreams(self.schema, self.encode_json, lambda: self.live)  # type: ignore[arg-type]
         self.persisted_queries = persisted_queries.build_store(settings.redis_url)
 
     async def run(  # type: ignore[override]

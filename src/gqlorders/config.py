@@ -35,6 +35,10 @@ class Live:
     # The LISTEN connection's PostgreSQL (None: DATABASE_URL's): set it when DATABASE_URL goes
     # through a pooler in transaction mode (PgBouncer), where LISTEN does not work.
     listen_url: str | None = None
+    # WebSocket per-message deflate: off, as its zlib state (~50 KiB a socket) and the CPU to
+    # compress each message once per socket cost more than it saves on messages of a few
+    # hundred bytes (bench/README.md "live").
+    per_message_deflate: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
                 env.get("LIVE_TOKEN_RECHECK") or "10s", "LIVE_TOKEN_RECHECK"
             ),
             listen_url=env.get("LIVE_LISTEN_URL") or None,
+            per_message_deflate=env.get("LIVE_PER_MESSAGE_DEFLATE", "") in {"1", "true", "yes"},
         ),
     )
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import Counter
+import time
+from collections import Counter, deque
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import strawberry
+from graphql import GraphQLError, OperationType, get_operation_ast, parse
+from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
@@ -30,6 +33,7 @@ from gqlorders import models
 from gqlorders.api.context import Context, bearer_token, require
 from gqlorders.api.errors import graphql_error, query_error
 from gqlorders.api.ids import decode_id
+from gqlorders.api.live_streams import Member
 from gqlorders.api.types.events import EventEdge, EventFilter
 from gqlorders.api.types.sales_orders import SalesOrder
 from gqlorders.config import Live
@@ -102,6 +106,33 @@ class ConnectionCounts:
             del self.open[organization_id]
 
 
+class TokenChecks:
+    """This process's recent token rechecks, shared by its connections: a thousand sockets of
+    one token cost one query per LIVE_TOKEN_RECHECK, not a thousand. A result is reused for
+    a fifth of the recheck interval, so a revoked token's sockets still close within 1.2 of
+    it (12 s by default)."""
+
+    def __init__(self, recheck: float) -> None:
+        self.reuse_for = recheck / 5
+        self.checks: dict[str, tuple[float, asyncio.Task[bool]]] = {}
+
+    async def valid(self, token: str) -> bool:
+        now = time.monotonic()
+        check = self.checks.get(token)
+        if check is None or now - check[0] >= self.reuse_for:
+            self._forget_older_than(now - self.reuse_for)
+            check = self.checks[token] = (now, asyncio.create_task(self._check(token)))
+        return await asyncio.shield(check[1])
+
+    @staticmethod
+    async def _check(token: str) -> bool:
+        return await authenticate(token) is not None
+
+    def _forget_older_than(self, moment: float) -> None:
+        for token in [token for token, (at, _) in self.checks.items() if at < moment]:
+            del self.checks[token]
+
+
 async def accept_connection(context: Context, counts: ConnectionCounts) -> None:
     """`connection_init`: authenticate (else 4403), then count the connection (else 4503)."""
     token = connection_token(context)
@@ -137,6 +168,8 @@ class LiveConnection(BaseGraphQLTransportWSHandler[Context, None]):
         self.pong_due = False
         self.closing: asyncio.Task[None] | None = None
         self.context.close_connection = self.close
+        self.outbox: deque[str] = deque()  # shared streams' messages, waiting for the socket
+        self.writer: asyncio.Task[None] | None = None  # only while the outbox is not empty
 
     async def handle(self) -> None:
         """Refuse a socket over LIVE_MAX_PROCESS_CONNECTIONS at once, with 1013 (try again
@@ -174,11 +207,72 @@ class LiveConnection(BaseGraphQLTransportWSHandler[Context, None]):
             self.watch = asyncio.create_task(self.keep_watch())
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        """A subscription joins the shared stream of its answers (api/live_streams.py); the
+        rest (queries, mutations, a document that does not parse) runs as strawberry runs it."""
         if self.connection_acknowledged and len(self.operations) >= self.settings.max_subscriptions:
             reason = f"at most {self.settings.max_subscriptions} subscriptions on one connection"
             await self.websocket.close(CLOSE_TOO_MANY_SUBSCRIPTIONS, reason)
             return
-        await super().handle_subscribe(message)
+        payload = message["payload"]
+        query, operation = payload["query"], payload.get("operationName")
+        principal = self.context.principal
+        if (
+            not self.connection_acknowledged
+            or message["id"] in self.operations
+            or principal is None
+            or not self.is_subscription(query, operation)
+        ):
+            await super().handle_subscribe(message)
+            return
+        member = Member(self, message["id"])
+        self.operations[message["id"]] = member  # type: ignore[assignment]
+        self.view.live_streams.join(member, principal, query, payload.get("variables"), operation)
+
+    def is_subscription(self, query: str, operation: str | None) -> bool:
+        """Whether the document parses and the operation to run is a subscription."""
+        try:
+            document = parse(query, max_tokens=self.view.settings.limits.max_tokens)
+        except GraphQLError:
+            return False
+        definition = get_operation_ast(document, operation)
+        return definition is not None and definition.operation == OperationType.SUBSCRIPTION
+
+    async def cleanup_operation(self, operation_id: str) -> None:
+        """The client's `complete`, or the connection's end: a member leaves its stream."""
+        operation = self.operations.get(operation_id)
+        if isinstance(operation, Member):
+            del self.operations[operation_id]
+            operation.leave()
+            return
+        await super().cleanup_operation(operation_id)
+
+    def finished(self, id: str) -> None:
+        """A shared stream ended (its last message is on its way): the id is free again."""
+        self.operations.pop(id, None)
+
+    def deliver(self, text: str) -> None:
+        """Send a shared stream's message, in order, without making the stream wait: a client
+        with LIVE_MAX_QUEUED messages waiting is closed (4504) instead."""
+        if self.closing is not None:
+            return
+        if len(self.outbox) >= self.settings.max_queued:
+            self.outbox.clear()
+            self.close(CLOSE_SLOW_CONSUMER, "the client did not keep up")
+            return
+        self.outbox.append(text)
+        if self.writer is None:
+            self.writer = asyncio.create_task(self.write_outbox())
+
+    async def write_outbox(self) -> None:
+        socket = self.context.request
+        assert isinstance(socket, WebSocket)
+        try:
+            while self.outbox:
+                await socket.send_text(self.outbox.popleft())
+        except (WebSocketDisconnect, RuntimeError, OSError):  # closed meanwhile
+            self.outbox.clear()
+        finally:
+            self.writer = None
 
     async def handle_pong(self, message: PongMessage) -> None:
         self.pong_due = False
@@ -197,7 +291,7 @@ class LiveConnection(BaseGraphQLTransportWSHandler[Context, None]):
             since_check += step
             if since_check >= recheck:
                 since_check = 0.0
-                if token is None or await authenticate(token) is None:
+                if token is None or not await self.view.token_checks.valid(token):
                     await self.websocket.close(CLOSE_FORBIDDEN, "the token was revoked")
                     return
             if since_ping >= keepalive:
@@ -214,6 +308,9 @@ class LiveConnection(BaseGraphQLTransportWSHandler[Context, None]):
             self.closing = asyncio.create_task(self.websocket.close(code, reason))
 
     async def shutdown(self) -> None:
+        if self.writer is not None:
+            self.writer.cancel()
+        self.outbox.clear()
         if self.watch is not None:
             self.watch.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -234,6 +331,8 @@ async def _entries(
     if context.live is None or context.close_connection is None:
         raise graphql_error("BAD_REQUEST", "subscriptions run over WebSocket only")
     close = context.close_connection
+    if after is not None and context.unshare is not None:
+        context.unshare()  # it replays first: a newcomer would miss the replay
     try:
         async for entry in context.live.follow(
             principal.organization_id,

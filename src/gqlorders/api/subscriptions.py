@@ -31,6 +31,7 @@ from strawberry.types import Info
 
 from gqlorders import models
 from gqlorders.api.context import Context, bearer_token, require
+from gqlorders.api.eager import start_eagerly
 from gqlorders.api.errors import graphql_error, query_error
 from gqlorders.api.ids import decode_id
 from gqlorders.api.live_streams import Member
@@ -261,7 +262,7 @@ class LiveConnection(BaseGraphQLTransportWSHandler[Context, None]):
             return
         self.outbox.append(text)
         if self.writer is None:
-            self.writer = asyncio.create_task(self.write_outbox())
+            self.writer = start_eagerly(self.write_outbox())
 
     async def write_outbox(self) -> None:
         socket = self.context.request

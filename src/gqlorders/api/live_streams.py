@@ -106,7 +106,7 @@ class SharedStream:
             member.connection.close(code, reason)
 
     def send(self, type_and_payload: str) -> None:
-        for member in self.members:
+        for member in list(self.members):  # a write that fails may end a connection
             member.connection.deliver(member.message(type_and_payload))
 
     def finish(self, type_and_payload: str) -> None:
@@ -145,7 +145,8 @@ class SharedStream:
             raise
         except Exception:
             logger.exception("a shared subscription failed")
-            error = GraphQLError("Internal server error.", extensions={"code": "INTERNAL"})
+            code = {"code": "INTERNAL_SERVER_ERROR"}  # as api/limits.ErrorPolicy answers
+            error = GraphQLError("Internal server error.", extensions=code)
             payload = encode({"data": None, "errors": [error.formatted]})
             self.send('"next","payload":' + payload + "}")
         self.finish('"complete"}')

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections import Counter, deque
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -43,6 +44,8 @@ from gqlorders.events import EventFilter as DomainEventFilter
 from gqlorders.events import FeedEntry, Resource
 from gqlorders.events.live import LiveFeedStopped, LiveUnavailable, SlowConsumer
 from gqlorders.tenancy import Principal, Scope, authenticate
+
+logger = logging.getLogger("gqlorders.live")
 
 # Close codes (graphql-transport-ws's own are 44xx: 4400 bad message, 4401 subscribe before
 # connection_init, 4408 no connection_init in time, 4409 a subscription id in use).
@@ -292,7 +295,7 @@ class LiveConnection(BaseGraphQLTransportWSHandler[Context, None]):
             since_check += step
             if since_check >= recheck:
                 since_check = 0.0
-                if token is None or not await self.view.token_checks.valid(token):
+                if token is None or not await self.token_still_valid(token):
                     await self.websocket.close(CLOSE_FORBIDDEN, "the token was revoked")
                     return
             if since_ping >= keepalive:
@@ -302,6 +305,15 @@ class LiveConnection(BaseGraphQLTransportWSHandler[Context, None]):
                     return
                 self.pong_due = True
                 await self.send_message({"type": "ping"})
+
+    async def token_still_valid(self, token: str) -> bool:
+        """The recheck; a database that does not answer leaves the connection as it is (it
+        delivers nothing meanwhile) rather than end this watch, and with it the pings."""
+        try:
+            return await self.view.token_checks.valid(token)
+        except Exception:
+            logger.warning("rechecking a live connection's token failed", exc_info=True)
+            return True
 
     def close(self, code: int, reason: str) -> None:
         """Close the socket from outside the handler's task (the feed's reader, say)."""

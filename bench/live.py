@@ -12,7 +12,7 @@
 The subscribers run in this process, on the same machine: their own CPU use and lag count in
 the latencies (an upper bound for the server's share).
 
-usage: python bench/live.py [--subscribers 1000] [--workers 1] [--rounds 20]
+usage: python bench/live.py [--subscribers 1000] [--workers 1] [--rounds 20] [--profile FILE]
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -33,6 +34,7 @@ from _support import log, machine, run, throwaway_database
 from websockets.asyncio.client import ClientConnection, connect
 
 GQLORDERS = Path(sys.executable).parent / "gqlorders"
+PY_SPY = Path(sys.executable).parent / "py-spy"
 SUBSCRIPTION = "subscription { events { cursor node { type resourceId data } } }"
 COMMIT = """
 WITH made AS (
@@ -55,7 +57,22 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=20, help="single events for latency")
     parser.add_argument("--rates", default="5,10,20,40", help="events/s for the fan-out runs")
     parser.add_argument("--seconds", type=float, default=5, help="per fan-out rate")
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="sample the server processes with py-spy from the first event on; FILE gets their"
+        " collapsed stacks (py-spy's raw format, for flamegraph tools or a grep)",
+    )
     return parser.parse_args()
+
+
+def start_profiler(pid: int, output: str) -> subprocess.Popen[bytes]:
+    """py-spy (the bench extra) sampling the server and its worker processes until SIGINT."""
+    return subprocess.Popen(
+        [str(PY_SPY), "record", "--pid", str(pid), "--subprocesses", "--nonblocking",
+         "--rate", "200", "--format", "raw", "--output", output],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
 
 
 def rss_kib(pid: int) -> int:
@@ -154,6 +171,7 @@ async def main(args: argparse.Namespace) -> int:
                     *(subscribe(ws_url, organization["token"]) for _ in batch)
                 )
             readers = [asyncio.create_task(s.receive_forever()) for s in subscribers]
+            profiler = start_profiler(server.pid, args.profile) if args.profile else None
             await asyncio.sleep(3)
             after = rss_kib(server.pid)
             per = (after - before) / args.subscribers
@@ -194,6 +212,10 @@ async def main(args: argparse.Namespace) -> int:
                     break  # degraded: higher rates would only say so again
                 best = rate
             log(f"highest rate with p99 <= {AIM_MS} ms: {best} events/s")
+            if profiler is not None:
+                profiler.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+                profiler.wait(timeout=60)
+                log(f"profile: {args.profile}")
             for reader in readers:
                 reader.cancel()
             await asyncio.gather(*(s.socket.close() for s in subscribers), return_exceptions=True)

@@ -87,7 +87,14 @@ async def serving(app: Starlette, settings: Settings) -> AsyncIterator[str]:
     the WebSocket URL of /graphql."""
     graphql = app.state.graphql
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        lifespan="off",
+        log_level="warning",
+        ws_per_message_deflate=settings.live.per_message_deflate,
+    )
     server = uvicorn.Server(config)
     async with live.running(
         settings.database_url, is_sqlite=settings.is_sqlite, max_queued=settings.live.max_queued

@@ -39,8 +39,14 @@ from gqlorders.api import idempotency, persisted_queries
 from gqlorders.api.compiled import CompiledQueries, encode_response
 from gqlorders.api.context import Context, bearer_token, context_for
 from gqlorders.api.ids import encode_id, parse_id
+from gqlorders.api.live_streams import SharedStreams
 from gqlorders.api.schema import build_schema
-from gqlorders.api.subscriptions import ConnectionCounts, LiveConnection, accept_connection
+from gqlorders.api.subscriptions import (
+    ConnectionCounts,
+    LiveConnection,
+    TokenChecks,
+    accept_connection,
+)
 from gqlorders.config import Settings, load_settings
 from gqlorders.database import connected
 from gqlorders.emails import requeue_waiting
@@ -100,8 +106,12 @@ class GraphQLApp(GraphQL[Context, None]):
         )
         self.settings = settings
         self.live_settings = settings.live
-        self.connection_counts = ConnectionCounts(settings.live.max_connections)
+        self.connection_counts = ConnectionCounts(
+            settings.live.max_connections, settings.live.max_process_connections
+        )
         self.live: live.LiveFeed | None = None  # while the app runs (its lifespan)
+        self.token_checks = TokenChecks(settings.live.token_recheck.total_seconds())
+        self.live_streams = SharedStreams(self.schema, self.encode_json, lambda: self.live)
         self.persisted_queries = persisted_queries.build_store(settings.redis_url)
         self.compiled = CompiledQueries(
             schema, schema.limit_rules, settings.limits.max_tokens, settings.limits.max_cost
@@ -235,12 +245,13 @@ class GraphQLApp(GraphQL[Context, None]):
         return UNSET  # a `connection_ack` without payload
 
     def decode_json(self, data: str | bytes) -> object:
-        """Strict JSON: invalid UTF-8 or absurd nesting is the client's error (400)."""
+        """Strict JSON: invalid UTF-8 or absurd nesting is invalid JSON too, which strawberry
+        answers as the client's error (an HTTP 400; 4400 closes a WebSocket)."""
         try:
             text = data.decode("utf-8") if isinstance(data, bytes) else data
             return json.loads(text)
-        except (UnicodeDecodeError, RecursionError, json.JSONDecodeError) as error:
-            raise HTTPException(400, "Unable to parse request body as JSON") from error
+        except (UnicodeDecodeError, RecursionError) as error:
+            raise json.JSONDecodeError(str(error), "", 0) from error
 
     async def parse_http_body(self, request: Any) -> Any:
         if request.method != "GET" and "json" in (request.content_type or ""):
@@ -365,7 +376,7 @@ def create_app(
                     logging.getLogger("gqlorders.app").exception("requeueing e-mails failed")
             graphql.live = await stack.enter_async_context(
                 live.running(
-                    settings.database_url,
+                    settings.live.listen_url or settings.database_url,
                     is_sqlite=settings.is_sqlite,
                     max_queued=settings.live.max_queued,
                 )

@@ -123,6 +123,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
         "port": args.port,
         "log_config": None if settings.log_json else uvicorn.config.LOGGING_CONFIG,
         "timeout_graceful_shutdown": 30,
+        "ws_per_message_deflate": settings.live.per_message_deflate,
     }
     if workers == 1:
         uvicorn.run(served_app(), **options)

@@ -28,9 +28,19 @@ class Live:
 
     max_subscriptions: int = 20  # per connection
     max_connections: int = 100  # per organization, in each server process
-    max_queued: int = 1000  # events waiting for one subscription before it is dropped
+    # Open sockets of a server process, authenticated or not (each needs a file descriptor:
+    # `ulimit -n` must be above it) -- twice the 1,000 subscribers bench/live.py measures.
+    max_process_connections: int = 2000
+    max_queued: int = 1000  # messages waiting for one socket (events for one subscription): 4504
     keepalive: timedelta = timedelta(seconds=15)  # between pings; no pong by the next: closed
     token_recheck: timedelta = timedelta(seconds=10)  # a revoked token's sockets close by then
+    # The LISTEN connection's PostgreSQL (None: DATABASE_URL's): set it when DATABASE_URL goes
+    # through a pooler in transaction mode (PgBouncer), where LISTEN does not work.
+    listen_url: str | None = None
+    # WebSocket per-message deflate: off, as its zlib state (~50 KiB a socket) and the CPU to
+    # compress each message once per socket cost more than it saves on messages of a few
+    # hundred bytes (bench/README.md "live").
+    per_message_deflate: bool = False
 
 
 @dataclass(frozen=True)
@@ -90,11 +100,16 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         live=Live(
             max_subscriptions=int(env.get("LIVE_MAX_SUBSCRIPTIONS") or Live.max_subscriptions),
             max_connections=int(env.get("LIVE_MAX_CONNECTIONS") or Live.max_connections),
+            max_process_connections=int(
+                env.get("LIVE_MAX_PROCESS_CONNECTIONS") or Live.max_process_connections
+            ),
             max_queued=int(env.get("LIVE_MAX_QUEUED") or Live.max_queued),
             keepalive=parse_duration(env.get("LIVE_KEEPALIVE") or "15s", "LIVE_KEEPALIVE"),
             token_recheck=parse_duration(
                 env.get("LIVE_TOKEN_RECHECK") or "10s", "LIVE_TOKEN_RECHECK"
             ),
+            listen_url=env.get("LIVE_LISTEN_URL") or None,
+            per_message_deflate=env.get("LIVE_PER_MESSAGE_DEFLATE", "") in {"1", "true", "yes"},
         ),
     )
 

@@ -4,14 +4,17 @@ codes, pings, a revoked token, shutdown, and delivery across server processes (P
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -169,6 +172,25 @@ async def test_shutdown_closes_every_socket_with_1012(fresh_env: dict[str, str])
         assert "Application shutdown complete." in server.log.read_text()
 
 
+async def test_a_connection_over_the_process_limit_is_closed_with_1013(
+    fresh_env: dict[str, str],
+) -> None:
+    """Every open socket counts, authenticated or not; the one over LIVE_MAX_PROCESS_CONNECTIONS
+    is told to try again later (graphql-ws clients reconnect after 1013, with backoff)."""
+    with live_server({**fresh_env, "LIVE_MAX_PROCESS_CONNECTIONS": "2"}) as server:
+        ws = server.base.replace("http://", "ws://") + "/graphql"
+        async with live_client(ws, server.token), live_client(ws) as second:
+            async with live_client(ws) as third:
+                assert await third.closed() == (
+                    1013,
+                    "this server process has 2 connections open: try again later",
+                )
+            assert await second.init(server.token) == {"type": "connection_ack"}
+        await asyncio.sleep(0.5)  # the server sees both close
+        async with live_client(ws, server.token) as again:  # room again
+            await again.subscribe(EVENTS)
+
+
 @postgres_only("several server processes need PostgreSQL")
 async def test_an_event_committed_through_one_server_process_reaches_another(
     fresh_env: dict[str, str], tmp_path: Path
@@ -182,6 +204,82 @@ async def test_an_event_committed_through_one_server_process_reaches_another(
 
             node = (await client.next())["data"]["events"]["node"]
             assert node == {"type": "SALES_ORDER_CREATED", "resourceId": order}
+
+
+@postgres_only("the LISTEN connection exists on PostgreSQL only")
+async def test_without_its_listen_connection_a_subscription_ends_with_an_error_until_it_is_back(
+    fresh_env: dict[str, str],
+) -> None:
+    """LIVE_LISTEN_URL names an address where nothing answers yet: a subscription is told so at
+    once (no hang) and completes; the reader keeps trying (with backoff), and once the address
+    leads to PostgreSQL, subscriptions work."""
+    port = free_port()
+    database = urlsplit(fresh_env["DATABASE_URL"])
+    listen = database._replace(netloc=f"{database.username}@127.0.0.1:{port}").geturl()
+    env = {**fresh_env, "LIVE_LISTEN_URL": listen}
+    with live_server(env) as server:
+        ws = server.base.replace("http://", "ws://") + "/graphql"
+        async with live_client(ws, server.token) as client:
+            id = await client.subscribe(EVENTS)
+
+            assert await client.next() == {
+                "data": None,
+                "errors": [
+                    {
+                        "message": "live updates are unavailable right now: subscribe again"
+                        " later (with `after`, to miss nothing)",
+                        "extensions": {"code": "UNAVAILABLE"},
+                    }
+                ],
+            }
+            assert await client.receive() == {"id": id, "type": "complete"}
+
+        async with relay(port, to=(database.hostname or "", database.port or 5432)):
+            node = await event_once_live(ws, server.base, server.token)
+
+        assert node["type"] == "SALES_ORDER_CREATED"
+
+
+async def event_once_live(ws: str, base: str, token: str) -> dict[str, Any]:
+    """Subscribe until the subscription is live (the reader listens again), then create an
+    order: its event."""
+    deadline = time.monotonic() + 90
+    async with live_client(ws, token) as client:
+        while True:
+            assert time.monotonic() < deadline, "the reader never listened again"
+            id = await client.subscribe(EVENTS)
+            try:
+                answer = await client.receive(timeout=1)
+            except TimeoutError:  # no error at once: live
+                break
+            assert answer["payload"]["errors"][0]["extensions"]["code"] == "UNAVAILABLE", answer
+            assert await client.receive() == {"id": id, "type": "complete"}
+        order = await create_order(base, token)
+        node = (await client.next())["data"]["events"]["node"]
+        assert node["resourceId"] == order
+        return node
+
+
+@contextlib.asynccontextmanager
+async def relay(port: int, to: tuple[str, int]) -> AsyncIterator[None]:
+    """A TCP relay from 127.0.0.1:port to `to` (host, port) while the block runs."""
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def connected(
+        client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter
+    ) -> None:
+        server_reader, server_writer = await asyncio.open_connection(*to)
+        await asyncio.gather(pipe(client_reader, server_writer), pipe(server_reader, client_writer))
+
+    server = await asyncio.start_server(connected, "127.0.0.1", port)
+    async with server:
+        yield
 
 
 @contextmanager

@@ -209,3 +209,120 @@ async def test_an_expired_or_foreign_cursor_is_refused(url: str, org: Organizati
         answer = await client.next()
 
     assert [e["extensions"]["code"] for e in answer["errors"]] == ["BAD_USER_INPUT"]
+
+
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [
+        ("{not json", "WebSocket message must be valid JSON"),
+        (
+            '{"type": "connection_init", "payload": {"a": [[[',
+            "WebSocket message must be valid JSON",
+        ),
+        ("[" * 100_000 + "]" * 100_000, "WebSocket message must be valid JSON"),
+        (b"\xff\xfe", "WebSocket message type must be text"),
+        ('["connection_init"]', "a message must be a JSON object with a type"),
+        ('"ping"', "a message must be a JSON object with a type"),
+        ('{"type": "subscribe", "id": "1", "payload": "query"}', "Failed to parse message"),
+        ('{"type": "subscribe", "id": "1", "payload": {"query": 5}}', "Failed to parse message"),
+        (
+            '{"type": "subscribe", "id": "1", "payload": {"query": "{ a }", "variables": [1]}}',
+            "Failed to parse message",
+        ),
+    ],
+)
+async def test_a_message_that_is_not_protocol_json_closes_with_4400(
+    url: str, org: Organization, message: str | bytes, reason: str
+) -> None:
+    async with live_client(url, org.api.token) as client:
+        await client.socket.send(message)
+
+        assert await client.closed() == (4400, reason)
+
+
+SIMPLE = "subscription($filter: EventFilter) { events(filter: $filter) { node { resourceId } } }"
+
+
+async def test_only_subscriptions_with_the_same_answers_share_one_execution(
+    url: str, app: Starlette, org: Organization, other_org: Organization
+) -> None:
+    """Same organization, scopes, document and variables: one execution for both (another
+    token of the same scopes included). Fewer scopes, other variables, another organization:
+    each its own. Each subscriber gets its own id on every message, and only its events."""
+    same_scopes = await create_token(org.id, name="another")  # every scope, as org.api.token's
+    fewer_scopes = await create_token(org.id, frozenset({Scope.ORDERS_READ}))
+    orders_only = {"filter": {"types": ["SALES_ORDER_CREATED"]}}
+    async with (
+        live_client(url, org.api.token) as first,
+        live_client(url, same_scopes) as second,
+        live_client(url, fewer_scopes) as third,
+        live_client(url, org.api.token) as filtered,
+        live_client(url, other_org.api.token) as foreign,
+    ):
+        await first.subscribe(SIMPLE)
+        await second.subscribe("query { __typename }")  # id 1: not a subscription, not shared
+        await second.receive()
+        await second.receive()
+        await second.subscribe(SIMPLE)  # id 2
+        await third.subscribe(SIMPLE)
+        await filtered.subscribe(SIMPLE, orders_only)
+        await foreign.subscribe(SIMPLE)
+        await asyncio.sleep(0.2)
+
+        streams = app.state.graphql.live_streams.streams
+        assert sorted(
+            (organization, len(stream.members), variables)
+            for (organization, _, _, variables, _), stream in streams.items()
+        ) == sorted(
+            [
+                (org.id, 2, "{}"),
+                (org.id, 1, "{}"),
+                (org.id, 1, '{"filter":{"types":["SALES_ORDER_CREATED"]}}'),
+                (other_org.id, 1, "{}"),
+            ]
+        )
+
+        order = await new_order(org)
+        theirs = await new_order(other_org)
+
+        for client, id in ((first, "1"), (second, "2"), (third, "1"), (filtered, "1")):
+            message = await client.receive()
+            assert message["id"] == id
+            assert message["payload"]["data"]["events"]["node"]["resourceId"] == order["id"]
+        message = await foreign.receive()
+        assert message["payload"]["data"]["events"]["node"]["resourceId"] == theirs["id"]
+
+
+async def test_a_subscription_with_after_replays_for_a_later_subscriber_too(
+    url: str, org: Organization
+) -> None:
+    """Two subscriptions from the same cursor, one after the other: the second is no late
+    member of the first (which replayed before it came), it gets the replay too."""
+    await new_order(org)
+    start = await end_cursor(org)
+    orders = [await new_order(org) for _ in range(2)]
+    created = {"after": start, **ORDERS_ONLY}
+    async with live_client(url, org.api.token) as early, live_client(url, org.api.token) as late:
+        await early.subscribe(EVENTS, created)
+        early_ids = [(await early.next())["data"]["events"]["node"]["resourceId"] for _ in orders]
+        await late.subscribe(EVENTS, created)
+        late_ids = [(await late.next())["data"]["events"]["node"]["resourceId"] for _ in orders]
+
+    assert early_ids == late_ids == [order["id"] for order in orders]
+
+
+async def test_a_client_leaving_a_shared_subscription_leaves_the_others_theirs(
+    url: str, org: Organization
+) -> None:
+    async with live_client(url, org.api.token) as staying:
+        await staying.subscribe(SIMPLE, ORDERS_ONLY)
+        async with live_client(url, org.api.token) as leaving:
+            id = await leaving.subscribe(SIMPLE, ORDERS_ONLY)
+            await asyncio.sleep(0.2)
+            await leaving.send({"id": id, "type": "complete"})
+        await asyncio.sleep(0.2)
+
+        order = await new_order(org)
+
+        node = (await staying.next())["data"]["events"]["node"]
+        assert node == {"resourceId": order["id"]}

@@ -26,6 +26,8 @@ class Context:
     live: LiveFeed | None = None
     connection_params: dict[str, Any] | None = None  # connection_init's payload
     close_connection: Callable[[int, str], None] | None = None
+    # A shared stream's (api/live_streams.py): the subscription replays, so none may join it.
+    unshare: Callable[[], None] | None = None
 
     def __post_init__(self) -> None:
         self.fresh_loaders()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
-from typing import Any, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 from strawberry.dataloader import DataLoader
 from tortoise.models import Model
@@ -35,6 +35,7 @@ from gqlorders.rows import fetch
 M = TypeVar("M", bound=Model)
 K = TypeVar("K")
 T = TypeVar("T")
+L = TypeVar("L", bound=DataLoader)
 
 
 def ready(loader: DataLoader[K, T], key: K) -> T:
@@ -114,21 +115,47 @@ async def _customer_order_counts(organization_id: int, keys: list[int]) -> list[
     return [counts[key] for key in keys]
 
 
-class Loaders:
-    """Every loader of one request, all scoped to the caller's organization."""
+class _MadeOnFirstUse(Generic[L]):
+    """A loader of `Loaders`, made from the organization's id the first time it is read, then
+    kept on the instance (which a non-data descriptor lets shadow it)."""
 
-    def __init__(self, organization_id: int) -> None:
-        self.customer = _by_id(organization_id, Customer)
-        self.warehouse = _by_id(organization_id, Warehouse)
-        self.item = _by_id(organization_id, Item)
-        self.tax = _by_id(organization_id, Tax)
-        self.sales_order = _by_id(organization_id, SalesOrder)
-        self.order_lines = _children(
+    def __init__(self, make: Callable[[int], L]) -> None:
+        self.make = make
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, loaders: Loaders, owner: type | None = None) -> L:
+        loader = loaders.__dict__[self.name] = self.make(loaders.organization_id)
+        return loader
+
+
+lazy = _MadeOnFirstUse
+
+
+class Loaders:
+    """Every loader of one request, all scoped to the caller's organization. Each is made on
+    first use: a request (or a subscription's event) needs a few of them, and making all of
+    them each time was most of a live subscription's CPU (bench/README.md "live")."""
+
+    customer = lazy(lambda organization: _by_id(organization, Customer))
+    warehouse = lazy(lambda organization: _by_id(organization, Warehouse))
+    item = lazy(lambda organization: _by_id(organization, Item))
+    tax = lazy(lambda organization: _by_id(organization, Tax))
+    sales_order = lazy(lambda organization: _by_id(organization, SalesOrder))
+    invoice = lazy(lambda organization: _by_id(organization, Invoice))
+    package = lazy(lambda organization: _by_id(organization, Package))
+    event = lazy(lambda organization: _by_id(organization, FeedEvent))
+    marketplace_connection = lazy(lambda organization: _by_id(organization, MarketplaceConnection))
+    order_lines = lazy(
+        lambda _: _children(
             lambda ids: SalesOrderLine.filter(sales_order_id__in=ids).order_by("position", "id"),
             "sales_order_id",
         )
-        # the same lines with their items joined in, for pages that select the items
-        self.order_lines_with_items = _children(
+    )
+    # the same lines with their items joined in, for pages that select the items
+    order_lines_with_items = lazy(
+        lambda _: _children(
             lambda ids: (
                 SalesOrderLine.filter(sales_order_id__in=ids)
                 .select_related("item")
@@ -136,52 +163,74 @@ class Loaders:
             ),
             "sales_order_id",
         )
-        self.invoice = _by_id(organization_id, Invoice)
-        self.package = _by_id(organization_id, Package)
-        self.event = _by_id(organization_id, FeedEvent)
-        self.marketplace_connection = _by_id(organization_id, MarketplaceConnection)
-        self.order_invoices = _children(
+    )
+    order_invoices = lazy(
+        lambda _: _children(
             lambda ids: Invoice.filter(sales_order_id__in=ids).order_by("created_at", "id"),
             "sales_order_id",
         )
-        self.order_packages = _children(
+    )
+    order_packages = lazy(
+        lambda _: _children(
             lambda ids: Package.filter(sales_order_id__in=ids).order_by("created_at", "id"),
             "sales_order_id",
         )
-        self.order_emails = _children(
+    )
+    order_emails = lazy(
+        lambda _: _children(
             lambda ids: EmailMessage.filter(sales_order_id__in=ids).order_by("created_at", "id"),
             "sales_order_id",
         )
-        self.invoice_emails = _children(
+    )
+    invoice_emails = lazy(
+        lambda _: _children(
             lambda ids: EmailMessage.filter(invoice_id__in=ids).order_by("created_at", "id"),
             "invoice_id",
         )
-        self.invoice_lines = _children(
+    )
+    invoice_lines = lazy(
+        lambda _: _children(
             lambda ids: InvoiceLine.filter(invoice_id__in=ids).order_by("position", "id"),
             "invoice_id",
         )
-        self.package_lines = _children(
+    )
+    package_lines = lazy(
+        lambda _: _children(
             lambda ids: PackageLine.filter(package_id__in=ids).order_by("id"), "package_id"
         )
-        self.order_line = _line_by_id()
-        self.order_document = _one_of_each(
+    )
+    order_line = lazy(lambda _: _line_by_id())
+    order_document = lazy(
+        lambda _: _one_of_each(
             lambda ids: Document.filter(sales_order_id__in=ids), "sales_order_id"
         )
-        self.invoice_document = _one_of_each(
-            lambda ids: Document.filter(invoice_id__in=ids), "invoice_id"
-        )
-        self.stock_levels = _children(
-            lambda ids: StockLevel.filter(organization_id=organization_id, item_id__in=ids),
+    )
+    invoice_document = lazy(
+        lambda _: _one_of_each(lambda ids: Document.filter(invoice_id__in=ids), "invoice_id")
+    )
+    stock_levels = lazy(
+        lambda organization: _children(
+            lambda ids: StockLevel.filter(organization_id=organization, item_id__in=ids),
             "item_id",
         )
-        self.warehouses = DataLoader(load_fn=lambda keys: _all_warehouses(organization_id, keys))
-        self.order_events = _children(
+    )
+    warehouses = lazy(
+        lambda organization: DataLoader(load_fn=lambda keys: _all_warehouses(organization, keys))
+    )
+    order_events = lazy(
+        lambda _: _children(
             lambda ids: OrderEvent.filter(sales_order_id__in=ids).order_by("at", "id"),
             "sales_order_id",
         )
-        self.customer_order_count = DataLoader(
-            load_fn=lambda ids: _customer_order_counts(organization_id, ids)
+    )
+    customer_order_count = lazy(
+        lambda organization: DataLoader(
+            load_fn=lambda ids: _customer_order_counts(organization, ids)
         )
+    )
+
+    def __init__(self, organization_id: int) -> None:
+        self.organization_id = organization_id
         self._of_fields: dict[Hashable, DataLoader[Any, Any]] = {}
 
     def of_field(

@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import Counter
+import logging
+import time
+from collections import Counter, deque
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import strawberry
+from graphql import GraphQLError, OperationType, get_operation_ast, parse
+from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage,
+    Message,
     PongMessage,
     SubscribeMessage,
 )
@@ -27,19 +32,24 @@ from strawberry.types import Info
 
 from gqlorders import models
 from gqlorders.api.context import Context, bearer_token, require
+from gqlorders.api.eager import start_eagerly
 from gqlorders.api.errors import graphql_error, query_error
 from gqlorders.api.ids import decode_id
+from gqlorders.api.live_streams import Member
 from gqlorders.api.types.events import EventEdge, EventFilter
 from gqlorders.api.types.sales_orders import SalesOrder
 from gqlorders.config import Live
 from gqlorders.errors import DomainError
 from gqlorders.events import EventFilter as DomainEventFilter
 from gqlorders.events import FeedEntry, Resource
-from gqlorders.events.live import LiveFeedStopped, SlowConsumer
+from gqlorders.events.live import LiveFeedStopped, LiveUnavailable, SlowConsumer
 from gqlorders.tenancy import Principal, Scope, authenticate
+
+logger = logging.getLogger("gqlorders.live")
 
 # Close codes (graphql-transport-ws's own are 44xx: 4400 bad message, 4401 subscribe before
 # connection_init, 4408 no connection_init in time, 4409 a subscription id in use).
+CLOSE_TRY_AGAIN_LATER = 1013  # LIVE_MAX_PROCESS_CONNECTIONS: RFC 6455's "overloaded, retry"
 CLOSE_FORBIDDEN = 4403  # a missing, unknown or revoked token
 CLOSE_NO_PONG = 4408  # the client did not answer the last ping
 CLOSE_TOO_MANY_SUBSCRIPTIONS = 4413  # LIVE_MAX_SUBSCRIPTIONS on one connection
@@ -68,11 +78,23 @@ def connection_token(context: Context) -> str | None:
 
 
 class ConnectionCounts:
-    """Open connections by organization, in this process."""
+    """Open connections in this process: all of them, and by organization."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, process_limit: int) -> None:
         self.limit = limit
+        self.process_limit = process_limit
+        self.in_process = 0
         self.open: Counter[int] = Counter()
+
+    def enter(self) -> bool:
+        """A socket was accepted: False when the process has as many as it may hold."""
+        if self.in_process >= self.process_limit:
+            return False
+        self.in_process += 1
+        return True
+
+    def leave(self) -> None:
+        self.in_process -= 1
 
     def take(self, organization_id: int) -> None:
         if self.open[organization_id] >= self.limit:
@@ -88,6 +110,33 @@ class ConnectionCounts:
             del self.open[organization_id]
 
 
+class TokenChecks:
+    """This process's recent token rechecks, shared by its connections: a thousand sockets of
+    one token cost one query per LIVE_TOKEN_RECHECK, not a thousand. A result is reused for
+    a fifth of the recheck interval, so a revoked token's sockets still close within 1.2 of
+    it (12 s by default)."""
+
+    def __init__(self, recheck: float) -> None:
+        self.reuse_for = recheck / 5
+        self.checks: dict[str, tuple[float, asyncio.Task[bool]]] = {}
+
+    async def valid(self, token: str) -> bool:
+        now = time.monotonic()
+        check = self.checks.get(token)
+        if check is None or now - check[0] >= self.reuse_for:
+            self._forget_older_than(now - self.reuse_for)
+            check = self.checks[token] = (now, asyncio.create_task(self._check(token)))
+        return await asyncio.shield(check[1])
+
+    @staticmethod
+    async def _check(token: str) -> bool:
+        return await authenticate(token) is not None
+
+    def _forget_older_than(self, moment: float) -> None:
+        for token in [token for token, (at, _) in self.checks.items() if at < moment]:
+            del self.checks[token]
+
+
 async def accept_connection(context: Context, counts: ConnectionCounts) -> None:
     """`connection_init`: authenticate (else 4403), then count the connection (else 4503)."""
     token = connection_token(context)
@@ -98,6 +147,15 @@ async def accept_connection(context: Context, counts: ConnectionCounts) -> None:
     context.principal = principal
     context.token_given = True
     context.fresh_loaders()
+
+
+def _is_subscribe_payload(payload: object) -> bool:
+    return (
+        isinstance(payload, dict)
+        and isinstance(payload.get("query"), str)
+        and isinstance(payload.get("variables") or {}, dict)
+        and isinstance(payload.get("operationName") or "", str)
+    )
 
 
 class LiveConnection(BaseGraphQLTransportWSHandler[Context, None]):
@@ -114,6 +172,33 @@ class LiveConnection(BaseGraphQLTransportWSHandler[Context, None]):
         self.pong_due = False
         self.closing: asyncio.Task[None] | None = None
         self.context.close_connection = self.close
+        self.outbox: deque[str] = deque()  # shared streams' messages, waiting for the socket
+        self.writer: asyncio.Task[None] | None = None  # only while the outbox is not empty
+
+    async def handle(self) -> None:
+        """Refuse a socket over LIVE_MAX_PROCESS_CONNECTIONS at once, with 1013 (try again
+        later): graphql-ws clients reconnect after it with backoff, where 4429 (its "too many
+        initialisation requests") is fatal to them."""
+        counts: ConnectionCounts = self.view.connection_counts
+        if not counts.enter():
+            reason = f"this server process has {counts.process_limit} connections open"
+            await self.websocket.close(CLOSE_TRY_AGAIN_LATER, f"{reason}: try again later")
+            return
+        try:
+            await super().handle()
+        finally:
+            counts.leave()
+
+    async def handle_message(self, message: Message) -> None:
+        """Strawberry's, with a message that is JSON but no protocol message (not an object, a
+        payload of the wrong type) closed with 4400 like any other bad message, not 1011."""
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            await self.handle_invalid_message("a message must be a JSON object with a type")
+            return
+        if message["type"] == "subscribe" and not _is_subscribe_payload(message.get("payload")):
+            await self.handle_invalid_message("Failed to parse message")
+            return
+        await super().handle_message(message)
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         try:
@@ -126,11 +211,72 @@ class LiveConnection(BaseGraphQLTransportWSHandler[Context, None]):
             self.watch = asyncio.create_task(self.keep_watch())
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        """A subscription joins the shared stream of its answers (api/live_streams.py); the
+        rest (queries, mutations, a document that does not parse) runs as strawberry runs it."""
         if self.connection_acknowledged and len(self.operations) >= self.settings.max_subscriptions:
             reason = f"at most {self.settings.max_subscriptions} subscriptions on one connection"
             await self.websocket.close(CLOSE_TOO_MANY_SUBSCRIPTIONS, reason)
             return
-        await super().handle_subscribe(message)
+        payload = message["payload"]
+        query, operation = payload["query"], payload.get("operationName")
+        principal = self.context.principal
+        if (
+            not self.connection_acknowledged
+            or message["id"] in self.operations
+            or principal is None
+            or not self.is_subscription(query, operation)
+        ):
+            await super().handle_subscribe(message)
+            return
+        member = Member(self, message["id"])
+        self.operations[message["id"]] = member  # type: ignore[assignment]
+        self.view.live_streams.join(member, principal, query, payload.get("variables"), operation)
+
+    def is_subscription(self, query: str, operation: str | None) -> bool:
+        """Whether the document parses and the operation to run is a subscription."""
+        try:
+            document = parse(query, max_tokens=self.view.settings.limits.max_tokens)
+        except GraphQLError:
+            return False
+        definition = get_operation_ast(document, operation)
+        return definition is not None and definition.operation == OperationType.SUBSCRIPTION
+
+    async def cleanup_operation(self, operation_id: str) -> None:
+        """The client's `complete`, or the connection's end: a member leaves its stream."""
+        operation = self.operations.get(operation_id)
+        if isinstance(operation, Member):
+            del self.operations[operation_id]
+            operation.leave()
+            return
+        await super().cleanup_operation(operation_id)
+
+    def finished(self, id: str) -> None:
+        """A shared stream ended (its last message is on its way): the id is free again."""
+        self.operations.pop(id, None)
+
+    def deliver(self, text: str) -> None:
+        """Send a shared stream's message, in order, without making the stream wait: a client
+        with LIVE_MAX_QUEUED messages waiting is closed (4504) instead."""
+        if self.closing is not None:
+            return
+        if len(self.outbox) >= self.settings.max_queued:
+            self.outbox.clear()
+            self.close(CLOSE_SLOW_CONSUMER, "the client did not keep up")
+            return
+        self.outbox.append(text)
+        if self.writer is None:
+            self.writer = start_eagerly(self.write_outbox())
+
+    async def write_outbox(self) -> None:
+        socket = self.context.request
+        assert isinstance(socket, WebSocket)
+        try:
+            while self.outbox:
+                await socket.send_text(self.outbox.popleft())
+        except (WebSocketDisconnect, RuntimeError, OSError):  # closed meanwhile
+            self.outbox.clear()
+        finally:
+            self.writer = None
 
     async def handle_pong(self, message: PongMessage) -> None:
         self.pong_due = False
@@ -149,7 +295,7 @@ class LiveConnection(BaseGraphQLTransportWSHandler[Context, None]):
             since_check += step
             if since_check >= recheck:
                 since_check = 0.0
-                if token is None or await authenticate(token) is None:
+                if token is None or not await self.token_still_valid(token):
                     await self.websocket.close(CLOSE_FORBIDDEN, "the token was revoked")
                     return
             if since_ping >= keepalive:
@@ -160,12 +306,24 @@ class LiveConnection(BaseGraphQLTransportWSHandler[Context, None]):
                 self.pong_due = True
                 await self.send_message({"type": "ping"})
 
+    async def token_still_valid(self, token: str) -> bool:
+        """The recheck; a database that does not answer leaves the connection as it is (it
+        delivers nothing meanwhile) rather than end this watch, and with it the pings."""
+        try:
+            return await self.view.token_checks.valid(token)
+        except Exception:
+            logger.warning("rechecking a live connection's token failed", exc_info=True)
+            return True
+
     def close(self, code: int, reason: str) -> None:
         """Close the socket from outside the handler's task (the feed's reader, say)."""
         if self.closing is None:
             self.closing = asyncio.create_task(self.websocket.close(code, reason))
 
     async def shutdown(self) -> None:
+        if self.writer is not None:
+            self.writer.cancel()
+        self.outbox.clear()
         if self.watch is not None:
             self.watch.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -186,6 +344,8 @@ async def _entries(
     if context.live is None or context.close_connection is None:
         raise graphql_error("BAD_REQUEST", "subscriptions run over WebSocket only")
     close = context.close_connection
+    if after is not None and context.unshare is not None:
+        context.unshare()  # it replays first: a newcomer would miss the replay
     try:
         async for entry in context.live.follow(
             principal.organization_id,
@@ -199,6 +359,12 @@ async def _entries(
         raise query_error(error) from None
     except (SlowConsumer, LiveFeedStopped):
         return
+    except LiveUnavailable:
+        raise graphql_error(
+            "UNAVAILABLE",
+            "live updates are unavailable right now: subscribe again later (with `after`, to"
+            " miss nothing)",
+        ) from None
 
 
 @strawberry.type

@@ -13,8 +13,9 @@ to the snapshot's xmin would need no writes, but any transaction left open anywh
 server, in any database, would hold the whole feed back.)
 SQLite commits one writer at a time, in the order of its ids: the id is the position there.
 
-Live readers (subscriptions) are woken by `events.notify`: `publish` announces the commit, and
-each sequencer run announces the organizations it gave positions to, as it commits.
+Live readers (subscriptions) are woken by `events.notify`: the feed's INSERT trigger announces
+the commit (PostgreSQL; `publish` itself on SQLite), and each sequencer run announces the
+organizations it gave positions to, as it commits.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ async def publish(
         data=data,
     )
     await fanout.fan_out(event)
-    await notify.announce(organization_id)
+    notify.announce(organization_id)
 
 
 async def record(

@@ -40,6 +40,11 @@ class LiveFeedStopped(Exception):
     """The server is shutting down."""
 
 
+class LiveUnavailable(Exception):
+    """This process cannot follow the feed now (no LISTEN connection, no database): the
+    subscription ends rather than wait for wake-ups that would not come."""
+
+
 def matches(entry: FeedEntry, where: EventFilter) -> bool:
     """`read_feed`'s filter, for entries read without it (the reader reads everything)."""
     event = entry.event
@@ -84,10 +89,17 @@ class OrganizationReader:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     position: int = 0
     task: asyncio.Task[None] | None = None
+    failed: bool = False  # could not find where the feed ends: its subscribers get LiveUnavailable
 
     async def run(self) -> None:
-        self.position = await feed.end_position(self.organization_id)
-        self.ready.set()
+        try:
+            self.position = await feed.end_position(self.organization_id)
+        except Exception:
+            logger.exception("starting a live reader failed")
+            self.failed = True
+            return
+        finally:
+            self.ready.set()
         while True:
             await self.woken.wait()
             self.woken.clear()
@@ -119,6 +131,18 @@ class LiveFeed:
         self.readers: dict[int, OrganizationReader] = {}
         self.positions_wanted = asyncio.Event()
         self.stopped = False
+        self.listening: bool | None = None  # None: the first try is under way (PostgreSQL)
+        self.listening_known = asyncio.Event()
+
+    def set_listening(self, listening: bool) -> None:
+        """Whether wake-ups reach this process; when they stop, every subscription ends
+        (LiveUnavailable) and new ones are refused until they come again."""
+        self.listening = listening
+        self.listening_known.set()
+        if not listening:
+            for reader in self.readers.values():
+                for subscriber in reader.subscribers:
+                    subscriber.fail(LiveUnavailable())
 
     def wake(self, organization_id: int) -> None:
         reader = self.readers.get(organization_id)
@@ -151,12 +175,20 @@ class LiveFeed:
     async def _join(self, organization_id: int, subscriber: Subscriber) -> None:
         if self.stopped:
             raise LiveFeedStopped
+        await self.listening_known.wait()
+        if not self.listening:
+            raise LiveUnavailable
         reader = self.readers.get(organization_id)
         if reader is None:
             reader = self.readers[organization_id] = OrganizationReader(organization_id)
             reader.task = asyncio.create_task(reader.run())
         reader.subscribers.add(subscriber)
         await reader.ready.wait()
+        if reader.failed:
+            self._leave(organization_id, subscriber)
+            if self.readers.get(organization_id) is reader:  # the next subscriber tries again
+                del self.readers[organization_id]
+            raise LiveUnavailable
 
     def _leave(self, organization_id: int, subscriber: Subscriber) -> None:
         reader = self.readers.get(organization_id)
@@ -178,7 +210,8 @@ class LiveFeed:
     ) -> AsyncIterator[FeedEntry]:
         """Every event after the cursor (or from now on, without one), then each one as it
         commits. Raises SlowConsumer when the caller falls `max_queued` events behind,
-        LiveFeedStopped at shutdown, and DomainError for a bad or expired cursor."""
+        LiveFeedStopped at shutdown, LiveUnavailable when wake-ups cannot reach this process,
+        and DomainError for a bad or expired cursor."""
         subscriber = Subscriber(where, asyncio.Queue(self.max_queued), on_overflow)
         await self._join(organization_id, subscriber)
         try:
@@ -218,18 +251,19 @@ class LiveFeed:
 async def running(
     database_url: str, *, is_sqlite: bool, max_queued: int
 ) -> AsyncIterator[LiveFeed]:
-    """This process's live feed, woken in-process on SQLite, by LISTEN/NOTIFY on PostgreSQL."""
+    """This process's live feed, woken in-process on SQLite, by LISTEN/NOTIFY on PostgreSQL
+    (`database_url`: where to LISTEN)."""
     live = LiveFeed(max_queued)
     tasks: list[asyncio.Task[None]] = []
     if is_sqlite:
         notify.wake_in_process(live.wake)
+        live.set_listening(True)
     else:
         tasks.append(asyncio.create_task(live.sequence_forever()))
-        tasks.append(
-            asyncio.create_task(
-                notify.listen_forever(database_url, live.want_positions, live.wake, live.wake_all)
-            )
+        listening = notify.listen_forever(
+            database_url, live.want_positions, live.wake, live.wake_all, live.set_listening
         )
+        tasks.append(asyncio.create_task(listening))
     try:
         yield live
     finally:

@@ -1,0 +1,71 @@
+"""Feed wake-ups (events/notify.py): the LISTEN connection's retries -- quick at first, then
+backing off to a cap, each a little early at random so that server processes do not retry in
+step -- and the feed's INSERT trigger that notifies it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import asyncpg
+import pytest
+from tortoise import connections
+from tortoise.transactions import in_transaction
+
+from gqlorders.config import Settings
+from gqlorders.events import EventType, Resource, publish
+from gqlorders.events.notify import CHANNEL, POSITIONS_WANTED, retry_delay
+from tests.support import Organization, postgres_only
+
+
+@pytest.mark.parametrize(
+    ("failures", "longest"), [(1, 0.5), (2, 1.0), (3, 2.0), (6, 16.0), (7, 30.0), (50, 30.0)]
+)
+def test_each_failed_try_doubles_the_wait_up_to_30_seconds(failures: int, longest: float) -> None:
+    delays = {retry_delay(failures) for _ in range(200)}
+
+    assert min(delays) >= 0.8 * longest
+    assert max(delays) <= longest
+    assert len(delays) > 1  # jittered
+
+
+@postgres_only("the feed's INSERT trigger exists on PostgreSQL only (SQLite wakes in-process)")
+async def test_the_feed_trigger_notifies_once_per_committed_transaction_of_events(
+    settings: Settings, org: Organization
+) -> None:
+    """Migration 0019_feed_notify: nothing for an INSERT of no row or a rolled back event; one
+    notification for a transaction that recorded two (PostgreSQL folds identical ones)."""
+    received: asyncio.Queue[str] = asyncio.Queue()
+    listener = await asyncpg.connect(settings.database_url)
+    try:
+        await listener.add_listener(CHANNEL, lambda *args: received.put_nowait(args[3]))
+        connection = connections.get("default")
+        await connection.execute_query(
+            "INSERT INTO feed_event (organization_id, type, resource_type, resource_key,"
+            " occurred_at, data) SELECT id, 'X', 'SalesOrder', 1, now(), '{}' FROM organization"
+            " WHERE false"
+        )
+        with contextlib.suppress(RuntimeError):
+            async with in_transaction():
+                await record_one(org.id, 1)
+                raise RuntimeError("rolled back")
+        async with in_transaction():
+            await record_one(org.id, 2)
+            await record_one(org.id, 3)
+        await connection.execute_query("SELECT pg_notify($1, 'end')", [CHANNEL])
+
+        # Delivered in commit order: everything the trigger sent comes before the end.
+        announcements = []
+        while (payload := await asyncio.wait_for(received.get(), 10)) != "end":
+            if not payload.isdigit():  # the sequencer's (organization ids) are not the trigger's
+                announcements.append(payload)
+    finally:
+        await listener.close()
+
+    assert announcements == [POSITIONS_WANTED]
+
+
+async def record_one(organization_id: int, key: int) -> None:
+    await publish(
+        organization_id, EventType.SALES_ORDER_UPDATED, Resource.SALES_ORDER, key, {}, None
+    )

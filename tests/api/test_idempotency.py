@@ -54,6 +54,13 @@ fragment both on Mutation {
   first: createSalesOrder(input: $input) { salesOrder { number } }
   second: createSalesOrder(input: $input) { salesOrder { number } }
 }"""
+PARTLY_READABLE_CREATION = """
+mutation($input: CreateSalesOrderInput!) {
+  createSalesOrder(input: $input) {
+    salesOrder { number }
+    readable: salesOrder { customer { salesOrders { totalCount } } }
+  }
+}"""
 
 
 async def post(
@@ -431,3 +438,26 @@ async def test_a_key_still_in_use_is_answered_409_after_the_bounded_wait(
     assert answer.headers["retry-after"] == "5"
     retried = await post(org, CREATE_ORDER, {"input": input}, "running")
     assert retried.json()["data"]["createSalesOrder"]["salesOrder"]["number"] == "SO-00001"
+
+
+async def test_an_answer_that_is_not_kept_shows_nothing_that_was_rolled_back(
+    org: Organization, make_client: Any
+) -> None:
+    """The write scope creates the order; its customer's orders need orders:read, so the
+    answer holds an error and nothing of the request is kept. The client gets the error, not
+    the number of an order that no longer exists, and its retry (with the read scope) runs."""
+    writer = Organization(org.id, await make_client(org, "orders:write"))
+    input = await order_input(org)
+
+    answer = await post(writer, PARTLY_READABLE_CREATION, {"input": input}, "partly")
+
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["data"] is None
+    assert [error["extensions"]["code"] for error in body["errors"]] == ["FORBIDDEN"]
+    assert await order_numbers(org) == []
+    retried = await post(org, PARTLY_READABLE_CREATION, {"input": input}, "partly")
+    assert retried.json()["data"]["createSalesOrder"] == {
+        "salesOrder": {"number": "SO-00001"},
+        "readable": {"customer": {"salesOrders": {"totalCount": 1}}},
+    }

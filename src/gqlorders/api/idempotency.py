@@ -298,23 +298,33 @@ async def _stored_answer(organization_id: int, keyed: KeyedRequest) -> Response:
 
 
 class _Discarded(Exception):
-    """The answer is not to be kept: leave the outer transaction by rolling it back."""
+    """The answer is not to be kept: leave the outer transaction by rolling it back, and answer
+    the client with `response`, which shows none of what was rolled back."""
 
     def __init__(self, response: Response) -> None:
         super().__init__()
         self.response = response
 
 
-def _keepable(response: Response) -> bool:
-    """Answers with a payload, user errors included; not a top-level error (refused scope,
-    invalid document, server error): whatever it wrote is rolled back, and a retry runs."""
+def _kept_or_discarded(response: Response) -> Response:
+    """The response itself when it may be kept: a payload, user errors included. Otherwise
+    (a top-level error: refused scope, invalid document, server error) raises _Discarded:
+    whatever the request wrote is rolled back and a retry runs, so the client gets the errors
+    without the data -- which may show what was rolled back, such as the number of an order
+    created before a field of its answer failed."""
     if response.status_code != 200:
-        return False
+        raise _Discarded(response)
     try:
         answer = json.loads(response.body)
     except ValueError:
-        return False
-    return isinstance(answer, dict) and not answer.get("errors")
+        raise _Discarded(response) from None
+    if not isinstance(answer, dict):
+        raise _Discarded(response)
+    if answer.get("errors"):
+        if answer.get("data") is not None:
+            response = JSONResponse({"data": None, "errors": answer["errors"]})
+        raise _Discarded(response)
+    return response
 
 
 async def run_keyed(
@@ -334,9 +344,7 @@ async def run_keyed(
                 claimed = await _claim(organization_id, keyed, ttl)
                 if claimed is None:
                     return await _stored_answer(organization_id, keyed)
-                response = await execute()
-                if not _keepable(response):
-                    raise _Discarded(response)
+                response = _kept_or_discarded(await execute())
                 await IdempotencyKey.filter(id=claimed).update(
                     status=response.status_code, body=bytes(response.body)
                 )

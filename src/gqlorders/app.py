@@ -130,7 +130,8 @@ class GraphQLApp(GraphQL):
             return await super().run(request, context, root_value)
         return await idempotency.run_keyed(
             keyed,
-            context.principal.organization_id,
+            context.principal,
+            context.scopes_checked,
             self.settings.idempotency_ttl,
             lambda: super(GraphQLApp, self).run(request, context, root_value),
         )

@@ -15,6 +15,7 @@ import pytest
 from tortoise import connections
 
 from gqlorders.models import IdempotencyKey, OrderEvent, OutboxJob, StockMovement
+from gqlorders.tenancy import revoke_secret
 from tests.fulfilment.documents import (
     CONFIRM_ORDER,
     CREATE_INVOICE,
@@ -461,3 +462,52 @@ async def test_an_answer_that_is_not_kept_shows_nothing_that_was_rolled_back(
         "salesOrder": {"number": "SO-00001"},
         "readable": {"customer": {"salesOrders": {"totalCount": 1}}},
     }
+
+
+async def test_a_replay_is_refused_to_a_token_without_the_scope_a_run_needs(
+    org: Organization, make_client: Any
+) -> None:
+    input = await order_input(org)
+    await post(org, CREATE_ORDER, {"input": input}, "scoped-replay")
+    reader = Organization(org.id, await make_client(org, "orders:read"))
+
+    unkeyed = await post(reader, CREATE_ORDER, {"input": input})
+    replay = await post(reader, CREATE_ORDER, {"input": input}, "scoped-replay")
+
+    assert error_of(replay) == (200, "FORBIDDEN")
+    assert replay.content == unkeyed.content
+    assert "idempotent-replayed" not in replay.headers
+    assert await order_numbers(org) == ["SO-00001"]
+
+
+async def test_a_replay_needs_the_scopes_the_answers_fields_needed(
+    org: Organization, make_client: Any
+) -> None:
+    """The customer's orders in the first answer needed orders:read: a token with the write
+    scope alone gets the refusal a run would give it, not the stored list."""
+    input = await order_input(org)
+    await post(org, PARTLY_READABLE_CREATION, {"input": input}, "read-in-answer")
+    writer = Organization(org.id, await make_client(org, "orders:write"))
+
+    replay = await post(writer, PARTLY_READABLE_CREATION, {"input": input}, "read-in-answer")
+
+    body = replay.json()
+    assert body["data"] is None
+    assert [error["extensions"]["code"] for error in body["errors"]] == ["FORBIDDEN"]
+    assert body["errors"][0]["path"] == ["createSalesOrder", "readable", "customer", "salesOrders"]
+    assert "idempotent-replayed" not in replay.headers
+    assert await order_numbers(org) == ["SO-00001"]
+
+
+async def test_a_replay_with_a_revoked_token_is_refused(
+    org: Organization, make_client: Any
+) -> None:
+    input = await order_input(org)
+    client = await make_client(org, "orders:write")
+    await post(Organization(org.id, client), CREATE_ORDER, {"input": input}, "revoked")
+    await revoke_secret(client.token)
+
+    replay = await post(Organization(org.id, client), CREATE_ORDER, {"input": input}, "revoked")
+
+    assert error_of(replay) == (200, "UNAUTHENTICATED")
+    assert "idempotent-replayed" not in replay.headers

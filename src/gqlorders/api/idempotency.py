@@ -49,6 +49,7 @@ from gqlorders import jobs
 from gqlorders.database import execute_sql
 from gqlorders.models import IdempotencyKey
 from gqlorders.observability import request_id_var
+from gqlorders.tenancy import Principal, Scope, parse_scopes
 
 logger = logging.getLogger("gqlorders.idempotency")
 
@@ -280,14 +281,32 @@ async def _claim(organization_id: int, keyed: KeyedRequest, ttl: timedelta) -> i
     return claimed[0]["id"] if claimed else None
 
 
-async def _stored_answer(organization_id: int, keyed: KeyedRequest) -> Response:
-    stored = await IdempotencyKey.get(organization_id=organization_id, key=keyed.key)
+async def _stored_answer(
+    principal: Principal, keyed: KeyedRequest, execute: Callable[[], Awaitable[Response]]
+) -> Response:
+    """The stored answer to `keyed`, for a caller that may have it: a token without a scope the
+    first run checked gets the refusal a run gives it (the request is run, and discarded)."""
+    stored = await IdempotencyKey.get(organization_id=principal.organization_id, key=keyed.key)
+    missing = set(parse_scopes(stored.scopes)) - principal.scopes
+    if missing:
+        _kept_or_discarded(await execute())  # refused (_Discarded), as without a key
     if stored.request_hash != keyed.request_hash:
         raise Refused(
             "IDEMPOTENCY_KEY_REUSED",
             "this idempotency key was used for another request (document, operation name or "
             "variables): use a new key for a new request",
         )
+    if missing:  # the run needed none of them this time; the answer did
+        body = {
+            "data": None,
+            "errors": [
+                {
+                    "message": f"this token lacks the {min(missing).value} scope",
+                    "extensions": {"code": "FORBIDDEN"},
+                }
+            ],
+        }
+        raise _Discarded(JSONResponse(body))
     assert stored.status is not None and stored.body is not None  # committed with its answer
     return Response(
         bytes(stored.body),
@@ -329,11 +348,13 @@ def _kept_or_discarded(response: Response) -> Response:
 
 async def run_keyed(
     keyed: KeyedRequest,
-    organization_id: int,
+    principal: Principal,
+    scopes_checked: set[Scope],
     ttl: timedelta,
     execute: Callable[[], Awaitable[Response]],
 ) -> Response:
-    """Run `execute` once per key of the organization, or replay the answer it gave.
+    """Run `execute` once per key of the principal's organization, or replay the answer it gave
+    (to a principal with every scope the run checked: `execute` adds them to `scopes_checked`).
 
     One transaction: claim the key, execute (the domain's transactions nest as savepoints, and
     a sales order's number is taken inside it, so a rolled back creation consumes none), store
@@ -341,12 +362,14 @@ async def run_keyed(
     try:
         with jobs.tracking_request() as tracked, _deferring_jobs():
             async with in_transaction():
-                claimed = await _claim(organization_id, keyed, ttl)
+                claimed = await _claim(principal.organization_id, keyed, ttl)
                 if claimed is None:
-                    return await _stored_answer(organization_id, keyed)
+                    return await _stored_answer(principal, keyed, execute)
                 response = _kept_or_discarded(await execute())
                 await IdempotencyKey.filter(id=claimed).update(
-                    status=response.status_code, body=bytes(response.body)
+                    status=response.status_code,
+                    body=bytes(response.body),
+                    scopes=",".join(sorted(scopes_checked)),
                 )
     except _Discarded as discarded:
         return discarded.response

@@ -414,31 +414,75 @@ async def test_an_expired_key_is_new_and_is_pruned(org: Organization) -> None:
     assert await IdempotencyKey.filter(organization_id=org.id).count() == 0
 
 
-@postgres_only("SQLite's single writer makes a second request wait, unbounded, like any write")
-async def test_a_key_still_in_use_is_answered_409_after_the_bounded_wait(
-    org: Organization, settings: Any
-) -> None:
-    """Another transaction holds the key (its request is still running) past the wait."""
+@asynccontextmanager
+async def first_request_held(
+    org: Organization, settings: Any, input: dict[str, Any], key: str
+) -> AsyncIterator[tuple[asyncio.Task[httpx.Response], Any]]:
+    """A keyed creation that has claimed its key and runs until the block ends: another
+    connection (given with it) holds the organization's order counter, which the creation
+    waits for."""
     import asyncpg
 
-    input = await order_input(org)
     holder = await asyncpg.connect(settings.database_url)
     try:
         async with holder.transaction():
             await holder.execute(
-                "INSERT INTO idempotency_key (organization_id, key, request_hash, created_at,"
-                " expires_at) VALUES ($1, 'running', 'x', now(), now() + interval '1 hour')",
-                org.id,
+                "SELECT 1 FROM number_sequence WHERE organization_id = $1 FOR UPDATE", org.id
             )
-            answer = await post(org, CREATE_ORDER, {"input": input}, "running")
-            await holder.execute("ROLLBACK")  # the first request failed: the key is free
+            first = asyncio.create_task(post(org, CREATE_ORDER, {"input": input}, key))
+            while await lock_waits(holder) == 0:  # until it waits for the counter
+                await asyncio.sleep(0.01)
+            yield first, holder
     finally:
         await holder.close()
 
+
+async def lock_waits(connection: Any) -> int:
+    """How many sessions of the test database wait for a lock (a row, a transaction)."""
+    return await connection.fetchval(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+
+
+@postgres_only("SQLite's single writer makes a second request wait, unbounded, like any write")
+async def test_a_key_still_in_use_is_answered_409_after_the_bounded_wait(
+    org: Organization, settings: Any
+) -> None:
+    input = await order_input(org)
+    async with first_request_held(org, settings, input, "running") as (first, _):
+        answer = await post(org, CREATE_ORDER, {"input": input}, "running")
+
     assert error_of(answer) == (409, "IDEMPOTENCY_KEY_IN_USE")
     assert answer.headers["retry-after"] == "5"
+    assert (await first).json()["data"]["createSalesOrder"]["salesOrder"]["number"] == "SO-00001"
     retried = await post(org, CREATE_ORDER, {"input": input}, "running")
-    assert retried.json()["data"]["createSalesOrder"]["salesOrder"]["number"] == "SO-00001"
+    assert retried.headers["idempotent-replayed"] == "true"
+    assert retried.content == (await first).content
+
+
+@postgres_only("SQLite has one connection, which the running request holds")
+async def test_requests_waiting_for_their_key_hold_no_database_connection(
+    org: Organization, settings: Any
+) -> None:
+    """Twenty requests wait for the first with their key: meanwhile a request without a key
+    gets a connection of the pool (5 in tests) and its answer, none of the twenty has given up,
+    and only the first request waits in the database. Then all twenty replay its answer."""
+    input = await order_input(org)
+    async with first_request_held(org, settings, input, "crowd") as (first, holder):
+        waiting = [
+            asyncio.create_task(post(org, CREATE_ORDER, {"input": input}, "crowd"))
+            for _ in range(20)
+        ]
+        warehouses = await org.api.data(PRIMARY_WAREHOUSE)
+        assert len(warehouses["warehouses"]) == 1
+        assert [task.done() for task in [first, *waiting]] == [False] * 21
+        assert await lock_waits(holder) == 1
+
+    answers = await asyncio.gather(*waiting)
+    assert {answer.headers.get("idempotent-replayed") for answer in answers} == {"true"}
+    assert {answer.content for answer in answers} == {(await first).content}
+    assert await order_numbers(org) == ["SO-00001"]
 
 
 async def test_an_answer_that_is_not_kept_shows_nothing_that_was_rolled_back(

@@ -5,13 +5,15 @@ The key comes in the `Idempotency-Key` header or in `@idempotent(key:)` on the m
 A keyed request runs in one outer transaction that first claims the key (INSERT of its row),
 then runs the mutation (whose own transactions become savepoints of it) and stores the answer
 in the row: the changes and the key commit together or not at all. A concurrent request with
-the same key blocks on the row's unique index entry until the first ends, then replays its
-answer (or runs, if the first rolled back); on PostgreSQL the wait is bounded (WAIT_FOR_FIRST,
-then IDEMPOTENCY_KEY_IN_USE, 409), on SQLite the single writer makes it wait like any write.
+the same key waits until the first ends, then replays its answer (or runs, if the first rolled
+back). On PostgreSQL it waits outside the database, holding no pooled connection, for at most
+WAIT_FOR_FIRST (then IDEMPOTENCY_KEY_IN_USE, 409); on SQLite the single writer makes it wait
+like any write.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -21,10 +23,10 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
+from time import monotonic
 from typing import Any
 
 import strawberry
-from asyncpg.exceptions import LockNotAvailableError
 from cross_web import HTTPException
 from graphql import (
     DirectiveLocation,
@@ -59,6 +61,9 @@ DIRECTIVE = "idempotent"
 MAX_KEY_LENGTH = 255
 WAIT_FOR_FIRST = timedelta(seconds=5)  # a mutation runs in milliseconds: longer is a stuck one
 RETRY_AFTER_SECONDS = 5
+FIRST_PAUSE = 0.01  # seconds between tries for a key in use, doubling up to LONGEST_PAUSE
+LONGEST_PAUSE = 0.1
+KEY_LOCK = 7_014  # advisory lock class of the keys' turns (PostgreSQL)
 
 
 @strawberry.directive(
@@ -244,21 +249,30 @@ def _deferring_jobs() -> Iterator[None]:
         _jobs_deferred.reset(token)
 
 
-# Claim the key: insert its row, or take over an expired one. Against a row another transaction
-# inserted and has not committed, the INSERT waits for it to end: committed, no row comes back
-# (replay); rolled back, the row is ours. On PostgreSQL the wait is bounded by lock_timeout,
-# set for this statement (`bounded_wait`) and reset by its RETURNING (a NULL value resets), so
-# that the mutation's own lock waits are as without a key.
+# Claim the key: insert its row, or take over an expired one; no row comes back when a live
+# one answers for the key (replay). Every claim of a key takes its turn first (a transaction
+# advisory lock on the organization and the key, tried, never waited for): a request whose
+# turn is taken learns that the first with its key still runs without waiting in the database,
+# and waits outside it (`run_keyed`). Whoever gets the turn finds any earlier holder's row
+# committed (the lock is released after the commit is visible), so the INSERT never waits.
 _CLAIM_POSTGRES = """
-INSERT INTO idempotency_key (organization_id, "key", request_hash, created_at, expires_at)
-SELECT $1::bigint, $2::varchar, $3::varchar, $4::timestamptz, $5::timestamptz
-FROM (SELECT set_config('lock_timeout', $6, true)) AS bounded_wait
-ON CONFLICT (organization_id, "key") DO UPDATE SET request_hash = excluded.request_hash,
-  created_at = excluded.created_at, expires_at = excluded.expires_at, status = NULL, body = NULL
-WHERE idempotency_key.expires_at <= excluded.created_at
-RETURNING id, set_config('lock_timeout', NULL, true)
+WITH turn AS MATERIALIZED (
+  SELECT pg_try_advisory_xact_lock($6, hashtext($1::bigint::text || ':' || $2::varchar)) AS taken
+), claimed AS (
+  INSERT INTO idempotency_key (organization_id, "key", request_hash, created_at, expires_at)
+  SELECT $1::bigint, $2::varchar, $3::varchar, $4::timestamptz, $5::timestamptz
+  FROM turn WHERE turn.taken
+  ON CONFLICT (organization_id, "key") DO UPDATE SET request_hash = excluded.request_hash,
+    created_at = excluded.created_at, expires_at = excluded.expires_at, status = NULL,
+    body = NULL
+  WHERE idempotency_key.expires_at <= excluded.created_at
+  RETURNING id
+)
+SELECT turn.taken, (SELECT id FROM claimed) AS id FROM turn
 """
 
+# SQLite: the transaction that claims holds the single writer's lock until it ends, so a
+# second request with the key begins only after the first committed or rolled back.
 _CLAIM_SQLITE = """
 INSERT INTO idempotency_key (organization_id, "key", request_hash, created_at, expires_at)
 VALUES ($1, $2, $3, $4, $5)
@@ -269,16 +283,23 @@ RETURNING id
 """
 
 
+class _InUse(Exception):
+    """The first request with the key still runs: leave the transaction (and give its
+    connection back to the pool), wait, and try again."""
+
+
 async def _claim(organization_id: int, keyed: KeyedRequest, ttl: timedelta) -> int | None:
-    """The id of the key's row, now ours; None when a live row answers for the key."""
+    """The id of the key's row, now ours; None when a live row answers for the key. Raises
+    _InUse when another transaction holds the key's turn (PostgreSQL)."""
     at = now()
     params: list[Any] = [organization_id, keyed.key, keyed.request_hash, at, at + ttl]
-    if IdempotencyKey._meta.db.capabilities.dialect == "postgres":
-        wait_ms = int(WAIT_FOR_FIRST.total_seconds() * 1000)
-        claimed = await execute_sql(_CLAIM_POSTGRES, [*params, str(wait_ms)])
-    else:
+    if IdempotencyKey._meta.db.capabilities.dialect != "postgres":
         claimed = await execute_sql(_CLAIM_SQLITE, params)
-    return claimed[0]["id"] if claimed else None
+        return claimed[0]["id"] if claimed else None
+    (claim,) = await execute_sql(_CLAIM_POSTGRES, [*params, KEY_LOCK])
+    if not claim["taken"]:
+        raise _InUse
+    return claim["id"]
 
 
 async def _stored_answer(
@@ -356,9 +377,37 @@ async def run_keyed(
     """Run `execute` once per key of the principal's organization, or replay the answer it gave
     (to a principal with every scope the run checked: `execute` adds them to `scopes_checked`).
 
-    One transaction: claim the key, execute (the domain's transactions nest as savepoints, and
-    a sales order's number is taken inside it, so a rolled back creation consumes none), store
-    the answer. Jobs the mutation enqueued are handed on only after the commit."""
+    While the first request with the key runs, wait for it holding no database connection
+    (tries at growing intervals), then replay its answer, or run if it failed; after
+    WAIT_FOR_FIRST, IDEMPOTENCY_KEY_IN_USE (409)."""
+    deadline = monotonic() + WAIT_FOR_FIRST.total_seconds()
+    pause = FIRST_PAUSE
+    while True:
+        try:
+            return await _run_or_replay(keyed, principal, scopes_checked, ttl, execute)
+        except _InUse:
+            if monotonic() + pause > deadline:
+                return Refused(
+                    "IDEMPOTENCY_KEY_IN_USE",
+                    "a request with this idempotency key is still running: retry after a few "
+                    "seconds to get its answer",
+                    status=409,
+                    retry_after=RETRY_AFTER_SECONDS,
+                ).response()
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, LONGEST_PAUSE)
+
+
+async def _run_or_replay(
+    keyed: KeyedRequest,
+    principal: Principal,
+    scopes_checked: set[Scope],
+    ttl: timedelta,
+    execute: Callable[[], Awaitable[Response]],
+) -> Response:
+    """One transaction: claim the key, execute (the domain's transactions nest as savepoints,
+    and a sales order's number is taken inside it, so a rolled back creation consumes none),
+    store the answer. Jobs the mutation enqueued are handed on only after the commit."""
     try:
         with jobs.tracking_request() as tracked, _deferring_jobs():
             async with in_transaction():
@@ -371,18 +420,12 @@ async def run_keyed(
                     body=bytes(response.body),
                     scopes=",".join(sorted(scopes_checked)),
                 )
+    except _InUse:
+        raise  # not a failure: run_keyed waits and tries again
     except _Discarded as discarded:
         return discarded.response
     except Refused as refused:
         return refused.response()
-    except LockNotAvailableError:
-        return Refused(
-            "IDEMPOTENCY_KEY_IN_USE",
-            "a request with this idempotency key is still running: retry after a few seconds "
-            "to get its answer",
-            status=409,
-            retry_after=RETRY_AFTER_SECONDS,
-        ).response()
     except HTTPException:  # a malformed request: strawberry's own answer (400)
         raise
     except Exception:

@@ -104,16 +104,20 @@ def keyed_request(header: str | None, body: bytes, max_tokens: int) -> KeyedRequ
             "BAD_REQUEST",
             "a keyed request runs exactly one mutation field: send each mutation with its own key",
         )
-    normalized = [operation.document, operation_name, variables]
-    canonical = json.dumps(normalized, sort_keys=True, separators=(",", ":"))  # ASCII: any str
-    return KeyedRequest(key, hashlib.sha256(canonical.encode()).hexdigest())
+    # The document's digest is worked out once per text (_analysed); only the variables are
+    # serialized again, with sorted keys (ASCII: any str, a lone surrogate included).
+    canonical = json.dumps([operation_name, variables], sort_keys=True, separators=(",", ":"))
+    fingerprint = hashlib.sha256(operation.digest)
+    fingerprint.update(canonical.encode())
+    return KeyedRequest(key, fingerprint.hexdigest())
 
 
 @dataclass(frozen=True)
 class _Operation:
     """What a keyed request's document says, worked out once per document text."""
 
-    document: str  # printed from its syntax tree: formatting and comments do not count
+    digest: bytes  # sha256 of the document printed from its syntax tree: formatting and
+    # comments do not count
     one_mutation_field: bool
     directive_keys: tuple[tuple[bool, str], ...]  # (from a variable?, the key or its name)
     directive_misplaced: bool  # anywhere but on the operation's top-level fields
@@ -149,7 +153,8 @@ def _analysed(query: str, operation_name: str | None, max_tokens: int) -> _Opera
         if isinstance(value, StringValueNode | VariableNode)
     )
     return _Operation(
-        document=print_ast(document),
+        # (a lone surrogate, which a JSON string may hold, encoded as it is)
+        digest=hashlib.sha256(print_ast(document).encode("utf-8", "surrogatepass")).digest(),
         one_mutation_field=operation.operation == OperationType.MUTATION
         and len(fields) == 1
         and isinstance(fields[0], FieldNode),  # not a fragment, which may hold several

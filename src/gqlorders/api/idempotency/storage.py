@@ -56,6 +56,11 @@ RETURNING id
 """
 
 
+# Written by hand, not built by the ORM on every keyed request: it is a fixed statement
+# (prepared once per connection).
+_STORE_ANSWER = "UPDATE idempotency_key SET status = $2, body = $3, scopes = $4 WHERE id = $1"
+
+
 class KeyInUse(Exception):
     """Another transaction holds the key's turn: the first request with it still runs."""
 
@@ -89,9 +94,7 @@ async def claim(organization_id: int, key: str, request_hash: str, ttl: timedelt
 async def store_answer(claimed: int, status: int, body: bytes, scopes_checked: set[Scope]) -> None:
     """Keep the answer in the row `claim` gave, in the same transaction as the mutation's
     changes (whose row lock it already holds): they commit together or not at all."""
-    await IdempotencyKey.filter(id=claimed).update(
-        status=status, body=body, scopes=",".join(sorted(scopes_checked))
-    )
+    await execute_sql(_STORE_ANSWER, [claimed, status, body, ",".join(sorted(scopes_checked))])
 
 
 async def stored_answer(organization_id: int, key: str) -> StoredAnswer:

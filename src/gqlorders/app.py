@@ -104,7 +104,7 @@ class GraphQLApp(GraphQL):
     async def run(  # type: ignore[override]
         self, request: Request | Any, context: Any = UNSET, root_value: Any = UNSET
     ) -> Any:
-        """A POST with an idempotency key runs once per key (api/idempotency.py); without a
+        """A POST with an idempotency key runs once per key (api/idempotency/); without a
         token it is answered as without a key (UNAUTHENTICATED). A persisted query's hash is
         resolved first (api/persisted_queries.py), so that a keyed one is keyed too."""
         try:

@@ -23,7 +23,7 @@ class Context:
     token_given: bool = False
     loaders: Loaders = field(init=False)
     # Every scope `require` checked while executing: a keyed request's answer keeps them, and
-    # its replay is only for a token that has them all (api/idempotency.py).
+    # its replay is only for a token that has them all (api/idempotency/runs.py).
     scopes_checked: set[Scope] = field(default_factory=set)
     # WebSocket connections only (api/subscriptions.py):
     live: LiveFeed | None = None

@@ -536,11 +536,12 @@ async def api_client(kind: str, base_url: str, token: str, connections: int) -> 
         yield post_aiohttp
 
 
-async def wait_ready(post: Post, process: subprocess.Popen) -> None:
+async def wait_ready(post: Post, process: subprocess.Popen, log_path: Path) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"the server exited with {process.returncode}")
+            output = log_path.read_text(errors="replace")[-3000:]
+            raise SystemExit(f"the server exited with {process.returncode}:\n{output}")
         with contextlib.suppress(httpx.HTTPError, aiohttp.ClientError):
             if (await post(None, None))[0] == 200:
                 return
@@ -633,7 +634,7 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
     log_path = data_dir / "server.log"
     with server(server_url, data_dir, port, log_path, args.server_workers) as process:
         async with api_client(args.client, f"http://127.0.0.1:{port}", token, max(levels)) as post:
-            await wait_ready(post, process)
+            await wait_ready(post, process, log_path)
             log(f"server pid {process.pid} on port {port}, driven by {args.client}")
 
             async def api_create(rng: random.Random, keyed: bool = False) -> bool:

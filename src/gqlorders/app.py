@@ -120,7 +120,7 @@ class GraphQLApp(GraphQL[Context, None]):
     async def run(
         self, request: Request | Any, context: Any = UNSET, root_value: Any = UNSET
     ) -> Any:
-        """A POST with an idempotency key runs once per key (api/idempotency.py); without a
+        """A POST with an idempotency key runs once per key (api/idempotency/); without a
         token it is answered as without a key (UNAUTHENTICATED). A persisted query's hash is
         resolved first (api/persisted_queries.py), so that a keyed one is keyed too."""
         try:
@@ -146,7 +146,8 @@ class GraphQLApp(GraphQL[Context, None]):
             return await super().run(request, context, root_value)
         return await idempotency.run_keyed(
             keyed,
-            context.principal.organization_id,
+            context.principal,
+            context.scopes_checked,
             self.settings.idempotency_ttl,
             lambda: super(GraphQLApp, self).run(request, context, root_value),
         )

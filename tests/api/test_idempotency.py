@@ -15,6 +15,7 @@ import pytest
 from tortoise import connections
 
 from gqlorders.models import IdempotencyKey, OrderEvent, OutboxJob, StockMovement
+from gqlorders.tenancy import revoke_secret
 from tests.fulfilment.documents import (
     CONFIRM_ORDER,
     CREATE_INVOICE,
@@ -53,6 +54,13 @@ mutation($input: CreateSalesOrderInput!) { ...both }
 fragment both on Mutation {
   first: createSalesOrder(input: $input) { salesOrder { number } }
   second: createSalesOrder(input: $input) { salesOrder { number } }
+}"""
+PARTLY_READABLE_CREATION = """
+mutation($input: CreateSalesOrderInput!) {
+  createSalesOrder(input: $input) {
+    salesOrder { number }
+    readable: salesOrder { customer { salesOrders { totalCount } } }
+  }
 }"""
 
 
@@ -406,28 +414,144 @@ async def test_an_expired_key_is_new_and_is_pruned(org: Organization) -> None:
     assert await IdempotencyKey.filter(organization_id=org.id).count() == 0
 
 
-@postgres_only("SQLite's single writer makes a second request wait, unbounded, like any write")
-async def test_a_key_still_in_use_is_answered_409_after_the_bounded_wait(
-    org: Organization, settings: Any
-) -> None:
-    """Another transaction holds the key (its request is still running) past the wait."""
+@asynccontextmanager
+async def first_request_held(
+    org: Organization, settings: Any, input: dict[str, Any], key: str
+) -> AsyncIterator[tuple[asyncio.Task[httpx.Response], Any]]:
+    """A keyed creation that has claimed its key and runs until the block ends: another
+    connection (given with it) holds the organization's order counter, which the creation
+    waits for."""
     import asyncpg
 
-    input = await order_input(org)
     holder = await asyncpg.connect(settings.database_url)
     try:
         async with holder.transaction():
             await holder.execute(
-                "INSERT INTO idempotency_key (organization_id, key, request_hash, created_at,"
-                " expires_at) VALUES ($1, 'running', 'x', now(), now() + interval '1 hour')",
-                org.id,
+                "SELECT 1 FROM number_sequence WHERE organization_id = $1 FOR UPDATE", org.id
             )
-            answer = await post(org, CREATE_ORDER, {"input": input}, "running")
-            await holder.execute("ROLLBACK")  # the first request failed: the key is free
+            first = asyncio.create_task(post(org, CREATE_ORDER, {"input": input}, key))
+            while await lock_waits(holder) == 0:  # until it waits for the counter
+                await asyncio.sleep(0.01)
+            yield first, holder
     finally:
         await holder.close()
 
+
+async def lock_waits(connection: Any) -> int:
+    """How many sessions of the test database wait for a lock (a row, a transaction)."""
+    return await connection.fetchval(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+
+
+@postgres_only("SQLite's single writer makes a second request wait, unbounded, like any write")
+async def test_a_key_still_in_use_is_answered_409_after_the_bounded_wait(
+    org: Organization, settings: Any
+) -> None:
+    input = await order_input(org)
+    async with first_request_held(org, settings, input, "running") as (first, _):
+        answer = await post(org, CREATE_ORDER, {"input": input}, "running")
+
     assert error_of(answer) == (409, "IDEMPOTENCY_KEY_IN_USE")
     assert answer.headers["retry-after"] == "5"
+    assert (await first).json()["data"]["createSalesOrder"]["salesOrder"]["number"] == "SO-00001"
     retried = await post(org, CREATE_ORDER, {"input": input}, "running")
-    assert retried.json()["data"]["createSalesOrder"]["salesOrder"]["number"] == "SO-00001"
+    assert retried.headers["idempotent-replayed"] == "true"
+    assert retried.content == (await first).content
+
+
+@postgres_only("SQLite has one connection, which the running request holds")
+async def test_requests_waiting_for_their_key_hold_no_database_connection(
+    org: Organization, settings: Any
+) -> None:
+    """Twenty requests wait for the first with their key: meanwhile a request without a key
+    gets a connection of the pool (5 in tests) and its answer, none of the twenty has given up,
+    and only the first request waits in the database. Then all twenty replay its answer."""
+    input = await order_input(org)
+    async with first_request_held(org, settings, input, "crowd") as (first, holder):
+        waiting = [
+            asyncio.create_task(post(org, CREATE_ORDER, {"input": input}, "crowd"))
+            for _ in range(20)
+        ]
+        warehouses = await org.api.data(PRIMARY_WAREHOUSE)
+        assert len(warehouses["warehouses"]) == 1
+        assert [task.done() for task in [first, *waiting]] == [False] * 21
+        assert await lock_waits(holder) == 1
+
+    answers = await asyncio.gather(*waiting)
+    assert {answer.headers.get("idempotent-replayed") for answer in answers} == {"true"}
+    assert {answer.content for answer in answers} == {(await first).content}
+    assert await order_numbers(org) == ["SO-00001"]
+
+
+async def test_an_answer_that_is_not_kept_shows_nothing_that_was_rolled_back(
+    org: Organization, make_client: Any
+) -> None:
+    """The write scope creates the order; its customer's orders need orders:read, so the
+    answer holds an error and nothing of the request is kept. The client gets the error, not
+    the number of an order that no longer exists, and its retry (with the read scope) runs."""
+    writer = Organization(org.id, await make_client(org, "orders:write"))
+    input = await order_input(org)
+
+    answer = await post(writer, PARTLY_READABLE_CREATION, {"input": input}, "partly")
+
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["data"] is None
+    assert [error["extensions"]["code"] for error in body["errors"]] == ["FORBIDDEN"]
+    assert await order_numbers(org) == []
+    retried = await post(org, PARTLY_READABLE_CREATION, {"input": input}, "partly")
+    assert retried.json()["data"]["createSalesOrder"] == {
+        "salesOrder": {"number": "SO-00001"},
+        "readable": {"customer": {"salesOrders": {"totalCount": 1}}},
+    }
+
+
+async def test_a_replay_is_refused_to_a_token_without_the_scope_a_run_needs(
+    org: Organization, make_client: Any
+) -> None:
+    input = await order_input(org)
+    await post(org, CREATE_ORDER, {"input": input}, "scoped-replay")
+    reader = Organization(org.id, await make_client(org, "orders:read"))
+
+    unkeyed = await post(reader, CREATE_ORDER, {"input": input})
+    replay = await post(reader, CREATE_ORDER, {"input": input}, "scoped-replay")
+
+    assert error_of(replay) == (200, "FORBIDDEN")
+    assert replay.content == unkeyed.content
+    assert "idempotent-replayed" not in replay.headers
+    assert await order_numbers(org) == ["SO-00001"]
+
+
+async def test_a_replay_needs_the_scopes_the_answers_fields_needed(
+    org: Organization, make_client: Any
+) -> None:
+    """The customer's orders in the first answer needed orders:read: a token with the write
+    scope alone gets the refusal a run would give it, not the stored list."""
+    input = await order_input(org)
+    await post(org, PARTLY_READABLE_CREATION, {"input": input}, "read-in-answer")
+    writer = Organization(org.id, await make_client(org, "orders:write"))
+
+    replay = await post(writer, PARTLY_READABLE_CREATION, {"input": input}, "read-in-answer")
+
+    body = replay.json()
+    assert body["data"] is None
+    assert [error["extensions"]["code"] for error in body["errors"]] == ["FORBIDDEN"]
+    assert body["errors"][0]["path"] == ["createSalesOrder", "readable", "customer", "salesOrders"]
+    assert "idempotent-replayed" not in replay.headers
+    assert await order_numbers(org) == ["SO-00001"]
+
+
+async def test_a_replay_with_a_revoked_token_is_refused(
+    org: Organization, make_client: Any
+) -> None:
+    input = await order_input(org)
+    client = await make_client(org, "orders:write")
+    await post(Organization(org.id, client), CREATE_ORDER, {"input": input}, "revoked")
+    await revoke_secret(client.token)
+
+    replay = await post(Organization(org.id, client), CREATE_ORDER, {"input": input}, "revoked")
+
+    assert error_of(replay) == (200, "UNAUTHENTICATED")
+    assert "idempotent-replayed" not in replay.headers

@@ -3,13 +3,15 @@ skips one, with the resource's fields in `data`, for the token's organization on
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
 from gqlorders.events.feed import Position, prune_expired
 from gqlorders.ids import parse_id
-from gqlorders.models import FeedEvent
+from gqlorders.models import FeedEvent, StockMovement
 from tests.fulfilment.documents import (
     CONFIRM_ORDER,
     DELIVER_PACKAGE,
@@ -170,6 +172,32 @@ async def test_a_level_falling_to_its_reorder_level_is_reported_once(org: Organi
             "availableForSale": "4.00",
         }
     ]
+
+
+async def test_racing_adjustments_report_each_crossing_of_the_reorder_level_once(
+    org: Organization,
+) -> None:
+    """Twelve adjustments of one level race, eight of -1 and four of +1 around the reorder level
+    10 from 13: each that takes the available quantity from above 10 to 10 reports it, exactly
+    once, whatever order they take the level in -- the order of their stock movements, each
+    written while its transaction holds the level."""
+    item = await org.item("FAN", "20.00", reorderLevel="10")
+    warehouse = next(
+        w["id"] for w in (await org.api.data(WAREHOUSES))["warehouses"] if w["isPrimary"]
+    )
+    stock = {"itemId": item, "warehouseId": warehouse, "reason": "count"}
+    await org.api.ok(ADJUST, {**stock, "quantityDelta": "13"})
+
+    deltas = ["-1", "-1", "+1"] * 4
+    await asyncio.gather(*(org.api.ok(ADJUST, {**stock, "quantityDelta": d}) for d in deltas))
+
+    movements = StockMovement.filter(item_id=parse_id(item)[1]).order_by("id")  # type: ignore[index]
+    levels = list(itertools.accumulate(await movements.values_list("quantity", flat=True)))
+    crossings = sum(1 for before, after in itertools.pairwise(levels) if before > 10 >= after)
+    low, _ = await read_all(org, filter={"types": ["STOCK_LEVEL_LOW"]})
+    assert crossings >= 1
+    assert len(low) == crossings
+    assert {event["data"]["stock"][0]["availableForSale"] for event in low} == {"10.00"}
 
 
 async def test_another_organizations_events_are_never_visible(

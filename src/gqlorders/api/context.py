@@ -22,6 +22,9 @@ class Context:
     principal: Principal | None
     token_given: bool = False
     loaders: Loaders = field(init=False)
+    # Every scope `require` checked while executing: a keyed request's answer keeps them, and
+    # its replay is only for a token that has them all (api/idempotency/runs.py).
+    scopes_checked: set[Scope] = field(default_factory=set)
     # WebSocket connections only (api/subscriptions.py):
     live: LiveFeed | None = None
     connection_params: dict[str, Any] | None = None  # connection_init's payload
@@ -56,6 +59,7 @@ async def context_for(request: HTTPConnection) -> Context:
 def require(info: Info, scope: Scope) -> Principal:
     """The caller, if it may use `scope`; otherwise UNAUTHENTICATED or FORBIDDEN (SPEC §1)."""
     context: Context = info.context
+    context.scopes_checked.add(scope)
     principal = context.principal
     if principal is None:
         message = (

@@ -32,5 +32,13 @@ class FeedEvent(Model):
 
     class Meta:
         table = "feed_event"
-        # The events still without a position have a partial index of their own (0015).
-        indexes = (("organization_id", "position"), ("organization_id", "id"), ("occurred_at",))
+        # The events still without a position have a partial index of their own (0015). A page
+        # of one type reads that type's events only (organization_id, type, position): on 10M
+        # events, 1,001 index entries instead of the ~100,000 events around a rare type's page
+        # (bench/README.md).
+        indexes = (
+            ("organization_id", "position"),
+            ("organization_id", "type", "position"),
+            ("organization_id", "id"),
+            ("occurred_at",),
+        )

@@ -29,6 +29,9 @@ class IdempotencyKey(Model):
     request_hash = fields.CharField(max_length=64)  # sha256 of the normalized request
     status = fields.SmallIntField(null=True)  # the answer's HTTP status
     body = fields.BinaryField(null=True)  # the answer's bytes, replayed as they are
+    # The scopes the first run checked (comma-separated): a replay to a token without one of
+    # them is refused as a run would be, not given the answer.
+    scopes = fields.CharField(max_length=200, default="", db_default="")
     created_at = fields.DatetimeField(auto_now_add=True)
     expires_at = fields.DatetimeField(db_index=True)
 

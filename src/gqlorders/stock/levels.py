@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from tortoise import connections
 from tortoise.transactions import in_transaction
@@ -26,10 +27,19 @@ QUANTITY = ScaledDecimalField(places=4)  # the column type of every stock quanti
 RECALC_BATCH = 2000
 RECALC_LOCK = 7_011  # advisory lock class of committed-stock recalculations
 
-_UPSERT_ON_HAND = """
+# What a change leaves in a level, as every writer's RETURNING gives it: taken while the change
+# holds the level's row, so the figures before it (the change undone) are those the previous
+# writer left, and each crossing of the reorder level is seen by exactly one change.
+_LEVEL_AFTER = """
+RETURNING item_id, warehouse_id, on_hand, committed,
+  (SELECT reorder_level FROM item WHERE item.id = stock_level.item_id) AS reorder_level
+"""
+
+_UPSERT_ON_HAND = f"""
 INSERT INTO stock_level (organization_id, item_id, warehouse_id, on_hand, committed)
 VALUES ($1, $2, $3, $4, 0)
 ON CONFLICT (item_id, warehouse_id) DO UPDATE SET on_hand = stock_level.on_hand + excluded.on_hand
+{_LEVEL_AFTER}
 """
 
 # Committed = unshipped goods of confirmed and closed orders (SPEC §7), for every (item,
@@ -54,14 +64,14 @@ WHERE {{items}} AND i.kind = 'GOODS'
 ORDER BY i.id, w.id  -- rows locked in one order by every writer: no deadlocks
 ON CONFLICT (item_id, warehouse_id) DO UPDATE SET committed = excluded.committed
 WHERE stock_level.committed <> excluded.committed
+{{returning}}
 """
 
-
-# The (item, warehouse) levels of these items at or below their reorder level (SPEC §7).
-_LOW_LEVELS = """
-SELECT s.item_id, s.warehouse_id FROM stock_level s JOIN item i ON i.id = s.item_id
+# Committed of the levels of these items that have a reorder level, before a recalculation
+# (which alone writes committed, one per organization at a time: the figures stay until it).
+_COMMITTED_WATCHED = """
+SELECT s.item_id, s.warehouse_id, s.committed FROM stock_level s JOIN item i ON i.id = s.item_id
 WHERE s.item_id IN ({items}) AND i.reorder_level IS NOT NULL
-AND s.on_hand - s.committed <= i.reorder_level
 """
 
 
@@ -80,11 +90,8 @@ async def move_on_hand(
 ) -> None:
     """Add `quantity` (any sign) to on hand, atomically, and record the movement; a level it
     brings to its reorder level goes to the feed (STOCK_LEVEL_LOW)."""
-    low_before = await _low_levels([item_id])
-    await execute_sql(
-        _UPSERT_ON_HAND,
-        [organization_id, item_id, warehouse_id, QUANTITY.to_db_value(quantity, None)],
-    )
+    delta = QUANTITY.to_db_value(quantity, None)
+    (level,) = await execute_sql(_UPSERT_ON_HAND, [organization_id, item_id, warehouse_id, delta])
     await StockMovement.create(
         organization_id=organization_id,
         item_id=item_id,
@@ -94,7 +101,8 @@ async def move_on_hand(
         actor=actor,
         package_id=package_id,
     )
-    await _publish_newly_low(low_before, [item_id], actor)
+    before = level["on_hand"] - delta - level["committed"]  # no level before: 0 - 0
+    await _publish_newly_low([(level, before)], actor)
 
 
 async def adjust_stock(
@@ -145,30 +153,44 @@ async def recalculate_committed(item_ids: list[int], organization_id: int | None
         batch = item_ids[start : start + RECALC_BATCH]
         listed = _placeholders(len(batch))
         statement = _RECALC_COMMITTED.format(
-            lines=f"l.item_id IN ({listed})", items=f"i.id IN ({listed})"
+            lines=f"l.item_id IN ({listed})", items=f"i.id IN ({listed})", returning=_LEVEL_AFTER
         )
         async with in_transaction():
             await _take_turn(organization_id)
-            low_before = await _low_levels(batch)
-            await execute_sql(statement, batch)
-            await _publish_newly_low(low_before, batch, None)
+            watched = _COMMITTED_WATCHED.format(items=listed)
+            committed_before = {
+                (row["item_id"], row["warehouse_id"]): row["committed"]
+                for row in await execute_sql(watched, batch)
+            }
+            changed = await execute_sql(statement, batch)
+            await _publish_newly_low(
+                [
+                    (level, level["on_hand"] - committed_before.get(_level_key(level), 0))
+                    for level in changed
+                ],
+                None,
+            )
 
 
-async def _low_levels(item_ids: list[int]) -> set[tuple[int, int]]:
-    statement = _LOW_LEVELS.format(items=_placeholders(len(item_ids)))
-    return {(row["item_id"], row["warehouse_id"]) for row in await execute_sql(statement, item_ids)}
+def _level_key(level: dict[str, Any]) -> tuple[int, int]:
+    return level["item_id"], level["warehouse_id"]
 
 
-async def _publish_newly_low(
-    low_before: set[tuple[int, int]], item_ids: list[int], actor: str | None
-) -> None:
-    """A STOCK_LEVEL_LOW event for each level of these items that a change has just brought to
-    or below its item's reorder level (not for one that was there already)."""
-    newly_low = await _low_levels(item_ids) - low_before
+async def _publish_newly_low(changes: list[tuple[dict[str, Any], int]], actor: str | None) -> None:
+    """A STOCK_LEVEL_LOW event for each level a change has just brought from above its item's
+    reorder level to or below it (not for one that was there already; a level that did not
+    exist had 0 available). `changes`: each changed level as _LEVEL_AFTER returned it, with
+    its available quantity before the change (scaled integers, as in SQL)."""
+    newly_low = sorted(
+        _level_key(level)
+        for level, available_before in changes
+        if level["reorder_level"] is not None
+        and available_before > level["reorder_level"] >= level["on_hand"] - level["committed"]
+    )
     if not newly_low:
         return
     items = {item.id: item for item in await Item.filter(id__in={i for i, _ in newly_low})}
-    for item_id, warehouse_id in sorted(newly_low):
+    for item_id, warehouse_id in newly_low:
         item = items[item_id]
         level = await StockLevel.get(item_id=item_id, warehouse_id=warehouse_id)
         await events.publish(
@@ -199,7 +221,7 @@ async def recalculate_everything(
         else list(await column(Organization.all().order_by("id"), "id"))
     )
     statement = _RECALC_COMMITTED.format(
-        lines="o.organization_id = $1", items="i.organization_id = $1"
+        lines="o.organization_id = $1", items="i.organization_id = $1", returning=""
     )
     for done, organization in enumerate(organizations, start=1):
         async with in_transaction():

@@ -1,0 +1,107 @@
+"""The database side of idempotent mutations: claiming a key, storing the answer, reading it
+back. Plain functions over the `idempotency_key` table, called inside the keyed request's one
+transaction (api/idempotency/runs.py), which also holds the mutation's changes.
+
+Locks, in the order they are taken: the key's turn (a transaction advisory lock of class
+KEY_LOCK on the organization and the key, PostgreSQL only, tried and never waited for), then
+the key's row (its INSERT or UPDATE), then whatever the mutation locks. Both are held until the
+transaction ends. Expired keys are deleted by `IdempotencyKey.prune_expired`, which the job
+relay runs (the jobs layer does not import the API).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from tortoise.timezone import now
+
+from gqlorders.database import execute_sql
+from gqlorders.models import IdempotencyKey
+from gqlorders.tenancy import Scope, parse_scopes
+
+KEY_LOCK = 7_014  # advisory lock class of the keys' turns (PostgreSQL)
+
+# Claim the key: insert its row, or take over an expired one; no row comes back when a live
+# one answers for the key (replay). Every claim of a key takes its turn first: a request whose
+# turn is taken learns that the first with its key still runs without waiting in the database.
+# Whoever gets the turn finds any earlier holder's row committed (the lock is released after
+# the commit is visible), so the INSERT never waits for another claim.
+_CLAIM_POSTGRES = """
+WITH turn AS MATERIALIZED (
+  SELECT pg_try_advisory_xact_lock($6, hashtext($1::bigint::text || ':' || $2::varchar)) AS taken
+), claimed AS (
+  INSERT INTO idempotency_key (organization_id, "key", request_hash, created_at, expires_at)
+  SELECT $1::bigint, $2::varchar, $3::varchar, $4::timestamptz, $5::timestamptz
+  FROM turn WHERE turn.taken
+  ON CONFLICT (organization_id, "key") DO UPDATE SET request_hash = excluded.request_hash,
+    created_at = excluded.created_at, expires_at = excluded.expires_at, status = NULL,
+    body = NULL
+  WHERE idempotency_key.expires_at <= excluded.created_at
+  RETURNING id
+)
+SELECT turn.taken, (SELECT id FROM claimed) AS id FROM turn
+"""
+
+# SQLite: the transaction that claims holds the single writer's lock until it ends, so a
+# second request with the key begins only after the first committed or rolled back.
+_CLAIM_SQLITE = """
+INSERT INTO idempotency_key (organization_id, "key", request_hash, created_at, expires_at)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (organization_id, "key") DO UPDATE SET request_hash = excluded.request_hash,
+  created_at = excluded.created_at, expires_at = excluded.expires_at, status = NULL, body = NULL
+WHERE idempotency_key.expires_at <= excluded.created_at
+RETURNING id
+"""
+
+
+# Written by hand, not built by the ORM on every keyed request: it is a fixed statement
+# (prepared once per connection).
+_STORE_ANSWER = "UPDATE idempotency_key SET status = $2, body = $3, scopes = $4 WHERE id = $1"
+
+
+class KeyInUse(Exception):
+    """Another transaction holds the key's turn: the first request with it still runs."""
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    request_hash: str  # of the request that was answered
+    status: int
+    body: bytes
+    scopes: frozenset[Scope]  # the scopes its run checked
+
+
+async def claim(organization_id: int, key: str, request_hash: str, ttl: timedelta) -> int | None:
+    """Claim the organization's key for a request: the id of its row, now this transaction's,
+    or None when a live row answers for the key (`stored_answer`). Raises KeyInUse when
+    another transaction holds the key's turn (PostgreSQL): end the transaction before waiting.
+
+    First statement of the keyed request's transaction: it takes the key's turn, then the
+    row's lock (the row of an expired key is taken over), before the mutation takes any."""
+    at = now()
+    params: list[Any] = [organization_id, key, request_hash, at, at + ttl]
+    if IdempotencyKey._meta.db.capabilities.dialect != "postgres":
+        claimed = await execute_sql(_CLAIM_SQLITE, params)
+        return claimed[0]["id"] if claimed else None
+    (row,) = await execute_sql(_CLAIM_POSTGRES, [*params, KEY_LOCK])
+    if not row["taken"]:
+        raise KeyInUse
+    return row["id"]
+
+
+async def store_answer(claimed: int, status: int, body: bytes, scopes_checked: set[Scope]) -> None:
+    """Keep the answer in the row `claim` gave, in the same transaction as the mutation's
+    changes (whose row lock it already holds): they commit together or not at all."""
+    await execute_sql(_STORE_ANSWER, [claimed, status, body, ",".join(sorted(scopes_checked))])
+
+
+async def stored_answer(organization_id: int, key: str) -> StoredAnswer:
+    """The committed answer to the organization's key, after `claim` found it live (in the
+    same transaction, which holds the key's turn: no claim can take the row over meanwhile)."""
+    stored = await IdempotencyKey.get(organization_id=organization_id, key=key)
+    assert stored.status is not None and stored.body is not None  # committed with its answer
+    return StoredAnswer(
+        stored.request_hash, stored.status, bytes(stored.body), parse_scopes(stored.scopes)
+    )

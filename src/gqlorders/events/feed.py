@@ -28,7 +28,6 @@ from typing import Any
 
 from tortoise.expressions import Subquery
 from tortoise.functions import Max
-from tortoise.models import Model
 from tortoise.queryset import QuerySet
 from tortoise.timezone import now
 from tortoise.transactions import in_transaction

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
-from typing import Any, TypeVar, cast
+from typing import Any, TypeAlias, TypeVar, cast
 
 from strawberry.dataloader import DataLoader
 from tortoise.models import Model
@@ -35,6 +35,9 @@ from gqlorders.rows import fetch
 M = TypeVar("M", bound=Model)
 K = TypeVar("K")
 T = TypeVar("T")
+
+# What `ready` gives: the value, or the awaitable that will give it.
+Loaded: TypeAlias = T | Awaitable[T]
 
 
 def ready(loader: DataLoader[K, T], key: K) -> T:

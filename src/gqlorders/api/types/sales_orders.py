@@ -15,7 +15,7 @@ from strawberry.scalars import JSON
 
 from gqlorders import models, orders, rows
 from gqlorders.api.context import Info, require
-from gqlorders.api.dataloaders import Loaded, pending, ready
+from gqlorders.api.dataloaders import Loaded, pending, ready, settled
 from gqlorders.api.errors import ErrorCodeType, raises_query_errors
 from gqlorders.api.ids import encode_id
 from gqlorders.api.prefetch import connection_nodes, joined_order_relations, prefetch_sales_orders
@@ -226,14 +226,17 @@ def _stock_status(
 
 
 async def _stock_status_later(
-    line: models.SalesOrderLine, info: Info, item: Any, order: Any
+    line: models.SalesOrderLine,
+    info: Info,
+    item: Loaded[models.Item | None],
+    order: Loaded[models.SalesOrder | None],
 ) -> indicators.StockStatus | None:
-    item = await item if pending(item) else item
-    if item is None or item.kind != models.ItemKind.GOODS:
+    loaded_item = await settled(item)
+    if loaded_item is None or loaded_item.kind != models.ItemKind.GOODS:
         return None
-    order = await order if pending(order) else order
-    levels = await info.context.loaders.stock_levels.load(item.id)
-    return _stock_status(line, order, levels)
+    loaded_order = await settled(order)
+    levels = await info.context.loaders.stock_levels.load(loaded_item.id)
+    return _stock_status(line, loaded_order, levels)
 
 
 @strawberry.type
@@ -391,7 +394,7 @@ class SalesOrder(Node):
         return ready(info.context.loaders.order_events, root.id)
 
 
-def document_of(row: Any, url: str) -> Document | Awaitable[Document]:
+def document_of(row: Loaded[models.Document | None], url: str) -> Document | Awaitable[Document]:
     """Document.of a loaded row, or of the row once the loader has it."""
     if pending(row):
 
@@ -419,10 +422,12 @@ def _blockers(
     return merge_blockers(order, bool(packages), has_active_invoices(invoices))
 
 
-async def _merge_blockers_later(order: models.SalesOrder, invoices: Any, packages: Any) -> Any:
-    invoices = await invoices if pending(invoices) else invoices
-    packages = await packages if pending(packages) else packages
-    return _blockers(order, invoices, packages)
+async def _merge_blockers_later(
+    order: models.SalesOrder,
+    invoices: Loaded[list[models.Invoice]],
+    packages: Loaded[list[models.Package]],
+) -> list[ErrorCode]:
+    return _blockers(order, await settled(invoices), await settled(packages))
 
 
 async def _not_blocked_later(blockers: Awaitable[list[ErrorCode]]) -> bool:

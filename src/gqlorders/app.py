@@ -54,6 +54,7 @@ from gqlorders.observability import (
     configure_logging,
     metrics_exposition,
 )
+from gqlorders.relay import relay_forever
 from gqlorders.tenancy import Scope, authenticate
 from gqlorders.webhooks import policy as webhook_policy
 from workers.jobs import FUNCTIONS
@@ -355,7 +356,7 @@ def create_app(
                     max_queued=settings.live.max_queued,
                 )
             )
-            relay = asyncio.create_task(jobs.relay_forever())
+            relay = asyncio.create_task(relay_forever())
             if freeze_after_startup:
                 gc.collect()
                 gc.freeze()

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 @dataclass(frozen=True)
@@ -97,9 +98,6 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             ),
         ),
     )
-
-
-DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 def parse_log_level(text: str) -> str:

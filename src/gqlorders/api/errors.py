@@ -17,6 +17,9 @@ strawberry.enum(ErrorCodeType, name="ErrorCode")
 P = ParamSpec("P")
 R = TypeVar("R")
 
+# Refusals that are no mistake in the request, each its own `extensions.code`.
+OWN_QUERY_CODES = frozenset({ErrorCode.EVENT_CURSOR_EXPIRED})
+
 
 @strawberry.type
 class UserError:
@@ -52,10 +55,6 @@ def returns_user_errors(
 
 def graphql_error(code: str, message: str, **extensions: Any) -> GraphQLError:
     return GraphQLError(message, extensions={"code": code, **extensions})
-
-
-# Refusals that are no mistake in the request, each its own `extensions.code`.
-OWN_QUERY_CODES = frozenset({ErrorCode.EVENT_CURSOR_EXPIRED})
 
 
 def query_error(error: DomainError) -> GraphQLError:

@@ -62,6 +62,7 @@ STALE_AFTER = timedelta(minutes=10)  # in process: far longer than any job runs
 # Behind Redis: time enough for a live relay to enqueue what it claimed (milliseconds).
 HANDOFF_STALE_AFTER = timedelta(minutes=2)
 KEEP_DONE = timedelta(days=7)  # how long the row of a job that ran is kept
+PAYLOAD_VALUES_PER_QUERY = 500  # bounded IN lists: databases cap a query's parameters
 
 JobFunction = Callable[..., Awaitable[Any]]
 
@@ -130,9 +131,6 @@ async def mark_done(job_id: str) -> None:
     match job_id.split(":"):
         case ["outbox", row_id, token] if row_id.isdigit() and token:
             await OutboxJob.filter(id=int(row_id), token=token).update(done_at=now())
-
-
-PAYLOAD_VALUES_PER_QUERY = 500  # bounded IN lists: databases cap a query's parameters
 
 
 async def pending_payload_values(job: str, key: str, values: Collection[int]) -> set[int]:

@@ -13,6 +13,9 @@ from gqlorders.api.ids import encode_id
 from gqlorders.pagination import Page
 from gqlorders.validation import ADDRESS_FIELDS
 
+T = TypeVar("T")
+
+
 # strawberry.enum registers an enum class itself and returns it: the API's enums are the
 # domain's classes, so that annotations with them are real types (mypy).
 ItemKind = models.ItemKind
@@ -128,9 +131,6 @@ class PaymentTerms:
 class PaymentTermsInput:
     days: int
     label: str | None = None
-
-
-T = TypeVar("T")
 
 
 @strawberry.type

@@ -10,7 +10,7 @@ import dataclasses
 import gc
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -246,7 +246,7 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-def readyz_for(settings: Settings):
+def readyz_for(settings: Settings) -> Callable[[Request], Awaitable[Response]]:
     async def readyz(request: Request) -> Response:
         """The database answers, and Redis too when it is configured (readiness)."""
         checks: dict[str, str] = {}

@@ -12,7 +12,7 @@ from graphql import GraphQLError
 from gqlorders.errors import DomainError, ErrorCode
 
 ErrorCodeType = ErrorCode
-strawberry.enum(ErrorCodeType, name="ErrorCode")
+strawberry.enum(ErrorCodeType)
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -34,7 +34,7 @@ from gqlorders.stock.levels import low_stock_item_ids
 from gqlorders.tenancy import Scope
 
 SalesOrderSortField = orders.SalesOrderSortField
-strawberry.enum(SalesOrderSortField, name="SalesOrderSortField")
+strawberry.enum(SalesOrderSortField)
 
 NODE_LOADERS = {  # global ID type name -> Loaders attribute
     "SalesOrder": "sales_order",

@@ -17,7 +17,7 @@ from gqlorders.marketplaces import importing
 from gqlorders.tenancy import Scope
 
 InboxState = models.InboxState
-strawberry.enum(InboxState, name="InboxState")
+strawberry.enum(InboxState)
 
 
 @strawberry.type

@@ -16,8 +16,9 @@ from gqlorders.validation import ADDRESS_FIELDS
 T = TypeVar("T")
 
 
-# strawberry.enum registers an enum class itself and returns it: the API's enums are the
-# domain's classes, so that annotations with them are real types (mypy).
+# strawberry.enum registers an enum class itself, under its class name, and returns it: the
+# API's enums are the domain's classes, so that annotations with them are real types (mypy).
+# Every module registers its enums so, one call each.
 ItemKind = models.ItemKind
 SalesOrderStatus = models.SalesOrderStatus
 InvoicedStatus = models.InvoicedStatus
@@ -26,16 +27,13 @@ DiscountType = models.DiscountType
 NumberingMode = models.NumberingMode
 CloseSalesOrderWhen = models.CloseSalesOrderWhen
 TaxMode = money.TaxMode
-for _enum in (
-    ItemKind,
-    SalesOrderStatus,
-    InvoicedStatus,
-    ShippedStatus,
-    DiscountType,
-    NumberingMode,
-    CloseSalesOrderWhen,
-):
-    strawberry.enum(_enum)
+strawberry.enum(ItemKind)
+strawberry.enum(SalesOrderStatus)
+strawberry.enum(InvoicedStatus)
+strawberry.enum(ShippedStatus)
+strawberry.enum(DiscountType)
+strawberry.enum(NumberingMode)
+strawberry.enum(CloseSalesOrderWhen)
 strawberry.enum(
     TaxMode,
     description="How a document's rates read: net (taxes added) or gross (taxes contained).",

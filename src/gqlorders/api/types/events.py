@@ -15,7 +15,6 @@ from gqlorders.api.types.common import Node, PageInfo, global_id, is_row_of
 EventType = events.EventType
 strawberry.enum(
     EventType,
-    name="EventType",
     description="Every change a client may want to follow, in the order the feed gives them.",
 )
 

@@ -26,11 +26,11 @@ from gqlorders.api.types.sales_orders import (
 )
 
 InvoiceStatus = models.InvoiceStatus
-strawberry.enum(InvoiceStatus, name="InvoiceStatus")
+strawberry.enum(InvoiceStatus)
 PackageStatus = models.PackageStatus
-strawberry.enum(PackageStatus, name="PackageStatus")
+strawberry.enum(PackageStatus)
 EmailState = models.EmailState
-strawberry.enum(EmailState, name="EmailState")
+strawberry.enum(EmailState)
 
 
 @strawberry.type

@@ -169,7 +169,7 @@ class OrderEvent:
 
 
 StockStatus = indicators.StockStatus
-strawberry.enum(StockStatus, name="StockStatus")
+strawberry.enum(StockStatus)
 
 
 @strawberry.type

@@ -39,11 +39,13 @@ test-postgres: install
 test-sqlite: install
 	GQLORDERS_TEST_DATABASE=sqlite $(BIN)/pytest
 
-## ruff, then mypy over src, adapters and workers (pyproject.toml [tool.mypy]).
+## ruff, mypy over src, adapters and workers (pyproject.toml [tool.mypy]), and the import
+## arrows of docs/architecture.md (scripts/import_arrows.py).
 lint: install
 	$(BIN)/ruff check src adapters workers tests
 	$(BIN)/ruff format --check src adapters workers tests
 	$(BIN)/mypy
+	$(BIN)/python scripts/import_arrows.py --check
 
 schema: install
 	$(BIN)/gqlorders export-schema

@@ -18,6 +18,7 @@ from gqlorders import events, jobs
 from gqlorders.config import Settings
 from gqlorders.database import connected, prepare_data_dir, tortoise_config
 from gqlorders.emails import SEND_DEADLINE
+from gqlorders.relay import relay_forever
 from gqlorders.webhooks import policy as webhook_policy
 from workers.jobs import FUNCTIONS, RENDER_ALLOWANCE
 from workers.mail import QUIT_TIMEOUT
@@ -97,7 +98,7 @@ def build_worker(
         jobs.configure(jobs.RedisRelay(redis_url, queue))
         await jobs.after_request()
         if relay:
-            ctx["relay"] = asyncio.create_task(jobs.relay_forever())
+            ctx["relay"] = asyncio.create_task(relay_forever())
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         task = ctx.get("relay")

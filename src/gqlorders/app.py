@@ -10,7 +10,7 @@ import dataclasses
 import gc
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -60,6 +60,7 @@ from gqlorders.observability import (
     configure_logging,
     metrics_exposition,
 )
+from gqlorders.relay import relay_forever
 from gqlorders.tenancy import Scope, authenticate
 from gqlorders.webhooks import policy as webhook_policy
 from workers.jobs import FUNCTIONS
@@ -272,7 +273,7 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-def readyz_for(settings: Settings):
+def readyz_for(settings: Settings) -> Callable[[Request], Awaitable[Response]]:
     async def readyz(request: Request) -> Response:
         """The database answers, and Redis too when it is configured (readiness)."""
         checks: dict[str, str] = {}
@@ -382,7 +383,7 @@ def create_app(
                     max_queued=settings.live.max_queued,
                 )
             )
-            relay = asyncio.create_task(jobs.relay_forever())
+            relay = asyncio.create_task(relay_forever())
             if freeze_after_startup:
                 gc.collect()
                 gc.freeze()

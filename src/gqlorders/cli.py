@@ -16,6 +16,12 @@ from gqlorders.config import Settings, load_settings
 from gqlorders.errors import DomainError
 from gqlorders.tenancy import create_organization, create_token, parse_scopes, revoke_secret
 
+_ON_SQLITE = {
+    "serve": "unset REDIS_URL and the server runs jobs itself",
+    "import": "unset REDIS_URL and the import runs its jobs itself",
+    "worker": "no worker is needed: without REDIS_URL, `gqlorders serve` runs jobs itself",
+}
+
 
 def _print_json(value: dict[str, Any]) -> None:
     print(json.dumps(value), flush=True)
@@ -140,13 +146,6 @@ def _positive(value: str, name: str) -> int:
     if number < 1:
         raise SystemExit(f"gqlorders: {name} must be a whole number of at least 1, not {value!r}")
     return number
-
-
-_ON_SQLITE = {
-    "serve": "unset REDIS_URL and the server runs jobs itself",
-    "import": "unset REDIS_URL and the import runs its jobs itself",
-    "worker": "no worker is needed: without REDIS_URL, `gqlorders serve` runs jobs itself",
-}
 
 
 def _refuse_workers_on_sqlite(settings: Settings, command: str) -> None:

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 @dataclass(frozen=True)
@@ -112,9 +113,6 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             per_message_deflate=env.get("LIVE_PER_MESSAGE_DEFLATE", "") in {"1", "true", "yes"},
         ),
     )
-
-
-DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 def parse_log_level(text: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, TypedDict
 
 from gqlorders import jobs
 from gqlorders.errors import DomainError, ErrorCode
@@ -31,6 +31,14 @@ SALES_ORDER = "sales_order"
 INVOICE = "invoice"
 
 
+class RecordKey(TypedDict, total=False):
+    """The foreign key to a record, as keyword arguments of the ORM's queries: its document
+    row and its lines name it alike. One of the two, by the record's kind."""
+
+    sales_order_id: int
+    invoice_id: int
+
+
 def _money(value: Any) -> str:
     return f"{value:.2f}"
 
@@ -50,8 +58,7 @@ async def document_data(kind: str, record_id: int) -> dict[str, Any]:
     organization = await Organization.get(id=record.organization_id)
     customer = await Customer.get(id=record.customer_id)
     line_model = SalesOrderLine if kind == SALES_ORDER else InvoiceLine
-    owner = {"sales_order_id": record.id} if kind == SALES_ORDER else {"invoice_id": record.id}
-    lines = await line_model.filter(**owner).order_by("position", "id")
+    lines = await line_model.filter(**document_owner(kind, record.id)).order_by("position", "id")
     items = {i.id: i for i in await Item.filter(id__in={line.item_id for line in lines})}
     tax_ids = {line.tax_id for line in lines if line.tax_id} | {
         t["tax_id"] for t in record.tax_totals
@@ -127,9 +134,11 @@ async def record_organization(kind: str, record_id: int) -> int:
     return (await _record(kind, record_id)).organization_id
 
 
-def document_owner(kind: str, record_id: int) -> dict[str, Any]:
-    """The filter of the record's document row (keyword arguments of the ORM's queries)."""
-    return {"sales_order_id": record_id} if kind == SALES_ORDER else {"invoice_id": record_id}
+def document_owner(kind: str, record_id: int) -> RecordKey:
+    """The filter of the record's document row (and of its lines)."""
+    if kind == SALES_ORDER:
+        return RecordKey(sales_order_id=record_id)
+    return RecordKey(invoice_id=record_id)
 
 
 async def request_render(organization_id: int, kind: str, record_id: int) -> Document:

@@ -68,6 +68,11 @@ MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own switch
 # per PDF, `weasyprint.progress`; fontTools one per font it subsets): WARNING and above only,
 # unless LOG_LEVEL is DEBUG.
 QUIET_LIBRARIES = ("weasyprint", "fontTools")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class BodyTooLarge(Exception):
+    """A streamed body went over the limit: the application stops reading and gets a 413."""
 
 
 @contextmanager
@@ -112,9 +117,6 @@ def metrics_exposition() -> bytes:
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)
     return generate_latest(registry)
-
-
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 class JsonFormatter(logging.Formatter):
@@ -243,10 +245,6 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, send)
         except BodyTooLarge:
             await _too_large(send)
-
-
-class BodyTooLarge(Exception):
-    pass
 
 
 async def _too_large(send: Send) -> None:

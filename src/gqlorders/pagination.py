@@ -32,6 +32,9 @@ M = TypeVar("M", bound=Model)
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+# The group a lateral page is of, qualified: unqualified, a column of the page's own table of that
+# name would win over it.
+_EACH_GROUP = RawSQL('"each_group"."value"')
 
 
 @dataclass(frozen=True)
@@ -194,11 +197,6 @@ def _first_of_each(query: QuerySet[M], key: SortKey, group: str, limit: int) -> 
         .select(ranked[meta.pk_attr])
         .where(ranked.group_rank <= limit)
     )
-
-
-# The group a lateral page is of, qualified: unqualified, a column of the page's own table of that
-# name would win over it.
-_EACH_GROUP = RawSQL('"each_group"."value"')
 
 
 class _LateralPages(Term):

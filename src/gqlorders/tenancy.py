@@ -28,6 +28,11 @@ DEFAULT_PREFIXES = {
     DocumentKind.PACKAGE: "PKG-",
 }
 
+# Every request asks it: built once (prepared.py).
+_LIVE_TOKEN = PreparedSelect(
+    lambda token_hash: ApiToken.filter(token_hash=token_hash, revoked_at__isnull=True).limit(1)
+)
+
 
 class Scope(StrEnum):
     ORDERS_READ = "orders:read"
@@ -101,12 +106,6 @@ async def create_token(
         scopes=",".join(sorted(granted)),
     )
     return secret
-
-
-# Every request asks it: built once (prepared.py).
-_LIVE_TOKEN = PreparedSelect(
-    lambda token_hash: ApiToken.filter(token_hash=token_hash, revoked_at__isnull=True).limit(1)
-)
 
 
 async def authenticate(secret: str) -> Principal | None:

@@ -542,7 +542,7 @@ class Workload:
         )
         for (name, _, _), outcome in zip(specs, created, strict=True):
             assert outcome.ok, (outcome, d.unexpected)
-            self.items[name] = outcome.payload["item"]["id"]  # type: ignore[index]
+            self.items[name] = outcome.payload["item"]["id"]
 
     async def adjust(
         self, item: str, warehouse: str, delta: str, api: int | None = None
@@ -644,7 +644,7 @@ class Workload:
             f"order {index}: racing invoices of 3 x 4 of 10 answered {outcomes}",
             *outcomes,
         )
-        self.invoice_numbers += [outcome.payload["invoice"]["number"] for outcome in ok]  # type: ignore[index]
+        self.invoice_numbers += [outcome.payload["invoice"]["number"] for outcome in ok]
         if index < 2 and outcomes[0].ok:
             self.emails += 1
 
@@ -680,7 +680,7 @@ class Workload:
                 outcome,
             )
             if outcome.ok:
-                self.invoice_numbers.append(outcome.payload["invoice"]["number"])  # type: ignore[index]
+                self.invoice_numbers.append(outcome.payload["invoice"]["number"])
         if not any(outcome.ok for outcome in invoiced):
             # nothing blocks the two oldest orders of the triple: their merge must succeed
             self.expect(
@@ -701,7 +701,7 @@ class Workload:
             *outcomes,
         )
         for outcome in ok:
-            shipped = outcome.payload["package"]  # type: ignore[index]
+            shipped = outcome.payload["package"]
             warehouse = shipped["salesOrder"]["warehouse"]["id"]
             for line in shipped["lines"]:
                 item = line["salesOrderLine"]["item"]["id"]
@@ -719,7 +719,7 @@ class Workload:
             f"order {index}: racing whole packages answered {outcomes}",
             *outcomes,
         )
-        packages = [outcome.payload["package"] for outcome in ok]  # type: ignore[index]
+        packages = [outcome.payload["package"] for outcome in ok]
         self.package_numbers += [package["number"] for package in packages]
         return packages
 
@@ -737,7 +737,7 @@ class Workload:
             f"order {index}: racing partial packages answered {outcomes}",
             *outcomes,
         )
-        packages = [outcome.payload["package"] for outcome in outcomes if outcome.ok]  # type: ignore[index]
+        packages = [outcome.payload["package"] for outcome in outcomes if outcome.ok]
         self.package_numbers += [package["number"] for package in packages]
         return packages
 

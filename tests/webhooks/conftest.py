@@ -11,7 +11,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from gqlorders import jobs
+from gqlorders.relay import relay_forever
 from gqlorders.webhooks import policy
 from tests.webhooks.support import Receiver, receiving
 
@@ -50,7 +50,7 @@ def other_receiver() -> Iterator[Receiver]:
 @pytest.fixture
 async def relaying(http: httpx.AsyncClient) -> AsyncIterator[None]:
     """The relay every server runs, every 0.1 s: it hands due retries to jobs."""
-    task = asyncio.create_task(jobs.relay_forever(interval=0.1))
+    task = asyncio.create_task(relay_forever(interval=0.1))
     try:
         yield
     finally:

@@ -174,7 +174,7 @@ class Mailbox:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=default_policy)
-        self.messages.append(message)  # type: ignore[arg-type]
+        self.messages.append(message)
         self.mail_options.append(list(envelope.mail_options))
         self.recipients.append(list(envelope.rcpt_tos))
         return "250 Message accepted for delivery"

@@ -390,7 +390,7 @@ async def test_without_smtp_the_email_is_written_to_the_outbox_folder(
     message = email.message_from_bytes(path.read_bytes(), policy=default_policy)
     assert message["To"] == "buyer@acme.example"
     assert message["Subject"] == "Sales order SO-00001"
-    [(filename, content_type, content)] = attachments(message)  # type: ignore[arg-type]
+    [(filename, content_type, content)] = attachments(message)
     assert (filename, content_type) == ("SO-00001.pdf", "application/pdf")
     assert "1234.50" in pdf_text(content)
     [recorded] = await _emails(org, order["id"])

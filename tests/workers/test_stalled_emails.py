@@ -20,6 +20,7 @@ from tortoise.timezone import now
 from gqlorders import emails, jobs
 from gqlorders.config import Settings
 from gqlorders.models import EmailMessage, EmailState
+from gqlorders.relay import relay_forever
 from tests.support import Organization
 from tests.workers.support import (
     ORDER,
@@ -174,7 +175,7 @@ async def test_the_servers_relay_marks_a_stalled_message_failed_by_itself(
 
     # When a server (jobs in-process) runs its periodic relay for a while
     swap_runner(jobs.InProcessRunner(FUNCTIONS, {"settings": mail_settings}))
-    relay = asyncio.create_task(jobs.relay_forever(interval=0.05))
+    relay = asyncio.create_task(relay_forever(interval=0.05))
     try:
         for _ in range(200):
             if (await EmailMessage.get(id=email_id)).state == EmailState.FAILED:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
+import strawberry
 from starlette.requests import HTTPConnection
-from strawberry.types import Info
 
 from gqlorders.api.dataloaders import Loaders
 from gqlorders.api.errors import graphql_error
@@ -40,6 +40,10 @@ class Context:
         self.loaders = Loaders(self.principal.organization_id if self.principal else 0)
 
 
+# What every resolver takes as `info`: typed, so that `info.context` is checked.
+Info: TypeAlias = strawberry.Info[Context, None]
+
+
 def bearer_token(request: HTTPConnection) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -58,7 +62,7 @@ async def context_for(request: HTTPConnection) -> Context:
 
 def require(info: Info, scope: Scope) -> Principal:
     """The caller, if it may use `scope`; otherwise UNAUTHENTICATED or FORBIDDEN (SPEC §1)."""
-    context: Context = info.context
+    context = info.context
     context.scopes_checked.add(scope)
     principal = context.principal
     if principal is None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeAlias, TypeVar
 
 from strawberry.dataloader import DataLoader
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
+from typing_extensions import TypeIs
 
 from gqlorders.models import (
     Customer,
@@ -37,15 +38,18 @@ K = TypeVar("K")
 T = TypeVar("T")
 L = TypeVar("L", bound=DataLoader)
 
+# What `ready` gives: the value, or the loader's future of it. (A future, not any awaitable:
+# rows are awaitable themselves -- tortoise's Model.__await__ -- so only the future tells.)
+Loaded: TypeAlias = T | asyncio.Future[T]
 
-def ready(loader: DataLoader[K, T], key: K) -> T:
+
+def ready(loader: DataLoader[K, T], key: K) -> Loaded[T]:
     """The value itself when the loader already holds it (prefetched, or loaded earlier in the
-    request), otherwise the loader's awaitable.
+    request), otherwise the loader's future of it.
 
     A resolver returning this completes synchronously on a prefetched page (api/prefetch.py),
-    sparing the executor a coroutine and a gather per object, and still batches otherwise.
-    Typed as the value, which is what a resolver declares: the executor awaits an awaitable
-    result. Other callers check `pending` before using the value.
+    sparing the executor a coroutine and a gather per object, and still batches otherwise: the
+    executor awaits an awaitable result. Other callers narrow it with `pending` or `settled`.
     """
     future = loader.cache_map.get(key)
     if (
@@ -55,12 +59,19 @@ def ready(loader: DataLoader[K, T], key: K) -> T:
         and future.exception() is None
     ):
         return future.result()
-    return cast(T, loader.load(key))
+    loading = loader.load(key)
+    assert isinstance(loading, asyncio.Future)  # what DataLoader.load makes, typed Awaitable
+    return loading
 
 
-def pending(value: object) -> bool:
-    """Whether `ready` gave an awaitable rather than the value."""
+def pending(value: Loaded[T]) -> TypeIs[asyncio.Future[T]]:
+    """Whether `ready` gave the loader's future rather than the value."""
     return isinstance(value, asyncio.Future)
+
+
+async def settled(value: Loaded[T]) -> T:
+    """What `ready` gave, once the loader has it."""
+    return await value if pending(value) else value
 
 
 def _by_id(organization_id: int, model: type[M]) -> DataLoader[int, M | None]:
@@ -84,8 +95,10 @@ def _children(query: Callable[[list[int]], QuerySet[M]], parent: str) -> DataLoa
     return DataLoader(load_fn=load)
 
 
-def _one_of_each(query: Callable[[list[int]], QuerySet[Any]], parent: str) -> DataLoader[int, Any]:
-    async def load(keys: list[int]) -> Sequence[Any]:
+def _one_of_each(
+    query: Callable[[list[int]], QuerySet[M]], parent: str
+) -> DataLoader[int, M | None]:
+    async def load(keys: list[int]) -> Sequence[M | None]:
         rows = {getattr(row, parent): row for row in await fetch(query(keys))}
         return [rows.get(key) for key in keys]
 

@@ -12,10 +12,13 @@ from graphql import GraphQLError
 from gqlorders.errors import DomainError, ErrorCode
 
 ErrorCodeType = ErrorCode
-strawberry.enum(ErrorCodeType, name="ErrorCode")
+strawberry.enum(ErrorCodeType)
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+# Refusals that are no mistake in the request, each its own `extensions.code`.
+OWN_QUERY_CODES = frozenset({ErrorCode.EVENT_CURSOR_EXPIRED})
 
 
 @strawberry.type
@@ -52,10 +55,6 @@ def returns_user_errors(
 
 def graphql_error(code: str, message: str, **extensions: Any) -> GraphQLError:
     return GraphQLError(message, extensions={"code": code, **extensions})
-
-
-# Refusals that are no mistake in the request, each its own `extensions.code`.
-OWN_QUERY_CODES = frozenset({ErrorCode.EVENT_CURSOR_EXPIRED})
 
 
 def query_error(error: DomainError) -> GraphQLError:

@@ -34,6 +34,8 @@ from gqlorders.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 logger = logging.getLogger("gqlorders.api")
 
+MAX_FRAGMENT_NESTING = 20
+
 
 def _page_argument(field: FieldNode, variables: dict[str, Any]) -> int | None:
     for argument in field.arguments or ():
@@ -106,9 +108,6 @@ def operation_cost(schema: GraphQLSchema, document: Any, variables: dict[str, An
         for d in document.definitions
         if isinstance(d, OperationDefinitionNode)
     )
-
-
-MAX_FRAGMENT_NESTING = 20
 
 
 def fragment_problem(document: Any) -> str | None:

@@ -16,6 +16,7 @@ from gqlorders.api.context import Context
 from gqlorders.events.types import Resource
 from gqlorders.ids import encode_id
 from gqlorders.tenancy import Principal, Scope
+from gqlorders.webhooks.delivery import PayloadQueryRunner
 
 logger = logging.getLogger("gqlorders.webhooks")
 
@@ -75,7 +76,7 @@ async def check(
     return text
 
 
-def runner(schema: strawberry.Schema):
+def runner(schema: strawberry.Schema) -> PayloadQueryRunner:
     """The `PayloadQueryRunner` of webhooks.delivery: the selection's result (null when the
     resource is gone or the query fails now, e.g. a field since removed: logged)."""
 

@@ -25,6 +25,20 @@ MAX_QUERY_CHARACTERS = 100_000  # what is stored per entry at most
 _HASH = re.compile(r"[0-9a-f]{64}")
 
 
+class Refused(Exception):
+    """A persisted-query request that cannot run, answered as a GraphQL error (status 200:
+    Apollo's client reads the code to send the document)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def response(self) -> Response:
+        error = {"message": self.message, "extensions": {"code": self.code}}
+        return JSONResponse({"errors": [error]}, headers={"Cache-Control": "no-store"})
+
+
 class Store(Protocol):
     async def get(self, sha256: str) -> str | None: ...
 
@@ -65,20 +79,6 @@ class RedisStore:
 
     async def put(self, sha256: str, query: str) -> None:
         await self.redis.set(self.namespace + sha256, query.encode(), ex=REDIS_TTL)
-
-
-class Refused(Exception):
-    """A persisted-query request that cannot run, answered as a GraphQL error (status 200:
-    Apollo's client reads the code to send the document)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-    def response(self) -> Response:
-        error = {"message": self.message, "extensions": {"code": self.code}}
-        return JSONResponse({"errors": [error]}, headers={"Cache-Control": "no-store"})
 
 
 def requested_hash(extensions: Any) -> str | None:

@@ -16,10 +16,10 @@ from collections import defaultdict
 from collections.abc import Awaitable, Iterable
 from typing import Any
 
-from strawberry.types import Info
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 from gqlorders import models
+from gqlorders.api.context import Info
 from gqlorders.api.dataloaders import Loaders
 
 Fields = dict[str, list[SelectedField]]  # field name -> every selection of it (aliases)

@@ -6,10 +6,9 @@ import datetime
 from enum import Enum
 
 import strawberry
-from strawberry.types import Info
 
 from gqlorders import models, orders, rows
-from gqlorders.api.context import require
+from gqlorders.api.context import Info, require
 from gqlorders.api.errors import raises_query_errors
 from gqlorders.api.ids import decode_optional_id, parse_id
 from gqlorders.api.mutations.marketplaces import InboxMessage, InboxState
@@ -35,7 +34,7 @@ from gqlorders.stock.levels import low_stock_item_ids
 from gqlorders.tenancy import Scope
 
 SalesOrderSortField = orders.SalesOrderSortField
-strawberry.enum(SalesOrderSortField, name="SalesOrderSortField")
+strawberry.enum(SalesOrderSortField)
 
 NODE_LOADERS = {  # global ID type name -> Loaders attribute
     "SalesOrder": "sales_order",
@@ -144,11 +143,14 @@ class Query(WebhookQueries):
         page = await items.list_items(principal.organization_id, search, first=first, after=after)
         return connection(page)
 
-    @strawberry.field(description="Goods at or below their reorder level, for purchasing.")
+    @strawberry.field(
+        description="Goods at or below their reorder level, for purchasing.",
+        graphql_type=list[Item],
+    )
     @raises_query_errors
     async def low_stock_items(
         self, info: Info, warehouse_id: strawberry.ID | None = None
-    ) -> list[Item]:
+    ) -> list[models.Item]:
         principal = require(info, Scope.ORDERS_READ)
         warehouse = decode_optional_id(warehouse_id, "Warehouse", ("warehouseId",))
         ids = await low_stock_item_ids(principal.organization_id, warehouse)
@@ -197,16 +199,16 @@ class Query(WebhookQueries):
         )
         return EventConnection.of(page)
 
-    @strawberry.field
-    async def sales_order(self, info: Info, id: strawberry.ID) -> SalesOrder | None:
+    @strawberry.field(graphql_type=SalesOrder | None)
+    async def sales_order(self, info: Info, id: strawberry.ID) -> models.SalesOrder | None:
         require(info, Scope.ORDERS_READ)
         parsed = parse_id(id)
         if parsed is None or parsed[0] != "SalesOrder":
             return None
         return await info.context.loaders.sales_order.load(parsed[1])
 
-    @strawberry.field
-    async def invoice(self, info: Info, id: strawberry.ID) -> Invoice | None:
+    @strawberry.field(graphql_type=Invoice | None)
+    async def invoice(self, info: Info, id: strawberry.ID) -> models.Invoice | None:
         require(info, Scope.ORDERS_READ)
         parsed = parse_id(id)
         if parsed is None or parsed[0] != "Invoice":

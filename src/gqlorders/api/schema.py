@@ -41,6 +41,12 @@ from gqlorders.api.types.fulfilment import Invoice, Package
 from gqlorders.api.types.sales_orders import SalesOrder
 from gqlorders.config import Limits
 
+# Parsing and validating a document depend on nothing but its text, the schema and the rules
+# (the limits below are fixed per schema), so clients that repeat their queries -- all of them
+# -- pay for both once. Bounded, and only for documents of a sane size.
+CACHE_SIZE = 256
+MAX_CACHED_QUERY = 20_000  # characters
+
 
 @strawberry.type
 class Mutation(
@@ -91,13 +97,6 @@ class RowAwareExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.is_awaitable = is_awaitable
-
-
-# Parsing and validating a document depend on nothing but its text, the schema and the rules
-# (the limits below are fixed per schema), so clients that repeat their queries -- all of them
-# -- pay for both once. Bounded, and only for documents of a sane size.
-CACHE_SIZE = 256
-MAX_CACHED_QUERY = 20_000  # characters
 
 
 @lru_cache(maxsize=CACHE_SIZE)

@@ -28,10 +28,9 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     PongMessage,
     SubscribeMessage,
 )
-from strawberry.types import Info
 
 from gqlorders import models
-from gqlorders.api.context import Context, bearer_token, require
+from gqlorders.api.context import Context, Info, bearer_token, require
 from gqlorders.api.eager import start_eagerly
 from gqlorders.api.errors import graphql_error, query_error
 from gqlorders.api.ids import decode_id
@@ -339,7 +338,7 @@ async def _entries(
 ) -> AsyncIterator[FeedEntry]:
     """The caller's organization's feed, live; ends quietly when the connection is being
     closed (slow consumer) or the server stops."""
-    context: Context = info.context
+    context = info.context
     principal = require(info, Scope.ORDERS_READ)
     if context.live is None or context.close_connection is None:
         raise graphql_error("BAD_REQUEST", "subscriptions run over WebSocket only")
@@ -386,11 +385,12 @@ class Subscription:
 
     @strawberry.subscription(
         description="The order after each committed change; completes when it is deleted or"
-        " merged away."
+        " merged away.",
+        graphql_type=SalesOrder,
     )
     async def sales_order_changed(
         self, info: Info, id: strawberry.ID
-    ) -> AsyncGenerator[SalesOrder, None]:
+    ) -> AsyncGenerator[models.SalesOrder, None]:
         require(info, Scope.ORDERS_READ)
         try:
             key = decode_id(id, "SalesOrder", ("id",))

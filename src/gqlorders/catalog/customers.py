@@ -14,6 +14,15 @@ from gqlorders.validation import clean_address, clean_currency, clean_email, cle
 
 MAX_TERM_DAYS = 3650
 
+# Every order creation asks it: built once (prepared.py).
+_CUSTOMER = PreparedSelect(
+    lambda organization_id, customer_id, with_organization: (
+        Customer.filter(organization_id=organization_id, id=customer_id)
+        .select_related(*(("organization",) if with_organization else ()))
+        .limit(1)
+    )
+)
+
 
 @dataclass(frozen=True)
 class PaymentTerms:
@@ -48,16 +57,6 @@ def clean_payment_terms(
         )
     label = clean_text(problems, terms.label, (*field, "label"), max_length=100)
     return terms.days, label or default_terms_label(terms.days)
-
-
-# Every order creation asks it: built once (prepared.py).
-_CUSTOMER = PreparedSelect(
-    lambda organization_id, customer_id, with_organization: (
-        Customer.filter(organization_id=organization_id, id=customer_id)
-        .select_related(*(("organization",) if with_organization else ()))
-        .limit(1)
-    )
-)
 
 
 async def get_customer(

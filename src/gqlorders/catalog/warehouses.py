@@ -9,14 +9,6 @@ from gqlorders.models import Warehouse
 from gqlorders.prepared import PreparedSelect
 from gqlorders.validation import clean_text
 
-
-async def create_warehouse(organization_id: int, name: str) -> Warehouse:
-    problems = Problems()
-    clean_name = clean_text(problems, name, ("name",), required=True)
-    problems.raise_if_any()
-    return await Warehouse.create(organization_id=organization_id, name=clean_name)
-
-
 # Every order creation asks one of them: built once (prepared.py).
 _WAREHOUSE = PreparedSelect(
     lambda organization_id, warehouse_id: Warehouse.filter(
@@ -28,6 +20,13 @@ _PRIMARY_WAREHOUSE = PreparedSelect(
         organization_id=organization_id, is_primary=True
     ).limit(1)
 )
+
+
+async def create_warehouse(organization_id: int, name: str) -> Warehouse:
+    problems = Problems()
+    clean_name = clean_text(problems, name, ("name",), required=True)
+    problems.raise_if_any()
+    return await Warehouse.create(organization_id=organization_id, name=clean_name)
 
 
 async def get_warehouse(organization_id: int, warehouse_id: int, field: FieldPath) -> Warehouse:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any, Literal, TypeAlias
 
 from tortoise.expressions import F
 from tortoise.queryset import QuerySet
@@ -21,6 +22,9 @@ from gqlorders import jobs
 from gqlorders.models import EmailMessage, EmailState, Invoice, OrderEvent, OrderEventType
 
 logger = logging.getLogger("gqlorders.emails")
+
+# The order events an e-mail records: all it may record without importing `orders`.
+EmailEventType: TypeAlias = Literal[OrderEventType.EMAIL_FAILED, OrderEventType.EMAIL_RESENT]
 
 MAX_EMAIL_ATTEMPTS = 5
 # The e-mail job gives up on one attempt once its SMTP exchange has taken this long (SMTP's
@@ -78,7 +82,7 @@ async def fail(email_id: int, claimed_at: datetime | None, error: str) -> bool:
 
 
 async def record_email_event(
-    email: EmailMessage, type: OrderEventType, actor: str | None, data: dict | None = None
+    email: EmailMessage, type: EmailEventType, actor: str | None, data: dict[str, Any] | None = None
 ) -> None:
     """An event on the order the message belongs to (its own, or its invoice's), so that the
     desk sees it in the order's history. Not an order change: its PDF stays as it is."""

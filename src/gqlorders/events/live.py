@@ -29,7 +29,7 @@ logger = logging.getLogger("gqlorders.events")
 
 PAGE = feed.MAX_PAGE_SIZE
 SEQUENCE_RETRY = 0.02  # seconds between tries while another process holds the sequencer
-SEQUENCE_TRIES = 50  # then the relay's periodic run (jobs.relay_forever) does it
+SEQUENCE_TRIES = 50  # then the relay's periodic run (relay.relay_forever) does it
 
 
 class SlowConsumer(Exception):

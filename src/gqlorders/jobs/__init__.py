@@ -30,15 +30,12 @@ import logging
 from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Protocol
 
 from tortoise.expressions import RawSQL
 from tortoise.queryset import QuerySet
 from tortoise.timezone import now
-
-from gqlorders import events
 
 # Some only re-exported: the worker and the CLI reach job plumbing through `gqlorders.jobs`.
 from gqlorders.jobs.queues import QueueClaimedError, Refusal, own_queue, refusal_reason
@@ -47,7 +44,7 @@ from gqlorders.jobs.queues import installation_id as installation_id
 from gqlorders.jobs.queues import queue_name as queue_name
 from gqlorders.jobs.queues import queue_status as queue_status
 from gqlorders.jobs.queues import reset_installation as reset_installation
-from gqlorders.models import IdempotencyKey, OutboxJob
+from gqlorders.models import OutboxJob
 from gqlorders.models.outbox import new_token
 from gqlorders.observability import JOB_HANDOFFS_LOST
 from gqlorders.rows import column
@@ -64,9 +61,8 @@ MAX_TRIES = 6
 STALE_AFTER = timedelta(minutes=10)  # in process: far longer than any job runs
 # Behind Redis: time enough for a live relay to enqueue what it claimed (milliseconds).
 HANDOFF_STALE_AFTER = timedelta(minutes=2)
-REQUEUE_EMAILS_EVERY = timedelta(minutes=5)
 KEEP_DONE = timedelta(days=7)  # how long the row of a job that ran is kept
-PRUNE_EVERY = timedelta(hours=1)
+PAYLOAD_VALUES_PER_QUERY = 500  # bounded IN lists: databases cap a query's parameters
 
 JobFunction = Callable[..., Awaitable[Any]]
 
@@ -135,9 +131,6 @@ async def mark_done(job_id: str) -> None:
     match job_id.split(":"):
         case ["outbox", row_id, token] if row_id.isdigit() and token:
             await OutboxJob.filter(id=int(row_id), token=token).update(done_at=now())
-
-
-PAYLOAD_VALUES_PER_QUERY = 500  # bounded IN lists: databases cap a query's parameters
 
 
 async def pending_payload_values(job: str, key: str, values: Collection[int]) -> set[int]:
@@ -399,51 +392,3 @@ async def after_request() -> None:
         await _runner.after_commit()
     except Exception:
         logger.exception("handing on jobs failed; the relay will retry")
-
-
-async def relay_forever(interval: float = 2.0) -> None:
-    """Every `interval` seconds, `relay_pass`; failures are logged and the next pass tries
-    again. (The first e-mail requeue comes after REQUEUE_EMAILS_EVERY: a server has just done
-    one as it started.)"""
-    done = RelayPasses(requeued_at=now())
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await relay_pass(done)
-        except Exception:
-            logger.exception("the outbox relay failed; trying again")
-
-
-@dataclass
-class RelayPasses:
-    """When a process's relay last did its slower chores."""
-
-    requeued_at: datetime | None = None
-    pruned_at: datetime | None = None
-
-
-async def relay_pass(done: RelayPasses | None = None) -> None:
-    """Pick up jobs no request handed on (Redis was down, another process committed them, a
-    process died holding them: after the runner's `reclaim_after`); settle the e-mails whose
-    sender died mid-send (sent again, or FAILED if their content was on its way: never sent
-    twice, SPEC §8); every few minutes give a job to a QUEUED e-mail left without one (e.g.
-    its job gave up while rendering); give the feed's new events their place; hand due webhook
-    deliveries on; and, hourly, prune the rows of old jobs, expired idempotency keys and the
-    feed's expired events."""
-    from gqlorders import emails  # emails enqueues through this module
-    from gqlorders.webhooks.fanout import dispatch_due  # so does the webhooks' fan-out
-
-    done = done or RelayPasses()
-    await reclaim_stale(_runner.reclaim_after if _runner is not None else STALE_AFTER)
-    await emails.recover_stalled_sends()
-    if done.requeued_at is None or now() - done.requeued_at >= REQUEUE_EMAILS_EVERY:
-        await emails.requeue_waiting()
-        done.requeued_at = now()
-    await events.sequence()  # a feed event no reader has asked for yet gets its place
-    await dispatch_due()  # webhook retries, and deliveries whose job was lost
-    await after_request()
-    if done.pruned_at is None or now() - done.pruned_at >= PRUNE_EVERY:
-        await prune_done()
-        await IdempotencyKey.prune_expired()
-        await events.prune_expired()
-        done.pruned_at = now()

@@ -95,11 +95,11 @@ def parse(adapter: MarketplaceAdapter, payload: Any) -> MarketplaceOrder:
         ) from None
 
 
-async def _items_by_sku(organization_id: int, parsed: MarketplaceOrder) -> dict[str | None, Item]:
+async def _items_by_sku(organization_id: int, parsed: MarketplaceOrder) -> dict[str, Item]:
     """Each line's item by the line's `sku`, or UNKNOWN_SKU naming every line that has none."""
     skus = {line.sku for line in parsed.lines if line.sku}
     found = await Item.filter(organization_id=organization_id, sku__in=skus)
-    items: dict[str | None, Item] = {item.sku: item for item in found}
+    items = {item.sku: item for item in found}
     problems = Problems()
     if not parsed.lines:
         problems.add(ErrorCode.INVALID_PAYLOAD, ("payload", "lines"), "the order has no lines")
@@ -172,13 +172,14 @@ async def _line_inputs(
     organization_id: int,
     marketplace: str,
     parsed: MarketplaceOrder,
-    items: dict[str | None, Item],
+    items: dict[str, Item],
 ) -> list[LineInput]:
     """Lines at the marketplace's unit prices, each with its tax: the rate the marketplace
     gives, else the one its tax amount makes on the line's net amount (a gross line's net is
     its amount less that tax)."""
     lines = []
     for line in parsed.lines:
+        assert line.sku is not None  # _items_by_sku refused the order otherwise
         tax_id = None
         if line.tax:
             percentage = line.tax_percentage
@@ -323,7 +324,7 @@ async def _redelivered(
     marketplace: str,
     parsed: MarketplaceOrder,
     order: SalesOrder,
-    items: dict[str | None, Item],
+    items: dict[str, Item],
 ) -> ImportResult:
     """A known order: update it when the marketplace's version is newer and it is editable."""
     newer = order.marketplace_updated_at is None or parsed.updated_at > order.marketplace_updated_at

@@ -42,5 +42,5 @@ class IdempotencyKey(Model):
     @classmethod
     async def prune_expired(cls) -> int:
         """Delete the keys past their expiry (an expired key already counts as new); run with
-        the outbox's hourly prune (jobs.relay_forever)."""
+        the outbox's hourly prune (relay.relay_forever)."""
         return await cls.filter(expires_at__lt=now()).delete()

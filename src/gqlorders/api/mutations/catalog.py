@@ -6,10 +6,9 @@ from decimal import Decimal
 from typing import Any
 
 import strawberry
-from strawberry.types import Info
 
 from gqlorders import models
-from gqlorders.api.context import require
+from gqlorders.api.context import Info, require
 from gqlorders.api.errors import UserError, returns_user_errors
 from gqlorders.api.ids import decode_id, decode_optional_id
 from gqlorders.api.types.catalog import Customer, Item, Tax, Warehouse

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.types import Info
 
 from gqlorders import emails, models
-from gqlorders.api.context import require
+from gqlorders.api.context import Info, require
 from gqlorders.api.errors import UserError, returns_user_errors
 from gqlorders.api.ids import decode_id
 from gqlorders.api.types.fulfilment import EmailMessage

@@ -7,10 +7,9 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 import strawberry
-from strawberry.types import Info
 
 from gqlorders import models
-from gqlorders.api.context import require
+from gqlorders.api.context import Info, require
 from gqlorders.api.errors import UserError, returns_user_errors
 from gqlorders.api.ids import decode_id
 from gqlorders.api.types.fulfilment import Invoice, Package

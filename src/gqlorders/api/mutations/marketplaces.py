@@ -6,10 +6,9 @@ from datetime import datetime
 
 import strawberry
 from strawberry.scalars import JSON
-from strawberry.types import Info
 
 from gqlorders import models
-from gqlorders.api.context import require
+from gqlorders.api.context import Info, require
 from gqlorders.api.errors import UserError, returns_user_errors
 from gqlorders.api.ids import decode_id
 from gqlorders.api.types.common import Node, global_id, is_row_of
@@ -18,7 +17,7 @@ from gqlorders.marketplaces import importing
 from gqlorders.tenancy import Scope
 
 InboxState = models.InboxState
-strawberry.enum(InboxState, name="InboxState")
+strawberry.enum(InboxState)
 
 
 @strawberry.type
@@ -48,10 +47,10 @@ class InboxMessage:
     received_at: datetime
     id: strawberry.ID = global_id("InboxMessage")
 
-    @strawberry.field
+    @strawberry.field(graphql_type=SalesOrder | None)
     async def sales_order(
         self, root: strawberry.Parent[models.InboxMessage], info: Info
-    ) -> SalesOrder | None:
+    ) -> models.SalesOrder | None:
         if root.sales_order_id is None:
             return None
         return await info.context.loaders.sales_order.load(root.sales_order_id)

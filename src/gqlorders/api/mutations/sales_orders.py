@@ -7,10 +7,9 @@ from decimal import Decimal
 from typing import Any
 
 import strawberry
-from strawberry.types import Info
 
 from gqlorders import models, orders
-from gqlorders.api.context import require
+from gqlorders.api.context import Info, require
 from gqlorders.api.errors import UserError, returns_user_errors
 from gqlorders.api.ids import decode_id, decode_optional_id, encode_id
 from gqlorders.api.mutations.catalog import payment_terms

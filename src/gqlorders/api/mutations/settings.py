@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.types import Info
 
-from gqlorders.api.context import require
+from gqlorders.api.context import Info, require
 from gqlorders.api.errors import UserError, returns_user_errors
 from gqlorders.api.types.common import CloseSalesOrderWhen, NumberingMode, TaxMode
 from gqlorders.api.types.settings import Settings

@@ -6,11 +6,10 @@ from __future__ import annotations
 import functools
 
 import strawberry
-from strawberry.types import Info
 
 from gqlorders import models
 from gqlorders.api import payload_queries
-from gqlorders.api.context import require
+from gqlorders.api.context import Info, require
 from gqlorders.api.errors import UserError, raises_query_errors, returns_user_errors
 from gqlorders.api.ids import decode_id, decode_optional_id
 from gqlorders.api.types.common import Connection, connection

@@ -6,10 +6,10 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
-from strawberry.types import Info
 
 from gqlorders import models
-from gqlorders.api.dataloaders import ready
+from gqlorders.api.context import Info
+from gqlorders.api.dataloaders import Loaded, ready
 from gqlorders.api.types.common import (
     Address,
     Connection,
@@ -122,8 +122,8 @@ class Item(Node):
     async def stock(self, root: strawberry.Parent[models.Item], info: Info) -> list[StockLevel]:
         return await item_stock(info, root)
 
-    @strawberry.field
-    def tax(self, root: strawberry.Parent[models.Item], info: Info) -> Tax | None:
+    @strawberry.field(graphql_type=Tax | None)
+    def tax(self, root: strawberry.Parent[models.Item], info: Info) -> Loaded[models.Tax | None]:
         if root.tax_id is None:
             return None
         return ready(info.context.loaders.tax, root.tax_id)

@@ -13,8 +13,12 @@ from gqlorders.api.ids import encode_id
 from gqlorders.pagination import Page
 from gqlorders.validation import ADDRESS_FIELDS
 
-# strawberry.enum registers an enum class itself and returns it: the API's enums are the
-# domain's classes, so that annotations with them are real types (mypy).
+T = TypeVar("T")
+
+
+# strawberry.enum registers an enum class itself, under its class name, and returns it: the
+# API's enums are the domain's classes, so that annotations with them are real types (mypy).
+# Every module registers its enums so, one call each.
 ItemKind = models.ItemKind
 SalesOrderStatus = models.SalesOrderStatus
 InvoicedStatus = models.InvoicedStatus
@@ -23,16 +27,13 @@ DiscountType = models.DiscountType
 NumberingMode = models.NumberingMode
 CloseSalesOrderWhen = models.CloseSalesOrderWhen
 TaxMode = money.TaxMode
-for _enum in (
-    ItemKind,
-    SalesOrderStatus,
-    InvoicedStatus,
-    ShippedStatus,
-    DiscountType,
-    NumberingMode,
-    CloseSalesOrderWhen,
-):
-    strawberry.enum(_enum)
+strawberry.enum(ItemKind)
+strawberry.enum(SalesOrderStatus)
+strawberry.enum(InvoicedStatus)
+strawberry.enum(ShippedStatus)
+strawberry.enum(DiscountType)
+strawberry.enum(NumberingMode)
+strawberry.enum(CloseSalesOrderWhen)
 strawberry.enum(
     TaxMode,
     description="How a document's rates read: net (taxes added) or gross (taxes contained).",
@@ -128,9 +129,6 @@ class PaymentTerms:
 class PaymentTermsInput:
     days: int
     label: str | None = None
-
-
-T = TypeVar("T")
 
 
 @strawberry.type

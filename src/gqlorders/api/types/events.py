@@ -6,16 +6,15 @@ import datetime
 
 import strawberry
 from strawberry.scalars import JSON
-from strawberry.types import Info
 
 from gqlorders import events, models
+from gqlorders.api.context import Info
 from gqlorders.api.ids import decode_id, encode_id, parse_id
 from gqlorders.api.types.common import Node, PageInfo, global_id, is_row_of
 
 EventType = events.EventType
 strawberry.enum(
     EventType,
-    name="EventType",
     description="Every change a client may want to follow, in the order the feed gives them.",
 )
 

@@ -8,10 +8,10 @@ from datetime import datetime
 from decimal import Decimal
 
 import strawberry
-from strawberry.types import Info
 
 from gqlorders import models
-from gqlorders.api.dataloaders import ready
+from gqlorders.api.context import Info
+from gqlorders.api.dataloaders import Loaded, ready
 from gqlorders.api.ids import encode_id
 from gqlorders.api.types.catalog import Customer, Item, Tax
 from gqlorders.api.types.common import Node, TaxMode, global_id, is_row_of
@@ -26,11 +26,11 @@ from gqlorders.api.types.sales_orders import (
 )
 
 InvoiceStatus = models.InvoiceStatus
-strawberry.enum(InvoiceStatus, name="InvoiceStatus")
+strawberry.enum(InvoiceStatus)
 PackageStatus = models.PackageStatus
-strawberry.enum(PackageStatus, name="PackageStatus")
+strawberry.enum(PackageStatus)
 EmailState = models.EmailState
-strawberry.enum(EmailState, name="EmailState")
+strawberry.enum(EmailState)
 
 
 @strawberry.type
@@ -60,18 +60,22 @@ class InvoiceLine:
     amount: Decimal
     id: strawberry.ID = global_id("InvoiceLine")
 
-    @strawberry.field
+    @strawberry.field(graphql_type=SalesOrderLine)
     def sales_order_line(
         self, root: strawberry.Parent[models.InvoiceLine], info: Info
-    ) -> SalesOrderLine:
+    ) -> Loaded[models.SalesOrderLine | None]:
         return ready(info.context.loaders.order_line, root.sales_order_line_id)
 
-    @strawberry.field
-    def item(self, root: strawberry.Parent[models.InvoiceLine], info: Info) -> Item:
+    @strawberry.field(graphql_type=Item)
+    def item(
+        self, root: strawberry.Parent[models.InvoiceLine], info: Info
+    ) -> Loaded[models.Item | None]:
         return ready(info.context.loaders.item, root.item_id)
 
-    @strawberry.field
-    def tax(self, root: strawberry.Parent[models.InvoiceLine], info: Info) -> Tax | None:
+    @strawberry.field(graphql_type=Tax | None)
+    def tax(
+        self, root: strawberry.Parent[models.InvoiceLine], info: Info
+    ) -> Loaded[models.Tax | None]:
         if root.tax_id is None:
             return None
         return ready(info.context.loaders.tax, root.tax_id)
@@ -93,16 +97,22 @@ class Invoice(Node):
     total: Decimal
     id: strawberry.ID = global_id("Invoice")
 
-    @strawberry.field
-    def sales_order(self, root: strawberry.Parent[models.Invoice], info: Info) -> SalesOrder:
+    @strawberry.field(graphql_type=SalesOrder)
+    def sales_order(
+        self, root: strawberry.Parent[models.Invoice], info: Info
+    ) -> Loaded[models.SalesOrder | None]:
         return ready(info.context.loaders.sales_order, root.sales_order_id)
 
-    @strawberry.field
-    def customer(self, root: strawberry.Parent[models.Invoice], info: Info) -> Customer:
+    @strawberry.field(graphql_type=Customer)
+    def customer(
+        self, root: strawberry.Parent[models.Invoice], info: Info
+    ) -> Loaded[models.Customer | None]:
         return ready(info.context.loaders.customer, root.customer_id)
 
-    @strawberry.field
-    def lines(self, root: strawberry.Parent[models.Invoice], info: Info) -> list[InvoiceLine]:
+    @strawberry.field(graphql_type=list[InvoiceLine])
+    def lines(
+        self, root: strawberry.Parent[models.Invoice], info: Info
+    ) -> Loaded[list[models.InvoiceLine]]:
         return ready(info.context.loaders.invoice_lines, root.id)
 
     @strawberry.field
@@ -128,8 +138,10 @@ class Invoice(Node):
         url = f"/documents/invoices/{encode_id('Invoice', root.id)}.pdf"
         return document_of(ready(info.context.loaders.invoice_document, root.id), url)
 
-    @strawberry.field
-    def emails(self, root: strawberry.Parent[models.Invoice], info: Info) -> list[EmailMessage]:
+    @strawberry.field(graphql_type=list[EmailMessage])
+    def emails(
+        self, root: strawberry.Parent[models.Invoice], info: Info
+    ) -> Loaded[list[models.EmailMessage]]:
         return ready(info.context.loaders.invoice_emails, root.id)
 
 
@@ -137,10 +149,10 @@ class Invoice(Node):
 class PackageLine:
     quantity: Decimal
 
-    @strawberry.field
+    @strawberry.field(graphql_type=SalesOrderLine)
     def sales_order_line(
         self, root: strawberry.Parent[models.PackageLine], info: Info
-    ) -> SalesOrderLine:
+    ) -> Loaded[models.SalesOrderLine | None]:
         return ready(info.context.loaders.order_line, root.sales_order_line_id)
 
 
@@ -156,10 +168,14 @@ class Package(Node):
     delivered_at: datetime | None
     id: strawberry.ID = global_id("Package")
 
-    @strawberry.field
-    def sales_order(self, root: strawberry.Parent[models.Package], info: Info) -> SalesOrder:
+    @strawberry.field(graphql_type=SalesOrder)
+    def sales_order(
+        self, root: strawberry.Parent[models.Package], info: Info
+    ) -> Loaded[models.SalesOrder | None]:
         return ready(info.context.loaders.sales_order, root.sales_order_id)
 
-    @strawberry.field
-    def lines(self, root: strawberry.Parent[models.Package], info: Info) -> list[PackageLine]:
+    @strawberry.field(graphql_type=list[PackageLine])
+    def lines(
+        self, root: strawberry.Parent[models.Package], info: Info
+    ) -> Loaded[list[models.PackageLine]]:
         return ready(info.context.loaders.package_lines, root.id)

@@ -8,15 +8,14 @@ from collections.abc import Awaitable
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import strawberry
 from strawberry.scalars import JSON
-from strawberry.types import Info
 
 from gqlorders import models, orders, rows
-from gqlorders.api.context import require
-from gqlorders.api.dataloaders import pending, ready
+from gqlorders.api.context import Info, require
+from gqlorders.api.dataloaders import Loaded, pending, ready, settled
 from gqlorders.api.errors import ErrorCodeType, raises_query_errors
 from gqlorders.api.ids import encode_id
 from gqlorders.api.prefetch import connection_nodes, joined_order_relations, prefetch_sales_orders
@@ -42,6 +41,9 @@ from gqlorders.tenancy import Scope
 
 if TYPE_CHECKING:
     from gqlorders.api.types.fulfilment import EmailMessage, Invoice, Package
+
+# Invoice, Package and EmailMessage, which refer to SalesOrder in their turn.
+_FULFILMENT_TYPES = strawberry.lazy("gqlorders.api.types.fulfilment")
 
 
 @strawberry.enum
@@ -111,8 +113,8 @@ class TaxTotal:
     tax_id: strawberry.Private[int]
     amount: Decimal
 
-    @strawberry.field
-    def tax(self, info: Info) -> Tax:
+    @strawberry.field(graphql_type=Tax)
+    def tax(self, info: Info) -> Loaded[models.Tax | None]:
         return ready(info.context.loaders.tax, self.tax_id)
 
     @classmethod
@@ -167,7 +169,7 @@ class OrderEvent:
 
 
 StockStatus = indicators.StockStatus
-strawberry.enum(StockStatus, name="StockStatus")
+strawberry.enum(StockStatus)
 
 
 @strawberry.type
@@ -182,8 +184,10 @@ class SalesOrderLine:
     quantity_shipped: Decimal
     id: strawberry.ID = global_id("SalesOrderLine")
 
-    @strawberry.field
-    def item(self, root: strawberry.Parent[models.SalesOrderLine], info: Info) -> Item:
+    @strawberry.field(graphql_type=Item)
+    def item(
+        self, root: strawberry.Parent[models.SalesOrderLine], info: Info
+    ) -> Loaded[models.Item | None]:
         return ready(info.context.loaders.item, root.item_id)
 
     @strawberry.field(
@@ -205,28 +209,34 @@ class SalesOrderLine:
             return _stock_status_later(root, info, item, order)
         return _stock_status(root, order, levels)
 
-    @strawberry.field
-    def tax(self, root: strawberry.Parent[models.SalesOrderLine], info: Info) -> Tax | None:
+    @strawberry.field(graphql_type=Tax | None)
+    def tax(
+        self, root: strawberry.Parent[models.SalesOrderLine], info: Info
+    ) -> Loaded[models.Tax | None]:
         if root.tax_id is None:
             return None
         return ready(info.context.loaders.tax, root.tax_id)
 
 
 def _stock_status(
-    line: models.SalesOrderLine, order: models.SalesOrder, levels: list[models.StockLevel]
+    line: models.SalesOrderLine, order: models.SalesOrder | None, levels: list[models.StockLevel]
 ) -> indicators.StockStatus:
+    assert order is not None  # a line's order is of the line's organization, and not deleted
     return indicators.order_line_stock_status(line, order, levels)
 
 
 async def _stock_status_later(
-    line: models.SalesOrderLine, info: Info, item: Any, order: Any
+    line: models.SalesOrderLine,
+    info: Info,
+    item: Loaded[models.Item | None],
+    order: Loaded[models.SalesOrder | None],
 ) -> indicators.StockStatus | None:
-    item = await item if pending(item) else item
-    if item is None or item.kind != models.ItemKind.GOODS:
+    loaded_item = await settled(item)
+    if loaded_item is None or loaded_item.kind != models.ItemKind.GOODS:
         return None
-    order = await order if pending(order) else order
-    levels = await info.context.loaders.stock_levels.load(item.id)
-    return _stock_status(line, order, levels)
+    loaded_order = await settled(order)
+    levels = await info.context.loaders.stock_levels.load(loaded_item.id)
+    return _stock_status(line, loaded_order, levels)
 
 
 @strawberry.type
@@ -255,12 +265,16 @@ class SalesOrder(Node):
     updated_at: datetime
     id: strawberry.ID = global_id("SalesOrder")
 
-    @strawberry.field
-    def customer(self, root: strawberry.Parent[models.SalesOrder], info: Info) -> Customer:
+    @strawberry.field(graphql_type=Customer)
+    def customer(
+        self, root: strawberry.Parent[models.SalesOrder], info: Info
+    ) -> Loaded[models.Customer | None]:
         return ready(info.context.loaders.customer, root.customer_id)
 
-    @strawberry.field
-    def warehouse(self, root: strawberry.Parent[models.SalesOrder], info: Info) -> Warehouse:
+    @strawberry.field(graphql_type=Warehouse)
+    def warehouse(
+        self, root: strawberry.Parent[models.SalesOrder], info: Info
+    ) -> Loaded[models.Warehouse | None]:
         return ready(info.context.loaders.warehouse, root.warehouse_id)
 
     @strawberry.field
@@ -275,8 +289,10 @@ class SalesOrder(Node):
     def shipping_address(self, root: strawberry.Parent[models.SalesOrder]) -> Address | None:
         return Address.of(root.shipping_address)
 
-    @strawberry.field
-    def lines(self, root: strawberry.Parent[models.SalesOrder], info: Info) -> list[SalesOrderLine]:
+    @strawberry.field(graphql_type=list[SalesOrderLine])
+    def lines(
+        self, root: strawberry.Parent[models.SalesOrder], info: Info
+    ) -> Loaded[list[models.SalesOrderLine]]:
         return ready(info.context.loaders.order_lines, root.id)
 
     @strawberry.field
@@ -336,16 +352,16 @@ class SalesOrder(Node):
     ) -> list[ErrorCode] | Awaitable[list[ErrorCode]]:
         return _merge_blockers(root, info)
 
-    @strawberry.field
+    @strawberry.field(graphql_type=list[Annotated["Invoice", _FULFILMENT_TYPES]])
     def invoices(
         self, root: strawberry.Parent[models.SalesOrder], info: Info
-    ) -> list[Annotated[Invoice, strawberry.lazy("gqlorders.api.types.fulfilment")]]:
+    ) -> Loaded[list[models.Invoice]]:
         return ready(info.context.loaders.order_invoices, root.id)
 
-    @strawberry.field
+    @strawberry.field(graphql_type=list[Annotated["Package", _FULFILMENT_TYPES]])
     def packages(
         self, root: strawberry.Parent[models.SalesOrder], info: Info
-    ) -> list[Annotated[Package, strawberry.lazy("gqlorders.api.types.fulfilment")]]:
+    ) -> Loaded[list[models.Package]]:
         return ready(info.context.loaders.order_packages, root.id)
 
     @strawberry.field(
@@ -357,26 +373,28 @@ class SalesOrder(Node):
         url = f"/documents/sales-orders/{encode_id('SalesOrder', root.id)}.pdf"
         return document_of(ready(info.context.loaders.order_document, root.id), url)
 
-    @strawberry.field
+    @strawberry.field(graphql_type=list[Annotated["EmailMessage", _FULFILMENT_TYPES]])
     def emails(
         self, root: strawberry.Parent[models.SalesOrder], info: Info
-    ) -> list[Annotated[EmailMessage, strawberry.lazy("gqlorders.api.types.fulfilment")]]:
+    ) -> Loaded[list[models.EmailMessage]]:
         return ready(info.context.loaders.order_emails, root.id)
 
-    @strawberry.field
+    @strawberry.field(graphql_type=Optional["SalesOrder"])
     def merged_into(
         self, root: strawberry.Parent[models.SalesOrder], info: Info
-    ) -> SalesOrder | None:
+    ) -> Loaded[models.SalesOrder | None] | None:
         if root.merged_into_id is None:
             return None
         return ready(info.context.loaders.sales_order, root.merged_into_id)
 
-    @strawberry.field
-    def events(self, root: strawberry.Parent[models.SalesOrder], info: Info) -> list[OrderEvent]:
+    @strawberry.field(graphql_type=list[OrderEvent])
+    def events(
+        self, root: strawberry.Parent[models.SalesOrder], info: Info
+    ) -> Loaded[list[models.OrderEvent]]:
         return ready(info.context.loaders.order_events, root.id)
 
 
-def document_of(row: Any, url: str) -> Document | Awaitable[Document]:
+def document_of(row: Loaded[models.Document | None], url: str) -> Document | Awaitable[Document]:
     """Document.of a loaded row, or of the row once the loader has it."""
     if pending(row):
 
@@ -404,10 +422,12 @@ def _blockers(
     return merge_blockers(order, bool(packages), has_active_invoices(invoices))
 
 
-async def _merge_blockers_later(order: models.SalesOrder, invoices: Any, packages: Any) -> Any:
-    invoices = await invoices if pending(invoices) else invoices
-    packages = await packages if pending(packages) else packages
-    return _blockers(order, invoices, packages)
+async def _merge_blockers_later(
+    order: models.SalesOrder,
+    invoices: Loaded[list[models.Invoice]],
+    packages: Loaded[list[models.Package]],
+) -> list[ErrorCode]:
+    return _blockers(order, await settled(invoices), await settled(packages))
 
 
 async def _not_blocked_later(blockers: Awaitable[list[ErrorCode]]) -> bool:
@@ -427,17 +447,16 @@ async def customer_sales_orders(
     operations of a batched request share the loaders: one of them may meet another's loader
     with another selection, and then loads what that one did not prefetch as any list does.)
     """
-    require(info, Scope.ORDERS_READ)  # reachable from a mutation's result with write alone
+    principal = require(info, Scope.ORDERS_READ)  # reachable from a mutation with write alone
     place = tuple(key for key in info.path.as_list() if isinstance(key, str))
-    load = functools.partial(_customers_sales_orders, info, first, after)
+    load = functools.partial(_customers_sales_orders, info, principal.organization_id, first, after)
     return await info.context.loaders.of_field((place, first, after), load).load(customer_id)
 
 
 async def _customers_sales_orders(
-    info: Info, first: int | None, after: str | None, customer_ids: list[int]
+    info: Info, organization_id: int, first: int | None, after: str | None, customer_ids: list[int]
 ) -> list[Connection[Any]]:
     loaders = info.context.loaders
-    organization_id = info.context.principal.organization_id
     nodes = connection_nodes(info)
     pages = await list_customers_sales_orders(
         organization_id,

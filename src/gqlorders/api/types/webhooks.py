@@ -12,9 +12,9 @@ from gqlorders.api.types.events import Event, EventType
 from gqlorders.webhooks.endpoints import subscribed_types
 
 WebhookEndpointStatus = models.WebhookEndpointStatus
-strawberry.enum(WebhookEndpointStatus, name="WebhookEndpointStatus")
+strawberry.enum(WebhookEndpointStatus)
 WebhookDeliveryStatus = models.WebhookDeliveryStatus
-strawberry.enum(WebhookDeliveryStatus, name="WebhookDeliveryStatus")
+strawberry.enum(WebhookDeliveryStatus)
 
 
 @strawberry.type

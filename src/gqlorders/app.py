@@ -397,6 +397,5 @@ def create_app(
 def served_app() -> Starlette:
     """The app `gqlorders serve` runs, built in each server process from the environment."""
     settings = load_settings()
-    if settings.log_json:
-        configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_json)
     return create_app(settings, freeze_after_startup=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import os
 import threading
 from functools import cache
@@ -26,6 +28,9 @@ CELL_PADDING_PT = 8
 MINIMUM_WIDTHS_PT = {"n": 22, "quantity": 40.5, "rate": 58, "discount": 44.5, "amount": 98.7}
 GROSS_AMOUNT_PT = 114  # the heading "Amount incl. tax (EUR)"
 TAX_PT = 65  # tax names wrap
+# Raised when this module changes how a document looks in a way its constants and templates
+# do not show: part of layout_digest(), so documents of the old look are rendered again.
+LAYOUT_VERSION = 1
 _environment = Environment(
     loader=FileSystemLoader(TEMPLATES),
     autoescape=select_autoescape(["html"]),
@@ -56,6 +61,20 @@ def stylesheet() -> tuple[CSS, FontConfiguration]:
 @cache
 def _stylesheet_text() -> str:
     return (TEMPLATES / "document.css").read_text(encoding="utf-8")
+
+
+@cache
+def layout_digest() -> str:
+    """What decides a document's look besides its data: the template, the stylesheet, the
+    column widths' constants and LAYOUT_VERSION. Part of the hash that names its file
+    (documents.content_hash), so that a deploy that changes the look renders documents anew."""
+    layout = {
+        "version": LAYOUT_VERSION,
+        "template": (TEMPLATES / "document.html").read_text(encoding="utf-8"),
+        "stylesheet": _stylesheet_text(),
+        "widths": [CHARACTER_PT, CELL_PADDING_PT, MINIMUM_WIDTHS_PT, GROSS_AMOUNT_PT, TAX_PT],
+    }
+    return hashlib.sha256(json.dumps(layout, sort_keys=True).encode()).hexdigest()
 
 
 def column_widths(data: dict[str, Any]) -> list[float | None]:

@@ -21,13 +21,25 @@ TEMPLATES = Path(__file__).parent / "templates"
 # The lines table has a fixed layout (WeasyPrint measures no cell's text: the cost of its
 # automatic layout grew with every line), so the widths of its columns are set here, in pt.
 # Each is at least what fits its heading; one whose longest value needs more gets it (digits
-# are DejaVu Sans's widest characters, 0.636 em of 9pt, plus 4pt of padding on each side),
-# and the item's column takes what is left, as the automatic layout did.
+# are DejaVu Sans's widest characters, 0.636 em of 9pt, plus 4pt of padding on each side; the
+# tax's column is sized by its longest word, as its names wrap between words), and the item's
+# column takes what is left, as the automatic layout did, but never less than ITEM_MINIMUM_PT:
+# the columns widened for their values give back their widening, in proportion, for it. A word
+# wider than its cell still (letters wider than digits, a long SKU) breaks anywhere in it
+# (document.css), rather than running into the next column.
 CHARACTER_PT = 5.8
 CELL_PADDING_PT = 8
-MINIMUM_WIDTHS_PT = {"n": 22, "quantity": 40.5, "rate": 58, "discount": 44.5, "amount": 98.7}
+MINIMUM_WIDTHS_PT = {
+    "n": 22,
+    "quantity": 40.5,
+    "rate": 58,
+    "discount": 44.5,
+    "tax": 65,
+    "amount": 98.7,
+}
 GROSS_AMOUNT_PT = 114  # the heading "Amount incl. tax (EUR)"
-TAX_PT = 65  # tax names wrap
+PAGE_CONTENT_PT = 504.5  # A4's 595.3pt less document.css's margins (16mm each side)
+ITEM_MINIMUM_PT = 120
 # Raised when this module changes how a document looks in a way its constants and templates
 # do not show: part of layout_digest(), so documents of the old look are rendered again.
 LAYOUT_VERSION = 1
@@ -72,7 +84,14 @@ def layout_digest() -> str:
         "version": LAYOUT_VERSION,
         "template": (TEMPLATES / "document.html").read_text(encoding="utf-8"),
         "stylesheet": _stylesheet_text(),
-        "widths": [CHARACTER_PT, CELL_PADDING_PT, MINIMUM_WIDTHS_PT, GROSS_AMOUNT_PT, TAX_PT],
+        "widths": [
+            CHARACTER_PT,
+            CELL_PADDING_PT,
+            MINIMUM_WIDTHS_PT,
+            GROSS_AMOUNT_PT,
+            PAGE_CONTENT_PT,
+            ITEM_MINIMUM_PT,
+        ],
     }
     return hashlib.sha256(json.dumps(layout, sort_keys=True).encode()).hexdigest()
 
@@ -84,21 +103,23 @@ def column_widths(data: dict[str, Any]) -> list[float | None]:
         {"amount": GROSS_AMOUNT_PT} if data.get("prices_include_tax") else {}
     )
 
-    def width(key: str, longest: int) -> float:
-        return max(minimum[key], round(longest * CHARACTER_PT + CELL_PADDING_PT, 1))
-
     def longest(key: str) -> int:
-        return max((len(line[key]) for line in lines), default=0)
+        return max((len(word) for line in lines for word in line[key].split()), default=0)
 
-    return [
-        width("n", len(str(len(lines)))),
-        None,
-        width("quantity", longest("quantity")),
-        width("rate", longest("rate")),
-        width("discount", longest("discount")),
-        TAX_PT,
-        width("amount", longest("amount")),
-    ]
+    needed = {"n": len(str(len(lines)))} | {
+        key: longest(key) for key in ("quantity", "rate", "discount", "tax", "amount")
+    }
+    widths = {
+        key: max(minimum[key], characters * CHARACTER_PT + CELL_PADDING_PT)
+        for key, characters in needed.items()
+    }
+    excess = sum(widths.values()) - (PAGE_CONTENT_PT - ITEM_MINIMUM_PT)
+    widening = sum(widths[key] - minimum[key] for key in widths)
+    if excess > 0 and widening > 0:
+        given_back = min(1, excess / widening)
+        widths = {key: width - (width - minimum[key]) * given_back for key, width in widths.items()}
+    rounded = {key: round(width, 1) for key, width in widths.items()}
+    return [rounded["n"], None, *(rounded[key] for key in needed if key != "n")]
 
 
 def render_html(data: dict[str, Any]) -> str:

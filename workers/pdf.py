@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,11 @@ MINIMUM_WIDTHS_PT = {
 GROSS_AMOUNT_PT = 114  # the heading "Amount incl. tax (EUR)"
 PAGE_CONTENT_PT = 504.5  # A4's 595.3pt less document.css's margins (16mm each side)
 ITEM_MINIMUM_PT = 120
+# Threads that render PDFs in a process: their own, not the event loop's default executor
+# (shared with getaddrinfo and others, up to min(32, CPUs + 4) threads), since each rendering
+# thread parses the stylesheet and sets up its fonts once (stylesheet()), and rendering holds
+# the GIL most of the time, so that more threads would add that setup and memory, not speed.
+RENDER_THREADS = 2
 # Raised when this module changes how a document looks in a way its constants and templates
 # do not show: part of layout_digest(), so documents of the old look are rendered again.
 LAYOUT_VERSION = 1
@@ -49,6 +55,7 @@ _environment = Environment(
     auto_reload=False,  # compiled once per process, no look at the file on later renders
 )
 _per_thread = threading.local()  # the parsed stylesheet and fonts of each rendering thread
+_renderers = ThreadPoolExecutor(RENDER_THREADS, thread_name_prefix="gqlorders-pdf")
 
 
 def refuse_fetch(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -151,7 +158,7 @@ def write_pdf(data: dict[str, Any], path: Path) -> None:
 
 
 async def render_pdf_file(data: dict[str, Any], path: Path) -> None:
-    """`write_pdf` in a thread, so the event loop keeps serving (CPU-bound). The thread
-    finishes the file even if the awaiting job is cut short (a thread cannot be stopped): a
-    later run of the job finds it there instead of starting over."""
-    await asyncio.to_thread(write_pdf, data, path)
+    """`write_pdf` in one of the RENDER_THREADS, so the event loop keeps serving (CPU-bound).
+    The thread finishes the file even if the awaiting job is cut short (a thread cannot be
+    stopped): a later run of the job finds it there instead of starting over."""
+    await asyncio.get_running_loop().run_in_executor(_renderers, write_pdf, data, path)

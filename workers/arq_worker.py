@@ -103,6 +103,7 @@ def build_worker(
         if relay:
             ctx["relay"] = asyncio.create_task(jobs.relay_forever())
         logger.info("worker started: the jobs of queue %s", queue)
+        ctx["started"] = True
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         task = ctx.get("relay")
@@ -115,7 +116,8 @@ def build_worker(
             await runner.close()
         if init_database:
             await Tortoise.close_connections()
-        logger.info("worker stopped")
+        if ctx.get("started"):  # arq shuts down a worker whose startup failed, too
+            logger.info("worker stopped")
 
     return Worker(
         functions=[

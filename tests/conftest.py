@@ -7,11 +7,12 @@ them apart (and every test doubles as a check of it).
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -23,11 +24,14 @@ from tortoise import Tortoise
 from gqlorders import database, jobs
 from gqlorders.app import create_app
 from gqlorders.config import load_settings
+from gqlorders.observability import LIBRARIES_AT_INFO, OUR_LOGGER
 from gqlorders.tenancy import Scope, create_organization, create_token
 from tests.support import GraphQLClient, Organization
 
 POSTGRES_URL = os.environ.get("GQLORDERS_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432")
 BACKEND = os.environ.get("GQLORDERS_TEST_DATABASE", "postgres")
+# Every logger configure_logging changes, beside the root (restore_logging).
+CONFIGURED_LOGGERS = (OUR_LOGGER, *LIBRARIES_AT_INFO, "uvicorn", "uvicorn.error", "uvicorn.access")
 
 
 def pytest_report_header() -> str:
@@ -119,3 +123,24 @@ def make_client(http: httpx.AsyncClient):
         return GraphQLClient(http, await create_token(org.id, frozenset(scopes)))
 
     return make
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """For a test that calls configure_logging, which changes the process's loggers: they are
+    put back as they were for the next tests."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    loggers = [logging.getLogger(name) for name in CONFIGURED_LOGGERS]
+    saved = [(lg.level, lg.handlers[:], lg.propagate, lg.disabled) for lg in loggers]
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        for logger, (logger_level, logger_handlers, propagate, disabled) in zip(
+            loggers, saved, strict=True
+        ):
+            logger.setLevel(logger_level)
+            logger.handlers[:] = logger_handlers
+            logger.propagate, logger.disabled = propagate, disabled

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from datetime import timedelta
 from functools import wraps
 from typing import Any
@@ -33,6 +34,9 @@ from workers.mail import QUIT_TIMEOUT
 SEND_EMAIL_TIMEOUT = RENDER_ALLOWANCE + SEND_DEADLINE + timedelta(seconds=QUIT_TIMEOUT + 5)
 JOB_TIMEOUT = timedelta(seconds=60)  # any other job: a stock recalculation, a PDF, an import
 TIMEOUTS = {jobs.SEND_EMAIL: SEND_EMAIL_TIMEOUT}
+# The worker's start and stop are ours to log: arq's INFO lines, a line per job with its
+# arguments among them, stay out of the log below WARNING (observability.configure_logging).
+logger = logging.getLogger("gqlorders.workers")
 
 
 def _arq_job(function: jobs.JobFunction) -> WorkerCoroutine:
@@ -99,6 +103,8 @@ def build_worker(
         await jobs.after_request()
         if relay:
             ctx["relay"] = asyncio.create_task(relay_forever())
+        logger.info("worker started: the jobs of queue %s", queue)
+        ctx["started"] = True
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         task = ctx.get("relay")
@@ -111,6 +117,8 @@ def build_worker(
             await runner.close()
         if init_database:
             await Tortoise.close_connections()
+        if ctx.get("started"):  # arq shuts down a worker whose startup failed, too
+            logger.info("worker stopped")
 
     return Worker(
         functions=[

@@ -29,7 +29,7 @@ from workers.mail import (
     TransientMailError,
     build_message,
 )
-from workers.pdf import render_pdf_file
+from workers.pdf import layout_digest, render_pdf_file
 from workers.webhooks import deliver_webhooks
 
 logger = logging.getLogger("gqlorders.workers")
@@ -49,10 +49,15 @@ async def recalc_stock(ctx: dict[str, Any], organization_id: int, item_ids: list
         raise jobs.RetryLater(1, str(error)) from error
 
 
+async def document_hash(kind: str, record_id: int) -> str:
+    """The hash of what the record's PDF would show now: its data, in this code's layout."""
+    return documents.content_hash(await documents.document_data(kind, record_id), layout_digest())
+
+
 async def ensure_pdf(settings: Settings, kind: str, record_id: int) -> Path:
     """The PDF of the record as it is now: rendered unless a file for this content exists."""
     data = await documents.document_data(kind, record_id)
-    digest = documents.content_hash(data)
+    digest = documents.content_hash(data, layout_digest())
     owner = documents.document_owner(kind, record_id)
     document = await Document.filter(**owner).first()
     organization_id = (
@@ -64,7 +69,7 @@ async def ensure_pdf(settings: Settings, kind: str, record_id: int) -> Path:
     if not path.exists():
         await render_pdf_file(data, path)
     # Only mark READY if the record did not change while rendering (a newer job follows).
-    if documents.content_hash(await documents.document_data(kind, record_id)) == digest:
+    if await document_hash(kind, record_id) == digest:
         await Document.filter(**owner).update(
             state=DocumentState.READY, content_hash=digest, path=str(path), error=None
         )

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,19 +22,40 @@ TEMPLATES = Path(__file__).parent / "templates"
 # The lines table has a fixed layout (WeasyPrint measures no cell's text: the cost of its
 # automatic layout grew with every line), so the widths of its columns are set here, in pt.
 # Each is at least what fits its heading; one whose longest value needs more gets it (digits
-# are DejaVu Sans's widest characters, 0.636 em of 9pt, plus 4pt of padding on each side),
-# and the item's column takes what is left, as the automatic layout did.
+# are DejaVu Sans's widest characters, 0.636 em of 9pt, plus 4pt of padding on each side; the
+# tax's column is sized by its longest word, as its names wrap between words), and the item's
+# column takes what is left, as the automatic layout did, but never less than ITEM_MINIMUM_PT:
+# the columns widened for their values give back their widening, in proportion, for it. A word
+# wider than its cell still (letters wider than digits, a long SKU) breaks anywhere in it
+# (document.css), rather than running into the next column.
 CHARACTER_PT = 5.8
 CELL_PADDING_PT = 8
-MINIMUM_WIDTHS_PT = {"n": 22, "quantity": 40.5, "rate": 58, "discount": 44.5, "amount": 98.7}
+MINIMUM_WIDTHS_PT = {
+    "n": 22,
+    "quantity": 40.5,
+    "rate": 58,
+    "discount": 44.5,
+    "tax": 65,
+    "amount": 98.7,
+}
 GROSS_AMOUNT_PT = 114  # the heading "Amount incl. tax (EUR)"
-TAX_PT = 65  # tax names wrap
+PAGE_CONTENT_PT = 504.5  # A4's 595.3pt less document.css's margins (16mm each side)
+ITEM_MINIMUM_PT = 120
+# Threads that render PDFs in a process: their own, not the event loop's default executor
+# (shared with getaddrinfo and others, up to min(32, CPUs + 4) threads), since each rendering
+# thread parses the stylesheet and sets up its fonts once (stylesheet()), and rendering holds
+# the GIL most of the time, so that more threads would add that setup and memory, not speed.
+RENDER_THREADS = 2
+# Raised when this module changes how a document looks in a way its constants and templates
+# do not show: part of layout_digest(), so documents of the old look are rendered again.
+LAYOUT_VERSION = 1
 _environment = Environment(
     loader=FileSystemLoader(TEMPLATES),
     autoescape=select_autoescape(["html"]),
     auto_reload=False,  # compiled once per process, no look at the file on later renders
 )
 _per_thread = threading.local()  # the parsed stylesheet and fonts of each rendering thread
+_renderers = ThreadPoolExecutor(RENDER_THREADS, thread_name_prefix="gqlorders-pdf")
 
 
 def refuse_fetch(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -58,6 +82,27 @@ def _stylesheet_text() -> str:
     return (TEMPLATES / "document.css").read_text(encoding="utf-8")
 
 
+@cache
+def layout_digest() -> str:
+    """What decides a document's look besides its data: the template, the stylesheet, the
+    column widths' constants and LAYOUT_VERSION. Part of the hash that names its file
+    (documents.content_hash), so that a deploy that changes the look renders documents anew."""
+    layout = {
+        "version": LAYOUT_VERSION,
+        "template": (TEMPLATES / "document.html").read_text(encoding="utf-8"),
+        "stylesheet": _stylesheet_text(),
+        "widths": [
+            CHARACTER_PT,
+            CELL_PADDING_PT,
+            MINIMUM_WIDTHS_PT,
+            GROSS_AMOUNT_PT,
+            PAGE_CONTENT_PT,
+            ITEM_MINIMUM_PT,
+        ],
+    }
+    return hashlib.sha256(json.dumps(layout, sort_keys=True).encode()).hexdigest()
+
+
 def column_widths(data: dict[str, Any]) -> list[float | None]:
     """The lines table's column widths in pt, in column order (None: the item's, the rest)."""
     lines = data["lines"]
@@ -65,21 +110,23 @@ def column_widths(data: dict[str, Any]) -> list[float | None]:
         {"amount": GROSS_AMOUNT_PT} if data.get("prices_include_tax") else {}
     )
 
-    def width(key: str, longest: int) -> float:
-        return max(minimum[key], round(longest * CHARACTER_PT + CELL_PADDING_PT, 1))
-
     def longest(key: str) -> int:
-        return max((len(line[key]) for line in lines), default=0)
+        return max((len(word) for line in lines for word in line[key].split()), default=0)
 
-    return [
-        width("n", len(str(len(lines)))),
-        None,
-        width("quantity", longest("quantity")),
-        width("rate", longest("rate")),
-        width("discount", longest("discount")),
-        TAX_PT,
-        width("amount", longest("amount")),
-    ]
+    needed = {"n": len(str(len(lines)))} | {
+        key: longest(key) for key in ("quantity", "rate", "discount", "tax", "amount")
+    }
+    widths = {
+        key: max(minimum[key], characters * CHARACTER_PT + CELL_PADDING_PT)
+        for key, characters in needed.items()
+    }
+    excess = sum(widths.values()) - (PAGE_CONTENT_PT - ITEM_MINIMUM_PT)
+    widening = sum(widths[key] - minimum[key] for key in widths)
+    if excess > 0 and widening > 0:
+        given_back = min(1, excess / widening)
+        widths = {key: width - (width - minimum[key]) * given_back for key, width in widths.items()}
+    rounded = {key: round(width, 1) for key, width in widths.items()}
+    return [rounded["n"], None, *(rounded[key] for key in needed if key != "n")]
 
 
 def render_html(data: dict[str, Any]) -> str:
@@ -111,7 +158,7 @@ def write_pdf(data: dict[str, Any], path: Path) -> None:
 
 
 async def render_pdf_file(data: dict[str, Any], path: Path) -> None:
-    """`write_pdf` in a thread, so the event loop keeps serving (CPU-bound). The thread
-    finishes the file even if the awaiting job is cut short (a thread cannot be stopped): a
-    later run of the job finds it there instead of starting over."""
-    await asyncio.to_thread(write_pdf, data, path)
+    """`write_pdf` in one of the RENDER_THREADS, so the event loop keeps serving (CPU-bound).
+    The thread finishes the file even if the awaiting job is cut short (a thread cannot be
+    stopped): a later run of the job finds it there instead of starting over."""
+    await asyncio.get_running_loop().run_in_executor(_renderers, write_pdf, data, path)

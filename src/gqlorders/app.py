@@ -63,7 +63,7 @@ from gqlorders.observability import (
 from gqlorders.relay import relay_forever
 from gqlorders.tenancy import Scope, authenticate
 from gqlorders.webhooks import policy as webhook_policy
-from workers.jobs import FUNCTIONS
+from workers.jobs import FUNCTIONS, document_hash
 
 # Strawberry logs a traceback for every denied request; denials are answered, not failures.
 logging.getLogger("strawberry.execution").setLevel(logging.CRITICAL)
@@ -317,7 +317,12 @@ async def download_document(request: Request) -> Response:
     document = await documents.downloadable(principal.organization_id, kind[1], parsed[1])
     if document is None or document.path is None:
         return JSONResponse({"error": "not found"}, status_code=404)
-    if not Path(document.path).is_file():  # lost (moved DATA_DIR...): render it again
+    # Lost (a moved DATA_DIR...), or no longer what the record shows (rendered in a layout of
+    # before a deploy, or before a change that asks for no render, as an invoice voided before
+    # voiding rendered): rendered again, and this download answers 404.
+    if not Path(document.path).is_file() or document.content_hash != await document_hash(
+        kind[1], parsed[1]
+    ):
         await documents.request_render(principal.organization_id, kind[1], parsed[1])
         await jobs.after_request()
         return JSONResponse({"error": "not found: being rendered again"}, status_code=404)
@@ -425,6 +430,5 @@ def create_app(
 def served_app() -> Starlette:
     """The app `gqlorders serve` runs, built in each server process from the environment."""
     settings = load_settings()
-    if settings.log_json:
-        configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_json)
     return create_app(settings, freeze_after_startup=True)

@@ -121,13 +121,12 @@ def _serve(settings: Settings, args: argparse.Namespace) -> None:
             "SQLite takes one writer at a time"
         )
     _refuse_workers_on_sqlite(settings, "serve")
-    if settings.log_json:
-        configure_logging(settings.log_level)  # the supervisor's own lines, too
+    configure_logging(settings.log_level, settings.log_json)  # the supervisor's own lines, too
     print(f"gqlorders: GraphiQL at http://{args.host}:{args.port}/graphql", flush=True)
     options: dict[str, Any] = {
         "host": args.host,
         "port": args.port,
-        "log_config": None if settings.log_json else uvicorn.config.LOGGING_CONFIG,
+        "log_config": None,  # configure_logging's, in every server process (served_app)
         "timeout_graceful_shutdown": 30,
         "ws_per_message_deflate": settings.live.per_message_deflate,
     }
@@ -169,8 +168,7 @@ def _worker(settings: Settings) -> None:
             "gqlorders worker needs REDIS_URL; without it `gqlorders serve` runs jobs itself"
         )
     _refuse_workers_on_sqlite(settings, "worker")
-    if settings.log_json:
-        configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_json)
     try:
         queue = asyncio.run(worker_queue(settings))
         build_worker(settings, queue=queue).run()

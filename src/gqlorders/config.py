@@ -54,7 +54,9 @@ class Settings:
     arq_queue: str | None = None  # None: the installation's own, `gqlorders:<installation id>`
     limits: Limits = Limits()
     log_json: bool = True
-    log_level: str = "INFO"  # of our loggers; libraries' stay at WARNING unless it is DEBUG
+    # Of our loggers; libraries' stay at WARNING unless it is DEBUG (uvicorn's start and stop
+    # lines at INFO: observability.LIBRARIES_AT_INFO).
+    log_level: str = "INFO"
     idempotency_ttl: timedelta = timedelta(hours=24)  # how long a mutation's key answers
     event_retention: timedelta = timedelta(days=30)  # how long the feed keeps events
     webhook_allow_private: bool = False

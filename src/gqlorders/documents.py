@@ -1,8 +1,8 @@
 """PDF documents of orders and invoices (SPEC §8): what they show, and when to (re)render.
 
 The data a document shows is gathered here, as plain JSON-able values; the worker renders it.
-Its hash names the file, so an order that changed gets a new PDF and an unchanged one is never
-rendered twice.
+Its hash, with the layout's (workers/pdf.py: layout_digest), names the file, so an order that
+changed, or a layout that changed, gets a new PDF and an unchanged one is never rendered twice.
 """
 
 from __future__ import annotations
@@ -126,8 +126,10 @@ async def document_data(kind: str, record_id: int) -> dict[str, Any]:
     return data
 
 
-def content_hash(data: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+def content_hash(data: dict[str, Any], layout: str) -> str:
+    """What a document shows: its data laid out in `layout` (a digest of the template)."""
+    shown = {"data": data, "layout": layout}
+    return hashlib.sha256(json.dumps(shown, sort_keys=True).encode()).hexdigest()
 
 
 async def record_organization(kind: str, record_id: int) -> int:

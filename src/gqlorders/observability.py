@@ -64,10 +64,14 @@ OUTBOX_LAG = Gauge(
     multiprocess_mode="mostrecent",
 )
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own switch
-# Libraries whose INFO lines are their own progress, not events of ours (WeasyPrint logs seven
-# per PDF, `weasyprint.progress`; fontTools one per font it subsets): WARNING and above only,
-# unless LOG_LEVEL is DEBUG.
-QUIET_LIBRARIES = ("weasyprint", "fontTools")
+# Our loggers ("gqlorders.*") log from LOG_LEVEL up; every library's stay at WARNING unless
+# LOG_LEVEL is DEBUG (their INFO is their own business: httpx logs each request with its full
+# URL, a partner's webhook URL may carry a secret; arq a line per job with its arguments;
+# WeasyPrint seven per PDF). Those named here are let through at INFO, operators need them:
+# uvicorn's start and stop ("Uvicorn running on ...", "Application shutdown complete.").
+LIBRARIES_AT_INFO = ("uvicorn.error",)
+OUR_LOGGER = "gqlorders"
+TEXT_FORMAT = "%(levelname)s: %(name)s: %(message)s"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -141,20 +145,24 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """JSON lines on stderr from `level` up (Settings.log_level, LOG_LEVEL)."""
+def configure_logging(level: str = "INFO", json_lines: bool = True) -> None:
+    """Log to stderr, as JSON lines (LOG_FORMAT=json) or text: ours from `level` up
+    (Settings.log_level, LOG_LEVEL), libraries' from WARNING (LIBRARIES_AT_INFO from INFO),
+    everyone's from DEBUG when `level` is DEBUG."""
+    ours = logging.getLevelNamesMapping()[level]
+    debug = ours == logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(TEXT_FORMAT))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level)
-    quiet = logging.DEBUG if level == "DEBUG" else max(logging.WARNING, logging.getLevelName(level))
-    for name in QUIET_LIBRARIES:
-        logging.getLogger(name).setLevel(quiet)
+    root.setLevel(logging.DEBUG if debug else max(logging.WARNING, ours))
+    logging.getLogger(OUR_LOGGER).setLevel(ours)
+    for name in LIBRARIES_AT_INFO:
+        logging.getLogger(name).setLevel(logging.DEBUG if debug else max(logging.INFO, ours))
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
-    logging.getLogger("uvicorn.access").disabled = True  # ours says more, in JSON
+    logging.getLogger("uvicorn.access").disabled = True  # ours says more (gqlorders.access)
 
 
 access_log = logging.getLogger("gqlorders.access")

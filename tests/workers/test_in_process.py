@@ -10,15 +10,16 @@ import os
 from dataclasses import replace
 from datetime import timedelta
 from email.policy import default as default_policy
+from pathlib import Path
 
 import httpx
 import pytest
 
 import gqlorders.emails
-from gqlorders import jobs
+from gqlorders import documents, jobs
 from gqlorders.config import Settings
 from gqlorders.emails import MAX_EMAIL_ATTEMPTS
-from gqlorders.models import Document, EmailMessage
+from gqlorders.models import Document, EmailMessage, Invoice, InvoiceStatus
 from tests.support import Organization
 from tests.workers.support import (
     CONFIRM_ORDER,
@@ -47,6 +48,7 @@ from tests.workers.support import (
     slow_smtp_server,
 )
 from workers.jobs import send_email
+from workers.pdf import layout_digest
 
 PENDING = {"state": "PENDING", "url": None, "error": None}
 NOT_REQUESTED = {"state": "NOT_REQUESTED", "url": None, "error": None}
@@ -371,6 +373,63 @@ async def test_voiding_an_order_renders_its_pdf_again_marked_void(
     await drain()
     assert (await _pdf_state(org, order["id"]))["state"] == "READY"
     assert "Status VOID" in pdf_text((await http.get(url, headers=bearer(org))).content)
+
+
+async def test_an_invoice_voided_without_a_render_shows_void_from_its_next_download(
+    http: httpx.AsyncClient, org: Organization, mailing: jobs.InProcessRunner, mailbox: Mailbox
+) -> None:
+    # Given a sent invoice whose READY PDF says nothing of being void, while the invoice is
+    # VOID: voided before voiding rendered the PDF again (as the code before issue 17 did)
+    invoice = await _sent_invoice(org)
+    url = f"/documents/invoices/{invoice['id']}.pdf"
+    assert "VOID" not in pdf_text((await http.get(url, headers=bearer(org))).content)
+    await Invoice.filter(id=key(invoice["id"])).update(status=InvoiceStatus.VOID)
+
+    # When it is downloaded, the stale file is not served: it is rendered again
+    response = await http.get(url, headers=bearer(org))
+    assert (response.status_code, response.json()) == (
+        404,
+        {"error": "not found: being rendered again"},
+    )
+    assert (await org.api.data(INVOICE, {"id": invoice["id"]}))["invoice"]["pdf"] == PENDING
+
+    # And once READY, the next download says VOID
+    await drain()
+    pdf = (await org.api.data(INVOICE, {"id": invoice["id"]}))["invoice"]["pdf"]
+    assert pdf == {"state": "READY", "url": url, "error": None}
+    assert "Status VOID" in pdf_text((await http.get(url, headers=bearer(org))).content)
+
+
+async def test_a_pdf_of_an_older_layout_is_rendered_again_on_its_next_download(
+    http: httpx.AsyncClient, org: Organization
+) -> None:
+    # Given an order whose READY PDF was rendered by an earlier deploy, in another layout
+    order = await desk_order(org)
+    await org.api.ok(RENDER_PDF, {"id": order["id"]})
+    await drain()
+    data = await documents.document_data(documents.SALES_ORDER, key(order["id"]))
+    older = documents.content_hash(data, "the layout of an earlier deploy")
+    older_path = Path((await Document.get(sales_order_id=key(order["id"]))).path or "")
+    older_path = older_path.rename(older_path.with_name(f"{older}.pdf"))
+    await Document.filter(sales_order_id=key(order["id"])).update(
+        content_hash=older, path=str(older_path)
+    )
+    url = f"/documents/sales-orders/{order['id']}.pdf"
+
+    # When it is downloaded, it is rendered again in this code's layout
+    response = await http.get(url, headers=bearer(org))
+    assert response.status_code == 404
+    assert await _pdf_state(org, order["id"]) == PENDING
+    await drain()
+
+    # Then its file is named by the data and this layout, and that is what downloads
+    rendered = await Document.get(sales_order_id=key(order["id"]))
+    current = documents.content_hash(data, layout_digest())
+    assert (rendered.state, rendered.content_hash) == ("READY", current)
+    assert Path(rendered.path or "").name == f"{current}.pdf"
+    response = await http.get(url, headers=bearer(org))
+    assert response.status_code == 200
+    assert response.content == Path(rendered.path or "").read_bytes()
 
 
 async def test_without_smtp_the_email_is_written_to_the_outbox_folder(

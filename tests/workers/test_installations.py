@@ -205,6 +205,16 @@ async def test_two_installations_on_one_redis_each_run_their_own_jobs(
         assert await settled_committed(first, first_desk, ["3.00"]) == ["3.00"]
         assert await settled_committed(second, second_desk, ["5.00"]) == ["5.00"]
     assert len(mailbox.messages) == 2
+    # And each worker's log (LOG_FORMAT=text, LOG_LEVEL unset) says where it took its jobs
+    # from and that it stopped, without arq's line per job (render_pdf, send_email...)
+    for folder in ("first", "second"):
+        log = (tmp_path / folder / "processes.log").read_text()
+        ours = [line for line in log.splitlines() if ": gqlorders.workers: " in line]
+        assert [re.sub(r"[0-9a-f]{32}", "<id>", line) for line in ours] == [
+            "INFO: gqlorders.workers: worker started: the jobs of queue gqlorders:<id>",
+            "INFO: gqlorders.workers: worker stopped",
+        ]
+        assert "send_email(" not in log
 
 
 async def test_a_database_dropped_and_created_again_under_the_same_redis_runs_its_jobs(

@@ -1,20 +1,19 @@
 """The JSON log carries our events, not WeasyPrint's progress (issue 17): a PDF rendered
 through the API logs none of WeasyPrint's seven INFO lines at the default level; LOG_LEVEL=DEBUG
-lets them through."""
+lets them through. (`restore_logging`, tests/conftest.py, puts the loggers back after each.)"""
 
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
 
 import pytest
 
 from gqlorders.config import load_settings
-from gqlorders.observability import QUIET_LIBRARIES, configure_logging
+from gqlorders.observability import configure_logging
 from tests.support import Organization
 from tests.workers.support import RENDER_PDF, desk_order, drain
 
+RENDER_STATE = "query ($id: ID!) { salesOrder(id: $id) { pdf { state } } }"
 # (Step 2, parsing our stylesheet, comes once per rendering thread: workers/pdf.py keeps it.)
 PARSING_THE_STYLESHEET = "Step 2 - Fetching and parsing CSS - CSS string"
 PROGRESS = [
@@ -25,21 +24,6 @@ PROGRESS = [
     "Step 6 - Creating PDF",
     "Step 7 - Adding PDF metadata",
 ]
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    """configure_logging changes the process's loggers: put them back for the next tests."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    libraries = {name: logging.getLogger(name).level for name in QUIET_LIBRARIES}
-    try:
-        yield
-    finally:
-        root.handlers[:] = handlers
-        root.setLevel(level)
-        for name, library_level in libraries.items():
-            logging.getLogger(name).setLevel(library_level)
 
 
 async def _render_logged(
@@ -57,9 +41,6 @@ async def _render_logged(
     ] == "READY"
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
     return [line for line in lines if line["logger"].startswith("weasyprint")]
-
-
-RENDER_STATE = "query ($id: ID!) { salesOrder(id: $id) { pdf { state } } }"
 
 
 async def test_weasyprint_progress_stays_out_of_the_log_by_default(

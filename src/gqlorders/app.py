@@ -29,7 +29,6 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
-from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET
 from tortoise import connections
 from tortoise.timezone import now
@@ -158,7 +157,7 @@ class GraphQLApp(GraphQL[Context, None]):
         )
         return json.dumps({**data, "query": query}).encode()
 
-    async def execute_single(  # type: ignore[override]
+    async def execute_single(
         self,
         request: Any,
         request_adapter: Any,
@@ -190,8 +189,7 @@ class GraphQLApp(GraphQL[Context, None]):
             isinstance(request_data.query, str)
             and isinstance(extensions, dict)
             and "persistedQuery" in extensions
-            and (method != "GET" or self.allow_queries_via_get)
-            and OperationType.QUERY in OperationType.from_http(method)
+            and (method == "POST" or (method == "GET" and self.allow_queries_via_get))
         )
 
     def encode_json(self, data: object) -> bytes:

@@ -129,6 +129,8 @@ class Run:
         assert strawberry_field is not None and strawberry_field.base_resolver is not None
         resolver = strawberry_field.base_resolver
         function = resolver.wrapped_func
+        if isinstance(function, staticmethod | classmethod):  # strawberry binds them to a type
+            raise Abandoned("unbound resolver")
         info = self.config.info_class(_raw_info=self._info(field), _field=strawberry_field)
         kwargs: dict[str, Any] = {}
         if field.definition.args:

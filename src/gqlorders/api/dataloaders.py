@@ -91,6 +91,16 @@ def _one_of_each(query: Callable[[list[int]], QuerySet[Any]], parent: str) -> Da
     return DataLoader(load_fn=load)
 
 
+def _order_lines(related: tuple[str, ...]) -> DataLoader[int, list[SalesOrderLine]]:
+    def query(ids: list[int]) -> QuerySet[SalesOrderLine]:
+        lines = SalesOrderLine.filter(sales_order_id__in=ids)
+        if related:
+            lines = lines.select_related(*related)
+        return lines.order_by("position", "id")
+
+    return _children(query, "sales_order_id")
+
+
 def _line_by_id() -> DataLoader[int, SalesOrderLine | None]:
     """Order lines by id; callers reach them only through rows of their own organization."""
 
@@ -123,19 +133,9 @@ class Loaders:
         self.item = _by_id(organization_id, Item)
         self.tax = _by_id(organization_id, Tax)
         self.sales_order = _by_id(organization_id, SalesOrder)
-        self.order_lines = _children(
-            lambda ids: SalesOrderLine.filter(sales_order_id__in=ids).order_by("position", "id"),
-            "sales_order_id",
-        )
-        # the same lines with their items joined in, for pages that select the items
-        self.order_lines_with_items = _children(
-            lambda ids: (
-                SalesOrderLine.filter(sales_order_id__in=ids)
-                .select_related("item")
-                .order_by("position", "id")
-            ),
-            "sales_order_id",
-        )
+        self.order_lines = _order_lines(())
+        # the same lines with relations joined in (item, tax), for pages that select them
+        self._order_lines_joined: dict[tuple[str, ...], DataLoader[int, list[SalesOrderLine]]] = {}
         self.invoice = _by_id(organization_id, Invoice)
         self.package = _by_id(organization_id, Package)
         self.event = _by_id(organization_id, FeedEvent)
@@ -183,6 +183,13 @@ class Loaders:
             load_fn=lambda ids: _customer_order_counts(organization_id, ids)
         )
         self._of_fields: dict[Hashable, DataLoader[Any, Any]] = {}
+
+    def order_lines_joined(self, related: tuple[str, ...]) -> DataLoader[int, list[SalesOrderLine]]:
+        """Orders' lines with `related` joined into their statement (select_related)."""
+        loader = self._order_lines_joined.get(related)
+        if loader is None:
+            loader = self._order_lines_joined[related] = _order_lines(related)
+        return loader
 
     def of_field(
         self, key: Hashable, load: Callable[[list[Any]], Awaitable[Sequence[Any]]]

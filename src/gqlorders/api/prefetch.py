@@ -115,20 +115,20 @@ async def _lines(
     fields: Fields,
     tax_ids: set[int],
 ) -> None:
-    """The orders' lines -- joined to their items when those are selected -- then the taxes
-    of lines, items and order totals in one statement, and stock levels for stockStatus."""
+    """The orders' lines -- joined to their items and taxes when those are selected -- then
+    the taxes of items and order totals not loaded yet in one statement, and stock levels
+    for stockStatus."""
     item_fields = children(fields, "item")
     needs_items = bool(item_fields) or "stockStatus" in fields
-    if needs_items:
-        groups = await loaders.order_lines_with_items.load_many(order_ids)
-        loaders.order_lines.prime_many(dict(zip(order_ids, groups)))
+    joined = (*(("item",) if needs_items else ()), *(("tax",) if "tax" in fields else ()))
+    if joined:
+        groups = await loaders.order_lines_joined(joined).load_many(order_ids)
+        loaders.order_lines.prime_many(dict(zip(order_ids, groups, strict=True)))
     else:
         groups = await loaders.order_lines.load_many(order_ids)
     rows = [line for group in groups for line in group]
-    if needs_items:
-        _prime_joined(loaders.item, rows, "item", organization_id)
-    if "tax" in fields:
-        tax_ids.update(line.tax_id for line in rows if line.tax_id is not None)
+    for relation in joined:
+        _prime_joined(getattr(loaders, relation), rows, relation, organization_id)
     work: list[Awaitable[Any]] = []
     if needs_items:
         items = [

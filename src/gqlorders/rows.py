@@ -20,7 +20,6 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from enum import Enum
 from functools import cache
-from operator import itemgetter
 from typing import Any, TypeVar, cast
 
 from tortoise.fields.data import CharEnumFieldInstance, IntEnumFieldInstance
@@ -32,6 +31,7 @@ from gqlorders.models.fields import ScaledDecimalField
 M = TypeVar("M", bound=Model)
 
 Converter = Callable[[Any], Any] | None
+Columns = list[tuple[int, str, Converter]]  # (position in the row, attribute, converter)
 
 _new = object.__new__
 
@@ -78,53 +78,27 @@ def _converters(model: type[Model]) -> dict[str, tuple[str, Converter]]:
     return found
 
 
-class _Plan:
-    """How one model's columns of a row fill its instance: the columns kept as they come
-    copied in one C-level step, the others converted one by one."""
-
-    __slots__ = ("attributes", "converted", "custom_pk", "get", "model", "positions")
-
-    def __init__(self, model: type[Model], keys: Sequence[str], start: int, stop: int) -> None:
-        converters = _converters(model)
-        plain: list[tuple[int, str]] = []
-        self.converted: list[tuple[int, str, Callable[[Any], Any]]] = []
-        for position in range(start, stop):
-            column = keys[position].rsplit(".", 1)[-1]  # "sales_order__customer.name" -> "name"
-            attribute, convert = converters[column]
-            if convert is None:
-                plain.append((position, attribute))
-            else:
-                self.converted.append((position, attribute, convert))
-        self.model = model
-        self.positions = {attribute: p for p, attribute in plain}
-        self.positions.update((attribute, p) for p, attribute, _ in self.converted)
-        self.attributes = tuple(attribute for _, attribute in plain)
-        positions = [position for position, _ in plain]
-        self.get: Callable[[Any], Sequence[Any]] = (
-            itemgetter(*positions) if len(positions) > 1 else _one_of(positions)
-        )
-        self.custom_pk = _custom_pk(model)
-
-    def build(self, row: Any) -> Model:
-        instance = _new(self.model)
-        values = instance.__dict__
-        values["_partial"] = False
-        values["_saved_in_db"] = True
-        values["_custom_generated_pk"] = self.custom_pk
-        values["_await_when_save"] = {}
-        values.update(zip(self.attributes, self.get(row)))
-        for position, attribute, convert in self.converted:
-            value = row[position]
-            values[attribute] = None if value is None else convert(value)
-        return instance
+def _plan(model: type[Model], keys: Sequence[str], start: int, stop: int) -> Columns:
+    converters = _converters(model)
+    columns = []
+    for position in range(start, stop):
+        column = keys[position].rsplit(".", 1)[-1]  # "sales_order__customer.name" -> "name"
+        attribute, convert = converters[column]
+        columns.append((position, attribute, convert))
+    return columns
 
 
-def _one_of(positions: list[int]) -> Callable[[Any], Sequence[Any]]:
-    """What `itemgetter(*positions)` would be if it gave a tuple for fewer than two."""
-    if not positions:
-        return lambda row: ()
-    position = positions[0]
-    return lambda row: (row[position],)
+def _build(model: type[M], columns: Columns, row: Any, custom_pk: bool) -> M:
+    instance = _new(model)
+    values = instance.__dict__
+    values["_partial"] = False
+    values["_saved_in_db"] = True
+    values["_custom_generated_pk"] = custom_pk
+    values["_await_when_save"] = {}
+    for position, attribute, convert in columns:
+        value = row[position]
+        values[attribute] = value if convert is None or value is None else convert(value)
+    return instance
 
 
 def _custom_pk(model: type[Model]) -> bool:
@@ -174,8 +148,9 @@ def instances_of(query: QuerySet[M]) -> Callable[[Sequence[Any]], list[M]]:
 
 
 def _plain(model: type[M], keys: list[str]) -> Callable[[Sequence[Any]], list[M]]:
-    build = _Plan(model, keys, 0, len(keys)).build
-    return lambda rows: cast(list[M], [build(row) for row in rows])
+    columns = _plan(model, keys, 0, len(keys))
+    custom_pk = _custom_pk(model)
+    return lambda rows: [_build(model, columns, row, custom_pk) for row in rows]
 
 
 def _joined(
@@ -183,39 +158,41 @@ def _joined(
 ) -> Callable[[Sequence[Any]], list[M]]:
     """select_related: the base model's columns first, then each related model's, in order.
     A related row met again in the same result (the tax of many lines) is built once."""
-    base = _Plan(model, keys, 0, related[0][1]).build
+    base = _plan(model, keys, 0, related[0][1])
     base_path = related[0][4]
     joins = []
     start = related[0][1]
     for related_model, count, *_, full_path in related[1:]:
-        plan = _Plan(related_model, keys, start, start + count)
+        columns = _plan(related_model, keys, start, start + count)
+        pk = related_model._meta.pk_attr
         # (select_related without .only() selects every column of the relation, its key too)
-        pk_position = plan.positions[related_model._meta.pk_attr]
+        pk_position = next(p for p, attribute, _ in columns if attribute == pk)
         *parent_path, attribute = full_path
-        joins.append((tuple(parent_path), attribute, plan.build, pk_position))
+        custom = _custom_pk(related_model)
+        joins.append((tuple(parent_path), attribute, related_model, columns, custom, pk_position))
         start += count
+    custom_pk = _custom_pk(model)
 
     def build(rows: Sequence[Any]) -> list[M]:
-        instances: list[Model] = []
+        instances = []
         built: list[dict[Any, Model]] = [{} for _ in joins]
         for row in rows:
-            instance = base(row)
-            by_path = {base_path: instance}
-            for (parent_path, attribute, build_related, pk_position), seen in zip(
-                joins, built, strict=True
-            ):
+            instance = _build(model, base, row, custom_pk)
+            by_path: dict[Any, Model] = {base_path: instance}
+            for join, seen in zip(joins, built, strict=True):
+                parent_path, attribute, related_model, columns, related_pk, pk_position = join
                 value = None
                 pk = row[pk_position]
                 if pk is not None:
                     value = seen.get(pk)
                     if value is None:
-                        value = seen[pk] = build_related(row)
+                        value = seen[pk] = _build(related_model, columns, row, related_pk)
                     by_path[(*parent_path, attribute)] = value
                 parent = by_path.get(parent_path)
                 if parent is not None:
                     object.__setattr__(parent, f"_{attribute}", value)
             instances.append(instance)
-        return cast(list[M], instances)
+        return instances
 
     return build
 

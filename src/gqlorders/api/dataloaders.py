@@ -135,7 +135,7 @@ class Loaders:
         self.sales_order = _by_id(organization_id, SalesOrder)
         self.order_lines = _order_lines(())
         # the same lines with relations joined in (item, tax), for pages that select them
-        self._order_lines_joined: dict[tuple[str, ...], DataLoader[int, list[SalesOrderLine]]] = {}
+        self.joined_order_lines: dict[tuple[str, ...], DataLoader[int, list[SalesOrderLine]]] = {}
         self.invoice = _by_id(organization_id, Invoice)
         self.package = _by_id(organization_id, Package)
         self.event = _by_id(organization_id, FeedEvent)
@@ -186,9 +186,9 @@ class Loaders:
 
     def order_lines_joined(self, related: tuple[str, ...]) -> DataLoader[int, list[SalesOrderLine]]:
         """Orders' lines with `related` joined into their statement (select_related)."""
-        loader = self._order_lines_joined.get(related)
+        loader = self.joined_order_lines.get(related)
         if loader is None:
-            loader = self._order_lines_joined[related] = _order_lines(related)
+            loader = self.joined_order_lines[related] = _order_lines(related)
         return loader
 
     def of_field(

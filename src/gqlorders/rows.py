@@ -34,14 +34,25 @@ Converter = Callable[[Any], Any] | None
 Columns = list[tuple[int, str, Converter]]  # (position in the row, attribute, converter)
 
 _new = object.__new__
+KNOWN_SCALED = 4096  # decimal values kept per number of places
 
 
 @cache
 def _scaled(places: int) -> Callable[[Any], Decimal]:
+    """The stored integer as its Decimal; the first KNOWN_SCALED values met are kept (a Decimal
+    is immutable): quantities, rates and zeros repeat on every page, ~0.4 us each to make."""
     exponent = -places
+    known: dict[int, Decimal] = {}
 
     def convert(value: Any) -> Decimal:
-        return value if isinstance(value, Decimal) else Decimal(int(value)).scaleb(exponent)
+        if type(value) is not int:  # (a Decimal 5 would find the int 5's entry)
+            return value if isinstance(value, Decimal) else Decimal(int(value)).scaleb(exponent)
+        found = known.get(value)
+        if found is None:
+            found = Decimal(value).scaleb(exponent)
+            if len(known) < KNOWN_SCALED:
+                known[value] = found
+        return found
 
     return convert
 

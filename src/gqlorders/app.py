@@ -137,7 +137,7 @@ class GraphQLApp(GraphQL[Context, None]):
         if (
             not isinstance(request, Request)
             or request.method != "POST"
-            or "json" not in request.headers.get("content-type", "")
+            or "json" not in request.headers.get("content-type", "").lower()
         ):
             return await super().run(request, context, root_value)
         posted = await self._posted(request)

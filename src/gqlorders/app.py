@@ -12,6 +12,8 @@ import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,6 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
-from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET
 from tortoise import connections
 from tortoise.timezone import now
@@ -95,6 +96,20 @@ def check_request_shape(data: Any) -> None:
                 raise HTTPException(400, f"'{key}' must be a {kind.__name__}")
 
 
+@dataclass(slots=True)
+class Posted:
+    """A POSTed GraphQL body and its JSON, parsed once per request."""
+
+    body: bytes
+    data: Any
+    resolved: bool  # its persisted query's document is in (a single request)
+    taken: bool = False  # strawberry has parsed the body: it got `data`
+
+
+# The POST being answered (GraphQLApp._run), for strawberry's own parsing of its body.
+_POSTED: ContextVar[Posted | None] = ContextVar("gqlorders_posted", default=None)
+
+
 class GraphQLApp(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = LiveConnection
 
@@ -130,13 +145,36 @@ class GraphQLApp(GraphQL[Context, None]):
             return refused.response()
 
     async def _run(self, request: Request | Any, context: Any, root_value: Any) -> Any:
-        if not isinstance(request, Request) or request.method != "POST":
+        if (
+            not isinstance(request, Request)
+            or request.method != "POST"
+            or "json" not in request.headers.get("content-type", "").lower()
+        ):
             return await super().run(request, context, root_value)
+        posted = await self._posted(request)
+        token = _POSTED.set(posted)
+        try:
+            return await self._run_posted(request, context, root_value, posted.data)
+        finally:
+            _POSTED.reset(token)
+
+    async def _posted(self, request: Request) -> Posted:
+        """The POSTed JSON parsed once, checked, and a single request's persisted query
+        resolved once (a batch's are, item by item, after strawberry has checked its size)."""
+        body = await request.body()
+        data = self.parse_json(body)
+        check_request_shape(data)
+        if isinstance(data, list):
+            return Posted(body, data, resolved=False)
+        data["query"] = await persisted_queries.resolve(
+            self.persisted_queries, data.get("query"), data.get("extensions")
+        )
+        return Posted(body, data, resolved=True)
+
+    async def _run_posted(self, request: Request, context: Any, root_value: Any, data: Any) -> Any:
         try:
             keyed = idempotency.keyed_request(
-                request.headers.get(idempotency.HEADER),
-                await self._body_with_persisted_query(request),
-                self.settings.limits.max_tokens,
+                request.headers.get(idempotency.HEADER), data, self.settings.limits.max_tokens
             )
         except idempotency.Refused as refused:
             return refused.response()
@@ -153,24 +191,7 @@ class GraphQLApp(GraphQL[Context, None]):
             lambda: super(GraphQLApp, self).run(request, context, root_value),
         )
 
-    async def _body_with_persisted_query(self, request: Request) -> bytes:
-        """The POSTed body, with the document a persisted query's hash names put in (and a
-        document sent with its hash checked and stored)."""
-        body = await request.body()
-        if b"persistedQuery" not in body:
-            return body
-        try:
-            data = json.loads(body)
-        except (UnicodeDecodeError, RecursionError, json.JSONDecodeError):
-            return body
-        if not isinstance(data, dict) or not isinstance(data.get("query"), str | None):
-            return body
-        query = await persisted_queries.resolve(
-            self.persisted_queries, data.get("query"), data.get("extensions")
-        )
-        return json.dumps({**data, "query": query}).encode()
-
-    async def execute_single(  # type: ignore[override]
+    async def execute_single(
         self,
         request: Any,
         request_adapter: Any,
@@ -202,8 +223,7 @@ class GraphQLApp(GraphQL[Context, None]):
             isinstance(request_data.query, str)
             and isinstance(extensions, dict)
             and "persistedQuery" in extensions
-            and (method != "GET" or self.allow_queries_via_get)
-            and OperationType.QUERY in OperationType.from_http(method)
+            and (method == "POST" or (method == "GET" and self.allow_queries_via_get))
         )
 
     def encode_json(self, data: object) -> str:
@@ -248,7 +268,12 @@ class GraphQLApp(GraphQL[Context, None]):
 
     def decode_json(self, data: str | bytes) -> object:
         """Strict JSON: invalid UTF-8 or absurd nesting is invalid JSON too, which strawberry
-        answers as the client's error (an HTTP 400; 4400 closes a WebSocket)."""
+        answers as the client's error (an HTTP 400; 4400 closes a WebSocket). The body of the
+        POST being answered was parsed already (`_posted`): strawberry gets that."""
+        posted = _POSTED.get()
+        if posted is not None and data is posted.body:
+            posted.taken = True
+            return posted.data
         try:
             text = data.decode("utf-8") if isinstance(data, bytes) else data
             return json.loads(text)
@@ -256,9 +281,10 @@ class GraphQLApp(GraphQL[Context, None]):
             raise json.JSONDecodeError(str(error), "", 0) from error
 
     async def parse_http_body(self, request: Any) -> Any:
-        if request.method != "GET" and "json" in (request.content_type or ""):
-            check_request_shape(self.parse_json(await request.get_body()))
         data = await super().parse_http_body(request)
+        posted = _POSTED.get()
+        if posted is not None and posted.taken and posted.resolved:
+            return data
         if isinstance(data, list):
             return [await self._with_persisted_query(item) for item in data]
         return await self._with_persisted_query(data)

@@ -10,6 +10,7 @@ import uuid
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from gqlorders.api.persisted_queries import REDIS_TTL, MemoryStore, RedisStore
 from tests.support import Organization
@@ -127,3 +128,43 @@ async def test_the_redis_store_keeps_each_document_a_week_from_its_last_use() ->
     finally:
         await store.redis.delete(store.namespace + "h")
         await store.redis.aclose()
+
+
+@pytest.mark.skipif("GQLORDERS_TEST_REDIS" not in os.environ, reason="needs a test Redis")
+async def test_a_request_by_hash_looks_the_hash_up_once(
+    app: Starlette, http: httpx.AsyncClient, org: Organization
+) -> None:
+    """One Redis round trip per request (POST or GET) that names a stored document."""
+    graphql = app.state.graphql
+    store = RedisStore(os.environ["GQLORDERS_TEST_REDIS"], namespace=f"test:{uuid.uuid4()}:")
+    served_store, graphql.persisted_queries = graphql.persisted_queries, store
+    try:
+        await http.post(
+            "/graphql",
+            json={"query": SETTINGS, "extensions": persisted(SETTINGS)},
+            headers=headers(org),
+        )
+        before = await lookups(store)
+        posted = await http.post(
+            "/graphql", json={"extensions": persisted(SETTINGS)}, headers=headers(org)
+        )
+        after_post = await lookups(store)
+        got = await http.get(
+            "/graphql",
+            params={"extensions": json.dumps(persisted(SETTINGS))},
+            headers=headers(org),
+        )
+        after_get = await lookups(store)
+    finally:
+        graphql.persisted_queries = served_store
+        await store.redis.delete(store.namespace + sha256(SETTINGS))
+        await store.redis.aclose()
+
+    assert posted.json() == got.json() == {"data": {"settings": {"currency": "EUR"}}}
+    assert (after_post - before, after_get - after_post) == (1, 1)
+
+
+async def lookups(store: RedisStore) -> int:
+    """How many GETEX the Redis server has run (the store's lookup)."""
+    stats = await store.redis.info("commandstats")
+    return int(stats.get("cmdstat_getex", {}).get("calls", 0))

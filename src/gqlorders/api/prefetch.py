@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Iterable
 from typing import Any
 
+from strawberry.dataloader import DataLoader
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 from gqlorders import models
@@ -72,6 +73,13 @@ def _prime_joined(loader: Any, rows: Iterable[Any], attribute: str, organization
     loader.prime_many(related)
 
 
+def _load_missing(loader: DataLoader[Any, Any], keys: Iterable[Any]) -> Awaitable[Any]:
+    """Load the keys `loader` does not hold yet: a key a joined row primed costs no future and
+    no place in a gather (a page's 500 items would)."""
+    held = loader.cache_map
+    return loader.load_many([key for key in set(keys) if held.get(key) is None])
+
+
 async def prefetch_sales_orders(
     loaders: Loaders, organization_id: int, orders: list[models.SalesOrder], nodes: Fields
 ) -> None:
@@ -84,16 +92,16 @@ async def prefetch_sales_orders(
     order_ids = [order.pk for order in orders]
     work: list[Awaitable[Any]] = []
     if "customer" in nodes:  # joined already, unless the page was loaded otherwise
-        work.append(loaders.customer.load_many({order.customer_id for order in orders}))
+        work.append(_load_missing(loaders.customer, (order.customer_id for order in orders)))
     if "warehouse" in nodes:
-        work.append(loaders.warehouse.load_many({order.warehouse_id for order in orders}))
+        work.append(_load_missing(loaders.warehouse, (order.warehouse_id for order in orders)))
     tax_ids: set[int] = set()
     if "tax" in children(nodes, "taxes"):
         tax_ids.update(total["tax_id"] for order in orders for total in order.tax_totals)
     if "lines" in nodes:
         work.append(_lines(loaders, organization_id, order_ids, children(nodes, "lines"), tax_ids))
     elif tax_ids:
-        work.append(loaders.tax.load_many(tax_ids))
+        work.append(_load_missing(loaders.tax, tax_ids))
     if {"invoices", "mergeable", "mergeBlockers"} & nodes.keys():
         work.append(_invoices(loaders, order_ids, children(nodes, "invoices")))
     if {"packages", "mergeable", "mergeBlockers"} & nodes.keys():
@@ -115,22 +123,24 @@ async def _lines(
     fields: Fields,
     tax_ids: set[int],
 ) -> None:
-    """The orders' lines -- joined to their items when those are selected -- then the taxes
-    of lines, items and order totals in one statement, and stock levels for stockStatus."""
+    """The orders' lines -- joined to their items and taxes when those are selected -- then
+    the taxes of items and order totals not loaded yet in one statement, and stock levels
+    for stockStatus."""
     item_fields = children(fields, "item")
     needs_items = bool(item_fields) or "stockStatus" in fields
-    if needs_items:
-        groups = await loaders.order_lines_with_items.load_many(order_ids)
-        loaders.order_lines.prime_many(dict(zip(order_ids, groups)))
+    joined = (*(("item",) if needs_items else ()), *(("tax",) if "tax" in fields else ()))
+    if joined:
+        groups = await loaders.order_lines_joined(joined).load_many(order_ids)
+        loaders.order_lines.prime_many(dict(zip(order_ids, groups, strict=True)))
     else:
         groups = await loaders.order_lines.load_many(order_ids)
     rows = [line for group in groups for line in group]
-    if needs_items:
-        _prime_joined(loaders.item, rows, "item", organization_id)
-    if "tax" in fields:
-        tax_ids.update(line.tax_id for line in rows if line.tax_id is not None)
+    for relation in joined:
+        _prime_joined(getattr(loaders, relation), rows, relation, organization_id)
     work: list[Awaitable[Any]] = []
-    if needs_items:
+    if needs_items and not ("tax" in item_fields or "stockStatus" in fields):
+        work.append(_load_missing(loaders.item, (line.item_id for line in rows)))
+    elif needs_items:  # the items themselves are needed here
         items = [
             item for item in await loaders.item.load_many({line.item_id for line in rows}) if item
         ]
@@ -140,7 +150,7 @@ async def _lines(
             goods = {item.pk for item in items if item.kind == models.ItemKind.GOODS}
             work.append(loaders.stock_levels.load_many(goods))
     if tax_ids:
-        work.append(loaders.tax.load_many(tax_ids))
+        work.append(_load_missing(loaders.tax, tax_ids))
     await asyncio.gather(*work)
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
+from functools import cache
 from typing import Any
 
 from graphql import GraphQLResolveInfo, GraphQLSchema, Undefined, default_type_resolver
@@ -129,6 +130,8 @@ class Run:
         assert strawberry_field is not None and strawberry_field.base_resolver is not None
         resolver = strawberry_field.base_resolver
         function = resolver.wrapped_func
+        if isinstance(function, staticmethod | classmethod):  # strawberry binds them to a type
+            raise Abandoned("unbound resolver")
         info = self.config.info_class(_raw_info=self._info(field), _field=strawberry_field)
         kwargs: dict[str, Any] = {}
         if field.definition.args:
@@ -167,9 +170,8 @@ def _positional(
 ) -> Callable[[Any], Any] | None:
     """A call of `function` with positional arguments only (no dict built per object), when
     its parameters are all plain ones that the parent object or `kwargs` fill."""
-    try:
-        parameters = list(inspect.signature(function).parameters.values())
-    except (TypeError, ValueError):
+    parameters = _parameters(function)
+    if parameters is None:
         return None
     slots: list[Any] = []
     for parameter in parameters:
@@ -195,6 +197,15 @@ def _positional(
         second = slots[1]
         return lambda source: function(source, second)
     return lambda source: function(*[source if slot is _SOURCE else slot for slot in slots])
+
+
+@cache
+def _parameters(function: Callable[..., Any]) -> tuple[inspect.Parameter, ...] | None:
+    """A resolver's parameters, read once per function (not per request and field)."""
+    try:
+        return tuple(inspect.signature(function).parameters.values())
+    except (TypeError, ValueError):
+        return None
 
 
 async def execute(run: Run, plan: ObjectPlan) -> dict[str, Any]:

@@ -66,17 +66,13 @@ class KeyedRequest:
     request_hash: str  # what a retry must match: document, operation name, variables
 
 
-def keyed_request(header: str | None, body: bytes, max_tokens: int) -> KeyedRequest | None:
-    """The key and fingerprint of a POSTed request, or None when it has no key -- or when it
-    cannot run anything (malformed JSON or document, no operation chosen): strawberry then
-    answers it as usual. Raises Refused for a malformed key, two different keys, a batch, or an
-    operation that is not exactly one mutation field."""
-    if header is None and DIRECTIVE.encode() not in body:
-        return None  # the common case, decided without parsing
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, RecursionError, json.JSONDecodeError):
-        return None
+def keyed_request(header: str | None, data: Any, max_tokens: int) -> KeyedRequest | None:
+    """The key and fingerprint of a POSTed request (its JSON, parsed), or None when it has no
+    key -- or when it cannot run anything (malformed document, no operation chosen): strawberry
+    then answers it as usual. Raises Refused for a malformed key, two different keys, a batch,
+    or an operation that is not exactly one mutation field."""
+    if header is None and not _may_name_directive(data):
+        return None  # the common case, decided without parsing a document
     if isinstance(data, list):
         if header is not None or any(_has_directive(item, max_tokens) for item in data):
             raise Refused("BAD_REQUEST", "a keyed request holds one operation: send no batch")
@@ -160,6 +156,15 @@ def _analysed(query: str, operation_name: str | None, max_tokens: int) -> _Opera
         and isinstance(fields[0], FieldNode),  # not a fragment, which may hold several
         directive_keys=keys,
         directive_misplaced=len(top_level) != len(_directives(document)),
+    )
+
+
+def _may_name_directive(data: Any) -> bool:
+    """Whether a document of the request mentions the directive's name at all."""
+    items = data if isinstance(data, list) else [data]
+    return any(
+        isinstance(item, dict) and isinstance(item.get("query"), str) and DIRECTIVE in item["query"]
+        for item in items
     )
 
 

@@ -274,7 +274,8 @@ class Cluster:
 RECORD = re.compile(
     r"^(INFO|WARNING|ERROR|CRITICAL|DEBUG):\s|^\s*\d+\.\d+s [!↻●←⊘]|^unexpected error|^gqlorders"
 )
-MARKER = re.compile(r"Traceback|\bERROR\b|\bCRITICAL\b| failed|exception|deadlock", re.I)
+# ERROR and CRITICAL in capitals only: the text log names uvicorn's logger "uvicorn.error".
+MARKER = re.compile(r"(?i:Traceback| failed|exception|deadlock)|\bERROR\b|\bCRITICAL\b")
 LIBRARY_FRAME = re.compile(r'^\s+File ".*(site-packages|/lib/python3\.\d+/)')
 
 

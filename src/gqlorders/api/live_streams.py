@@ -105,6 +105,19 @@ class SharedStream:
         for member in list(self.members):
             member.connection.close(code, reason)
 
+    def ended(self, task: asyncio.Task[None]) -> None:
+        """The stream's task is done: members still in it (its task failed or was cancelled
+        other than by the last member leaving) get an error and `complete`, not silence."""
+        if task.cancelled():
+            failure: BaseException | None = asyncio.CancelledError()
+        else:
+            failure = task.exception()
+        if not self.members:
+            return
+        logger.error("a shared subscription ended abnormally", exc_info=failure)
+        self.send('"next","payload":' + self.streams.encode(_internal_error()) + "}")
+        self.finish('"complete"}')
+
     def send(self, type_and_payload: str) -> None:
         for member in list(self.members):  # a write that fails may end a connection
             member.connection.deliver(member.message(type_and_payload))
@@ -131,6 +144,19 @@ class SharedStream:
         context.unshare = self.unshare
         encode = self.streams.encode
         try:
+            await self._stream(context, query, variables, operation, encode)
+        finally:
+            self.streams.forget(self)  # however it ends, no newcomer joins a stream that is over
+
+    async def _stream(
+        self,
+        context: Context,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation: str | None,
+        encode: Callable[[object], str],
+    ) -> None:
+        try:
             results = await self.streams.schema.stream(
                 query, variable_values=variables, context_value=context, operation_name=operation
             )
@@ -147,11 +173,17 @@ class SharedStream:
             raise
         except Exception:
             logger.exception("a shared subscription failed")
-            code = {"code": "INTERNAL_SERVER_ERROR"}  # as api/limits.ErrorPolicy answers
-            error = GraphQLError("Internal server error.", extensions=code)
-            payload = encode({"data": None, "errors": [error.formatted]})
-            self.send('"next","payload":' + payload + "}")
+            self.send('"next","payload":' + encode(_internal_error()) + "}")
         self.finish('"complete"}')
+
+
+def _internal_error() -> dict[str, Any]:
+    """A `next` payload for a failure of ours, as api/limits.ErrorPolicy answers one."""
+    code = {"code": "INTERNAL_SERVER_ERROR"}
+    return {
+        "data": None,
+        "errors": [GraphQLError("Internal server error.", extensions=code).formatted],
+    }
 
 
 def _payload(result: ExecutionResult) -> dict[str, Any]:
@@ -191,6 +223,7 @@ class SharedStreams:
         if stream is None:
             stream = self.streams[key] = SharedStream(self, key)
             stream.task = asyncio.create_task(stream.run(principal, query, variables, operation))
+            stream.task.add_done_callback(stream.ended)
         stream.members[member] = None
         member.stream = stream
 

@@ -91,3 +91,25 @@ async def test_a_stream_whose_task_dies_ends_for_its_members_and_is_not_joined_a
             await asyncio.sleep(0.2)
             await publish_event(org.id, 2)
             assert await later.next() == {"data": {"events": {"node": {"resourceId": ORDER_2}}}}
+
+
+async def test_a_socket_whose_write_fails_is_closed_alone(
+    app: Starlette, settings: Settings, org: Organization, failing_writes: FailingWrites
+) -> None:
+    async with (
+        serving(app, settings) as url,
+        live_client(url, org.api.token) as first,
+        live_client(url, org.api.token) as second,
+    ):
+        await first.subscribe(EVENTS)
+        await asyncio.sleep(0.2)
+        await second.subscribe(EVENTS)
+        await asyncio.sleep(0.2)
+        failing_writes.fail(first, ValueError("the transport failed"))
+
+        await publish_event(org.id, 2)
+
+        assert await first.closed() == (1011, "internal error")
+        assert await second.next() == {"data": {"events": {"node": {"resourceId": ORDER_2}}}}
+        await publish_event(org.id, 2)
+        assert await second.next() == {"data": {"events": {"node": {"resourceId": ORDER_2}}}}

@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("gqlorders.live")
 
+CLOSE_INTERNAL_ERROR = 1011  # RFC 6455: the server met an unexpected condition
+
 StreamKey = tuple[int, frozenset[Scope], str, str, str | None]
 
 
@@ -120,7 +122,7 @@ class SharedStream:
 
     def send(self, type_and_payload: str) -> None:
         for member in list(self.members):  # a write that fails may end a connection
-            member.connection.deliver(member.message(type_and_payload))
+            _deliver(member, member.message(type_and_payload))
 
     def finish(self, type_and_payload: str) -> None:
         """The last message of every member (`complete` or `error`): the stream is over."""
@@ -129,7 +131,7 @@ class SharedStream:
         for member in members:
             member.stream = None
             member.connection.finished(member.id)
-            member.connection.deliver(member.message(type_and_payload))
+            _deliver(member, member.message(type_and_payload))
 
     async def run(
         self,
@@ -175,6 +177,16 @@ class SharedStream:
             logger.exception("a shared subscription failed")
             self.send('"next","payload":' + encode(_internal_error()) + "}")
         self.finish('"complete"}')
+
+
+def _deliver(member: Member, text: str) -> None:
+    """Hand `text` to the member's connection; a connection that fails to take it is closed
+    alone (1011), and the stream goes on for the others."""
+    try:
+        member.connection.deliver(text)
+    except Exception:
+        logger.exception("a live connection failed to take a message: closing it")
+        member.connection.close(CLOSE_INTERNAL_ERROR, "internal error")
 
 
 def _internal_error() -> dict[str, Any]:

@@ -34,7 +34,7 @@ from gqlorders.api.context import Context, Info, bearer_token, require
 from gqlorders.api.eager import start_eagerly
 from gqlorders.api.errors import graphql_error, query_error
 from gqlorders.api.ids import decode_id
-from gqlorders.api.live_streams import Member
+from gqlorders.api.live_streams import CLOSE_INTERNAL_ERROR, Member
 from gqlorders.api.types.events import EventEdge, EventFilter
 from gqlorders.api.types.sales_orders import SalesOrder
 from gqlorders.config import Live
@@ -274,6 +274,10 @@ class LiveConnection(BaseGraphQLTransportWSHandler[Context, None]):
                 await socket.send_text(self.outbox.popleft())
         except (WebSocketDisconnect, RuntimeError, OSError):  # closed meanwhile
             self.outbox.clear()
+        except Exception:  # this socket's failure: its stream's other members go on
+            logger.exception("writing to a live connection failed: closing it")
+            self.outbox.clear()
+            self.close(CLOSE_INTERNAL_ERROR, "internal error")
         finally:
             self.writer = None
 

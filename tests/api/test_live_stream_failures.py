@@ -8,7 +8,8 @@ transport error would surface: our own code runs as it does in production."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from starlette.applications import Starlette
@@ -67,9 +68,11 @@ async def publish_event(organization_id: int, resource_id: int) -> None:
         )
 
 
-async def test_a_stream_whose_task_dies_ends_for_its_members_and_is_not_joined_again(
-    app: Starlette, settings: Settings, org: Organization, failing_writes: FailingWrites
-) -> None:
+@contextlib.asynccontextmanager
+async def two_members(
+    app: Starlette, settings: Settings, org: Organization
+) -> AsyncIterator[tuple[str, LiveClient, LiveClient]]:
+    """A server and two clients of one shared stream (`first` joined first): the URL, them."""
     async with (
         serving(app, settings) as url,
         live_client(url, org.api.token) as first,
@@ -79,6 +82,13 @@ async def test_a_stream_whose_task_dies_ends_for_its_members_and_is_not_joined_a
         await asyncio.sleep(0.2)
         await second.subscribe(EVENTS)
         await asyncio.sleep(0.2)
+        yield url, first, second
+
+
+async def test_a_stream_whose_task_dies_ends_for_its_members_and_is_not_joined_again(
+    app: Starlette, settings: Settings, org: Organization, failing_writes: FailingWrites
+) -> None:
+    async with two_members(app, settings, org) as (url, first, second):
         failing_writes.fail(first, asyncio.CancelledError())  # the stream's task is cancelled
 
         await publish_event(org.id, 1)
@@ -96,15 +106,7 @@ async def test_a_stream_whose_task_dies_ends_for_its_members_and_is_not_joined_a
 async def test_a_socket_whose_write_fails_is_closed_alone(
     app: Starlette, settings: Settings, org: Organization, failing_writes: FailingWrites
 ) -> None:
-    async with (
-        serving(app, settings) as url,
-        live_client(url, org.api.token) as first,
-        live_client(url, org.api.token) as second,
-    ):
-        await first.subscribe(EVENTS)
-        await asyncio.sleep(0.2)
-        await second.subscribe(EVENTS)
-        await asyncio.sleep(0.2)
+    async with two_members(app, settings, org) as (_, first, second):
         failing_writes.fail(first, ValueError("the transport failed"))
 
         await publish_event(org.id, 2)

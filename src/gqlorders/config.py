@@ -32,7 +32,9 @@ class Live:
     # Open sockets of a server process, authenticated or not (each needs a file descriptor:
     # `ulimit -n` must be above it) -- twice the 1,000 subscribers bench/live.py measures.
     max_process_connections: int = 2000
-    max_queued: int = 1000  # messages waiting for one socket (events for one subscription): 4504
+    # Messages waiting for one socket (over it: closed, 4504), and events waiting for one
+    # subscription (over it: that subscription ends with LIVE_LAGGED).
+    max_queued: int = 1000
     keepalive: timedelta = timedelta(seconds=15)  # between pings; no pong by the next: closed
     token_recheck: timedelta = timedelta(seconds=10)  # a revoked token's sockets close by then
     # The LISTEN connection's PostgreSQL (None: DATABASE_URL's): set it when DATABASE_URL goes

@@ -53,7 +53,7 @@ CLOSE_FORBIDDEN = 4403  # a missing, unknown or revoked token
 CLOSE_NO_PONG = 4408  # the client did not answer the last ping
 CLOSE_TOO_MANY_SUBSCRIPTIONS = 4413  # LIVE_MAX_SUBSCRIPTIONS on one connection
 CLOSE_TOO_MANY_CONNECTIONS = 4503  # LIVE_MAX_CONNECTIONS of one organization (this process)
-CLOSE_SLOW_CONSUMER = 4504  # LIVE_MAX_QUEUED events waiting: the client does not keep up
+CLOSE_SLOW_CONSUMER = 4504  # LIVE_MAX_QUEUED messages waiting: the client does not keep up
 
 
 class Refused(Exception):
@@ -340,27 +340,28 @@ class LiveConnection(BaseGraphQLTransportWSHandler[Context, None]):
 async def _entries(
     info: Info, after: str | None, where: DomainEventFilter
 ) -> AsyncIterator[FeedEntry]:
-    """The caller's organization's feed, live; ends quietly when the connection is being
-    closed (slow consumer) or the server stops."""
+    """The caller's organization's feed, live; ends quietly when the server stops, with
+    LIVE_LAGGED when this subscription fell LIVE_MAX_QUEUED events behind the feed (a slow
+    database, not a slow client: its sockets and their other subscriptions stay open)."""
     context = info.context
     principal = require(info, Scope.ORDERS_READ)
     if context.live is None or context.close_connection is None:
         raise graphql_error("BAD_REQUEST", "subscriptions run over WebSocket only")
-    close = context.close_connection
     if after is not None and context.unshare is not None:
         context.unshare()  # it replays first: a newcomer would miss the replay
     try:
-        async for entry in context.live.follow(
-            principal.organization_id,
-            after=after,
-            where=where,
-            on_overflow=lambda: close(CLOSE_SLOW_CONSUMER, "the client did not keep up"),
-        ):
+        async for entry in context.live.follow(principal.organization_id, after=after, where=where):
             context.fresh_loaders()
             yield entry
     except DomainError as error:
         raise query_error(error) from None
-    except (SlowConsumer, LiveFeedStopped):
+    except SlowConsumer:
+        raise graphql_error(
+            "LIVE_LAGGED",
+            "this subscription fell too far behind the feed: resubscribe with `after` (the"
+            " last cursor received) to miss nothing",
+        ) from None
+    except LiveFeedStopped:
         return
     except LiveUnavailable:
         raise graphql_error(

@@ -190,9 +190,13 @@ class LiveConnection(BaseGraphQLTransportWSHandler[Context, None]):
 
     async def handle_message(self, message: Message) -> None:
         """Strawberry's, with a message that is JSON but no protocol message (not an object, a
-        payload of the wrong type) closed with 4400 like any other bad message, not 1011."""
+        payload or an id of the wrong type) closed with 4400 like any other bad message, not
+        1011."""
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
             await self.handle_invalid_message("a message must be a JSON object with a type")
+            return
+        if message["type"] in ("subscribe", "complete") and not isinstance(message.get("id"), str):
+            await self.handle_invalid_message("Failed to parse message")
             return
         if message["type"] == "subscribe" and not _is_subscribe_payload(message.get("payload")):
             await self.handle_invalid_message("Failed to parse message")

@@ -1,22 +1,27 @@
 """A subscription that falls LIVE_MAX_QUEUED events behind the feed ends (LIVE_LAGGED) instead
 of being buffered without bound; its connection, and the connection's other subscriptions, stay
-open."""
+open. A client that reads nothing is closed (4504) once LIVE_MAX_QUEUED_BYTES wait for it."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from dataclasses import replace
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from tortoise.transactions import in_transaction
+from websockets.asyncio.client import connect
 
 from gqlorders.config import Live, Settings
 from gqlorders.events import EventType, Resource, publish
-from tests.live_client import live_client, serving
+from tests.live_client import LiveClient, live_client, serving
 from tests.support import Organization
 
 EVENTS = "subscription { events { node { resourceId } } }"
+WITH_DATA = "subscription { events { node { data } } }"
+LARGE = {"text": "x" * 250_000}  # a quarter of a megabyte per event
 LAGGED = {
     "data": None,
     "errors": [
@@ -74,3 +79,35 @@ async def commit_batches(
                 )
         done += 1
         await asyncio.sleep(0.1)
+
+
+async def test_a_client_that_reads_nothing_is_closed_once_too_many_bytes_wait(
+    app: Starlette, settings: Settings, org: Organization
+) -> None:
+    """Forty large events (10 MB, far fewer than LIVE_MAX_QUEUED messages) for a client whose
+    socket reads nothing: the kernel's buffers fill, then LIVE_MAX_QUEUED_BYTES of the rest."""
+    small = replace(settings, live=Live(max_queued_bytes=500_000))
+    async with serving(app, small) as url:
+        address = urlsplit(url)
+        raw = socket.socket()
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)  # no autotuning to 32 MB
+        raw.connect((address.hostname, address.port))
+        raw.setblocking(False)
+        async with connect(
+            url,
+            sock=raw,
+            subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+            max_queue=1,
+            max_size=None,
+        ) as connection:
+            client = LiveClient(connection)
+            assert await client.init(org.api.token) == {"type": "connection_ack"}
+            await client.subscribe(WITH_DATA)
+            await asyncio.sleep(0.2)
+            for _ in range(40):
+                async with in_transaction():
+                    await publish(
+                        org.id, EventType.SALES_ORDER_UPDATED, Resource.SALES_ORDER, 1, LARGE, None
+                    )
+
+            assert await client.closed() == (4504, "the client did not keep up")

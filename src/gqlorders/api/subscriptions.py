@@ -53,7 +53,7 @@ CLOSE_FORBIDDEN = 4403  # a missing, unknown or revoked token
 CLOSE_NO_PONG = 4408  # the client did not answer the last ping
 CLOSE_TOO_MANY_SUBSCRIPTIONS = 4413  # LIVE_MAX_SUBSCRIPTIONS on one connection
 CLOSE_TOO_MANY_CONNECTIONS = 4503  # LIVE_MAX_CONNECTIONS of one organization (this process)
-CLOSE_SLOW_CONSUMER = 4504  # LIVE_MAX_QUEUED messages waiting: the client does not keep up
+CLOSE_SLOW_CONSUMER = 4504  # LIVE_MAX_QUEUED(_BYTES) waiting: the client does not keep up
 
 
 class Refused(Exception):
@@ -172,6 +172,7 @@ class LiveConnection(BaseGraphQLTransportWSHandler[Context, None]):
         self.closing: asyncio.Task[None] | None = None
         self.context.close_connection = self.close
         self.outbox: deque[str] = deque()  # shared streams' messages, waiting for the socket
+        self.queued_bytes = 0  # their characters
         self.writer: asyncio.Task[None] | None = None  # only while the outbox is not empty
 
     async def handle(self) -> None:
@@ -259,28 +260,39 @@ class LiveConnection(BaseGraphQLTransportWSHandler[Context, None]):
 
     def deliver(self, text: str) -> None:
         """Send a shared stream's message, in order, without making the stream wait: a client
-        with LIVE_MAX_QUEUED messages waiting is closed (4504) instead."""
+        with LIVE_MAX_QUEUED messages, or LIVE_MAX_QUEUED_BYTES, waiting is closed (4504)
+        instead."""
         if self.closing is not None:
             return
-        if len(self.outbox) >= self.settings.max_queued:
-            self.outbox.clear()
+        if (
+            len(self.outbox) >= self.settings.max_queued
+            or self.queued_bytes >= self.settings.max_queued_bytes
+        ):
+            self.drop_outbox()
             self.close(CLOSE_SLOW_CONSUMER, "the client did not keep up")
             return
         self.outbox.append(text)
+        self.queued_bytes += len(text)
         if self.writer is None:
             self.writer = start_eagerly(self.write_outbox())
+
+    def drop_outbox(self) -> None:
+        self.outbox.clear()
+        self.queued_bytes = 0
 
     async def write_outbox(self) -> None:
         socket = self.context.request
         assert isinstance(socket, WebSocket)
         try:
             while self.outbox:
-                await socket.send_text(self.outbox.popleft())
+                text = self.outbox.popleft()
+                self.queued_bytes -= len(text)
+                await socket.send_text(text)
         except (WebSocketDisconnect, RuntimeError, OSError):  # closed meanwhile
-            self.outbox.clear()
+            self.drop_outbox()
         except Exception:  # this socket's failure: its stream's other members go on
             logger.exception("writing to a live connection failed: closing it")
-            self.outbox.clear()
+            self.drop_outbox()
             self.close(CLOSE_INTERNAL_ERROR, "internal error")
         finally:
             self.writer = None
@@ -330,7 +342,7 @@ class LiveConnection(BaseGraphQLTransportWSHandler[Context, None]):
     async def shutdown(self) -> None:
         if self.writer is not None:
             self.writer.cancel()
-        self.outbox.clear()
+        self.drop_outbox()
         if self.watch is not None:
             self.watch.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -179,6 +179,13 @@ class SharedStream:
         self.finish('"complete"}')
 
 
+def _stream_principal(key: StreamKey) -> Principal:
+    """Whom a shared stream runs as: the key's organization and scopes, and no one's identity
+    (no token, no actor), as its members' tokens differ in nothing else that it may use."""
+    organization_id, scopes, *_ = key
+    return Principal(organization_id=organization_id, token_id=0, scopes=scopes, actor="")
+
+
 def _deliver(member: Member, text: str) -> None:
     """Hand `text` to the member's connection; a connection that fails to take it is closed
     alone (1011), and the stream goes on for the others."""
@@ -234,7 +241,8 @@ class SharedStreams:
         stream = self.streams.get(key)
         if stream is None:
             stream = self.streams[key] = SharedStream(self, key)
-            stream.task = asyncio.create_task(stream.run(principal, query, variables, operation))
+            shared = _stream_principal(key)
+            stream.task = asyncio.create_task(stream.run(shared, query, variables, operation))
             stream.task.add_done_callback(stream.ended)
         stream.members[member] = None
         member.stream = stream

@@ -163,14 +163,19 @@ class SharedStream:
                 query, variable_values=variables, context_value=context, operation_name=operation
             )
             async with aclosing(results):
-                async for result in results:
-                    if isinstance(result, PreExecutionError):
-                        errors = [error.formatted for error in result.errors or ()]
-                        self.finish('"error","payload":' + encode(errors) + "}")
-                        return
-                    if not isinstance(result, ExecutionResult):
-                        continue  # incremental results: the schema has no @defer or @stream
-                    self.send('"next","payload":' + encode(_payload(result)) + "}")
+                try:
+                    async for result in results:
+                        if isinstance(result, PreExecutionError):
+                            errors = [error.formatted for error in result.errors or ()]
+                            self.finish('"error","payload":' + encode(errors) + "}")
+                            return
+                        if not isinstance(result, ExecutionResult):
+                            continue  # incremental results: the schema has no @defer or @stream
+                        self.send('"next","payload":' + encode(_payload(result)) + "}")
+                finally:
+                    # The source is over: a newcomer joining while it closes (which may wait)
+                    # would get nothing but `complete`.
+                    self.streams.forget(self)
         except asyncio.CancelledError:
             raise
         except Exception:

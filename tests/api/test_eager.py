@@ -59,3 +59,41 @@ async def test_cancelling_the_task_cancels_the_waiting_coroutine() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert done == ["cleaned up"]
+
+
+async def test_a_task_cancelled_before_it_ran_closes_the_coroutine() -> None:
+    done: list[str] = []
+
+    async def write() -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            done.append("cleaned up")
+
+    task = start_eagerly(write())
+    assert task is not None
+    task.cancel()  # before the task first runs
+
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert done == ["cleaned up"]
+
+
+async def test_a_failure_before_the_first_wait_is_raised_to_the_caller() -> None:
+    async def write() -> None:
+        raise ValueError("at once")
+
+    with pytest.raises(ValueError, match="at once"):
+        start_eagerly(write())
+
+
+async def test_a_failure_after_a_wait_is_the_tasks() -> None:
+    async def write() -> None:
+        await asyncio.sleep(0.01)
+        raise ValueError("later")
+
+    task = start_eagerly(write())
+    assert task is not None
+
+    with pytest.raises(ValueError, match="later"):
+        await task

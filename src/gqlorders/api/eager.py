@@ -20,7 +20,7 @@ if sys.version_info >= (3, 12):
     def start_eagerly(coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
         """Run `coroutine` until it first waits: None when it finished by then (its failure
         raised here), else the task that finishes it."""
-        task = asyncio.Task(coroutine, eager_start=True)
+        task = asyncio.Task(coroutine, loop=asyncio.get_running_loop(), eager_start=True)
         if not task.done():
             return task
         if not task.cancelled():

@@ -39,7 +39,9 @@ class Live:
     # large messages would otherwise be held for a client that reads nothing. Over it: 4504.
     max_queued_bytes: int = 1 << 20
     keepalive: timedelta = timedelta(seconds=15)  # between pings; no pong by the next: closed
-    token_recheck: timedelta = timedelta(seconds=10)  # a revoked token's sockets close by then
+    # How often a socket's token is checked again: a revoked token's sockets close within 1.2
+    # times it (a check's result is shared for a fifth of it: api/subscriptions.TokenChecks).
+    token_recheck: timedelta = timedelta(seconds=10)
     # The LISTEN connection's PostgreSQL (None: DATABASE_URL's): set it when DATABASE_URL goes
     # through a pooler in transaction mode (PgBouncer), where LISTEN does not work.
     listen_url: str | None = None

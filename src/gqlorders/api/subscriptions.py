@@ -42,7 +42,7 @@ from gqlorders.errors import DomainError
 from gqlorders.events import EventFilter as DomainEventFilter
 from gqlorders.events import FeedEntry, Resource
 from gqlorders.events.live import LiveFeedStopped, LiveUnavailable, SlowConsumer
-from gqlorders.tenancy import Principal, Scope, authenticate
+from gqlorders.tenancy import Principal, Scope, authenticate, hash_token
 
 logger = logging.getLogger("gqlorders.live")
 
@@ -112,8 +112,10 @@ class ConnectionCounts:
 class TokenChecks:
     """This process's recent token rechecks, shared by its connections: a thousand sockets of
     one token cost one query per LIVE_TOKEN_RECHECK, not a thousand. A result is reused for
-    a fifth of the recheck interval, so a revoked token's sockets still close within 1.2 of
-    it (12 s by default)."""
+    a fifth of the recheck interval: a connection checking every interval may get a result
+    made that much before, so a revoked token's sockets close within 1.2 intervals of the
+    revocation (12 s by default), plus the query's time. Kept by the token's hash, as the
+    database keeps tokens: no secret outlives its connection here."""
 
     def __init__(self, recheck: float) -> None:
         self.reuse_for = recheck / 5
@@ -121,10 +123,13 @@ class TokenChecks:
 
     async def valid(self, token: str) -> bool:
         now = time.monotonic()
-        check = self.checks.get(token)
+        key = hash_token(token)
+        check = self.checks.get(key)
         if check is None or now - check[0] >= self.reuse_for:
             self._forget_older_than(now - self.reuse_for)
-            check = self.checks[token] = (now, asyncio.create_task(self._check(token)))
+            task = asyncio.create_task(self._check(token))
+            task.add_done_callback(_retrieve_failure)  # its waiters may all have gone
+            check = self.checks[key] = (now, task)
         return await asyncio.shield(check[1])
 
     @staticmethod
@@ -132,8 +137,15 @@ class TokenChecks:
         return await authenticate(token) is not None
 
     def _forget_older_than(self, moment: float) -> None:
-        for token in [token for token, (at, _) in self.checks.items() if at < moment]:
-            del self.checks[token]
+        for key in [key for key, (at, _) in self.checks.items() if at < moment]:
+            del self.checks[key]
+
+
+def _retrieve_failure(task: asyncio.Task[bool]) -> None:
+    """A failed check is logged by the connection that waits for it (token_still_valid); one
+    that nobody waits for any more is logged here, not as "never retrieved" at collection."""
+    if not task.cancelled() and (error := task.exception()) is not None:
+        logger.debug("a token recheck failed", exc_info=error)
 
 
 async def accept_connection(context: Context, counts: ConnectionCounts) -> None:
@@ -305,20 +317,18 @@ class LiveConnection(BaseGraphQLTransportWSHandler[Context, None]):
         token is revoked (checked every LIVE_TOKEN_RECHECK)."""
         keepalive = self.settings.keepalive.total_seconds()
         recheck = self.settings.token_recheck.total_seconds()
-        step = min(keepalive, recheck)
-        since_ping = since_check = 0.0
+        clock = asyncio.get_running_loop().time
+        next_ping, next_check = clock() + keepalive, clock() + recheck  # each on its own beat
         token = connection_token(self.context)
         while True:
-            await asyncio.sleep(step)
-            since_ping += step
-            since_check += step
-            if since_check >= recheck:
-                since_check = 0.0
+            await asyncio.sleep(max(0.0, min(next_ping, next_check) - clock()))
+            if clock() >= next_check:
+                next_check = clock() + recheck
                 if token is None or not await self.token_still_valid(token):
                     await self.websocket.close(CLOSE_FORBIDDEN, "the token was revoked")
                     return
-            if since_ping >= keepalive:
-                since_ping = 0.0
+            if clock() >= next_ping:
+                next_ping = clock() + keepalive
                 if self.pong_due:
                     await self.websocket.close(CLOSE_NO_PONG, "no pong to the last ping")
                     return

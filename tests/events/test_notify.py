@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import uuid
 
 import asyncpg
@@ -16,7 +17,13 @@ from tortoise.transactions import in_transaction
 
 from gqlorders.config import Settings
 from gqlorders.events import EventType, Resource, publish
-from gqlorders.events.notify import CHANNEL, POSITIONS_WANTED, listen_forever, retry_delay
+from gqlorders.events.notify import (
+    CHANNEL,
+    POSITIONS_WANTED,
+    TRIGGER_EXISTS,
+    listen_forever,
+    retry_delay,
+)
 from tests.live_server import POSTGRES_URL, on_postgres_admin
 from tests.support import Organization, postgres_only
 
@@ -103,3 +110,35 @@ async def test_listening_on_a_database_without_the_feed_trigger_logs_an_error(
         " updates will lag; run the migrations"
     )
     assert errors == ([] if migrated else [missing])
+
+
+@postgres_only("the LISTEN connection exists on PostgreSQL only")
+async def test_a_listen_connection_lost_soon_after_it_was_made_is_reopened_after_a_backoff(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server that accepts, then drops the connection, is not knocked at in a hot loop."""
+    listening: asyncio.Queue[bool] = asyncio.Queue()
+    listener = asyncio.create_task(
+        listen_forever(
+            settings.database_url, lambda: None, lambda _: None, lambda: None, listening.put_nowait
+        )
+    )
+    try:
+        assert await asyncio.wait_for(listening.get(), 10) is True
+        admin = connections.get("default")
+        await admin.execute_query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND query = $1 AND pid <> pg_backend_pid()",
+            [TRIGGER_EXISTS],  # the listener's last statement
+        )
+        assert await asyncio.wait_for(listening.get(), 10) is True  # listening again, after:
+    finally:
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
+
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1, warnings
+    assert re.fullmatch(
+        r"the feed's LISTEN connection was lost; reconnecting in 0\.\d s", warnings[0]
+    ), warnings

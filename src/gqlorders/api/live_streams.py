@@ -11,6 +11,10 @@ whose writer task exists only while something waits to be sent.
 A stream joined late gives the newcomer the results from then on -- what a subscription of its
 own would give, as long as it has no `after` (one with `after` replays first): the resolver
 says so with `Context.unshare`, and such a stream takes no newcomer once started.
+
+Failures stay with their cause: a connection that fails to take a message is closed alone
+(1011); a stream whose task dies is forgotten at once (a newcomer starts a new one) and its
+members get an internal error, then `complete`.
 """
 
 from __future__ import annotations

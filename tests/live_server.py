@@ -45,14 +45,15 @@ def throwaway_database(backend: str, data_dir: Path) -> Iterator[str]:
         yield f"sqlite://{data_dir / 'live.sqlite3'}"
         return
     name = f"gqlorders_live_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(on_postgres_admin(f'CREATE DATABASE "{name}"'))
     try:
         yield f"{POSTGRES_URL}/{name}"
     finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(on_postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-async def _admin(statement: str) -> None:
+async def on_postgres_admin(statement: str) -> None:
+    """Run `statement` on the server's `postgres` database (create or drop one)."""
     admin = await asyncpg.connect(f"{POSTGRES_URL}/postgres")
     try:
         await admin.execute(statement)

@@ -32,9 +32,16 @@ class Live:
     # Open sockets of a server process, authenticated or not (each needs a file descriptor:
     # `ulimit -n` must be above it) -- twice the 1,000 subscribers bench/live.py measures.
     max_process_connections: int = 2000
-    max_queued: int = 1000  # messages waiting for one socket (events for one subscription): 4504
+    # Messages waiting for one socket (over it: closed, 4504), and events waiting for one
+    # subscription (over it: that subscription ends with LIVE_LAGGED).
+    max_queued: int = 1000
+    # Characters of those messages (bytes, for the ASCII that nearly all JSON is): a thousand
+    # large messages would otherwise be held for a client that reads nothing. Over it: 4504.
+    max_queued_bytes: int = 1 << 20
     keepalive: timedelta = timedelta(seconds=15)  # between pings; no pong by the next: closed
-    token_recheck: timedelta = timedelta(seconds=10)  # a revoked token's sockets close by then
+    # How often a socket's token is checked again: a revoked token's sockets close within 1.2
+    # times it (a check's result is shared for a fifth of it: api/subscriptions.TokenChecks).
+    token_recheck: timedelta = timedelta(seconds=10)
     # The LISTEN connection's PostgreSQL (None: DATABASE_URL's): set it when DATABASE_URL goes
     # through a pooler in transaction mode (PgBouncer), where LISTEN does not work.
     listen_url: str | None = None
@@ -107,6 +114,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
                 env.get("LIVE_MAX_PROCESS_CONNECTIONS") or Live.max_process_connections
             ),
             max_queued=int(env.get("LIVE_MAX_QUEUED") or Live.max_queued),
+            max_queued_bytes=int(env.get("LIVE_MAX_QUEUED_BYTES") or Live.max_queued_bytes),
             keepalive=parse_duration(env.get("LIVE_KEEPALIVE") or "15s", "LIVE_KEEPALIVE"),
             token_recheck=parse_duration(
                 env.get("LIVE_TOKEN_RECHECK") or "10s", "LIVE_TOKEN_RECHECK"

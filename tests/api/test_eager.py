@@ -42,7 +42,8 @@ async def test_a_coroutine_that_waits_is_finished_by_a_task_once_it_may_go_on() 
     assert done == ["started", "written"]
 
 
-async def test_cancelling_the_task_cancels_the_waiting_coroutine() -> None:
+@pytest.mark.parametrize("started", [True, False], ids=["after-it-ran", "before-it-ran"])
+async def test_cancelling_the_task_cancels_the_waiting_coroutine(started: bool) -> None:
     done: list[str] = []
 
     async def write() -> None:
@@ -53,9 +54,30 @@ async def test_cancelling_the_task_cancels_the_waiting_coroutine() -> None:
 
     task = start_eagerly(write())
     assert task is not None
-    await asyncio.sleep(0)
+    if started:
+        await asyncio.sleep(0)
     task.cancel()
 
     with pytest.raises(asyncio.CancelledError):
         await task
     assert done == ["cleaned up"]
+
+
+async def test_a_failure_before_the_first_wait_is_raised_to_the_caller() -> None:
+    async def write() -> None:
+        raise ValueError("at once")
+
+    with pytest.raises(ValueError, match="at once"):
+        start_eagerly(write())
+
+
+async def test_a_failure_after_a_wait_is_the_tasks() -> None:
+    async def write() -> None:
+        await asyncio.sleep(0.01)
+        raise ValueError("later")
+
+    task = start_eagerly(write())
+    assert task is not None
+
+    with pytest.raises(ValueError, match="later"):
+        await task

@@ -226,6 +226,16 @@ async def test_an_expired_or_foreign_cursor_is_refused(url: str, org: Organizati
         ('{"type": "subscribe", "id": "1", "payload": "query"}', "Failed to parse message"),
         ('{"type": "subscribe", "id": "1", "payload": {"query": 5}}', "Failed to parse message"),
         (
+            '{"type": "subscribe", "id": ["1"], "payload": {"query": "{ a }"}}',
+            "Failed to parse message",
+        ),
+        (
+            '{"type": "subscribe", "id": {"a": 1}, "payload": {"query": "{ a }"}}',
+            "Failed to parse message",
+        ),
+        ('{"type": "subscribe", "payload": {"query": "{ a }"}}', "Failed to parse message"),
+        ('{"type": "complete", "id": ["1"]}', "Failed to parse message"),
+        (
             '{"type": "subscribe", "id": "1", "payload": {"query": "{ a }", "variables": [1]}}',
             "Failed to parse message",
         ),

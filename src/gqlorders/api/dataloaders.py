@@ -6,7 +6,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from functools import cache
-from typing import Any, Generic, TypeAlias, TypeVar
+from typing import Any, Generic, TypeAlias, TypeVar, overload
 
 from strawberry.dataloader import DataLoader
 from tortoise.models import Model
@@ -187,7 +187,15 @@ class _MadeOnFirstUse(Generic[L]):
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
 
-    def __get__(self, loaders: Loaders, owner: type | None = None) -> L:
+    @overload
+    def __get__(self, loaders: None, owner: type | None = None) -> _MadeOnFirstUse[L]: ...
+
+    @overload
+    def __get__(self, loaders: Loaders, owner: type | None = None) -> L: ...
+
+    def __get__(self, loaders: Loaders | None, owner: type | None = None) -> L | _MadeOnFirstUse[L]:
+        if loaders is None:  # read on the class (introspection, documentation tools)
+            return self
         loader = loaders.__dict__[self.name] = self.make(loaders.organization_id)
         return loader
 

@@ -11,6 +11,10 @@ whose writer task exists only while something waits to be sent.
 A stream joined late gives the newcomer the results from then on -- what a subscription of its
 own would give, as long as it has no `after` (one with `after` replays first): the resolver
 says so with `Context.unshare`, and such a stream takes no newcomer once started.
+
+Failures stay with their cause: a connection that fails to take a message is closed alone
+(1011); a stream whose task dies is forgotten at once (a newcomer starts a new one) and its
+members get an internal error, then `complete`.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ if TYPE_CHECKING:
     from gqlorders.events.live import LiveFeed
 
 logger = logging.getLogger("gqlorders.live")
+
+CLOSE_INTERNAL_ERROR = 1011  # RFC 6455: the server met an unexpected condition
 
 StreamKey = tuple[int, frozenset[Scope], str, str, str | None]
 
@@ -105,9 +111,22 @@ class SharedStream:
         for member in list(self.members):
             member.connection.close(code, reason)
 
+    def ended(self, task: asyncio.Task[None]) -> None:
+        """The stream's task is done: members still in it (its task failed or was cancelled
+        other than by the last member leaving) get an error and `complete`, not silence."""
+        if task.cancelled():
+            failure: BaseException | None = asyncio.CancelledError()
+        else:
+            failure = task.exception()
+        if not self.members:
+            return
+        logger.error("a shared subscription ended abnormally", exc_info=failure)
+        self.send('"next","payload":' + self.streams.encode(_internal_error()) + "}")
+        self.finish('"complete"}')
+
     def send(self, type_and_payload: str) -> None:
         for member in list(self.members):  # a write that fails may end a connection
-            member.connection.deliver(member.message(type_and_payload))
+            _deliver(member, member.message(type_and_payload))
 
     def finish(self, type_and_payload: str) -> None:
         """The last message of every member (`complete` or `error`): the stream is over."""
@@ -116,7 +135,7 @@ class SharedStream:
         for member in members:
             member.stream = None
             member.connection.finished(member.id)
-            member.connection.deliver(member.message(type_and_payload))
+            _deliver(member, member.message(type_and_payload))
 
     async def run(
         self,
@@ -131,27 +150,68 @@ class SharedStream:
         context.unshare = self.unshare
         encode = self.streams.encode
         try:
+            await self._stream(context, query, variables, operation, encode)
+        finally:
+            self.streams.forget(self)  # however it ends, no newcomer joins a stream that is over
+
+    async def _stream(
+        self,
+        context: Context,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation: str | None,
+        encode: Callable[[object], str],
+    ) -> None:
+        try:
             results = await self.streams.schema.stream(
                 query, variable_values=variables, context_value=context, operation_name=operation
             )
             async with aclosing(results):
-                async for result in results:
-                    if isinstance(result, PreExecutionError):
-                        errors = [error.formatted for error in result.errors or ()]
-                        self.finish('"error","payload":' + encode(errors) + "}")
-                        return
-                    if not isinstance(result, ExecutionResult):
-                        continue  # incremental results: the schema has no @defer or @stream
-                    self.send('"next","payload":' + encode(_payload(result)) + "}")
+                try:
+                    async for result in results:
+                        if isinstance(result, PreExecutionError):
+                            errors = [error.formatted for error in result.errors or ()]
+                            self.finish('"error","payload":' + encode(errors) + "}")
+                            return
+                        if not isinstance(result, ExecutionResult):
+                            continue  # incremental results: the schema has no @defer or @stream
+                        self.send('"next","payload":' + encode(_payload(result)) + "}")
+                finally:
+                    # The source is over: a newcomer joining while it closes (which may wait)
+                    # would get nothing but `complete`.
+                    self.streams.forget(self)
         except asyncio.CancelledError:
             raise
         except Exception:
             logger.exception("a shared subscription failed")
-            code = {"code": "INTERNAL_SERVER_ERROR"}  # as api/limits.ErrorPolicy answers
-            error = GraphQLError("Internal server error.", extensions=code)
-            payload = encode({"data": None, "errors": [error.formatted]})
-            self.send('"next","payload":' + payload + "}")
+            self.send('"next","payload":' + encode(_internal_error()) + "}")
         self.finish('"complete"}')
+
+
+def _stream_principal(key: StreamKey) -> Principal:
+    """Whom a shared stream runs as: the key's organization and scopes, and no one's identity
+    (no token, no actor), as its members' tokens differ in nothing else that it may use."""
+    organization_id, scopes, *_ = key
+    return Principal(organization_id=organization_id, token_id=0, scopes=scopes, actor="")
+
+
+def _deliver(member: Member, text: str) -> None:
+    """Hand `text` to the member's connection; a connection that fails to take it is closed
+    alone (1011), and the stream goes on for the others."""
+    try:
+        member.connection.deliver(text)
+    except Exception:
+        logger.exception("a live connection failed to take a message: closing it")
+        member.connection.close(CLOSE_INTERNAL_ERROR, "internal error")
+
+
+def _internal_error() -> dict[str, Any]:
+    """A `next` payload for a failure of ours, as api/limits.ErrorPolicy answers one."""
+    code = {"code": "INTERNAL_SERVER_ERROR"}
+    return {
+        "data": None,
+        "errors": [GraphQLError("Internal server error.", extensions=code).formatted],
+    }
 
 
 def _payload(result: ExecutionResult) -> dict[str, Any]:
@@ -190,7 +250,9 @@ class SharedStreams:
         stream = self.streams.get(key)
         if stream is None:
             stream = self.streams[key] = SharedStream(self, key)
-            stream.task = asyncio.create_task(stream.run(principal, query, variables, operation))
+            shared = _stream_principal(key)
+            stream.task = asyncio.create_task(stream.run(shared, query, variables, operation))
+            stream.task.add_done_callback(stream.ended)
         stream.members[member] = None
         member.stream = stream
 

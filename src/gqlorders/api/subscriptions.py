@@ -34,7 +34,7 @@ from gqlorders.api.context import Context, Info, bearer_token, require
 from gqlorders.api.eager import start_eagerly
 from gqlorders.api.errors import graphql_error, query_error
 from gqlorders.api.ids import decode_id
-from gqlorders.api.live_streams import Member
+from gqlorders.api.live_streams import CLOSE_INTERNAL_ERROR, Member
 from gqlorders.api.types.events import EventEdge, EventFilter
 from gqlorders.api.types.sales_orders import SalesOrder
 from gqlorders.config import Live
@@ -42,7 +42,7 @@ from gqlorders.errors import DomainError
 from gqlorders.events import EventFilter as DomainEventFilter
 from gqlorders.events import FeedEntry, Resource
 from gqlorders.events.live import LiveFeedStopped, LiveUnavailable, SlowConsumer
-from gqlorders.tenancy import Principal, Scope, authenticate
+from gqlorders.tenancy import Principal, Scope, authenticate, hash_token
 
 logger = logging.getLogger("gqlorders.live")
 
@@ -53,7 +53,7 @@ CLOSE_FORBIDDEN = 4403  # a missing, unknown or revoked token
 CLOSE_NO_PONG = 4408  # the client did not answer the last ping
 CLOSE_TOO_MANY_SUBSCRIPTIONS = 4413  # LIVE_MAX_SUBSCRIPTIONS on one connection
 CLOSE_TOO_MANY_CONNECTIONS = 4503  # LIVE_MAX_CONNECTIONS of one organization (this process)
-CLOSE_SLOW_CONSUMER = 4504  # LIVE_MAX_QUEUED events waiting: the client does not keep up
+CLOSE_SLOW_CONSUMER = 4504  # LIVE_MAX_QUEUED(_BYTES) waiting: the client does not keep up
 
 
 class Refused(Exception):
@@ -112,8 +112,10 @@ class ConnectionCounts:
 class TokenChecks:
     """This process's recent token rechecks, shared by its connections: a thousand sockets of
     one token cost one query per LIVE_TOKEN_RECHECK, not a thousand. A result is reused for
-    a fifth of the recheck interval, so a revoked token's sockets still close within 1.2 of
-    it (12 s by default)."""
+    a fifth of the recheck interval: a connection checking every interval may get a result
+    made that much before, so a revoked token's sockets close within 1.2 intervals of the
+    revocation (12 s by default), plus the query's time. Kept by the token's hash, as the
+    database keeps tokens: no secret outlives its connection here."""
 
     def __init__(self, recheck: float) -> None:
         self.reuse_for = recheck / 5
@@ -121,10 +123,13 @@ class TokenChecks:
 
     async def valid(self, token: str) -> bool:
         now = time.monotonic()
-        check = self.checks.get(token)
+        key = hash_token(token)
+        check = self.checks.get(key)
         if check is None or now - check[0] >= self.reuse_for:
             self._forget_older_than(now - self.reuse_for)
-            check = self.checks[token] = (now, asyncio.create_task(self._check(token)))
+            task = asyncio.create_task(self._check(token))
+            task.add_done_callback(_retrieve_failure)  # its waiters may all have gone
+            check = self.checks[key] = (now, task)
         return await asyncio.shield(check[1])
 
     @staticmethod
@@ -132,8 +137,15 @@ class TokenChecks:
         return await authenticate(token) is not None
 
     def _forget_older_than(self, moment: float) -> None:
-        for token in [token for token, (at, _) in self.checks.items() if at < moment]:
-            del self.checks[token]
+        for key in [key for key, (at, _) in self.checks.items() if at < moment]:
+            del self.checks[key]
+
+
+def _retrieve_failure(task: asyncio.Task[bool]) -> None:
+    """A failed check is logged by the connection that waits for it (token_still_valid); one
+    that nobody waits for any more is logged here, not as "never retrieved" at collection."""
+    if not task.cancelled() and (error := task.exception()) is not None:
+        logger.debug("a token recheck failed", exc_info=error)
 
 
 async def accept_connection(context: Context, counts: ConnectionCounts) -> None:
@@ -172,6 +184,7 @@ class LiveConnection(BaseGraphQLTransportWSHandler[Context, None]):
         self.closing: asyncio.Task[None] | None = None
         self.context.close_connection = self.close
         self.outbox: deque[str] = deque()  # shared streams' messages, waiting for the socket
+        self.queued_bytes = 0  # their characters
         self.writer: asyncio.Task[None] | None = None  # only while the outbox is not empty
 
     async def handle(self) -> None:
@@ -190,9 +203,13 @@ class LiveConnection(BaseGraphQLTransportWSHandler[Context, None]):
 
     async def handle_message(self, message: Message) -> None:
         """Strawberry's, with a message that is JSON but no protocol message (not an object, a
-        payload of the wrong type) closed with 4400 like any other bad message, not 1011."""
+        payload or an id of the wrong type) closed with 4400 like any other bad message, not
+        1011."""
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
             await self.handle_invalid_message("a message must be a JSON object with a type")
+            return
+        if message["type"] in ("subscribe", "complete") and not isinstance(message.get("id"), str):
+            await self.handle_invalid_message("Failed to parse message")
             return
         if message["type"] == "subscribe" and not _is_subscribe_payload(message.get("payload")):
             await self.handle_invalid_message("Failed to parse message")
@@ -255,25 +272,40 @@ class LiveConnection(BaseGraphQLTransportWSHandler[Context, None]):
 
     def deliver(self, text: str) -> None:
         """Send a shared stream's message, in order, without making the stream wait: a client
-        with LIVE_MAX_QUEUED messages waiting is closed (4504) instead."""
+        with LIVE_MAX_QUEUED messages, or LIVE_MAX_QUEUED_BYTES, waiting is closed (4504)
+        instead."""
         if self.closing is not None:
             return
-        if len(self.outbox) >= self.settings.max_queued:
-            self.outbox.clear()
+        if (
+            len(self.outbox) >= self.settings.max_queued
+            or self.queued_bytes >= self.settings.max_queued_bytes
+        ):
+            self.drop_outbox()
             self.close(CLOSE_SLOW_CONSUMER, "the client did not keep up")
             return
         self.outbox.append(text)
+        self.queued_bytes += len(text)
         if self.writer is None:
             self.writer = start_eagerly(self.write_outbox())
+
+    def drop_outbox(self) -> None:
+        self.outbox.clear()
+        self.queued_bytes = 0
 
     async def write_outbox(self) -> None:
         socket = self.context.request
         assert isinstance(socket, WebSocket)
         try:
             while self.outbox:
-                await socket.send_text(self.outbox.popleft())
+                text = self.outbox.popleft()
+                self.queued_bytes -= len(text)
+                await socket.send_text(text)
         except (WebSocketDisconnect, RuntimeError, OSError):  # closed meanwhile
-            self.outbox.clear()
+            self.drop_outbox()
+        except Exception:  # this socket's failure: its stream's other members go on
+            logger.exception("writing to a live connection failed: closing it")
+            self.drop_outbox()
+            self.close(CLOSE_INTERNAL_ERROR, "internal error")
         finally:
             self.writer = None
 
@@ -285,20 +317,18 @@ class LiveConnection(BaseGraphQLTransportWSHandler[Context, None]):
         token is revoked (checked every LIVE_TOKEN_RECHECK)."""
         keepalive = self.settings.keepalive.total_seconds()
         recheck = self.settings.token_recheck.total_seconds()
-        step = min(keepalive, recheck)
-        since_ping = since_check = 0.0
+        clock = asyncio.get_running_loop().time
+        next_ping, next_check = clock() + keepalive, clock() + recheck  # each on its own beat
         token = connection_token(self.context)
         while True:
-            await asyncio.sleep(step)
-            since_ping += step
-            since_check += step
-            if since_check >= recheck:
-                since_check = 0.0
+            await asyncio.sleep(max(0.0, min(next_ping, next_check) - clock()))
+            if clock() >= next_check:
+                next_check = clock() + recheck
                 if token is None or not await self.token_still_valid(token):
                     await self.websocket.close(CLOSE_FORBIDDEN, "the token was revoked")
                     return
-            if since_ping >= keepalive:
-                since_ping = 0.0
+            if clock() >= next_ping:
+                next_ping = clock() + keepalive
                 if self.pong_due:
                     await self.websocket.close(CLOSE_NO_PONG, "no pong to the last ping")
                     return
@@ -322,7 +352,7 @@ class LiveConnection(BaseGraphQLTransportWSHandler[Context, None]):
     async def shutdown(self) -> None:
         if self.writer is not None:
             self.writer.cancel()
-        self.outbox.clear()
+        self.drop_outbox()
         if self.watch is not None:
             self.watch.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -336,27 +366,28 @@ class LiveConnection(BaseGraphQLTransportWSHandler[Context, None]):
 async def _entries(
     info: Info, after: str | None, where: DomainEventFilter
 ) -> AsyncIterator[FeedEntry]:
-    """The caller's organization's feed, live; ends quietly when the connection is being
-    closed (slow consumer) or the server stops."""
+    """The caller's organization's feed, live; ends quietly when the server stops, with
+    LIVE_LAGGED when this subscription fell LIVE_MAX_QUEUED events behind the feed (a slow
+    database, not a slow client: its sockets and their other subscriptions stay open)."""
     context = info.context
     principal = require(info, Scope.ORDERS_READ)
     if context.live is None or context.close_connection is None:
         raise graphql_error("BAD_REQUEST", "subscriptions run over WebSocket only")
-    close = context.close_connection
     if after is not None and context.unshare is not None:
         context.unshare()  # it replays first: a newcomer would miss the replay
     try:
-        async for entry in context.live.follow(
-            principal.organization_id,
-            after=after,
-            where=where,
-            on_overflow=lambda: close(CLOSE_SLOW_CONSUMER, "the client did not keep up"),
-        ):
+        async for entry in context.live.follow(principal.organization_id, after=after, where=where):
             context.fresh_loaders()
             yield entry
     except DomainError as error:
         raise query_error(error) from None
-    except (SlowConsumer, LiveFeedStopped):
+    except SlowConsumer:
+        raise graphql_error(
+            "LIVE_LAGGED",
+            "this subscription fell too far behind the feed: resubscribe with `after` (the"
+            " last cursor received) to miss nothing",
+        ) from None
+    except LiveFeedStopped:
         return
     except LiveUnavailable:
         raise graphql_error(

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from gqlorders.events import feed, notify
@@ -61,7 +61,6 @@ def matches(entry: FeedEntry, where: EventFilter) -> bool:
 class Subscriber:
     where: EventFilter
     queue: asyncio.Queue[FeedEntry | Exception]
-    on_overflow: Callable[[], None]
     failed: bool = False
 
     def offer(self, entry: FeedEntry) -> None:
@@ -71,7 +70,6 @@ class Subscriber:
             self.queue.put_nowait(entry)
         except asyncio.QueueFull:
             self.fail(SlowConsumer())
-            self.on_overflow()
 
     def fail(self, error: Exception) -> None:
         """End the subscriber's stream with `error` (after nothing: it is dropped)."""
@@ -206,13 +204,12 @@ class LiveFeed:
         *,
         after: str | None,
         where: EventFilter,
-        on_overflow: Callable[[], None],
     ) -> AsyncIterator[FeedEntry]:
         """Every event after the cursor (or from now on, without one), then each one as it
         commits. Raises SlowConsumer when the caller falls `max_queued` events behind,
         LiveFeedStopped at shutdown, LiveUnavailable when wake-ups cannot reach this process,
         and DomainError for a bad or expired cursor."""
-        subscriber = Subscriber(where, asyncio.Queue(self.max_queued), on_overflow)
+        subscriber = Subscriber(where, asyncio.Queue(self.max_queued))
         await self._join(organization_id, subscriber)
         try:
             replayed: int | None = None

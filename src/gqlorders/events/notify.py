@@ -35,6 +35,13 @@ POSITIONS_WANTED = "*"  # the INSERT trigger's payload; the sequencer's are orga
 CONNECT_TIMEOUT = 5.0  # seconds: subscribers wait for the first try at most this long
 RETRY_FIRST = 0.5  # seconds before the second try; doubling after each failure...
 RETRY_MAX = 30.0  # ...up to this
+STABLE_AFTER = 60.0  # seconds up after which a lost connection no longer counts as a failure
+TRIGGER = "feed_event_notify"  # migration 0019_feed_notify's
+TRIGGER_EXISTS = """
+SELECT EXISTS (
+  SELECT 1 FROM pg_trigger JOIN pg_class ON pg_class.oid = pg_trigger.tgrelid
+  WHERE pg_trigger.tgname = $1 AND pg_class.relname = 'feed_event'
+)"""
 
 Wake = Callable[[int], None]
 
@@ -72,7 +79,8 @@ async def listen_forever(
     calling `positions_wanted` for the INSERT trigger's announcements and `wake(organization)`
     for the sequencer's. `listening(True)` once it listens (after a reconnection, `wake_all`
     too: notifications may have been missed); `listening(False)` when a try fails, after which
-    it tries again with backoff. A lost connection is reconnected at once."""
+    it tries again with backoff. A lost connection is reconnected at once if it had been up
+    STABLE_AFTER, else after the same backoff (failures count on until one stays up)."""
 
     def received(_connection: object, _pid: int, _channel: str, payload: object) -> None:
         if payload == POSITIONS_WANTED:
@@ -84,8 +92,10 @@ async def listen_forever(
     while True:
         connection: asyncpg.Connection | None = None
         try:
-            connection = await asyncpg.connect(database_url, timeout=CONNECT_TIMEOUT)
-            await connection.add_listener(CHANNEL, received)
+            async with asyncio.timeout(CONNECT_TIMEOUT):  # a server that accepts, then hangs
+                connection = await asyncpg.connect(database_url, timeout=CONNECT_TIMEOUT)
+                await connection.add_listener(CHANNEL, received)
+                await _check_trigger(connection)
         except Exception as error:  # unreachable, refused, a bad URL: the same to subscribers
             if connection is not None:
                 connection.terminate()
@@ -100,15 +110,34 @@ async def listen_forever(
             listening(False)
             await asyncio.sleep(delay)
             continue
-        failures = 0
         lost = asyncio.Event()
         connection.add_termination_listener(lambda _connection, lost=lost: lost.set())
+        up_since = asyncio.get_running_loop().time()
         try:
             listening(True)
             wake_all()
             positions_wanted()
             await lost.wait()
-            logger.warning("the feed's LISTEN connection was lost; reconnecting")
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.shield(connection.close(timeout=2))
+        if asyncio.get_running_loop().time() - up_since >= STABLE_AFTER:
+            failures = 0
+            logger.warning("the feed's LISTEN connection was lost; reconnecting")
+            continue
+        # Lost soon after it was made (a server that accepts, then drops): no hot loop.
+        failures += 1
+        delay = retry_delay(failures)
+        logger.warning("the feed's LISTEN connection was lost; reconnecting in %.1f s", delay)
+        await asyncio.sleep(delay)
+
+
+async def _check_trigger(connection: asyncpg.Connection) -> None:
+    """A database without migration 0019's trigger announces no event: live updates would
+    stall without a word (only the relay's periodic run would give positions)."""
+    if not await connection.fetchval(TRIGGER_EXISTS, TRIGGER):
+        logger.error(
+            "the feed's trigger %s is missing (migration 0019_feed_notify): live updates will"
+            " lag; run the migrations",
+            TRIGGER,
+        )

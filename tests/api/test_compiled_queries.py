@@ -4,8 +4,11 @@ is answered by the standard executor, counted in gqlorders_compiled_fallbacks_to
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
+import logging
+import warnings
 from typing import Any
 
 import httpx
@@ -318,6 +321,63 @@ async def test_a_resolver_error_falls_back_with_the_standard_error(
     body = await same_bytes_fallen_back(http, filled.api.token, "error", query)
 
     assert b'"errors"' in body
+
+
+def statements_reading(caplog: pytest.LogCaptureFixture, table: str) -> int:
+    """SQL statements logged by tortoise since the last clear that read `table`."""
+    return sum(
+        f'FROM "{table}"' in record.getMessage()
+        for record in caplog.records
+        if record.name == "tortoise.db_client"
+    )
+
+
+async def test_a_failing_field_cancels_its_siblings_before_the_standard_run(
+    http: httpx.AsyncClient, filled: Organization, caplog: pytest.LogCaptureFixture
+) -> None:
+    # events fails at once; the order's load, queued beside it, must not still be sent
+    query = """query($id: ID!) { events(first: 1, after: "not a cursor") { edges { cursor } }
+      salesOrder(id: $id) { number } }"""
+    variables = {"id": filled.cache["orders"][0]}
+    headers = {"Authorization": f"Bearer {filled.api.token}"}
+    extensions = {"persistedQuery": {"version": 1, "sha256Hash": sha256(query)}}
+    await http.post(
+        "/graphql",
+        json={"query": query, "variables": variables, "extensions": extensions},
+        headers=headers,
+    )
+    caplog.set_level(logging.DEBUG, logger="tortoise.db_client")
+    before = fallback_count("error")
+
+    caplog.clear()
+    standard = await http.post(
+        "/graphql", json={"query": query, "variables": variables}, headers=headers
+    )
+    standard_reads = statements_reading(caplog, "sales_order")
+    caplog.clear()
+    persisted = await http.post(
+        "/graphql", json={"variables": variables, "extensions": extensions}, headers=headers
+    )
+    persisted_reads = statements_reading(caplog, "sales_order")
+
+    assert persisted.content == standard.content
+    assert b"INVALID" in persisted.content
+    assert fallback_count("error") == before + 1
+    assert persisted_reads == standard_reads, (persisted_reads, standard_reads)
+
+
+async def test_a_sync_resolver_failing_midway_leaves_no_coroutine_unawaited(
+    http: httpx.AsyncClient, filled: Organization
+) -> None:
+    # settings' coroutine is made for the level, then marketplaces (sync) refuses the caller
+    query = "{ settings { currency } marketplaces }"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        body = await same_bytes_fallen_back(http, None, "error", query)
+        gc.collect()
+
+    assert b"UNAUTHENTICATED" in body
+    assert [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)] == []
 
 
 async def test_a_missing_token_or_scope_falls_back_with_the_standard_refusal(

@@ -380,6 +380,49 @@ async def test_a_sync_resolver_failing_midway_leaves_no_coroutine_unawaited(
     assert [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)] == []
 
 
+async def test_a_batch_mixing_a_fallback_and_other_operations_gives_the_standard_answers(
+    http: httpx.AsyncClient, filled: Organization, caplog: pytest.LogCaptureFixture
+) -> None:
+    # the persisted query falls back (a resolver error) while the batch's other operations,
+    # sharing the request's context, run beside it: none of them may lose its loaders
+    failing = """query { customers(first: 5) { edges { node { name
+      salesOrders(first: 2, after: "not a cursor") { edges { node { number } } } } } } }"""
+    headers = {"Authorization": f"Bearer {filled.api.token}"}
+    extensions = {"persistedQuery": {"version": 1, "sha256Hash": sha256(failing)}}
+    await http.post("/graphql", json={"query": failing, "extensions": extensions}, headers=headers)
+    others = [
+        {"query": ORDER_LIST, "variables": {"first": 3, "after": None}},
+        {"query": CUSTOMERS_ORDERS, "variables": {"first": 2}},
+    ]
+    caplog.set_level(logging.DEBUG, logger="tortoise.db_client")
+    before = fallback_count("error")
+
+    caplog.clear()
+    standard = await http.post(
+        "/graphql", json=[{"query": failing}, *others, {"query": failing}], headers=headers
+    )
+    standard_reads = statements_reading(caplog, "sales_order")
+    caplog.clear()
+    persisted = await http.post(
+        "/graphql",
+        json=[{"extensions": extensions}, *others, {"extensions": extensions}],
+        headers=headers,
+    )
+    persisted_reads = statements_reading(caplog, "sales_order")
+
+    assert standard.status_code == persisted.status_code == 200
+    assert persisted.content == standard.content
+    answers = persisted.json()
+    assert [sorted(answer) for answer in answers] == [
+        ["data", "errors"],
+        ["data"],
+        ["data"],
+        ["data", "errors"],
+    ]
+    assert fallback_count("error") == before + 2
+    assert persisted_reads == standard_reads
+
+
 async def test_a_missing_token_or_scope_falls_back_with_the_standard_refusal(
     http: httpx.AsyncClient, filled: Organization, make_client: Any
 ) -> None:

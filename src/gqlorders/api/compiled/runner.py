@@ -3,6 +3,7 @@ request it cannot answer exactly as the standard executor handed back (None), co
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -93,14 +94,10 @@ class CompiledQueries:
             self.schema.schema_converter.scalar_registry,
             document,
             coerced,
-            context,
+            _own_loaders(context),
             root_value,
         )
-        try:
-            data = await execute(run, plan)
-        except BaseException:
-            context.fresh_loaders()  # the standard run starts from nothing, as without us
-            raise
+        data = await execute(run, plan)
         return ExecutionResult(data=data, errors=None, extensions={})
 
     def _document(self, query: str, operation_name: str | None) -> DocumentPlan:
@@ -139,3 +136,13 @@ class CompiledQueries:
             if len(document.costs) < COSTS:
                 document.costs[key] = cost
         return cost
+
+
+def _own_loaders(context: Any) -> Any:
+    """The request's context with loaders of the plan's own: what an abandoned run loaded
+    (or left half-loaded) is never seen by the standard executor's run that follows, nor by the
+    other operations of a batch, which share the request's context and run beside it. The rest
+    is the request's own (its principal, and the scopes checked that a keyed answer keeps)."""
+    if not dataclasses.is_dataclass(context) or isinstance(context, type):
+        raise Unsupported("context")
+    return dataclasses.replace(context)  # loaders are made anew (Context.__post_init__)

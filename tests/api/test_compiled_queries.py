@@ -16,7 +16,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from prometheus_client import REGISTRY
+from strawberry.extensions import MaskErrors
 
+from gqlorders.api.compiled import CompiledQueries
+from gqlorders.api.compiled.runner import UnknownExtensions
+from gqlorders.api.schema import build_schema
 from gqlorders.tenancy import Scope
 from tests.fulfilment.documents import INVOICE as FULFILMENT_INVOICE
 from tests.fulfilment.documents import ORDER as FULFILMENT_ORDER
@@ -647,3 +651,12 @@ async def test_generated_selections_give_the_same_bytes(
     assert persisted == standard
     assume(b'"errors"' not in standard)  # over a limit (aliases): both refuse it alike
     assert compiled_count() == before + 2
+
+
+def test_a_schema_with_an_extension_the_plans_do_not_reproduce_is_refused() -> None:
+    schema = build_schema()
+    CompiledQueries(schema, schema.limit_rules, 10_000, 10_000)  # the known list
+    schema.extensions = [*schema.extensions, MaskErrors]
+
+    with pytest.raises(UnknownExtensions, match="MaskErrors"):
+        CompiledQueries(schema, schema.limit_rules, 10_000, 10_000)

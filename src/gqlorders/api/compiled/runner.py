@@ -25,7 +25,22 @@ DOCUMENTS = 256  # plans kept, most recently used
 NOT_COUNTED = frozenset({"not a query"})  # a persisted mutation is no compiler's miss
 COSTS = 64  # costs kept per document (one per set of page-size variables)
 
+# The schema's extensions (api/schema.py) and what the compiled path does in their place: it
+# bypasses them all, so any other one (tracing, masking...) would silently skip persisted
+# queries. CompiledQueries refuses a schema with another list.
+REPRODUCED_EXTENSIONS = {
+    "ErrorPolicy": "a plan answers only with data: any error falls back",
+    "CachedParsing": "parsed once per document with the same token limit",
+    "CostLimiter": "the same fragment check and cost, once per document and page sizes",
+    "CachedValidation": "validated once per document with the same rules",
+    "RunJobsAfterCommit": "queries only: a plan never runs a mutation",
+}
+
 logger = logging.getLogger("gqlorders.api.compiled")
+
+
+class UnknownExtensions(Exception):
+    """The schema has an extension the compiled path does not reproduce."""
 
 
 class CompiledQueries:
@@ -38,6 +53,12 @@ class CompiledQueries:
         max_tokens: int,
         max_cost: int,
     ) -> None:
+        extensions = [getattr(e, "__name__", type(e).__name__) for e in schema.extensions]
+        if extensions != list(REPRODUCED_EXTENSIONS):
+            raise UnknownExtensions(
+                f"the schema's extensions {extensions} are not those compiled execution "
+                f"reproduces {list(REPRODUCED_EXTENSIONS)}: teach api/compiled the new one"
+            )
         self.schema = schema
         self.graphql_schema = schema._schema
         self.limit_rules = tuple(limit_rules)

@@ -74,10 +74,11 @@ from _support import log, machine, run, throwaway_database
 
 from gqlorders import database
 from gqlorders.api import queries as api_queries
-from gqlorders.api.compiled import CompiledQueries, encode_response
+from gqlorders.api.compiled import CompiledQueries
 from gqlorders.api.context import Context
 from gqlorders.api.ids import parse_id
 from gqlorders.api.schema import build_schema
+from gqlorders.api.serialization import encode_response
 from gqlorders.app import create_app
 from gqlorders.config import load_settings
 from gqlorders.tenancy import authenticate, create_organization, create_token

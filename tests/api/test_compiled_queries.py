@@ -20,6 +20,7 @@ from strawberry.extensions import MaskErrors
 
 from gqlorders.api.compiled import CompiledQueries
 from gqlorders.api.compiled.runner import UnknownExtensions
+from gqlorders.api.context import Context
 from gqlorders.api.schema import build_schema
 from gqlorders.tenancy import Scope
 from tests.fulfilment.documents import INVOICE as FULFILMENT_INVOICE
@@ -660,3 +661,15 @@ def test_a_schema_with_an_extension_the_plans_do_not_reproduce_is_refused() -> N
 
     with pytest.raises(UnknownExtensions, match="MaskErrors"):
         CompiledQueries(schema, schema.limit_rules, 10_000, 10_000)
+
+
+async def test_a_schema_whose_default_resolver_is_not_getattr_falls_back() -> None:
+    schema = build_schema()
+    schema.config.default_resolver = lambda source, name: getattr(source, name, None)
+    compiled = CompiledQueries(schema, schema.limit_rules, 10_000, 10_000)
+    before = fallback_count("default resolver")
+
+    answer = await compiled.execute(SETTINGS, None, None, Context(None, None), None)
+
+    assert answer is None  # the standard executor answers, with that resolver
+    assert fallback_count("default resolver") == before + 1

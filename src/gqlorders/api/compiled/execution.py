@@ -24,7 +24,7 @@ from typing import Any
 
 from graphql import GraphQLResolveInfo, GraphQLSchema, Undefined, default_type_resolver
 from graphql.execution.values import VariableValues, get_argument_values
-from graphql.pyutils import gather_with_cancel
+from graphql.pyutils import gather_with_cancel, is_iterable
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types.arguments import convert_arguments
 from tortoise.models import Model
@@ -335,10 +335,8 @@ async def _abstract(run: Run, completion: AbstractOf, values: list[Any]) -> list
     for name, positions in groups.items():
         plan = completion.plans[name]
         sources = [values[position] for position in positions]
-        if plan.is_type_of is not None and not all(
-            plan.is_type_of(source, None) for source in sources
-        ):
-            raise Abandoned("type")
+        if plan.is_type_of is not None:
+            _check_types(plan.is_type_of, sources)
         for position, output in zip(positions, await _objects(run, plan, sources), strict=True):
             completed[position] = output
     return completed
@@ -354,7 +352,7 @@ async def _lists(run: Run, completion: ListOf, values: list[Any]) -> list[Any]:
                     raise Abandoned("null")
                 sizes.append(None)
                 continue
-            if isinstance(value, str | bytes | dict) or not isinstance(value, Iterable):
+            if not is_iterable(value):  # what graphql-core's list completion accepts
                 raise Abandoned("not a list")
             items = list(value)
             sizes.append(len(items))
@@ -388,11 +386,25 @@ async def _objects_or_null(run: Run, completion: ObjectOf, values: list[Any]) ->
     present = [value for value in values if value is not None]
     if len(present) != len(values) and not completion.nullable:
         raise Abandoned("null")
-    is_type_of = plan.is_type_of
     for value in present:
         if isinstance(value, Exception):
             raise Abandoned("error value")
-        if is_type_of is not None and not is_type_of(value, None):
-            raise Abandoned("type")
+    if plan.is_type_of is not None:
+        _check_types(plan.is_type_of, present)
     objects = iter(await _objects(run, plan, present))
     return [None if value is None else next(objects) for value in values]
+
+
+def _check_types(is_type_of: Callable[[Any, Any], Any], values: list[Any]) -> None:
+    """Each value is of the object type, as its is_type_of says when given no info (strawberry's
+    own read none): anything but a plain yes (an awaitable answer, one that needs the info and
+    fails) gives the request to the standard executor, which calls it as graphql-core does."""
+    for value in values:
+        answer = is_type_of(value, None)
+        if answer is True:
+            continue
+        if is_awaitable(answer):
+            _discard([answer])
+            raise Abandoned("awaitable is_type_of")
+        if not answer:
+            raise Abandoned("type")

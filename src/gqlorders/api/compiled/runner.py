@@ -106,6 +106,8 @@ class CompiledQueries:
         )
         if isinstance(coerced, list):
             raise Unsupported("variables")
+        if self.schema.config.default_resolver is not getattr:  # plans read attributes directly
+            raise Unsupported("default resolver")
         if self._cost(document, variables) > self.max_cost:
             raise Unsupported("limits")
         plan = document.variant(self.graphql_schema, coerced)

@@ -12,13 +12,12 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from graphql.execution.values import get_variable_values
-from graphql.validation import ASTValidationRule
+from graphql.validation import ASTValidationRule, specified_rules
 from strawberry.types import ExecutionResult
 
 from gqlorders.api.compiled.execution import Abandoned, Run, execute
 from gqlorders.api.compiled.planning import DocumentPlan, Unsupported, plan_document
-from gqlorders.api.limits import operation_cost
-from gqlorders.api.schema import MAX_CACHED_QUERY
+from gqlorders.api.limits import MAX_CACHED_QUERY, operation_cost, request_problems
 from gqlorders.observability import COMPILED_FALLBACKS, COMPILED_QUERIES
 
 DOCUMENTS = 256  # plans kept, most recently used
@@ -31,8 +30,7 @@ COSTS = 64  # costs kept per document (one per set of page-size variables)
 REPRODUCED_EXTENSIONS = {
     "ErrorPolicy": "a plan answers only with data: any error falls back",
     "CachedParsing": "parsed once per document with the same token limit",
-    "CostLimiter": "the same fragment check and cost, once per document and page sizes",
-    "CachedValidation": "validated once per document with the same rules",
+    "RequestLimits": "the same request_problems, the cost once per document and page sizes",
     "RunJobsAfterCommit": "queries only: a plan never runs a mutation",
 }
 
@@ -61,7 +59,7 @@ class CompiledQueries:
             )
         self.schema = schema
         self.graphql_schema = schema._schema
-        self.limit_rules = tuple(limit_rules)
+        self.rules = (*specified_rules, *limit_rules)  # what RequestLimits validates with
         self.max_tokens = max_tokens
         self.max_cost = max_cost
         self.documents: OrderedDict[tuple[str, str | None], DocumentPlan | Unsupported] = (
@@ -108,7 +106,10 @@ class CompiledQueries:
             raise Unsupported("variables")
         if self.schema.config.default_resolver is not getattr:  # plans read attributes directly
             raise Unsupported("default resolver")
-        if self._cost(document, variables) > self.max_cost:
+        cost = self._cost(document, variables)
+        if request_problems(
+            self.graphql_schema, document.document, variables, self.rules, self.max_cost, cost=cost
+        ):
             raise Unsupported("limits")
         plan = document.variant(self.graphql_schema, coerced)
         run = Run(
@@ -135,7 +136,7 @@ class CompiledQueries:
         if document is None:
             try:
                 document = plan_document(
-                    self.graphql_schema, query, operation_name, self.limit_rules, self.max_tokens
+                    self.graphql_schema, query, operation_name, self.rules, self.max_tokens
                 )
             except Unsupported as unsupported:
                 document = unsupported

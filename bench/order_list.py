@@ -54,6 +54,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import gc
 import hashlib
 import json
@@ -71,13 +72,15 @@ from typing import Any
 
 import asyncpg
 from _support import log, machine, run, throwaway_database
+from prometheus_client import REGISTRY
 
 from gqlorders import database
 from gqlorders.api import queries as api_queries
-from gqlorders.api.compiled import CompiledQueries, encode_response
+from gqlorders.api.compiled import CompiledQueries
 from gqlorders.api.context import Context
 from gqlorders.api.ids import parse_id
 from gqlorders.api.schema import build_schema
+from gqlorders.api.serialization import encode_response
 from gqlorders.app import create_app
 from gqlorders.config import load_settings
 from gqlorders.tenancy import authenticate, create_organization, create_token
@@ -571,14 +574,7 @@ class ExecutorFloor:
                 self.primed[name] = {key: future.result() for key, future in futures.items()}
 
     def context(self) -> Context:
-        context = Context(request=None, principal=self.principal)
-        loaders = context.loaders
-        for name, values in self.primed.items():
-            if isinstance(name, tuple):  # the lines with these relations joined in
-                loaders.order_lines_joined(name).prime_many(values)
-            else:
-                getattr(loaders, name).prime_many(values)
-        return context
+        return PrimedContext(request=None, principal=self.principal, primed=self.primed)
 
     async def page_in_memory(self, *args: Any, **kwargs: Any) -> Any:
         return self.page
@@ -872,6 +868,42 @@ async def profile_requests(
         log(f"profile written to {html}")
 
 
+@dataclasses.dataclass
+class PrimedContext(Context):
+    """A context whose loaders start with what the capture loaded -- also those of the copy
+    the compiled path runs its plan on (api/compiled/runner.py makes it with loaders of its
+    own, through __post_init__ and so this fresh_loaders)."""
+
+    primed: dict[Any, dict[Any, Any]] = dataclasses.field(default_factory=dict)
+
+    def fresh_loaders(self) -> None:
+        super().fresh_loaders()
+        loaders = self.loaders
+        for name, values in self.primed.items():
+            if isinstance(name, tuple):  # the lines with these relations joined in
+                loaders.order_lines_joined(name).prime_many(values)
+            else:
+                getattr(loaders, name).prime_many(values)
+
+
+def compiled_total() -> float:
+    return REGISTRY.get_sample_value("gqlorders_compiled_queries_total") or 0.0
+
+
+class CompiledRuns:
+    """Counts what should have run a compiled plan, to check afterwards that all of it did (a
+    fallback would time the standard executor under the persisted path's name)."""
+
+    def __init__(self) -> None:
+        self.expected = 0
+        self.before = compiled_total()
+
+    def all_ran(self, title: str) -> bool:
+        ran = compiled_total() - self.before
+        log(f"{title}: {ran:.0f} of {self.expected} compiled runs answered by their plan")
+        return ran == self.expected
+
+
 def settle(freeze: bool) -> None:
     """Before timing: what exists now collected, and with `freeze` moved out of the garbage
     collector's sight (gc.freeze), as `gqlorders serve` does after startup
@@ -890,13 +922,16 @@ async def persisted_beside(
     floor: Callable[[], Awaitable[bytes]],
     rounds: int,
     freeze: bool,
-) -> float:
+) -> tuple[float, bool]:
     """The request sent with its document, as a persisted query's hash, and by hand (asyncpg
-    and JSON), interleaved; prints the figures and returns persisted / database floor."""
+    and JSON), interleaved; prints the figures and returns persisted / database floor, and
+    whether the answers were identical and every persisted request ran its plan."""
     payload = {"query": query, "variables": variables}
     hashed = await register(client, query, variables)
     standard = await client.post("/graphql", payload)
+    runs = CompiledRuns()
     compiled = await client.post("/graphql", hashed)
+    runs.expected += 1
     same_floor = json.loads(await floor()) == json.loads(standard)
     log(
         f"\n{title}: {len(standard):,} bytes of JSON; persisted byte-identical: "
@@ -909,6 +944,7 @@ async def persisted_beside(
 
     async def persisted_request() -> None:
         await client.post("/graphql", hashed)
+        runs.expected += 1
 
     actions = {"request": request, "persisted": persisted_request, "database floor": floor}
     await interleaved(max(5, rounds // 10), actions)
@@ -923,7 +959,7 @@ async def persisted_beside(
     log(f"ratio request / database floor:   {median['request'] / median['database floor']:.2f}")
     log(f"ratio persisted / request:        {median['persisted'] / median['request']:.2f}")
     log(f"ratio persisted / database floor: {ratio:.2f}")
-    return ratio
+    return ratio, compiled == standard and same_floor and runs.all_ran(title)
 
 
 EXPLAIN_QUERY = """
@@ -1158,6 +1194,7 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
 
             async def persisted_request() -> None:
                 await client.post("/graphql", hashed)
+                runs.expected += 1
 
             async def executor() -> None:
                 _, seconds = await floor.run(contexts.pop())
@@ -1166,10 +1203,12 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
             async def compiled_executor() -> None:
                 _, seconds = await floor.run(contexts.pop(), compiled=True)
                 compiled_executed.append(seconds)
+                runs.expected += 1
 
             async def database_only() -> None:
                 await database_floor(conn, organization.id, args.first)
 
+            runs = CompiledRuns()
             warm = max(10, args.rounds // 10)
             log(f"timing {args.rounds} interleaved rounds (after {warm} warm-up rounds) ...")
             contexts.extend(floor.context() for _ in range(warm))
@@ -1238,6 +1277,7 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
             )
             log(f"ratio executor / database floor: {ex / db:6.2f} wall, {ex_cpu / db_cpu:5.2f} CPU")
             persisted_ratio = median["persisted"] / db
+            same_persisted = runs.all_ran("the page") and same_persisted
             log(
                 f"ratio persisted / request:       {median['persisted'] / req:6.2f} wall, "
                 f"{median['persisted cpu'] / req_cpu:5.2f} CPU"
@@ -1264,7 +1304,7 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
             order_id = edges[0]["node"]["id"]
             parsed = parse_id(order_id)
             assert parsed is not None
-            await persisted_beside(
+            _, detail_same = await persisted_beside(
                 f"the single-order detail query ({order_id})",
                 client,
                 DETAIL,
@@ -1273,7 +1313,7 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
                 args.rounds,
                 not args.no_freeze,
             )
-            await persisted_beside(
+            _, feed_same = await persisted_beside(
                 f"a page of the event feed ({FEED_EVENTS:,} events)",
                 client,
                 FEED,
@@ -1295,7 +1335,8 @@ async def bench(args: argparse.Namespace, url: str, data_dir: Path) -> int:
                 await profile_requests(client, detail, 10 * args.profile_requests, None)
         finally:
             await conn.close()
-    return 0 if same_floor and same_database and same_persisted else 1
+    same = same_floor and same_database and same_persisted and detail_same and feed_same
+    return 0 if same else 1
 
 
 async def main(argv: list[str] | None = None) -> int:

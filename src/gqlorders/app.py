@@ -37,11 +37,12 @@ from tortoise.timezone import now
 
 from gqlorders import documents, events, jobs
 from gqlorders.api import idempotency, persisted_queries
-from gqlorders.api.compiled import CompiledQueries, encode_response
+from gqlorders.api.compiled import CompiledQueries
 from gqlorders.api.context import Context, bearer_token, context_for
 from gqlorders.api.ids import encode_id, parse_id
 from gqlorders.api.live_streams import SharedStreams
 from gqlorders.api.schema import build_schema
+from gqlorders.api.serialization import encode_response
 from gqlorders.api.subscriptions import (
     ConnectionCounts,
     LiveConnection,

@@ -4,8 +4,13 @@ is answered by the standard executor, counted in gqlorders_compiled_fallbacks_to
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
+import logging
+import re
+import warnings
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,38 +18,35 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from prometheus_client import REGISTRY
+from strawberry.extensions import MaskErrors
 
+from gqlorders import jobs
+from gqlorders.api.compiled import CompiledQueries
+from gqlorders.api.compiled.runner import UnknownExtensions
+from gqlorders.api.context import Context
+from gqlorders.api.schema import build_schema
+from gqlorders.models import EmailMessage
 from gqlorders.tenancy import Scope
+from tests.api.test_persisted_queries import SETTINGS
 from tests.fulfilment.documents import INVOICE as FULFILMENT_INVOICE
 from tests.fulfilment.documents import ORDER as FULFILMENT_ORDER
-from tests.fulfilment.documents import confirmed_order, invoice, line_input, package
+from tests.fulfilment.documents import SEND_ORDER, confirmed_order, invoice, line_input, package
 from tests.support import ORDER as SUPPORT_ORDER
 from tests.support import Organization
 
-SETTINGS = "query Currency { settings { currency } }"  # tests/api/test_persisted_queries.py
+README = Path(__file__).parents[2] / "README.md"
+ORDER_ID = re.compile(r'"(U2FsZXNPcmRlcjo[A-Za-z0-9_-]*=*)"')  # SalesOrder:<n>, base64
 
-README_ORDERS = """query {
-  salesOrders(first: 10, sort: {field: CREATED_AT, direction: DESC}) {
-    totalCount
-    edges { cursor node { id number status total customer { name } } }
-    pageInfo { hasNextPage endCursor }
-  }
-}"""
-README_MASTER_DATA = """{
-  customers(first: 3) { edges { node { id name } } }
-  items(first: 5) { edges { node { id sku kind rate } } }
-  warehouses { id name }
-}"""
-README_ORDER_LIFE = """query($id: ID!) {
-  salesOrder(id: $id) {
-    number status total
-    invoices { number status total pdf { state url } }
-    events { type actor }
-  }
-  items(first: 5, search: "OAK") {
-    edges { node { sku stock { onHand committed availableForSale } } }
-  }
-}"""
+
+def readme_queries() -> list[str]:
+    """The queries README.md shows (its graphql blocks and `gql '...'` examples), read at test
+    time so that they are the ones users copy; mutations and subscriptions left out."""
+    text = README.read_text(encoding="utf-8")
+    documents = re.findall(r"```graphql\n(.*?)```", text, re.S)
+    documents += re.findall(r"^gql '(.*?)'", text, re.S | re.M)
+    return [d for d in documents if not d.lstrip().startswith(("mutation", "subscription"))]
+
+
 ORDER_LIST = """query OrderList($first: Int!, $after: String) {
   salesOrders(first: $first, after: $after) {
     pageInfo { hasNextPage endCursor }
@@ -168,6 +170,11 @@ async def fill(org: Organization) -> dict[str, Any]:
     )
     await invoice(org, first["id"], lines=[line_input(first, 0, "1")])
     await package(org, first["id"])
+    await org.api.ok(SEND_ORDER, {"id": first["id"]})  # an e-mail, sent by the job runner
+    await jobs.after_request()
+    runner = jobs.current_runner()
+    if runner is not None:
+        await runner.drain()
     second = await org.order(other_customer, [{"itemId": coffee, "quantity": "1"}])
     third = await org.order(customer, [{"itemId": setup, "quantity": "1", "taxId": vat}])
     org.cache.update(orders=[first["id"], second["id"], third["id"]], invoice=None)
@@ -194,10 +201,14 @@ async def test_the_suites_and_the_readmes_queries_give_the_same_bytes(
     token = filled.api.token
     first_order = filled.cache["orders"][0]
     await same_bytes_compiled(http, token, SETTINGS)
-    await same_bytes_compiled(http, token, README_ORDERS)
-    body = await same_bytes_compiled(http, token, README_MASTER_DATA)
-    assert "Hôtel Belvédère".encode() in body  # UTF-8, as orjson writes it
-    await same_bytes_compiled(http, token, README_ORDER_LIFE, {"id": first_order})
+    answers = []
+    for query in readme_queries():
+        query = ORDER_ID.sub(json.dumps(first_order), query)  # README's order is ours here
+        answers.append(await same_bytes_compiled(http, token, query))
+    assert len(answers) >= 5
+    assert any("Hôtel Belvédère".encode() in body for body in answers)  # UTF-8, as orjson
+    emails = [body for body in answers if b'"emails":' in body]
+    assert emails and b'"to":["buyer@acme.example"]' in emails[0]
     await same_bytes_compiled(http, token, ORDER_LIST, {"first": 2, "after": None})
     await same_bytes_compiled(http, token, CUSTOMERS_ORDERS, {"first": 1})
     await same_bytes_compiled(http, token, CUSTOMERS_ORDERS, {"first": None})
@@ -318,6 +329,158 @@ async def test_a_resolver_error_falls_back_with_the_standard_error(
     body = await same_bytes_fallen_back(http, filled.api.token, "error", query)
 
     assert b'"errors"' in body
+
+
+def statements_reading(caplog: pytest.LogCaptureFixture, table: str) -> int:
+    """SQL statements logged by tortoise since the last clear that read `table`."""
+    return sum(
+        f'FROM "{table}"' in record.getMessage()
+        for record in caplog.records
+        if record.name == "tortoise.db_client"
+    )
+
+
+async def test_a_failing_field_cancels_its_siblings_before_the_standard_run(
+    http: httpx.AsyncClient, filled: Organization, caplog: pytest.LogCaptureFixture
+) -> None:
+    # events fails at once; the order's load, queued beside it, must not still be sent
+    query = """query($id: ID!) { events(first: 1, after: "not a cursor") { edges { cursor } }
+      salesOrder(id: $id) { number } }"""
+    variables = {"id": filled.cache["orders"][0]}
+    headers = {"Authorization": f"Bearer {filled.api.token}"}
+    extensions = {"persistedQuery": {"version": 1, "sha256Hash": sha256(query)}}
+    await http.post(
+        "/graphql",
+        json={"query": query, "variables": variables, "extensions": extensions},
+        headers=headers,
+    )
+    caplog.set_level(logging.DEBUG, logger="tortoise.db_client")
+    before = fallback_count("error")
+
+    caplog.clear()
+    standard = await http.post(
+        "/graphql", json={"query": query, "variables": variables}, headers=headers
+    )
+    standard_reads = statements_reading(caplog, "sales_order")
+    caplog.clear()
+    persisted = await http.post(
+        "/graphql", json={"variables": variables, "extensions": extensions}, headers=headers
+    )
+    persisted_reads = statements_reading(caplog, "sales_order")
+
+    assert persisted.content == standard.content
+    assert b"INVALID" in persisted.content
+    assert fallback_count("error") == before + 1
+    assert persisted_reads == standard_reads, (persisted_reads, standard_reads)
+
+
+async def test_a_sync_resolver_failing_midway_leaves_no_coroutine_unawaited(
+    http: httpx.AsyncClient, filled: Organization
+) -> None:
+    # settings' coroutine is made for the level, then marketplaces (sync) refuses the caller
+    query = "{ settings { currency } marketplaces }"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        body = await same_bytes_fallen_back(http, None, "error", query)
+        gc.collect()
+
+    assert b"UNAUTHENTICATED" in body
+    assert [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)] == []
+
+
+async def test_a_batch_mixing_a_fallback_and_other_operations_gives_the_standard_answers(
+    http: httpx.AsyncClient, filled: Organization, caplog: pytest.LogCaptureFixture
+) -> None:
+    # the persisted query falls back (a resolver error) while the batch's other operations,
+    # sharing the request's context, run beside it: none of them may lose its loaders
+    failing = """query { customers(first: 5) { edges { node { name
+      salesOrders(first: 2, after: "not a cursor") { edges { node { number } } } } } } }"""
+    headers = {"Authorization": f"Bearer {filled.api.token}"}
+    extensions = {"persistedQuery": {"version": 1, "sha256Hash": sha256(failing)}}
+    await http.post("/graphql", json={"query": failing, "extensions": extensions}, headers=headers)
+    others = [
+        {"query": ORDER_LIST, "variables": {"first": 3, "after": None}},
+        {"query": CUSTOMERS_ORDERS, "variables": {"first": 2}},
+    ]
+    caplog.set_level(logging.DEBUG, logger="tortoise.db_client")
+    before = fallback_count("error")
+
+    caplog.clear()
+    standard = await http.post(
+        "/graphql", json=[{"query": failing}, *others, {"query": failing}], headers=headers
+    )
+    standard_reads = statements_reading(caplog, "sales_order")
+    caplog.clear()
+    persisted = await http.post(
+        "/graphql",
+        json=[{"extensions": extensions}, *others, {"extensions": extensions}],
+        headers=headers,
+    )
+    persisted_reads = statements_reading(caplog, "sales_order")
+
+    assert standard.status_code == persisted.status_code == 200
+    assert persisted.content == standard.content
+    answers = persisted.json()
+    assert [sorted(answer) for answer in answers] == [
+        ["data", "errors"],
+        ["data"],
+        ["data"],
+        ["data", "errors"],
+    ]
+    assert fallback_count("error") == before + 2
+    assert persisted_reads == standard_reads
+
+
+async def test_a_null_in_a_non_null_list_falls_back_with_the_standard_error(
+    http: httpx.AsyncClient, filled: Organization
+) -> None:
+    # `to: [String!]!` stored with a null in it (a row written by something else than us)
+    sent = await EmailMessage.filter(organization_id=filled.id).first()
+    assert sent is not None
+    await EmailMessage.filter(id=sent.id).update(to=["buyer@acme.example", None])
+    query = """query($id: ID!) { salesOrder(id: $id) { number emails { subject to } } }"""
+
+    before = fallback_count("null")
+
+    headers = {"Authorization": f"Bearer {filled.api.token}"}
+    variables = {"id": filled.cache["orders"][0]}
+    extensions = {"persistedQuery": {"version": 1, "sha256Hash": sha256(query)}}
+    sent = {"query": query, "variables": variables}
+    standard = (await http.post("/graphql", json=sent, headers=headers)).content
+    await http.post("/graphql", json={**sent, "extensions": extensions}, headers=headers)
+    persisted = (
+        await http.post(
+            "/graphql", json={"variables": variables, "extensions": extensions}, headers=headers
+        )
+    ).content
+
+    # the same answer but for each request's own id in the error (an unexpected one: logged)
+    request_id = re.compile(rb'"requestId":"[0-9a-f]+"')
+    assert request_id.sub(b"", persisted) == request_id.sub(b"", standard)
+    assert fallback_count("null") == before + 2
+    answer = json.loads(persisted)
+    assert answer["data"] == {"salesOrder": None}
+    assert answer["errors"][0]["path"] == ["salesOrder", "emails", 0, "to", 1]
+
+
+async def test_more_include_and_skip_variants_than_planned_fall_back(
+    http: httpx.AsyncClient, filled: Organization
+) -> None:
+    names = ("a", "b", "c", "d", "e")
+    query = (
+        "query(" + ", ".join(f"${n}: Boolean!" for n in names) + ") { salesOrders(first: 2) { "
+        "edges { node { id "
+        + " ".join(f"{n}: number @include(if: ${n}) {n}s: total @skip(if: ${n})" for n in names)
+        + " } } } }"
+    )
+    combinations = [
+        {n: bool(number >> bit & 1) for bit, n in enumerate(names)} for number in range(18)
+    ]
+    for variables in combinations[:16]:  # MAX_VARIANTS (api/compiled/planning.py)
+        await same_bytes_compiled(http, filled.api.token, query, variables)
+    for variables in combinations[16:]:
+        await same_bytes_fallen_back(http, filled.api.token, "variants", query, variables)
+    await same_bytes_compiled(http, filled.api.token, query, combinations[3])  # still planned
 
 
 async def test_a_missing_token_or_scope_falls_back_with_the_standard_refusal(
@@ -468,11 +631,23 @@ SHAPES: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, str]]]] = {
     "Document": (["state", "url", "error"], {}),
     "OrderEvent": (["type", "actor", "data"], {}),
 }
-CONDITIONS = ("", " @include(if: $shown)", " @skip(if: $shown)", " @include(if: $hidden)")
+CONDITIONS = (
+    "",
+    " @include(if: $shown)",
+    " @skip(if: $shown)",
+    " @include(if: $hidden)",
+    " @include(if: $defaulted)",  # a variable with a default, given or not
+    " @skip(if: true)",
+    " @include(if: true)",
+    " @skip(if: false)",
+)
+NODES = frozenset({"SalesOrder", "Customer", "Item", "Invoice", "Package", "Tax", "Warehouse"})
+# Lists of lists: the schema has none ([[...]] nowhere in schema.graphql), so none is drawn.
 
 
 @st.composite
-def selections(draw: st.DrawFn, type_name: str, depth: int) -> str:
+def selections(draw: st.DrawFn, type_name: str, depth: int, fragments: list[str]) -> str:
+    """A selection on `type_name`; named fragments it spreads are added to `fragments`."""
     scalars, objects = SHAPES[type_name]
     chosen = draw(st.lists(st.sampled_from(scalars), min_size=1, max_size=5))
     parts = []
@@ -482,45 +657,52 @@ def selections(draw: st.DrawFn, type_name: str, depth: int) -> str:
     if depth > 0 and objects:
         for number, name in enumerate(draw(st.lists(st.sampled_from(sorted(objects)), max_size=2))):
             child, arguments = objects[name]
-            inner = draw(selections(child, depth - 1))
+            inner = draw(selections(child, depth - 1, fragments))
             alias = f"o{depth}_{number}: " if draw(st.integers(0, 3)) == 0 else ""
             condition = draw(st.sampled_from(CONDITIONS))
             parts.append(f"{alias}{name}{arguments}{condition} {{ {inner} }}")
     if draw(st.booleans()):  # the same fields again through a fragment on the type
         parts.append(f"... on {type_name} {{ {parts[0]} }}")
+    if draw(st.booleans()):  # ... and through a named one
+        name = f"F{len(fragments)}"
+        fragments.append(f"fragment {name} on {type_name} {{ {parts[-1]} }}")
+        parts.append(f"...{name}{draw(st.sampled_from(CONDITIONS))}")
+    if type_name in NODES and draw(st.booleans()):  # through the interface
+        parts.append("... on Node { id }")
     return " ".join(parts)
 
 
 @st.composite
 def documents(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
-    orders = draw(selections("SalesOrder", 3))
+    fragments: list[str] = []
+    orders = draw(selections("SalesOrder", 3, fragments))
     roots = [
         f"salesOrders(first: $pageSize) {{ edges {{ node {{ {orders} }} }} }}",
         "shown: __typename @include(if: $shown) hidden: __typename @include(if: $hidden)",
     ]
     if draw(st.booleans()):
-        customers = draw(selections("Customer", 2))
+        customers = draw(selections("Customer", 2, fragments))
         roots.append(f"customers(first: 3) {{ edges {{ node {{ {customers} }} }} }}")
     if draw(st.booleans()):
-        roots.append(f"items(first: 3) {{ edges {{ node {{ {draw(selections('Item', 2))} }} }} }}")
+        items = draw(selections("Item", 2, fragments))
+        roots.append(f"items(first: 3) {{ edges {{ node {{ {items} }} }} }}")
     if draw(st.booleans()):
-        order = draw(selections("SalesOrder", 2))
+        order = draw(selections("SalesOrder", 2, fragments))
         if draw(st.booleans()):  # the same through the Node interface
             order = f"__typename ... on SalesOrder {{ {order} }} ... on Customer {{ name }}"
             roots.append(f"order: node(id: $order) {{ {order} }}")
         else:
             roots.append(f"order: salesOrder(id: $order) {{ {order} }}")
     order = ", $order: ID!" if "$order" in roots[-1] else ""
+    page_size = draw(st.sampled_from(["", " = 2"]))  # a default the request may override
     query = (
-        f"query Generated($pageSize: Int, $shown: Boolean!, $hidden: Boolean!{order}) {{ "
-        + " ".join(roots)
-        + " }"
+        f"query Generated($pageSize: Int{page_size}, $shown: Boolean!, $hidden: Boolean!, "
+        f"$defaulted: Boolean = true{order}) {{ " + " ".join(roots) + " } " + " ".join(fragments)
     )
-    variables = {
-        "pageSize": draw(st.sampled_from([None, 1, 2, 3])),
-        "shown": draw(st.booleans()),
-        "hidden": draw(st.booleans()),
-    }
+    variables: dict[str, Any] = {"shown": draw(st.booleans()), "hidden": draw(st.booleans())}
+    for name, values in (("pageSize", [None, 1, 2, 3]), ("defaulted", [False, True])):
+        if draw(st.booleans()):  # else left out: its default, or null
+            variables[name] = draw(st.sampled_from(values))
     return query, variables
 
 
@@ -544,3 +726,24 @@ async def test_generated_selections_give_the_same_bytes(
     assert persisted == standard
     assume(b'"errors"' not in standard)  # over a limit (aliases): both refuse it alike
     assert compiled_count() == before + 2
+
+
+def test_a_schema_with_an_extension_the_plans_do_not_reproduce_is_refused() -> None:
+    schema = build_schema()
+    CompiledQueries(schema, schema.limit_rules, 10_000, 10_000)  # the known list
+    schema.extensions = [*schema.extensions, MaskErrors]
+
+    with pytest.raises(UnknownExtensions, match="MaskErrors"):
+        CompiledQueries(schema, schema.limit_rules, 10_000, 10_000)
+
+
+async def test_a_schema_whose_default_resolver_is_not_getattr_falls_back() -> None:
+    schema = build_schema()
+    schema.config.default_resolver = lambda source, name: getattr(source, name, None)
+    compiled = CompiledQueries(schema, schema.limit_rules, 10_000, 10_000)
+    before = fallback_count("default resolver")
+
+    answer = await compiled.execute(SETTINGS, None, None, Context(None, None), None)
+
+    assert answer is None  # the standard executor answers, with that resolver
+    assert fallback_count("default resolver") == before + 1

@@ -8,11 +8,15 @@ anything runs.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from functools import lru_cache
 from typing import Any
 
 from graphql import (
+    ASTValidationRule,
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -26,8 +30,10 @@ from graphql import (
     SelectionSetNode,
     VariableNode,
     get_named_type,
+    parse,
 )
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import validate_document
 
 from gqlorders.observability import request_id_var
 from gqlorders.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -35,6 +41,11 @@ from gqlorders.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 logger = logging.getLogger("gqlorders.api")
 
 MAX_FRAGMENT_NESTING = 20
+# Parsing and validating a document depend on nothing but its text, the schema and the rules
+# (the limits are fixed per schema), so clients that repeat their queries -- all of them -- pay
+# for both once. Bounded, and only for documents of a sane size.
+CACHE_SIZE = 256
+MAX_CACHED_QUERY = 20_000  # characters
 
 
 def _page_argument(field: FieldNode, variables: dict[str, Any]) -> int | None:
@@ -145,32 +156,107 @@ def fragment_problem(document: Any) -> str | None:
     return None
 
 
-def cost_limiter(max_cost: int) -> type[SchemaExtension]:
-    class CostLimiter(SchemaExtension):
-        """Refuse an operation whose estimated cost exceeds the budget, before validation."""
+@lru_cache(maxsize=CACHE_SIZE)
+def _parse(query: str, **options: Any) -> DocumentNode:
+    return parse(query, **options)
+
+
+def parse_limited(query: str, max_tokens: int, **options: Any) -> DocumentNode:
+    """The query parsed with the token limit, the same text parsed once (when of a sane size);
+    GraphQLError for a syntax error or a document over the limit."""
+    if len(query) <= MAX_CACHED_QUERY:
+        return _parse(query, max_tokens=max_tokens, **options)
+    return parse(query, max_tokens=max_tokens, **options)
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _validate(schema: GraphQLSchema, document: DocumentNode, rules: tuple) -> list[GraphQLError]:
+    return validate_document(schema, document, rules)
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _fragment_problem(document: DocumentNode) -> str | None:
+    return fragment_problem(document)
+
+
+def request_problems(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    variables: dict[str, Any],
+    rules: Sequence[type[ASTValidationRule]],
+    max_cost: int,
+    *,
+    cost: int | None = None,
+    cached: bool = True,
+) -> list[GraphQLError]:
+    """Why the endpoint refuses this request, in the order it checks: fragments spread too
+    deep or unknown, a cost over the budget (`cost` when the caller has it already), then
+    validation with `rules` (graphql's and the limits' depth and aliases). The standard path
+    (RequestLimits) and the compiled one (api/compiled) both ask here. `cached`: the document is
+    of a size whose checks are kept (per document object, rules and schema)."""
+    problem = _fragment_problem(document) if cached else fragment_problem(document)
+    if problem is not None:
+        return [GraphQLError(problem, extensions={"code": "BAD_REQUEST"})]
+    if cost is None:
+        cost = operation_cost(schema, document, variables)
+    if cost > max_cost:
+        return [
+            GraphQLError(
+                f"query cost {cost} exceeds the limit of {max_cost}: ask for "
+                "smaller pages or fewer fields",
+                extensions={"code": "QUERY_TOO_COMPLEX", "cost": cost},
+            )
+        ]
+    rules = tuple(rules)
+    if cached:
+        return list(_validate(schema, document, rules))
+    return validate_document(schema, document, rules)
+
+
+def cached_parsing(max_tokens: int) -> type[SchemaExtension]:
+    class CachedParsing(SchemaExtension):
+        """Parse with the token limit, and reuse the parsed document of a query text seen before
+        (a syntax error or a document over the limit is left to strawberry's own parsing, so it
+        is reported exactly as without the cache)."""
+
+        def on_parse(self) -> Iterator[None]:
+            context = self.execution_context
+            context.parse_options["max_tokens"] = max_tokens
+            query = context.query
+            if context.graphql_document is None and query and len(query) <= MAX_CACHED_QUERY:
+                with contextlib.suppress(GraphQLError):
+                    context.graphql_document = parse_limited(query, **context.parse_options)
+            yield
+
+    return CachedParsing
+
+
+def request_limits(
+    limit_rules: Sequence[type[ASTValidationRule]], max_cost: int
+) -> type[SchemaExtension]:
+    class RequestLimits(SchemaExtension):
+        """The request's checks (request_problems) in place of strawberry's validation: the
+        cost budget before validation with the limits' rules as well, results kept per
+        document, the cost computed with every request's variables."""
 
         def on_validate(self) -> Iterator[None]:
             context = self.execution_context
+            context.validation_rules = (*context.validation_rules, *limit_rules)
             document = context.graphql_document
-            problem = fragment_problem(document) if document is not None else None
-            if problem is not None and context.pre_execution_errors is None:
-                context.pre_execution_errors = [
-                    GraphQLError(problem, extensions={"code": "BAD_REQUEST"})
-                ]
             if document is not None and context.pre_execution_errors is None:
                 variables = context.variables if isinstance(context.variables, dict) else {}
-                cost = operation_cost(context.schema._schema, document, variables)
-                if cost > max_cost:
-                    context.pre_execution_errors = [
-                        GraphQLError(
-                            f"query cost {cost} exceeds the limit of {max_cost}: ask for "
-                            "smaller pages or fewer fields",
-                            extensions={"code": "QUERY_TOO_COMPLEX", "cost": cost},
-                        )
-                    ]
+                cached = context.query is not None and len(context.query) <= MAX_CACHED_QUERY
+                context.pre_execution_errors = request_problems(
+                    context.schema._schema,
+                    document,
+                    variables,
+                    context.validation_rules,
+                    max_cost,
+                    cached=cached,
+                )
             yield
 
-    return CostLimiter
+    return RequestLimits
 
 
 class ErrorPolicy(SchemaExtension):

@@ -2,28 +2,26 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from functools import lru_cache
 from typing import Any, TypeGuard
 
 import strawberry
-from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, parse
+from graphql import ASTValidationRule
 from strawberry.execution import optimized_is_awaitable
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.extensions.directives import DirectivesExtension, DirectivesExtensionSync
 from strawberry.schema.config import StrawberryConfig
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext, validate_document
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.graphql import OperationType
 from tortoise.models import Model
 
 from gqlorders import jobs
 from gqlorders.api import idempotency
 from gqlorders.api.input_values import use_input_plans
-from gqlorders.api.limits import ErrorPolicy, cost_limiter
+from gqlorders.api.limits import ErrorPolicy, cached_parsing, request_limits
 from gqlorders.api.mutations.catalog import CatalogMutations
 from gqlorders.api.mutations.emails import EmailMutations
 from gqlorders.api.mutations.fulfilment import FulfilmentMutations
@@ -40,12 +38,6 @@ from gqlorders.api.types.events import Event
 from gqlorders.api.types.fulfilment import Invoice, Package
 from gqlorders.api.types.sales_orders import SalesOrder
 from gqlorders.config import Limits
-
-# Parsing and validating a document depend on nothing but its text, the schema and the rules
-# (the limits below are fixed per schema), so clients that repeat their queries -- all of them
-# -- pay for both once. Bounded, and only for documents of a sane size.
-CACHE_SIZE = 256
-MAX_CACHED_QUERY = 20_000  # characters
 
 
 @strawberry.type
@@ -99,55 +91,6 @@ class RowAwareExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self.is_awaitable = is_awaitable
 
 
-@lru_cache(maxsize=CACHE_SIZE)
-def _parse(query: str, **options: Any) -> DocumentNode:
-    return parse(query, **options)
-
-
-@lru_cache(maxsize=CACHE_SIZE)
-def _validate(schema: GraphQLSchema, document: DocumentNode, rules: tuple) -> list[GraphQLError]:
-    return validate_document(schema, document, rules)
-
-
-def cached_parsing(max_tokens: int) -> type[SchemaExtension]:
-    class CachedParsing(SchemaExtension):
-        """Parse with the token limit, and reuse the parsed document of a query text seen before
-        (a syntax error or a document over the limit is left to strawberry's own parsing, so it
-        is reported exactly as without the cache)."""
-
-        def on_parse(self) -> Iterator[None]:
-            context = self.execution_context
-            context.parse_options["max_tokens"] = max_tokens
-            query = context.query
-            if context.graphql_document is None and query and len(query) <= MAX_CACHED_QUERY:
-                with contextlib.suppress(GraphQLError):
-                    context.graphql_document = _parse(query, **context.parse_options)
-            yield
-
-    return CachedParsing
-
-
-def cached_validation(limit_rules: Sequence[type[ASTValidationRule]]) -> type[SchemaExtension]:
-    class CachedValidation(SchemaExtension):
-        """Validate with the limits' rules (depth, aliases) as well, and reuse the result for a
-        document validated before with the same rules. After the cost limiter: a refusal of it
-        stands, and it still sees every request's variables."""
-
-        def on_validate(self) -> Iterator[None]:
-            context = self.execution_context
-            context.validation_rules = (*context.validation_rules, *limit_rules)
-            document = context.graphql_document
-            cacheable = context.query is not None and len(context.query) <= MAX_CACHED_QUERY
-            if context.pre_execution_errors is None and document is not None and cacheable:
-                rules = tuple(context.validation_rules)
-                context.pre_execution_errors = list(
-                    _validate(context.schema._schema, document, rules)
-                )
-            yield
-
-    return CachedValidation
-
-
 class GqlordersSchema(strawberry.Schema):
     """Strawberry's schema without the extension it adds for custom directives: that one wraps
     every resolver (execution several times slower), and our only one, @idempotent, is read by
@@ -194,8 +137,7 @@ def build_schema(limits: Limits | None = None) -> strawberry.Schema:
         extensions=[
             ErrorPolicy,
             cached_parsing(limits.max_tokens),
-            cost_limiter(limits.max_cost),
-            cached_validation([*depth_rules, *alias_rules]),
+            request_limits([*depth_rules, *alias_rules], limits.max_cost),
             RunJobsAfterCommit,
         ],
     )

@@ -113,7 +113,9 @@ class EventFilter:
 async def sequence() -> bool:
     """Give the committed events without a position theirs (PostgreSQL), unless another
     process is doing it right now: its positions are visible when it commits, a moment later.
-    False in that case (that run may have begun before the latest commits: try again soon)."""
+    False in that case (that run may have begun before the latest commits: try again soon).
+    Idempotent: a second run numbers only what was committed since, so a read run twice (a
+    compiled plan's run, then the standard executor's: api/compiled) changes nothing more."""
     if _is_sqlite():
         return True
     async with in_transaction() as connection:

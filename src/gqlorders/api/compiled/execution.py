@@ -3,7 +3,9 @@
 For a level (every order of the page, then every line of every order...) each field is got
 for all of its objects -- an attribute, or its strawberry resolver called with what it asks
 for (self, root, info, its converted arguments: built once per request and field) -- the
-awaitables of the whole level gathered at once, so DataLoaders batch per level, then leaves
+awaitables of the whole level gathered at once, so DataLoaders batch per level (when one
+fails, the others are cancelled and waited for, and those a failing level never reached closed:
+nothing of an abandoned run goes on beside the standard executor's), then leaves
 serialized and sub-objects completed as the next level. What graphql-core would answer with
 an error (an exception, a null where the schema says non-null, a value of the wrong type)
 abandons the run instead: the standard executor then answers the request.
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -22,6 +24,7 @@ from typing import Any
 
 from graphql import GraphQLResolveInfo, GraphQLSchema, Undefined, default_type_resolver
 from graphql.execution.values import VariableValues, get_argument_values
+from graphql.pyutils import gather_with_cancel, is_iterable
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types.arguments import convert_arguments
 from tortoise.models import Model
@@ -216,17 +219,21 @@ async def execute(run: Run, plan: ObjectPlan) -> dict[str, Any]:
 async def _objects(run: Run, plan: ObjectPlan, sources: list[Any]) -> list[dict[str, Any]]:
     columns: list[list[Any]] = []
     waiting: list[tuple[list[Any], int, Any]] = []
-    for field in plan.fields:
-        resolve = run.resolver(field)
-        column: list[Any] = []
-        for source in sources:
-            value = resolve(source)
-            if type(value) not in _NEVER_AWAITABLE and _awaitable(value):
-                waiting.append((column, len(column), value))
-            column.append(value)
-        columns.append(column)
+    try:
+        for field in plan.fields:
+            resolve = run.resolver(field)
+            column: list[Any] = []
+            for source in sources:
+                value = resolve(source)
+                if type(value) not in _NEVER_AWAITABLE and _awaitable(value):
+                    waiting.append((column, len(column), value))
+                column.append(value)
+            columns.append(column)
+    except BaseException:
+        _discard(awaitable for _, _, awaitable in waiting)
+        raise
     if waiting:
-        values = await asyncio.gather(*(awaitable for _, _, awaitable in waiting))
+        values = await gather_with_cancel(*(awaitable for _, _, awaitable in waiting))
         for (column, position, _), value in zip(waiting, values, strict=True):
             column[position] = value
     for number, field in enumerate(plan.fields):
@@ -257,6 +264,17 @@ _NEVER_AWAITABLE: set[type] = {
     date,
     datetime,
 }
+
+
+def _discard(awaitables: Iterable[Awaitable[Any]]) -> None:
+    """Awaitables a level made before it failed, never to be awaited: a coroutine is closed
+    (no "never awaited" warning, nothing of its body runs) and a future cancelled (a
+    DataLoader whose every queued load is cancelled sends no query)."""
+    for awaitable in awaitables:
+        if inspect.iscoroutine(awaitable):
+            awaitable.close()
+        elif isinstance(awaitable, asyncio.Future):
+            awaitable.cancel()
 
 
 def _awaitable(value: Any) -> bool:
@@ -317,10 +335,8 @@ async def _abstract(run: Run, completion: AbstractOf, values: list[Any]) -> list
     for name, positions in groups.items():
         plan = completion.plans[name]
         sources = [values[position] for position in positions]
-        if plan.is_type_of is not None and not all(
-            plan.is_type_of(source, None) for source in sources
-        ):
-            raise Abandoned("type")
+        if plan.is_type_of is not None:
+            _check_types(plan.is_type_of, sources)
         for position, output in zip(positions, await _objects(run, plan, sources), strict=True):
             completed[position] = output
     return completed
@@ -329,26 +345,29 @@ async def _abstract(run: Run, completion: AbstractOf, values: list[Any]) -> list
 async def _lists(run: Run, completion: ListOf, values: list[Any]) -> list[Any]:
     flat: list[Any] = []
     sizes: list[int | None] = []
-    for value in values:
-        if value is None:
-            if not completion.nullable:
-                raise Abandoned("null")
-            sizes.append(None)
-            continue
-        if isinstance(value, str | bytes | dict) or not isinstance(value, Iterable):
-            raise Abandoned("not a list")
-        items = list(value)
-        sizes.append(len(items))
-        flat.extend(items)
+    try:
+        for value in values:
+            if value is None:
+                if not completion.nullable:
+                    raise Abandoned("null")
+                sizes.append(None)
+                continue
+            if not is_iterable(value):  # what graphql-core's list completion accepts
+                raise Abandoned("not a list")
+            items = list(value)
+            sizes.append(len(items))
+            flat.extend(items)
+    except BaseException:
+        _discard(flat)
+        raise
     waiting = [
         position
         for position, item in enumerate(flat)
         if type(item) not in _NEVER_AWAITABLE and _awaitable(item)
     ]
     if waiting:
-        for position, item in zip(
-            waiting, await asyncio.gather(*(flat[p] for p in waiting)), strict=True
-        ):
+        awaited = await gather_with_cancel(*(flat[p] for p in waiting))
+        for position, item in zip(waiting, awaited, strict=True):
             flat[position] = item
     inner = await _complete(run, completion.of, flat)
     completed: list[Any] = []
@@ -367,11 +386,25 @@ async def _objects_or_null(run: Run, completion: ObjectOf, values: list[Any]) ->
     present = [value for value in values if value is not None]
     if len(present) != len(values) and not completion.nullable:
         raise Abandoned("null")
-    is_type_of = plan.is_type_of
     for value in present:
         if isinstance(value, Exception):
             raise Abandoned("error value")
-        if is_type_of is not None and not is_type_of(value, None):
-            raise Abandoned("type")
+    if plan.is_type_of is not None:
+        _check_types(plan.is_type_of, present)
     objects = iter(await _objects(run, plan, present))
     return [None if value is None else next(objects) for value in values]
+
+
+def _check_types(is_type_of: Callable[[Any, Any], Any], values: list[Any]) -> None:
+    """Each value is of the object type, as its is_type_of says when given no info (strawberry's
+    own read none): anything but a plain yes (an awaitable answer, one that needs the info and
+    fails) gives the request to the standard executor, which calls it as graphql-core does."""
+    for value in values:
+        answer = is_type_of(value, None)
+        if answer is True:
+            continue
+        if is_awaitable(answer):
+            _discard([answer])
+            raise Abandoned("awaitable is_type_of")
+        if not answer:
+            raise Abandoned("type")

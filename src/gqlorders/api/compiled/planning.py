@@ -36,7 +36,6 @@ from graphql import (
     OperationType,
     VariableNode,
     Visitor,
-    parse,
     visit,
 )
 from graphql.execution.collect_fields import (
@@ -46,11 +45,10 @@ from graphql.execution.collect_fields import (
 )
 from graphql.execution.values import VariableValues
 from graphql.pyutils import Path
-from graphql.validation import ASTValidationRule, specified_rules
-from strawberry.schema.schema import validate_document
+from graphql.validation import ASTValidationRule
 from strawberry.types.field import StrawberryField
 
-from gqlorders.api.limits import fragment_problem
+from gqlorders.api.limits import parse_limited, request_problems
 
 TYPENAME = "__typename"
 CONDITIONS = frozenset({"include", "skip"})  # the only directives a plan evaluates
@@ -165,19 +163,18 @@ def plan_document(
     schema: GraphQLSchema,
     query: str,
     operation_name: str | None,
-    limit_rules: Sequence[type[ASTValidationRule]],
+    rules: Sequence[type[ASTValidationRule]],
     max_tokens: int,
 ) -> DocumentPlan:
-    """What a persisted query's text gives once parsed and validated; Unsupported when the
-    standard path would refuse or answer it with anything but data, or it uses what plans
-    do not mirror."""
+    """What a persisted query's text gives once parsed and checked as the standard path does
+    (api/limits.py; its cost, which depends on the variables, is checked per request);
+    Unsupported when the standard path would refuse or answer it with anything but data, or it
+    uses what plans do not mirror."""
     try:
-        document = parse(query, max_tokens=max_tokens)
+        document = parse_limited(query, max_tokens)
     except GraphQLError:
         raise Unsupported("parse") from None
-    if fragment_problem(document) is not None:
-        raise Unsupported("invalid")
-    if validate_document(schema, document, (*specified_rules, *limit_rules)):
+    if request_problems(schema, document, {}, rules, max_cost=0, cost=0):
         raise Unsupported("invalid")
     operation = _operation(document, operation_name)
     fragment_definitions: dict[str, FragmentDefinitionNode] = {}

@@ -3,6 +3,7 @@ request it cannot answer exactly as the standard executor handed back (None), co
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -11,20 +12,33 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from graphql.execution.values import get_variable_values
-from graphql.validation import ASTValidationRule
+from graphql.validation import ASTValidationRule, specified_rules
 from strawberry.types import ExecutionResult
 
 from gqlorders.api.compiled.execution import Abandoned, Run, execute
 from gqlorders.api.compiled.planning import DocumentPlan, Unsupported, plan_document
-from gqlorders.api.limits import operation_cost
-from gqlorders.api.schema import MAX_CACHED_QUERY
+from gqlorders.api.limits import MAX_CACHED_QUERY, operation_cost, request_problems
 from gqlorders.observability import COMPILED_FALLBACKS, COMPILED_QUERIES
 
 DOCUMENTS = 256  # plans kept, most recently used
 NOT_COUNTED = frozenset({"not a query"})  # a persisted mutation is no compiler's miss
 COSTS = 64  # costs kept per document (one per set of page-size variables)
 
+# The schema's extensions (api/schema.py) and what the compiled path does in their place: it
+# bypasses them all, so any other one (tracing, masking...) would silently skip persisted
+# queries. CompiledQueries refuses a schema with another list.
+REPRODUCED_EXTENSIONS = {
+    "ErrorPolicy": "a plan answers only with data: any error falls back",
+    "CachedParsing": "parsed once per document with the same token limit",
+    "RequestLimits": "the same request_problems, the cost once per document and page sizes",
+    "RunJobsAfterCommit": "queries only: a plan never runs a mutation",
+}
+
 logger = logging.getLogger("gqlorders.api.compiled")
+
+
+class UnknownExtensions(Exception):
+    """The schema has an extension the compiled path does not reproduce."""
 
 
 class CompiledQueries:
@@ -37,9 +51,15 @@ class CompiledQueries:
         max_tokens: int,
         max_cost: int,
     ) -> None:
+        extensions = [getattr(e, "__name__", type(e).__name__) for e in schema.extensions]
+        if extensions != list(REPRODUCED_EXTENSIONS):
+            raise UnknownExtensions(
+                f"the schema's extensions {extensions} are not those compiled execution "
+                f"reproduces {list(REPRODUCED_EXTENSIONS)}: teach api/compiled the new one"
+            )
         self.schema = schema
         self.graphql_schema = schema._schema
-        self.limit_rules = tuple(limit_rules)
+        self.rules = (*specified_rules, *limit_rules)  # what RequestLimits validates with
         self.max_tokens = max_tokens
         self.max_cost = max_cost
         self.documents: OrderedDict[tuple[str, str | None], DocumentPlan | Unsupported] = (
@@ -84,7 +104,12 @@ class CompiledQueries:
         )
         if isinstance(coerced, list):
             raise Unsupported("variables")
-        if self._cost(document, variables) > self.max_cost:
+        if self.schema.config.default_resolver is not getattr:  # plans read attributes directly
+            raise Unsupported("default resolver")
+        cost = self._cost(document, variables)
+        if request_problems(
+            self.graphql_schema, document.document, variables, self.rules, self.max_cost, cost=cost
+        ):
             raise Unsupported("limits")
         plan = document.variant(self.graphql_schema, coerced)
         run = Run(
@@ -93,14 +118,10 @@ class CompiledQueries:
             self.schema.schema_converter.scalar_registry,
             document,
             coerced,
-            context,
+            _own_loaders(context),
             root_value,
         )
-        try:
-            data = await execute(run, plan)
-        except BaseException:
-            context.fresh_loaders()  # the standard run starts from nothing, as without us
-            raise
+        data = await execute(run, plan)
         return ExecutionResult(data=data, errors=None, extensions={})
 
     def _document(self, query: str, operation_name: str | None) -> DocumentPlan:
@@ -115,7 +136,7 @@ class CompiledQueries:
         if document is None:
             try:
                 document = plan_document(
-                    self.graphql_schema, query, operation_name, self.limit_rules, self.max_tokens
+                    self.graphql_schema, query, operation_name, self.rules, self.max_tokens
                 )
             except Unsupported as unsupported:
                 document = unsupported
@@ -139,3 +160,13 @@ class CompiledQueries:
             if len(document.costs) < COSTS:
                 document.costs[key] = cost
         return cost
+
+
+def _own_loaders(context: Any) -> Any:
+    """The request's context with loaders of the plan's own: what an abandoned run loaded
+    (or left half-loaded) is never seen by the standard executor's run that follows, nor by the
+    other operations of a batch, which share the request's context and run beside it. The rest
+    is the request's own (its principal, and the scopes checked that a keyed answer keeps)."""
+    if not dataclasses.is_dataclass(context) or isinstance(context, type):
+        raise Unsupported("context")
+    return dataclasses.replace(context)  # loaders are made anew (Context.__post_init__)

@@ -80,6 +80,9 @@ STATIC = Path(__file__).parent / "static"  # GraphiQL's page and its vendored as
 
 
 REQUEST_KEYS = {"query": str, "variables": dict, "operationName": str, "extensions": dict}
+MAX_WEBHOOK_BYTES = 2 * 1024 * 1024  # a marketplace webhook's body at most
+# The POST being answered (GraphQLApp._run), for strawberry's own parsing of its body.
+_POSTED: ContextVar[Posted | None] = ContextVar("gqlorders_posted", default=None)
 
 
 def check_request_shape(data: Any) -> None:
@@ -105,10 +108,6 @@ class Posted:
     data: Any
     resolved: bool  # its persisted query's document is in (a single request)
     taken: bool = False  # strawberry has parsed the body: it got `data`
-
-
-# The POST being answered (GraphQLApp._run), for strawberry's own parsing of its body.
-_POSTED: ContextVar[Posted | None] = ContextVar("gqlorders_posted", default=None)
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -204,9 +203,10 @@ class GraphQLApp(GraphQL[Context, None]):
         """A persisted query runs its compiled plan (api/compiled) when it can, which answers
         exactly as the standard executor; anything else, and whatever the plan hands back,
         runs the standard way."""
-        if self._compiled_may_run(request_adapter.method, request_data):
+        query = request_data.query
+        if isinstance(query, str) and self._compiled_may_run(request_adapter.method, request_data):
             result = await self.compiled.execute(
-                request_data.query,  # type: ignore[arg-type]
+                query,
                 request_data.variables,
                 request_data.operation_name,
                 context,
@@ -354,9 +354,6 @@ async def download_document(request: Request) -> Response:
         await jobs.after_request()
         return JSONResponse({"error": "not found: being rendered again"}, status_code=404)
     return FileResponse(document.path, media_type="application/pdf")
-
-
-MAX_WEBHOOK_BYTES = 2 * 1024 * 1024
 
 
 async def webhook(request: Request) -> Response:

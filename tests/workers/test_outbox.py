@@ -13,7 +13,8 @@ from gqlorders import jobs
 from gqlorders.config import Settings
 from gqlorders.errors import DomainError, ErrorCode
 from gqlorders.models import OutboxJob
-from gqlorders.orders import lifecycle
+from gqlorders.orders import confirm_sales_order, lifecycle
+from gqlorders.tenancy import Principal
 from tests.support import Organization
 from tests.workers.support import (
     CONFIRM_ORDER,
@@ -134,8 +135,8 @@ async def test_a_job_claimed_by_a_process_that_died_is_handed_out_again(
     desk = order["lines"][0]["item"]["id"]
     before = await last_job_id()
     async with in_transaction():
-        principal = lifecycle.Principal(org.id, 0, frozenset(), "tests")
-        await lifecycle.confirm_sales_order(principal, key(order["id"]))
+        principal = Principal(org.id, 0, frozenset(), "tests")
+        await confirm_sales_order(principal, key(order["id"]))
     [row] = await jobs_since(before)
     stale = jobs.now() - jobs.STALE_AFTER - jobs.timedelta(seconds=1)
     await OutboxJob.filter(id=row.id).update(dispatched_at=stale)

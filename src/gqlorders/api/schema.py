@@ -39,6 +39,9 @@ from gqlorders.api.types.fulfilment import Invoice, Package
 from gqlorders.api.types.sales_orders import SalesOrder
 from gqlorders.config import Limits
 
+# Types a resolver returns that are never awaitable (checked before anything slower).
+_PLAIN = frozenset({type(None), bool, int, float, str, list, dict, tuple, Decimal, date, datetime})
+
 
 @strawberry.type
 class Mutation(
@@ -65,10 +68,6 @@ class RunJobsAfterCommit(SchemaExtension):
             yield
         if self.execution_context.operation_type == OperationType.MUTATION and tracked.wrote:
             await jobs.after_request()
-
-
-# Types a resolver returns that are never awaitable (checked before anything slower).
-_PLAIN = frozenset({type(None), bool, int, float, str, list, dict, tuple, Decimal, date, datetime})
 
 
 def is_awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:

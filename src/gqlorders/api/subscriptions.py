@@ -245,6 +245,8 @@ class LiveConnection(BaseGraphQLTransportWSHandler[Context, None]):
             await super().handle_subscribe(message)
             return
         member = Member(self, message["id"])
+        # strawberry's own table of the connection's operations (typed as its Operation): a
+        # member answers what it asks of one (cleanup, the limit, shutdown) without a task
         self.operations[message["id"]] = member  # type: ignore[assignment]
         self.view.live_streams.join(member, principal, query, payload.get("variables"), operation)
 

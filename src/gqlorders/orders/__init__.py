@@ -1,7 +1,10 @@
 """Sales orders (SPEC §3, §4): creation, edits, lifecycle, merging, totals, events and listing.
 
 This is the order domain's public face: the API, the marketplace import, invoicing, packing,
-the demo and the tests import from `gqlorders.orders` only. The modules behind it are private
+the demo and the tests import from `gqlorders.orders` only -- except where a test or a bench
+reaches behind it on purpose, to patch one step (tests/orders/test_numbering.py,
+tests/workers/test_arq.py, tests/workers/test_outbox.py, tests/api/test_order_search.py) or
+to switch the feed off for a comparison (bench/events.py). The modules behind it are private
 to the package:
 
 - `lifecycle`: the commands (create, update, add lines, confirm, send, void, delete);

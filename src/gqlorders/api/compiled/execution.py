@@ -40,6 +40,22 @@ from gqlorders.api.compiled.planning import (
 )
 from gqlorders.api.schema import is_awaitable
 
+_SOURCE = object()  # where the parent object goes in a resolver's positional arguments
+# Types whose values are never awaitable (plain values, rows, enums), learnt as they come.
+_NEVER_AWAITABLE: set[type] = {
+    type(None),
+    bool,
+    int,
+    float,
+    str,
+    list,
+    dict,
+    tuple,
+    Decimal,
+    date,
+    datetime,
+}
+
 
 class Abandoned(Exception):
     """The plan cannot give the standard answer for this request; `reason` labels it."""
@@ -106,6 +122,8 @@ class Run:
             self.context,
             is_awaitable,
             None,
+            # async_helpers: graphql-core 3.3 types it as required, but only its own executor
+            # reads it; the resolvers a plan calls never do (they are strawberry's and ours)
             None,  # type: ignore[arg-type]
         )
 
@@ -163,9 +181,6 @@ class Run:
             return function(**arguments)
 
         return call
-
-
-_SOURCE = object()  # where the parent object goes in a resolver's positional arguments
 
 
 def _positional(
@@ -248,22 +263,6 @@ async def _objects(run: Run, plan: ObjectPlan, sources: list[Any]) -> list[dict[
     if not keys:  # every field skipped: an empty object each
         return [{} for _ in sources]
     return [dict(zip(keys, values, strict=True)) for values in zip(*columns, strict=True)]
-
-
-# Types whose values are never awaitable (plain values, rows, enums), learnt as they come.
-_NEVER_AWAITABLE: set[type] = {
-    type(None),
-    bool,
-    int,
-    float,
-    str,
-    list,
-    dict,
-    tuple,
-    Decimal,
-    date,
-    datetime,
-}
 
 
 def _discard(awaitables: Iterable[Awaitable[Any]]) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 from standardwebhooks.webhooks import Webhook
 
 ENDPOINT_FIELDS = "id url description eventTypes payloadQuery status disabledReason"
@@ -108,6 +109,7 @@ class Receiver:
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
+    protocol_version = "HTTP/1.1"  # connections kept alive, as a partner's server does
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("content-length") or 0))
@@ -136,13 +138,30 @@ class _Server(ThreadingHTTPServer):
 @contextmanager
 def receiving(path: str = "/hooks") -> Iterator[Receiver]:
     """A receiver on a free port of 127.0.0.1 while the block runs."""
-    server = _Server(("127.0.0.1", 0), _Handler)
-    server.receiver = Receiver(url=f"http://127.0.0.1:{server.server_address[1]}{path}")
+    receiver = Receiver()
+    with _serving(receiver, "127.0.0.1", 0) as port:
+        receiver.url = f"http://127.0.0.1:{port}{path}"
+        yield receiver
+
+
+@contextmanager
+def also_listening(receiver: Receiver, address: str) -> Iterator[str]:
+    """The receiver on another loopback address too (same port): its URL there."""
+    url = httpx.URL(receiver.url)
+    assert url.port is not None
+    with _serving(receiver, address, url.port):
+        yield str(url.copy_with(host=address))
+
+
+@contextmanager
+def _serving(receiver: Receiver, address: str, port: int) -> Iterator[int]:
+    server = _Server((address, port), _Handler)
+    server.receiver = receiver
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield server.receiver
+        yield server.server_address[1]
     finally:
-        server.receiver.holding.clear()
+        receiver.holding.clear()
         server.shutdown()
         server.server_close()

@@ -9,6 +9,7 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
@@ -30,6 +31,7 @@ from tests.webhooks.support import (
     ROTATE_SECRET,
     UPDATE_ENDPOINT,
     Receiver,
+    also_listening,
 )
 
 pytestmark = pytest.mark.usefixtures("local_policy", "relaying")
@@ -522,3 +524,27 @@ async def test_update_and_delete(org: Organization, receiver: Receiver) -> None:
     deleted = await org.api.ok(DELETE_ENDPOINT, {"id": endpoint_id})
     assert deleted["webhookEndpoint"] == {"id": endpoint_id, "url": receiver.url}
     assert (await org.api.data(ENDPOINTS))["webhookEndpoints"]["edges"] == []
+
+
+async def test_a_new_address_for_the_endpoint_gets_a_connection_of_its_own(
+    org: Organization, receiver: Receiver
+) -> None:
+    # Given an endpoint that received a message on 127.0.0.1 (its connection kept alive)
+    endpoint_id, secret = await endpoint(org, receiver.url)
+    await order(org)
+    await receiver.wait_for(1)
+
+    # When its URL moves to 127.0.0.2 (as a name's round-robin answer or a new URL does)
+    with also_listening(receiver, "127.0.0.2") as moved:
+        await org.api.ok(UPDATE_ENDPOINT, {"id": endpoint_id, "url": moved})
+        created = await order(org)
+
+        # Then the next message goes there, on the first attempt
+        second = (await receiver.wait_for(2))[1]
+    assert second.headers["host"] == httpx.URL(moved).netloc.decode()
+    assert second.verified(secret)["data"]["number"] == created["number"]
+    by_number = {d["event"]["id"]: d for d in await settled(org, 2)}
+    assert [[a["responseStatus"] for a in d["attempts"]] for d in by_number.values()] == [
+        [200],
+        [200],
+    ]

@@ -7,11 +7,12 @@ records them all (the attempts, each delivery's outcome, the endpoint's state): 
 2xx; otherwise the next retry of the schedule, or FAILED after the last; 410 Gone disables
 the endpoint at once, and failing without a success for `disable_after` does too.
 
-An endpoint's sends share its HTTP client in the process (connections kept alive, reused
-through a free list: `connections`). A job only hands its deliveries to the lanes, so a slow
-receiver holds neither a worker's job slots nor the other endpoints' deliveries; a failing
-endpoint's lane sends one batch at a time, so its retries take no more than their share of
-the process.
+An endpoint's sends share an HTTP client per host name in the process (httpx's own pool,
+sized to the lane: connections kept alive and reused; the pool keys them by the address
+connected to, the client by the name TLS checked). A job only hands its deliveries to the
+lanes, so a slow receiver holds neither a worker's job slots nor the other endpoints'
+deliveries; a failing endpoint's lane sends one batch at a time, so its retries take no more
+than their share of the process.
 """
 
 from __future__ import annotations
@@ -41,13 +42,11 @@ from gqlorders.models import (
     WebhookEndpoint,
 )
 from gqlorders.webhooks import addresses, endpoints, policy, signing
-from gqlorders.webhooks.connections import EndpointTransport
 
 logger = logging.getLogger("gqlorders.webhooks")
 
 BATCH = 16  # deliveries claimed, sent and recorded together (one endpoint's)
 LANE_BATCHES = 2  # an endpoint's batches in flight, per process (one while it fails)
-PER_ENDPOINT = 16  # connections to one endpoint, per process (see `connections`)
 CLIENTS_KEPT = 256  # endpoints whose connections a process keeps alive between batches
 IN_FLIGHT = 512  # attempts in flight, per process
 BODIES_KEPT = 2048  # events whose body a process keeps for their other endpoints and retries
@@ -150,7 +149,8 @@ class Sender:
     def __init__(self, run_query: PayloadQueryRunner) -> None:
         self.run_query = run_query
         self.ssl_context = httpx.create_ssl_context()  # read once: the CA bundle is large
-        self.clients: OrderedDict[int, httpx.AsyncClient] = OrderedDict()  # by endpoint id
+        # by endpoint id and host name: a TLS connection is never reused for another name
+        self.clients: OrderedDict[tuple[int, str], httpx.AsyncClient] = OrderedDict()
         self.total = asyncio.Semaphore(IN_FLIGHT)
         self.lanes: dict[int, Lane] = {}
         self.bodies: OrderedDict[int, bytes] = OrderedDict()  # event id -> its plain body
@@ -203,21 +203,27 @@ class Sender:
         for client in clients:
             await client.aclose()
 
-    def client(self, endpoint_id: int) -> httpx.AsyncClient:
-        """The endpoint's HTTP client, made on first use; the clients of the endpoints least
-        recently sent to, with nothing waiting, are closed beyond CLIENTS_KEPT."""
-        client = self.clients.pop(endpoint_id, None)
+    def client(self, endpoint_id: int, host: str) -> httpx.AsyncClient:
+        """The HTTP client for this endpoint and host name, made on first use (its pool holds
+        a lane's sends at once, so a send never waits for a connection); the clients least
+        recently sent to, of endpoints with nothing waiting, are closed beyond CLIENTS_KEPT."""
+        key = (endpoint_id, host)
+        client = self.clients.pop(key, None)
         if client is None:
             client = httpx.AsyncClient(
-                transport=EndpointTransport(PER_ENDPOINT, self.ssl_context),
-                timeout=policy.TIMEOUT_SECONDS,
+                verify=self.ssl_context,
+                timeout=httpx.Timeout(policy.TIMEOUT_SECONDS, pool=None),
+                limits=httpx.Limits(
+                    max_connections=LANE_BATCHES * BATCH,
+                    max_keepalive_connections=LANE_BATCHES * BATCH,
+                ),
                 follow_redirects=False,
                 trust_env=False,  # no proxy from the environment: the checked address is the peer
             )
-        self.clients[endpoint_id] = client
+        self.clients[key] = client
         if len(self.clients) <= CLIENTS_KEPT:
             return client
-        for idle in [key for key in self.clients if key not in self.lanes]:
+        for idle in [other for other in self.clients if other[0] not in self.lanes]:
             if len(self.clients) <= CLIENTS_KEPT:
                 break
             closing = asyncio.create_task(self.clients.pop(idle).aclose())
@@ -253,8 +259,7 @@ class Sender:
                         signing_keys(endpoint, at), delivery.message_id, at, body
                     ),
                 }
-                client = self.client(endpoint.id)
-                return Sent(delivery, at, await self.post(client, endpoint.url, body, headers))
+                return Sent(delivery, at, await self.post(endpoint.id, endpoint.url, body, headers))
             except Exception:
                 logger.exception("webhook delivery %s: attempt failed", delivery.id)
                 return None
@@ -281,10 +286,11 @@ class Sender:
         return body
 
     async def post(
-        self, client: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str]
+        self, endpoint_id: int, url: str, body: bytes, headers: dict[str, str]
     ) -> Outcome:
         """POST to the URL's checked address, the name kept for Host and TLS (SNI and the
-        certificate's check); redirects are not followed, at most EXCERPT_BYTES are read."""
+        certificate's check); redirects are not followed, at most EXCERPT_BYTES are read.
+        Whatever goes wrong is the attempt's failed outcome (logged, retried), never lost."""
         started = time.monotonic()
 
         def outcome(status: int | None, excerpt: str | None) -> Outcome:
@@ -296,7 +302,7 @@ class Sender:
             port = parsed.port or (443 if parsed.scheme == "https" else 80)
             address = (await addresses.resolve(parsed.host, port, allow_private))[0]
             extensions = {"sni_hostname": parsed.host} if parsed.scheme == "https" else {}
-            async with client.stream(
+            async with self.client(endpoint_id, parsed.host).stream(
                 "POST",
                 parsed.copy_with(host=address),
                 content=body,
@@ -313,8 +319,10 @@ class Sender:
         except addresses.RefusedURL as error:
             return outcome(None, f"refused: {error}"[: policy.EXCERPT_BYTES])
         except httpx.HTTPError as error:
-            reason = f"{type(error).__name__}: {error}".rstrip(": ")
-            return outcome(None, reason[: policy.EXCERPT_BYTES])
+            return outcome(None, _reason(error))
+        except Exception as error:  # a bug of ours or a library's: still a recorded attempt
+            logger.exception("webhook POST to %s failed unexpectedly", url)
+            return outcome(None, _reason(error))
 
 
 async def claim(batch: list[WebhookDelivery], lease: int) -> list[WebhookDelivery]:
@@ -389,6 +397,10 @@ async def record(sent: list[Sent], lease: int) -> None:
                     f"failing for {_days(rules.disable_after)} without a success",
                     None,
                 )
+
+
+def _reason(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}".rstrip(": ")[: policy.EXCERPT_BYTES]
 
 
 def _lease_token() -> int:

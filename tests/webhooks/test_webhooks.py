@@ -5,6 +5,7 @@ a partner would), retried, and logged; on the embedded default (in-process jobs)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from datetime import UTC, datetime, timedelta
@@ -12,11 +13,14 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+from tortoise.transactions import in_transaction
 
-from gqlorders import jobs
+from gqlorders import events, jobs
+from gqlorders.events.types import EventType, Resource
 from gqlorders.models import OutboxJob
 from gqlorders.tenancy import Scope
 from gqlorders.webhooks import policy
+from gqlorders.webhooks.policy import DISPATCH_DEADLINE
 from tests.fulfilment.documents import MERGE_ORDERS
 from tests.support import Organization
 from tests.webhooks.conftest import SHORT_SCHEDULE, configured
@@ -548,3 +552,32 @@ async def test_a_new_address_for_the_endpoint_gets_a_connection_of_its_own(
         [200],
         [200],
     ]
+
+
+class _RolledBack(Exception):
+    pass
+
+
+async def test_events_after_a_rolled_back_savepoint_are_sent_by_a_job_of_their_own(
+    org: Organization, receiver: Receiver
+) -> None:
+    # Given an endpoint for every event type
+    _, secret = await endpoint(org, receiver.url)
+    org_id = int(org.id)
+
+    # When a transaction's first event is in a savepoint that is rolled back (a keyed
+    # mutation's transaction nests the domain's), and a second event follows in it
+    async with in_transaction():
+        with contextlib.suppress(_RolledBack):
+            async with in_transaction():
+                await events.publish(
+                    org_id, EventType.STOCK_LEVEL_LOW, Resource.ITEM, 1, {"n": 1}, None
+                )
+                raise _RolledBack
+        await events.publish(org_id, EventType.STOCK_LEVEL_LOW, Resource.ITEM, 2, {"n": 2}, None)
+
+    # Then the second event is sent at once (not left for the sweep), the first never
+    (message,) = await receiver.wait_for(1, seconds=DISPATCH_DEADLINE.total_seconds() / 3)
+    assert message.verified(secret)["data"] == {"n": 2}
+    (delivery,) = await settled(org)
+    assert delivery["status"] == "SUCCEEDED"

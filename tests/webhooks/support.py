@@ -86,13 +86,15 @@ class Message:
 class Receiver:
     """What a partner's server received, in order. It answers the statuses of `answers` in
     turn, then `default`; while `holding` is set it keeps each request unanswered until it is
-    cleared (a receiver still working when the sender dies)."""
+    cleared (a receiver still working when the sender dies). The next `dripping` requests get
+    their answer a byte every 0.2 s (each read well within httpx's timeout)."""
 
     url: str = ""
     messages: list[Message] = field(default_factory=list)
     answers: list[int] = field(default_factory=list)
     default: int = 200
     holding: threading.Event = field(default_factory=threading.Event)
+    dripping: int = 0
     arrived: threading.Event = field(default_factory=threading.Event)
 
     def answer(self) -> int:
@@ -119,12 +121,31 @@ class _Handler(BaseHTTPRequestHandler):
         receiver.arrived.set()
         while receiver.holding.is_set():
             time.sleep(0.01)
+        if receiver.dripping > 0:
+            receiver.dripping -= 1
+            self._drip()
+            return
         status = receiver.answer()
         answer = b'{"ok":true}' if status < 300 else b"x" * 3000  # the log keeps 1 KiB
         self.send_response(status)
         self.send_header("content-length", str(len(answer)))
         self.end_headers()
         self.wfile.write(answer)
+
+    def _drip(self, seconds: float = 60) -> None:
+        """200, then its body a byte at a time, until the sender hangs up (or `seconds`)."""
+        self.send_response(200)
+        self.send_header("content-length", "1000000")
+        self.end_headers()
+        deadline = time.monotonic() + seconds
+        try:
+            while time.monotonic() < deadline:
+                self.wfile.write(b"x")
+                self.wfile.flush()
+                time.sleep(0.2)
+        except OSError:
+            pass
+        self.close_connection = True
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet."""

@@ -581,3 +581,34 @@ async def test_events_after_a_rolled_back_savepoint_are_sent_by_a_job_of_their_o
     assert message.verified(secret)["data"] == {"n": 2}
     (delivery,) = await settled(org)
     assert delivery["status"] == "SUCCEEDED"
+
+
+async def test_a_receiver_drip_feeding_its_answer_is_cut_off_and_retried(
+    org: Organization, receiver: Receiver
+) -> None:
+    # Given sends are cut off after 1 s (20 s in production), and a receiver that drip-feeds
+    # its first answer (a byte every 0.2 s: no single read of it times out)
+    rules = policy.Policy(
+        allow_private=True, retry_schedule=SHORT_SCHEDULE, send_deadline=timedelta(seconds=1)
+    )
+    receiver.dripping = 1
+    with configured(rules):
+        _, secret = await endpoint(org, receiver.url, eventTypes=["SALES_ORDER_MERGED"])
+        first, second = await order(org), await order(org)
+
+        # When two events of one transaction go out together
+        await org.api.ok(MERGE_ORDERS, {"ids": [first["id"], second["id"]]})
+
+        # Then the drip-fed attempt counts as failed after 1 s, the other is recorded as
+        # delivered beside it, and the retry delivers the first
+        found = await settled(org, 2)
+    attempts = sorted(
+        ([(a["responseStatus"], a["responseExcerpt"]) for a in d["attempts"]] for d in found),
+        key=len,
+    )
+    timed_out = (None, "timed out: no complete answer within 1.0 s")
+    assert attempts == [[(200, '{"ok":true}')], [timed_out, (200, '{"ok":true}')]]
+    assert [d["status"] for d in found] == ["SUCCEEDED", "SUCCEEDED"]
+    messages = await receiver.wait_for(3)
+    assert len({m.id for m in messages}) == 2
+    assert {m.verified(secret)["type"] for m in messages} == {"SALES_ORDER_MERGED"}

@@ -1,11 +1,14 @@
 """Sending deliveries: each time a job holds some (see `fanout` for who holds them).
 
-Deliveries wait in their endpoint's lane; a lane sends a batch at a time, a few batches at
-once: one statement claims the batch (only what its jobs still hold: a lease under a token of
-its own), the attempts go out together (the body built once per event), and one transaction
-records them all (the attempts, each delivery's outcome, the endpoint's state): SUCCEEDED on
-2xx; otherwise the next retry of the schedule, or FAILED after the last; 410 Gone disables
-the endpoint at once, and failing without a success for `disable_after` does too.
+Deliveries wait in their endpoint's lane (at most LANE_WAITING; one copy of each, the newest
+job's); a lane sends a batch at a time, a few batches at once. A batch first gets its place
+among the process's sends (IN_FLIGHT), then one statement claims it (only what its jobs
+still hold: a lease under a token of its own), the attempts go out together (the body built
+once per event; each cut off at the policy's send_deadline, all before the lease ends), and
+one transaction records them all (the attempts, each delivery's outcome, the endpoint's
+state): SUCCEEDED on 2xx; otherwise the next retry of the schedule, or FAILED after the last;
+410 Gone disables the endpoint at once, and failing without a success for `disable_after`
+does too.
 
 An endpoint's sends share an HTTP client per host name in the process (httpx's own pool,
 sized to the lane: connections kept alive and reused; the pool keys them by the address
@@ -22,10 +25,11 @@ import json
 import logging
 import secrets
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 import httpx
@@ -47,8 +51,12 @@ logger = logging.getLogger("gqlorders.webhooks")
 
 BATCH = 16  # deliveries claimed, sent and recorded together (one endpoint's)
 LANE_BATCHES = 2  # an endpoint's batches in flight, per process (one while it fails)
+# An endpoint's deliveries waiting in a process; more wait in the database for the sweep (a
+# job's deliveries beyond it, or a slow lane's, are handed on again once their job is late).
+LANE_WAITING = 1024
+PAGE = 500  # deliveries a job reads at once
 CLIENTS_KEPT = 256  # endpoints whose connections a process keeps alive between batches
-IN_FLIGHT = 512  # attempts in flight, per process
+IN_FLIGHT = 512  # attempts in flight, per process (BATCH at a time)
 BODIES_KEPT = 2048  # events whose body a process keeps for their other endpoints and retries
 USER_AGENT = "gqlorders-webhooks/1"
 GONE = 410
@@ -131,9 +139,22 @@ def signing_keys(endpoint: WebhookEndpoint, at: datetime) -> list[str]:
 class Lane:
     """An endpoint's deliveries waiting in this process, and its batches in flight."""
 
-    waiting: deque[WebhookDelivery] = field(default_factory=deque)
-    batches: int = 0
+    # by id, oldest first; a copy read again (its job lost, the sweep handed it on) replaces
+    # the older one, so a claim uses the newest job's token
+    waiting: dict[int, WebhookDelivery] = field(default_factory=dict)
+    batches: int = 0  # started, waiting for their place or in flight
     failing: bool = False  # its last batch had no success: one batch at a time
+
+    def add(self, delivery: WebhookDelivery) -> bool:
+        """Wait here, unless LANE_WAITING others do."""
+        if delivery.id not in self.waiting and len(self.waiting) >= LANE_WAITING:
+            return False
+        self.waiting[delivery.id] = delivery
+        return True
+
+    def take(self) -> list[WebhookDelivery]:
+        """The next batch: the BATCH oldest."""
+        return [self.waiting.pop(key) for key in list(islice(self.waiting, BATCH))]
 
 
 @dataclass(frozen=True)
@@ -151,7 +172,7 @@ class Sender:
         self.ssl_context = httpx.create_ssl_context()  # read once: the CA bundle is large
         # by endpoint id and host name: a TLS connection is never reused for another name
         self.clients: OrderedDict[tuple[int, str], httpx.AsyncClient] = OrderedDict()
-        self.total = asyncio.Semaphore(IN_FLIGHT)
+        self.places = asyncio.Semaphore(IN_FLIGHT // BATCH)  # batches sending at once
         self.lanes: dict[int, Lane] = {}
         self.bodies: OrderedDict[int, bytes] = OrderedDict()  # event id -> its plain body
         self.tasks: set[asyncio.Task[None]] = set()
@@ -162,28 +183,41 @@ class Sender:
         held = WebhookDelivery.filter(dispatch=dispatch, status=WebhookDeliveryStatus.PENDING)
         if delivery_ids is not None:
             held = held.filter(id__in=list(delivery_ids))
-        endpoint_ids = set()
-        for delivery in await held.select_related("endpoint", "event").order_by("id"):
-            endpoint_id = delivery.endpoint_id
-            self.lanes.setdefault(endpoint_id, Lane()).waiting.append(delivery)
-            endpoint_ids.add(endpoint_id)
-        for endpoint_id in endpoint_ids:
-            self._start_batches(endpoint_id)
+        after = 0
+        while True:
+            page = await (
+                held.filter(id__gt=after).select_related("endpoint", "event").order_by("id")
+            ).limit(PAGE)
+            endpoint_ids = set()
+            for delivery in page:
+                if self.lanes.setdefault(delivery.endpoint_id, Lane()).add(delivery):
+                    endpoint_ids.add(delivery.endpoint_id)
+            for endpoint_id in endpoint_ids:
+                self._start_batches(endpoint_id)
+            if len(page) < PAGE or not endpoint_ids:  # the rest waits for the sweep
+                return
+            after = page[-1].id
 
     def _start_batches(self, endpoint_id: int) -> None:
         lane = self.lanes[endpoint_id]
         limit = 1 if lane.failing else LANE_BATCHES
-        while lane.waiting and lane.batches < limit:
-            batch = [lane.waiting.popleft() for _ in range(min(BATCH, len(lane.waiting)))]
+        wanted = -(-len(lane.waiting) // BATCH)
+        while lane.batches < min(limit, wanted):
             lane.batches += 1
-            task = asyncio.create_task(self._run_batch(endpoint_id, batch))
+            task = asyncio.create_task(self._run_batch(endpoint_id))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
 
-    async def _run_batch(self, endpoint_id: int, batch: list[WebhookDelivery]) -> None:
+    async def _run_batch(self, endpoint_id: int) -> None:
+        """Take the lane's next batch once there is room for it (before its claim: a lease
+        starts only when its sends can), send it."""
         lane = self.lanes[endpoint_id]
+        batch: list[WebhookDelivery] = []
         try:
-            lane.failing = not await self.send_batch(batch)
+            async with self.places:
+                batch = lane.take()
+                if batch:
+                    lane.failing = not await self.send_batch(batch)
         except Exception:  # the leases run out and the sweep hands the deliveries on again
             logger.exception("webhook deliveries %s: batch failed", [d.id for d in batch])
         finally:
@@ -233,36 +267,49 @@ class Sender:
 
     async def send_batch(self, batch: list[WebhookDelivery]) -> bool:
         """Claim, send and record one endpoint's batch; False when none of it succeeded."""
+        loop = asyncio.get_running_loop()
+        # the sends end before the lease does (it starts in the claim, after this)
+        deadline = loop.time() + (policy.ATTEMPT_LEASE - policy.LEASE_MARGIN).total_seconds()
         lease = _lease_token()
         claimed = await claim(batch, lease)
         if not claimed:
             return True  # nothing sent: nothing learnt of the endpoint
-        sent = await asyncio.gather(*(self.attempt(delivery) for delivery in claimed))
-        done = [one for one in sent if one is not None]
-        await record(done, lease)
-        return any(one.outcome.succeeded for one in done)
+        sent = await asyncio.gather(*(self.attempt(delivery, deadline) for delivery in claimed))
+        await record(sent, lease)
+        return any(one.outcome.succeeded for one in sent)
 
-    async def attempt(self, delivery: WebhookDelivery) -> Sent | None:
-        """Build, sign and POST one claimed delivery; None if that failed before the POST
-        (its lease runs out and the sweep hands it on)."""
-        async with self.total:
-            try:
-                endpoint: WebhookEndpoint = delivery.endpoint
-                body = await self.body(delivery.event, endpoint)
-                at = now()
-                headers = {
-                    "content-type": "application/json",
-                    "user-agent": USER_AGENT,
-                    "webhook-id": delivery.message_id,
-                    "webhook-timestamp": str(int(at.timestamp())),
-                    "webhook-signature": signing.signature_header(
-                        signing_keys(endpoint, at), delivery.message_id, at, body
-                    ),
-                }
-                return Sent(delivery, at, await self.post(endpoint.id, endpoint.url, body, headers))
-            except Exception:
-                logger.exception("webhook delivery %s: attempt failed", delivery.id)
-                return None
+    async def attempt(self, delivery: WebhookDelivery, deadline: float) -> Sent:
+        """Build, sign and POST one claimed delivery, all of it within the policy's
+        send_deadline and the batch's `deadline` (event loop time); whatever fails, or takes
+        longer, is a failed attempt."""
+        loop = asyncio.get_running_loop()
+        at, started = now(), loop.time()
+        limit = min(deadline, started + policy.current().send_deadline.total_seconds())
+        try:
+            async with asyncio.timeout_at(limit):
+                outcome = await self.send(delivery)
+        except TimeoutError:
+            excerpt = f"timed out: no complete answer within {limit - started:.1f} s"
+            outcome = Outcome(None, round((loop.time() - started) * 1000), excerpt)
+        except Exception as error:  # the payload query or the signing failed: ours to fix
+            logger.exception("webhook delivery %s: attempt failed", delivery.id)
+            outcome = Outcome(None, round((loop.time() - started) * 1000), _reason(error))
+        return Sent(delivery, at, outcome)
+
+    async def send(self, delivery: WebhookDelivery) -> Outcome:
+        endpoint: WebhookEndpoint = delivery.endpoint
+        body = await self.body(delivery.event, endpoint)
+        at = now()
+        headers = {
+            "content-type": "application/json",
+            "user-agent": USER_AGENT,
+            "webhook-id": delivery.message_id,
+            "webhook-timestamp": str(int(at.timestamp())),
+            "webhook-signature": signing.signature_header(
+                signing_keys(endpoint, at), delivery.message_id, at, body
+            ),
+        }
+        return await self.post(endpoint.id, endpoint.url, body, headers)
 
     async def body(self, event: FeedEvent, endpoint: WebhookEndpoint) -> bytes:
         """The body for this endpoint: its payloadQuery's result at delivery time, or the

@@ -19,11 +19,10 @@ from gqlorders import events, jobs
 from gqlorders.events.types import EventType, Resource
 from gqlorders.models import OutboxJob
 from gqlorders.tenancy import Scope
-from gqlorders.webhooks import policy
 from gqlorders.webhooks.policy import DISPATCH_DEADLINE
 from tests.fulfilment.documents import MERGE_ORDERS
 from tests.support import Organization
-from tests.webhooks.conftest import SHORT_SCHEDULE, configured
+from tests.webhooks.conftest import SHORT_SCHEDULE, configured, local_rules
 from tests.webhooks.support import (
     CREATE_ENDPOINT,
     DELETE_ENDPOINT,
@@ -304,9 +303,7 @@ async def test_an_endpoint_failing_for_the_whole_disable_period_is_disabled(
     org: Organization, receiver: Receiver
 ) -> None:
     # Given endpoints are disabled after failing for 1 s (5 days in production)
-    rules = policy.Policy(
-        allow_private=True, retry_schedule=SHORT_SCHEDULE, disable_after=timedelta(seconds=1)
-    )
+    rules = local_rules(disable_after=timedelta(seconds=1))
     receiver.default = 500
     with configured(rules):
         endpoint_id, _ = await endpoint(org, receiver.url)
@@ -588,9 +585,7 @@ async def test_a_receiver_drip_feeding_its_answer_is_cut_off_and_retried(
 ) -> None:
     # Given sends are cut off after 1 s (20 s in production), and a receiver that drip-feeds
     # its first answer (a byte every 0.2 s: no single read of it times out)
-    rules = policy.Policy(
-        allow_private=True, retry_schedule=SHORT_SCHEDULE, send_deadline=timedelta(seconds=1)
-    )
+    rules = local_rules(send_deadline=timedelta(seconds=1))
     receiver.dripping = 1
     with configured(rules):
         _, secret = await endpoint(org, receiver.url, eventTypes=["SALES_ORDER_MERGED"])
@@ -612,3 +607,32 @@ async def test_a_receiver_drip_feeding_its_answer_is_cut_off_and_retried(
     messages = await receiver.wait_for(3)
     assert len({m.id for m in messages}) == 2
     assert {m.verified(secret)["type"] for m in messages} == {"SALES_ORDER_MERGED"}
+
+
+async def test_a_delivery_handed_on_while_it_waits_is_sent_as_its_newest_job_read_it(
+    org: Organization, receiver: Receiver, other_receiver: Receiver
+) -> None:
+    # Given an endpoint whose receiver holds every request, and 40 events of one transaction:
+    # batches of 16 in flight, the last ones waiting in the endpoint's lane
+    endpoint_id, secret = await endpoint(org, receiver.url)
+    receiver.holding.set()
+    async with in_transaction():
+        for n in range(40):
+            await events.publish(
+                int(org.id), EventType.STOCK_LEVEL_LOW, Resource.ITEM, n, {"n": n}, None
+            )
+    await receiver.wait_for(16)
+
+    # When the endpoint moves to another receiver and a waiting delivery is redelivered (a
+    # new job reads it again, as the sweep does with a lane's late ones)
+    await org.api.ok(UPDATE_ENDPOINT, {"id": endpoint_id, "url": other_receiver.url})
+    last = (await deliveries(org))[0]  # newest first: the 40th event's, still waiting
+    await org.api.ok(REDELIVER, {"deliveryId": last["id"]})
+    await asyncio.sleep(0.5)  # its job runs in the background
+    receiver.holding.clear()
+
+    # Then that copy is the one sent: to the new URL, once
+    (message,) = await other_receiver.wait_for(1)
+    assert message.id == last["messageId"]
+    assert message.verified(secret)["data"] == {"n": 39}
+    assert last["messageId"] not in {m.id for m in receiver.messages}

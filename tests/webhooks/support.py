@@ -153,6 +153,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # a sender's connections come at once (listen's backlog)
     receiver: Receiver
 
 

@@ -66,19 +66,40 @@ GONE = 410
 PayloadQueryRunner = Callable[[int, frozenset[str], Resource, int, str], Awaitable[Any]]
 
 # A batch's claim: the deliveries whose token is still their job's (pairs of id and token)
-# take the attempt's token and lease, in one statement.
+# take the attempt's token and lease, in one statement, which returns their endpoint's URL and
+# secrets as they are now (a job may have read them long before: they may have changed).
 _CLAIM = {
     "postgres": """
-UPDATE "webhook_delivery" SET "dispatch" = $1, "next_attempt_at" = $2
-WHERE "status" = 'PENDING'
-    AND ("id", "dispatch") IN (SELECT * FROM unnest($3::bigint[], $4::bigint[]))
-RETURNING "id"
+UPDATE "webhook_delivery" AS d SET "dispatch" = $1, "next_attempt_at" = $2
+FROM "webhook_endpoint" AS e
+WHERE e."id" = d."endpoint_id" AND d."status" = 'PENDING'
+    AND (d."id", d."dispatch") IN (SELECT * FROM unnest($3::bigint[], $4::bigint[]))
+RETURNING d."id", e."url", e."secret", e."previous_secret", e."previous_secret_until"
 """,
+    # SQLite's RETURNING may not name the FROM tables: the endpoint is read by subqueries
     "sqlite": """
 UPDATE "webhook_delivery" SET "dispatch" = ?1, "next_attempt_at" = ?2
 WHERE "status" = 'PENDING' AND ("id", "dispatch") IN (
     SELECT json_extract("value", '$[0]'), json_extract("value", '$[1]') FROM json_each(?3))
-RETURNING "id"
+RETURNING "id",
+    (SELECT "url" FROM "webhook_endpoint" e WHERE e."id" = "endpoint_id") AS "url",
+    (SELECT "secret" FROM "webhook_endpoint" e WHERE e."id" = "endpoint_id") AS "secret",
+    (SELECT "previous_secret" FROM "webhook_endpoint" e WHERE e."id" = "endpoint_id")
+        AS "previous_secret",
+    (SELECT "previous_secret_until" FROM "webhook_endpoint" e WHERE e."id" = "endpoint_id")
+        AS "previous_secret_until"
+""",
+}
+# A batch without a success: the endpoint has been failing since its first failure after the
+# last success (kept if set, read in the same statement that sets it).
+_FAILING_SINCE = {
+    "postgres": """
+UPDATE "webhook_endpoint" SET "failing_since" = COALESCE("failing_since", $2)
+WHERE "id" = $1 RETURNING "failing_since"
+""",
+    "sqlite": """
+UPDATE "webhook_endpoint" SET "failing_since" = COALESCE("failing_since", ?2)
+WHERE "id" = ?1 RETURNING "failing_since"
 """,
 }
 # A batch's outcomes ([id, status, failures, next attempt], as JSON), for the deliveries the
@@ -383,9 +404,18 @@ async def claim(batch: list[WebhookDelivery], lease: int) -> list[WebhookDeliver
         held = [json.dumps([[d.id, d.dispatch] for d in batch])]
     until = now() + policy.ATTEMPT_LEASE
     rows = await db.execute_query_dict(_CLAIM[dialect], [lease, until, *held])
-    claimed = {row["id"]: None for row in rows}
-    # a delivery queued twice (its job ran again before it was claimed) is sent once
-    return [delivery for delivery in batch if claimed.pop(delivery.id, False) is None]
+    claimed = {row["id"]: row for row in rows}
+    taken = []
+    for delivery in batch:  # a delivery queued twice (its job ran again) is sent once
+        row = claimed.pop(delivery.id, None)
+        if row is None:
+            continue
+        endpoint: WebhookEndpoint = delivery.endpoint
+        endpoint.url, endpoint.secret = row["url"], row["secret"]
+        endpoint.previous_secret = row["previous_secret"]
+        endpoint.previous_secret_until = _datetime(row["previous_secret_until"])
+        taken.append(delivery)
+    return taken
 
 
 async def record(sent: list[Sent], lease: int) -> None:
@@ -434,16 +464,21 @@ async def record(sent: list[Sent], lease: int) -> None:
             )
         else:
             first = min(one.at for one in sent)
-            await WebhookEndpoint.filter(id=endpoint.id, failing_since__isnull=True).update(
-                failing_since=first
+            (row,) = await db.execute_query_dict(
+                _FAILING_SINCE[db.capabilities.dialect], [endpoint.id, first]
             )
-            failing_since = endpoint.failing_since or first
+            failing_since = _datetime(row["failing_since"]) or first
             if max(one.at for one in sent) - failing_since >= rules.disable_after:
                 await endpoints.disable_endpoint(
                     endpoint.id,
                     f"failing for {_days(rules.disable_after)} without a success",
                     None,
                 )
+
+
+def _datetime(value: datetime | str | None) -> datetime | None:
+    """A timestamp column as asyncpg returns it, or as SQLite stores it (ISO text)."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 def _reason(error: Exception) -> str:

@@ -17,8 +17,9 @@ from tortoise.transactions import in_transaction
 
 from gqlorders import events, jobs
 from gqlorders.events.types import EventType, Resource
-from gqlorders.models import OutboxJob
+from gqlorders.models import OutboxJob, WebhookDelivery
 from gqlorders.tenancy import Scope
+from gqlorders.webhooks.delivery import BATCH, IN_FLIGHT
 from gqlorders.webhooks.policy import DISPATCH_DEADLINE
 from tests.fulfilment.documents import MERGE_ORDERS
 from tests.support import Organization
@@ -636,3 +637,32 @@ async def test_a_delivery_handed_on_while_it_waits_is_sent_as_its_newest_job_rea
     assert sorted(m.verified(secret)["data"]["n"] for m in moved) == list(range(32, 40))
     assert last["messageId"] in {m.id for m in moved}
     assert last["messageId"] not in {m.id for m in receiver.messages}
+
+
+async def test_a_batch_waiting_for_room_to_send_is_not_claimed_meanwhile(
+    org: Organization, receiver: Receiver
+) -> None:
+    # Given one endpoint more than a process sends batches at once, all at a receiver that
+    # holds every request
+    places = IN_FLIGHT // BATCH
+    for _ in range(places + 1):
+        await endpoint(org, receiver.url)
+    receiver.holding.set()
+
+    # When an event goes to all of them (a batch each)
+    await events.publish(int(org.id), EventType.STOCK_LEVEL_LOW, Resource.ITEM, 1, {}, None)
+
+    # Then as many are sent as there are places; the last waits unclaimed (its job's deadline
+    # stands, the sweep's, not a lease running while it cannot be sent)
+    await receiver.wait_for(places)
+    await asyncio.sleep(0.3)
+    assert len(receiver.messages) == places
+    sent = {m.id for m in receiver.messages}
+    logged = await WebhookDelivery.filter(organization_id=int(org.id))
+    (waiting,) = [d for d in logged if d.message_id not in sent]
+    assert waiting.next_attempt_at == waiting.created_at + DISPATCH_DEADLINE
+
+    # And once the receiver answers, it is sent too, each delivery once
+    receiver.holding.clear()
+    messages = await receiver.wait_for(places + 1)
+    assert {m.id for m in messages} == {d.message_id for d in logged}

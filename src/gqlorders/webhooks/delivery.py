@@ -26,7 +26,7 @@ import logging
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
@@ -51,9 +51,11 @@ logger = logging.getLogger("gqlorders.webhooks")
 
 BATCH = 16  # deliveries claimed, sent and recorded together (one endpoint's)
 LANE_BATCHES = 2  # an endpoint's batches in flight, per process (one while it fails)
-# An endpoint's deliveries waiting in a process; more wait in the database for the sweep (a
-# job's deliveries beyond it, or a slow lane's, are handed on again once their job is late).
+# An endpoint's deliveries waiting in a process; beyond it a lane remembers only the jobs
+# (tokens) whose deliveries did not fit, up to LANE_JOBS_KEPT, and reads them again once half
+# of it is sent (what it forgets, or what waits past its job's deadline, the sweep hands on).
 LANE_WAITING = 1024
+LANE_JOBS_KEPT = 10_000
 PAGE = 500  # deliveries a job reads at once
 CLIENTS_KEPT = 256  # endpoints whose connections a process keeps alive between batches
 IN_FLIGHT = 512  # attempts in flight, per process (BATCH at a time)
@@ -165,6 +167,17 @@ class Lane:
     waiting: dict[int, WebhookDelivery] = field(default_factory=dict)
     batches: int = 0  # started, waiting for their place or in flight
     failing: bool = False  # its last batch had no success: one batch at a time
+    # jobs (dispatch -> their delivery ids, if listed) whose deliveries here did not fit
+    later: dict[int, list[int] | None] = field(default_factory=dict)
+    refilling: bool = False
+
+    @property
+    def idle(self) -> bool:
+        return not (self.waiting or self.batches or self.later or self.refilling)
+
+    def remember(self, dispatch: int, delivery_ids: Collection[int] | None) -> None:
+        if dispatch in self.later or len(self.later) < LANE_JOBS_KEPT:
+            self.later[dispatch] = None if delivery_ids is None else list(delivery_ids)
 
     def add(self, delivery: WebhookDelivery) -> bool:
         """Wait here, unless LANE_WAITING others do."""
@@ -211,11 +224,14 @@ class Sender:
             ).limit(PAGE)
             endpoint_ids = set()
             for delivery in page:
-                if self.lanes.setdefault(delivery.endpoint_id, Lane()).add(delivery):
+                lane = self.lanes.setdefault(delivery.endpoint_id, Lane())
+                if lane.add(delivery):
                     endpoint_ids.add(delivery.endpoint_id)
+                else:  # read again once the lane has room
+                    lane.remember(dispatch, delivery_ids)
             for endpoint_id in endpoint_ids:
                 self._start_batches(endpoint_id)
-            if len(page) < PAGE or not endpoint_ids:  # the rest waits for the sweep
+            if len(page) < PAGE or not endpoint_ids:  # full lanes remember the job
                 return
             after = page[-1].id
 
@@ -225,9 +241,7 @@ class Sender:
         wanted = -(-len(lane.waiting) // BATCH)
         while lane.batches < min(limit, wanted):
             lane.batches += 1
-            task = asyncio.create_task(self._run_batch(endpoint_id))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+            self._track(self._run_batch(endpoint_id))
 
     async def _run_batch(self, endpoint_id: int) -> None:
         """Take the lane's next batch once there is room for it (before its claim: a lease
@@ -243,10 +257,32 @@ class Sender:
             logger.exception("webhook deliveries %s: batch failed", [d.id for d in batch])
         finally:
             lane.batches -= 1
+            if lane.later and not lane.refilling and len(lane.waiting) <= LANE_WAITING // 2:
+                lane.refilling = True
+                self._track(self._refill(endpoint_id))
             if lane.waiting:
                 self._start_batches(endpoint_id)
-            elif not lane.batches:
+            elif lane.idle:
                 del self.lanes[endpoint_id]
+
+    async def _refill(self, endpoint_id: int) -> None:
+        """Read again the jobs whose deliveries did not fit in the lane, while it has room."""
+        lane = self.lanes[endpoint_id]
+        try:
+            while lane.later and len(lane.waiting) < LANE_WAITING:
+                dispatch = next(iter(lane.later))
+                await self.submit(dispatch, lane.later.pop(dispatch))
+        except Exception:  # what it did not read, the sweep hands on
+            logger.exception("webhook endpoint %s: reading its deliveries failed", endpoint_id)
+        finally:
+            lane.refilling = False
+            if lane.idle:
+                del self.lanes[endpoint_id]
+
+    def _track(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     async def drain(self) -> None:
         """Wait for the attempts in flight (tests, shutdown)."""
@@ -281,9 +317,7 @@ class Sender:
         for idle in [other for other in self.clients if other[0] not in self.lanes]:
             if len(self.clients) <= CLIENTS_KEPT:
                 break
-            closing = asyncio.create_task(self.clients.pop(idle).aclose())
-            self.tasks.add(closing)
-            closing.add_done_callback(self.tasks.discard)
+            self._track(self.clients.pop(idle).aclose())
         return client
 
     async def send_batch(self, batch: list[WebhookDelivery]) -> bool:

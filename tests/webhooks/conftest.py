@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -28,10 +29,14 @@ def configured(rules: policy.Policy) -> Iterator[policy.Policy]:
         policy.configure(previous)
 
 
+def local_rules(**changes: Any) -> policy.Policy:
+    """WEBHOOK_ALLOW_PRIVATE=1 (the receivers listen on 127.0.0.1), a short schedule."""
+    return policy.Policy(allow_private=True, retry_schedule=SHORT_SCHEDULE, **changes)
+
+
 @pytest.fixture
 def local_policy() -> Iterator[policy.Policy]:
-    """WEBHOOK_ALLOW_PRIVATE=1 (the receivers listen on 127.0.0.1), a short schedule."""
-    with configured(policy.Policy(allow_private=True, retry_schedule=SHORT_SCHEDULE)) as rules:
+    with configured(local_rules()) as rules:
         yield rules
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 from standardwebhooks.webhooks import Webhook
 
 ENDPOINT_FIELDS = "id url description eventTypes payloadQuery status disabledReason"
@@ -85,13 +86,15 @@ class Message:
 class Receiver:
     """What a partner's server received, in order. It answers the statuses of `answers` in
     turn, then `default`; while `holding` is set it keeps each request unanswered until it is
-    cleared (a receiver still working when the sender dies)."""
+    cleared (a receiver still working when the sender dies). The next `dripping` requests get
+    their answer a byte every 0.2 s (each read well within httpx's timeout)."""
 
     url: str = ""
     messages: list[Message] = field(default_factory=list)
     answers: list[int] = field(default_factory=list)
     default: int = 200
     holding: threading.Event = field(default_factory=threading.Event)
+    dripping: int = 0
     arrived: threading.Event = field(default_factory=threading.Event)
 
     def answer(self) -> int:
@@ -108,6 +111,7 @@ class Receiver:
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
+    protocol_version = "HTTP/1.1"  # connections kept alive, as a partner's server does
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("content-length") or 0))
@@ -117,6 +121,10 @@ class _Handler(BaseHTTPRequestHandler):
         receiver.arrived.set()
         while receiver.holding.is_set():
             time.sleep(0.01)
+        if receiver.dripping > 0:
+            receiver.dripping -= 1
+            self._drip()
+            return
         status = receiver.answer()
         answer = b'{"ok":true}' if status < 300 else b"x" * 3000  # the log keeps 1 KiB
         self.send_response(status)
@@ -124,25 +132,58 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(answer)
 
+    def _drip(self, seconds: float = 60) -> None:
+        """200, then its body a byte at a time, until the sender hangs up (or `seconds`)."""
+        self.send_response(200)
+        self.send_header("content-length", "1000000")
+        self.end_headers()
+        deadline = time.monotonic() + seconds
+        try:
+            while time.monotonic() < deadline:
+                self.wfile.write(b"x")
+                self.wfile.flush()
+                time.sleep(0.2)
+        except OSError:
+            pass
+        self.close_connection = True
+
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet."""
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # a sender's connections come at once (listen's backlog)
     receiver: Receiver
 
 
 @contextmanager
 def receiving(path: str = "/hooks") -> Iterator[Receiver]:
     """A receiver on a free port of 127.0.0.1 while the block runs."""
-    server = _Server(("127.0.0.1", 0), _Handler)
-    server.receiver = Receiver(url=f"http://127.0.0.1:{server.server_address[1]}{path}")
+    receiver = Receiver()
+    with _serving(receiver, "127.0.0.1", 0) as port:
+        receiver.url = f"http://127.0.0.1:{port}{path}"
+        yield receiver
+
+
+@contextmanager
+def also_listening(receiver: Receiver, address: str) -> Iterator[str]:
+    """The receiver on another loopback address too (same port): its URL there."""
+    url = httpx.URL(receiver.url)
+    assert url.port is not None
+    with _serving(receiver, address, url.port):
+        yield str(url.copy_with(host=address))
+
+
+@contextmanager
+def _serving(receiver: Receiver, address: str, port: int) -> Iterator[int]:
+    server = _Server((address, port), _Handler)
+    server.receiver = receiver
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield server.receiver
+        yield server.server_address[1]
     finally:
-        server.receiver.holding.clear()
+        receiver.holding.clear()
         server.shutdown()
         server.server_close()

@@ -5,20 +5,25 @@ a partner would), retried, and logged; on the embedded default (in-process jobs)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+from tortoise.transactions import in_transaction
 
-from gqlorders import jobs
-from gqlorders.models import OutboxJob
+from gqlorders import events, jobs
+from gqlorders.events.types import EventType, Resource
+from gqlorders.models import OutboxJob, WebhookDelivery
 from gqlorders.tenancy import Scope
-from gqlorders.webhooks import policy
+from gqlorders.webhooks.delivery import BATCH, IN_FLIGHT
+from gqlorders.webhooks.policy import DISPATCH_DEADLINE
 from tests.fulfilment.documents import MERGE_ORDERS
 from tests.support import Organization
-from tests.webhooks.conftest import SHORT_SCHEDULE, configured
+from tests.webhooks.conftest import SHORT_SCHEDULE, configured, local_rules
 from tests.webhooks.support import (
     CREATE_ENDPOINT,
     DELETE_ENDPOINT,
@@ -30,6 +35,7 @@ from tests.webhooks.support import (
     ROTATE_SECRET,
     UPDATE_ENDPOINT,
     Receiver,
+    also_listening,
 )
 
 pytestmark = pytest.mark.usefixtures("local_policy", "relaying")
@@ -298,9 +304,7 @@ async def test_an_endpoint_failing_for_the_whole_disable_period_is_disabled(
     org: Organization, receiver: Receiver
 ) -> None:
     # Given endpoints are disabled after failing for 1 s (5 days in production)
-    rules = policy.Policy(
-        allow_private=True, retry_schedule=SHORT_SCHEDULE, disable_after=timedelta(seconds=1)
-    )
+    rules = local_rules(disable_after=timedelta(seconds=1))
     receiver.default = 500
     with configured(rules):
         endpoint_id, _ = await endpoint(org, receiver.url)
@@ -522,3 +526,143 @@ async def test_update_and_delete(org: Organization, receiver: Receiver) -> None:
     deleted = await org.api.ok(DELETE_ENDPOINT, {"id": endpoint_id})
     assert deleted["webhookEndpoint"] == {"id": endpoint_id, "url": receiver.url}
     assert (await org.api.data(ENDPOINTS))["webhookEndpoints"]["edges"] == []
+
+
+async def test_a_new_address_for_the_endpoint_gets_a_connection_of_its_own(
+    org: Organization, receiver: Receiver
+) -> None:
+    # Given an endpoint that received a message on 127.0.0.1 (its connection kept alive)
+    endpoint_id, secret = await endpoint(org, receiver.url)
+    await order(org)
+    await receiver.wait_for(1)
+
+    # When its URL moves to 127.0.0.2 (as a name's round-robin answer or a new URL does)
+    with also_listening(receiver, "127.0.0.2") as moved:
+        await org.api.ok(UPDATE_ENDPOINT, {"id": endpoint_id, "url": moved})
+        created = await order(org)
+
+        # Then the next message goes there, on the first attempt
+        second = (await receiver.wait_for(2))[1]
+    assert second.headers["host"] == httpx.URL(moved).netloc.decode()
+    assert second.verified(secret)["data"]["number"] == created["number"]
+    by_number = {d["event"]["id"]: d for d in await settled(org, 2)}
+    assert [[a["responseStatus"] for a in d["attempts"]] for d in by_number.values()] == [
+        [200],
+        [200],
+    ]
+
+
+class _RolledBack(Exception):
+    pass
+
+
+async def test_events_after_a_rolled_back_savepoint_are_sent_by_a_job_of_their_own(
+    org: Organization, receiver: Receiver
+) -> None:
+    # Given an endpoint for every event type
+    _, secret = await endpoint(org, receiver.url)
+    org_id = int(org.id)
+
+    # When a transaction's first event is in a savepoint that is rolled back (a keyed
+    # mutation's transaction nests the domain's), and a second event follows in it
+    async with in_transaction():
+        with contextlib.suppress(_RolledBack):
+            async with in_transaction():
+                await events.publish(
+                    org_id, EventType.STOCK_LEVEL_LOW, Resource.ITEM, 1, {"n": 1}, None
+                )
+                raise _RolledBack
+        await events.publish(org_id, EventType.STOCK_LEVEL_LOW, Resource.ITEM, 2, {"n": 2}, None)
+
+    # Then the second event is sent at once (not left for the sweep), the first never
+    (message,) = await receiver.wait_for(1, seconds=DISPATCH_DEADLINE.total_seconds() / 3)
+    assert message.verified(secret)["data"] == {"n": 2}
+    (delivery,) = await settled(org)
+    assert delivery["status"] == "SUCCEEDED"
+
+
+async def test_a_receiver_drip_feeding_its_answer_is_cut_off_and_retried(
+    org: Organization, receiver: Receiver
+) -> None:
+    # Given sends are cut off after 1 s (20 s in production), and a receiver that drip-feeds
+    # its first answer (a byte every 0.2 s: no single read of it times out)
+    rules = local_rules(send_deadline=timedelta(seconds=1))
+    receiver.dripping = 1
+    with configured(rules):
+        _, secret = await endpoint(org, receiver.url, eventTypes=["SALES_ORDER_MERGED"])
+        first, second = await order(org), await order(org)
+
+        # When two events of one transaction go out together
+        await org.api.ok(MERGE_ORDERS, {"ids": [first["id"], second["id"]]})
+
+        # Then the drip-fed attempt counts as failed after 1 s, the other is recorded as
+        # delivered beside it, and the retry delivers the first
+        found = await settled(org, 2)
+    attempts = sorted(
+        ([(a["responseStatus"], a["responseExcerpt"]) for a in d["attempts"]] for d in found),
+        key=len,
+    )
+    timed_out = (None, "timed out: no complete answer within 1.0 s")
+    assert attempts == [[(200, '{"ok":true}')], [timed_out, (200, '{"ok":true}')]]
+    assert [d["status"] for d in found] == ["SUCCEEDED", "SUCCEEDED"]
+    messages = await receiver.wait_for(3)
+    assert len({m.id for m in messages}) == 2
+    assert {m.verified(secret)["type"] for m in messages} == {"SALES_ORDER_MERGED"}
+
+
+async def test_a_delivery_handed_on_while_it_waits_is_sent_as_its_newest_job_read_it(
+    org: Organization, receiver: Receiver, other_receiver: Receiver
+) -> None:
+    # Given an endpoint whose receiver holds every request, and 40 events of one transaction:
+    # two batches of 16 in flight, the last 8 waiting in the endpoint's lane
+    endpoint_id, secret = await endpoint(org, receiver.url)
+    receiver.holding.set()
+    async with in_transaction():
+        for n in range(40):
+            await events.publish(
+                int(org.id), EventType.STOCK_LEVEL_LOW, Resource.ITEM, n, {"n": n}, None
+            )
+    await receiver.wait_for(2 * 16)
+
+    # When the endpoint moves to another receiver and a waiting delivery is redelivered (a
+    # new job reads it again, as the sweep does with a lane's late ones)
+    await org.api.ok(UPDATE_ENDPOINT, {"id": endpoint_id, "url": other_receiver.url})
+    last = (await deliveries(org))[0]  # newest first: the 40th event's, still waiting
+    await org.api.ok(REDELIVER, {"deliveryId": last["id"]})
+    await asyncio.sleep(0.5)  # its job runs in the background
+    receiver.holding.clear()
+
+    # Then it is sent once, to the new URL (as are the others still waiting)
+    moved = await other_receiver.wait_for(40 - 32)
+    assert sorted(m.verified(secret)["data"]["n"] for m in moved) == list(range(32, 40))
+    assert last["messageId"] in {m.id for m in moved}
+    assert last["messageId"] not in {m.id for m in receiver.messages}
+
+
+async def test_a_batch_waiting_for_room_to_send_is_not_claimed_meanwhile(
+    org: Organization, receiver: Receiver
+) -> None:
+    # Given one endpoint more than a process sends batches at once, all at a receiver that
+    # holds every request
+    places = IN_FLIGHT // BATCH
+    for _ in range(places + 1):
+        await endpoint(org, receiver.url)
+    receiver.holding.set()
+
+    # When an event goes to all of them (a batch each)
+    await events.publish(int(org.id), EventType.STOCK_LEVEL_LOW, Resource.ITEM, 1, {}, None)
+
+    # Then as many are sent as there are places; the last waits unclaimed (its job's deadline
+    # stands, the sweep's, not a lease running while it cannot be sent)
+    await receiver.wait_for(places)
+    await asyncio.sleep(0.3)
+    assert len(receiver.messages) == places
+    sent = {m.id for m in receiver.messages}
+    logged = await WebhookDelivery.filter(organization_id=int(org.id))
+    (waiting,) = [d for d in logged if d.message_id not in sent]
+    assert waiting.next_attempt_at == waiting.created_at + DISPATCH_DEADLINE
+
+    # And once the receiver answers, it is sent too, each delivery once
+    receiver.holding.clear()
+    messages = await receiver.wait_for(places + 1)
+    assert {m.id for m in messages} == {d.message_id for d in logged}

@@ -38,6 +38,8 @@ from tortoise.queryset import QuerySet
 from tortoise.timezone import now
 
 # Some only re-exported: the worker and the CLI reach job plumbing through `gqlorders.jobs`.
+from gqlorders.jobs.grouped import enqueue_grouped as enqueue_grouped
+from gqlorders.jobs.grouped import group_token as group_token
 from gqlorders.jobs.queues import QueueClaimedError, Refusal, own_queue, refusal_reason
 from gqlorders.jobs.queues import claim_queue as claim_queue
 from gqlorders.jobs.queues import installation_id as installation_id
@@ -95,12 +97,13 @@ def tracking_request() -> Iterator[RequestJobs]:
         _request_jobs.reset(token)
 
 
-async def enqueue(job: str, **payload: Any) -> None:
+async def enqueue(job: str, **payload: Any) -> OutboxJob:
     """Record a job in the current transaction; it runs only once that transaction commits."""
-    await OutboxJob.create(job=job, payload=payload)
+    row = await OutboxJob.create(job=job, payload=payload)
     tracked = _request_jobs.get()
     if tracked is not None:
         tracked.wrote = True
+    return row
 
 
 def waiting() -> QuerySet[OutboxJob]:

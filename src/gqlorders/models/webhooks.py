@@ -96,7 +96,7 @@ class WebhookDelivery(Model):
             ("organization_id", "id"),  # the delivery log, newest first
             ("endpoint_id", "id"),
             ("event_id",),
-            ("dispatch",),  # a job's deliveries: those holding its token
+            # a job's deliveries (those holding its token): a partial index, migration 0018
         )
 
 

@@ -1,17 +1,21 @@
 """Sending deliveries: each time a job holds some (see `fanout` for who holds them).
 
-Deliveries wait in their endpoint's lane; a lane sends a batch at a time, a few batches at
-once: one statement claims the batch (only what its jobs still hold: a lease under a token of
-its own), the attempts go out together (the body built once per event), and one transaction
-records them all (the attempts, each delivery's outcome, the endpoint's state): SUCCEEDED on
-2xx; otherwise the next retry of the schedule, or FAILED after the last; 410 Gone disables
-the endpoint at once, and failing without a success for `disable_after` does too.
+Deliveries wait in their endpoint's lane (at most LANE_WAITING; one copy of each, the newest
+job's); a lane sends a batch at a time, a few batches at once. A batch first gets its place
+among the process's sends (IN_FLIGHT), then one statement claims it (only what its jobs
+still hold: a lease under a token of its own), the attempts go out together (the body built
+once per event; each cut off at the policy's send_deadline, all before the lease ends), and
+one transaction records them all (the attempts, each delivery's outcome, the endpoint's
+state): SUCCEEDED on 2xx; otherwise the next retry of the schedule, or FAILED after the last;
+410 Gone disables the endpoint at once, and failing without a success for `disable_after`
+does too.
 
-An endpoint's sends share its HTTP client in the process (connections kept alive, reused
-through a free list: `connections`). A job only hands its deliveries to the lanes, so a slow
-receiver holds neither a worker's job slots nor the other endpoints' deliveries; a failing
-endpoint's lane sends one batch at a time, so its retries take no more than their share of
-the process.
+An endpoint's sends share an HTTP client per host name in the process (httpx's own pool,
+sized to the lane: connections kept alive and reused; the pool keys them by the address
+connected to, the client by the name TLS checked). A job only hands its deliveries to the
+lanes, so a slow receiver holds neither a worker's job slots nor the other endpoints'
+deliveries; a failing endpoint's lane sends one batch at a time, so its retries take no more
+than their share of the process.
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ import json
 import logging
 import secrets
 import time
-from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Collection
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Collection, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 import httpx
@@ -41,15 +46,19 @@ from gqlorders.models import (
     WebhookEndpoint,
 )
 from gqlorders.webhooks import addresses, endpoints, policy, signing
-from gqlorders.webhooks.connections import EndpointTransport
 
 logger = logging.getLogger("gqlorders.webhooks")
 
 BATCH = 16  # deliveries claimed, sent and recorded together (one endpoint's)
 LANE_BATCHES = 2  # an endpoint's batches in flight, per process (one while it fails)
-PER_ENDPOINT = 16  # connections to one endpoint, per process (see `connections`)
+# An endpoint's deliveries waiting in a process; beyond it a lane remembers only the jobs
+# (tokens) whose deliveries did not fit, up to LANE_JOBS_KEPT, and reads them again once half
+# of it is sent (what it forgets, or what waits past its job's deadline, the sweep hands on).
+LANE_WAITING = 1024
+LANE_JOBS_KEPT = 10_000
+PAGE = 500  # deliveries a job reads at once
 CLIENTS_KEPT = 256  # endpoints whose connections a process keeps alive between batches
-IN_FLIGHT = 512  # attempts in flight, per process
+IN_FLIGHT = 512  # attempts in flight, per process (BATCH at a time)
 BODIES_KEPT = 2048  # events whose body a process keeps for their other endpoints and retries
 USER_AGENT = "gqlorders-webhooks/1"
 GONE = 410
@@ -59,19 +68,40 @@ GONE = 410
 PayloadQueryRunner = Callable[[int, frozenset[str], Resource, int, str], Awaitable[Any]]
 
 # A batch's claim: the deliveries whose token is still their job's (pairs of id and token)
-# take the attempt's token and lease, in one statement.
+# take the attempt's token and lease, in one statement, which returns their endpoint's URL and
+# secrets as they are now (a job may have read them long before: they may have changed).
 _CLAIM = {
     "postgres": """
-UPDATE "webhook_delivery" SET "dispatch" = $1, "next_attempt_at" = $2
-WHERE "status" = 'PENDING'
-    AND ("id", "dispatch") IN (SELECT * FROM unnest($3::bigint[], $4::bigint[]))
-RETURNING "id"
+UPDATE "webhook_delivery" AS d SET "dispatch" = $1, "next_attempt_at" = $2
+FROM "webhook_endpoint" AS e
+WHERE e."id" = d."endpoint_id" AND d."status" = 'PENDING'
+    AND (d."id", d."dispatch") IN (SELECT * FROM unnest($3::bigint[], $4::bigint[]))
+RETURNING d."id", e."url", e."secret", e."previous_secret", e."previous_secret_until"
 """,
+    # SQLite's RETURNING may not name the FROM tables: the endpoint is read by subqueries
     "sqlite": """
 UPDATE "webhook_delivery" SET "dispatch" = ?1, "next_attempt_at" = ?2
 WHERE "status" = 'PENDING' AND ("id", "dispatch") IN (
     SELECT json_extract("value", '$[0]'), json_extract("value", '$[1]') FROM json_each(?3))
-RETURNING "id"
+RETURNING "id",
+    (SELECT "url" FROM "webhook_endpoint" e WHERE e."id" = "endpoint_id") AS "url",
+    (SELECT "secret" FROM "webhook_endpoint" e WHERE e."id" = "endpoint_id") AS "secret",
+    (SELECT "previous_secret" FROM "webhook_endpoint" e WHERE e."id" = "endpoint_id")
+        AS "previous_secret",
+    (SELECT "previous_secret_until" FROM "webhook_endpoint" e WHERE e."id" = "endpoint_id")
+        AS "previous_secret_until"
+""",
+}
+# A batch without a success: the endpoint has been failing since its first failure after the
+# last success (kept if set, read in the same statement that sets it).
+_FAILING_SINCE = {
+    "postgres": """
+UPDATE "webhook_endpoint" SET "failing_since" = COALESCE("failing_since", $2)
+WHERE "id" = $1 RETURNING "failing_since"
+""",
+    "sqlite": """
+UPDATE "webhook_endpoint" SET "failing_since" = COALESCE("failing_since", ?2)
+WHERE "id" = ?1 RETURNING "failing_since"
 """,
 }
 # A batch's outcomes ([id, status, failures, next attempt], as JSON), for the deliveries the
@@ -132,9 +162,33 @@ def signing_keys(endpoint: WebhookEndpoint, at: datetime) -> list[str]:
 class Lane:
     """An endpoint's deliveries waiting in this process, and its batches in flight."""
 
-    waiting: deque[WebhookDelivery] = field(default_factory=deque)
-    batches: int = 0
+    # by id, oldest first; a copy read again (its job lost, the sweep handed it on) replaces
+    # the older one, so a claim uses the newest job's token
+    waiting: dict[int, WebhookDelivery] = field(default_factory=dict)
+    batches: int = 0  # started, waiting for their place or in flight
     failing: bool = False  # its last batch had no success: one batch at a time
+    # jobs (dispatch -> their delivery ids, if listed) whose deliveries here did not fit
+    later: dict[int, list[int] | None] = field(default_factory=dict)
+    refilling: bool = False
+
+    @property
+    def idle(self) -> bool:
+        return not (self.waiting or self.batches or self.later or self.refilling)
+
+    def remember(self, dispatch: int, delivery_ids: Collection[int] | None) -> None:
+        if dispatch in self.later or len(self.later) < LANE_JOBS_KEPT:
+            self.later[dispatch] = None if delivery_ids is None else list(delivery_ids)
+
+    def add(self, delivery: WebhookDelivery) -> bool:
+        """Wait here, unless LANE_WAITING others do."""
+        if delivery.id not in self.waiting and len(self.waiting) >= LANE_WAITING:
+            return False
+        self.waiting[delivery.id] = delivery
+        return True
+
+    def take(self) -> list[WebhookDelivery]:
+        """The next batch: the BATCH oldest."""
+        return [self.waiting.pop(key) for key in list(islice(self.waiting, BATCH))]
 
 
 @dataclass(frozen=True)
@@ -150,8 +204,9 @@ class Sender:
     def __init__(self, run_query: PayloadQueryRunner) -> None:
         self.run_query = run_query
         self.ssl_context = httpx.create_ssl_context()  # read once: the CA bundle is large
-        self.clients: OrderedDict[int, httpx.AsyncClient] = OrderedDict()  # by endpoint id
-        self.total = asyncio.Semaphore(IN_FLIGHT)
+        # by endpoint id and host name: a TLS connection is never reused for another name
+        self.clients: OrderedDict[tuple[int, str], httpx.AsyncClient] = OrderedDict()
+        self.places = asyncio.Semaphore(IN_FLIGHT // BATCH)  # batches sending at once
         self.lanes: dict[int, Lane] = {}
         self.bodies: OrderedDict[int, bytes] = OrderedDict()  # event id -> its plain body
         self.tasks: set[asyncio.Task[None]] = set()
@@ -162,36 +217,72 @@ class Sender:
         held = WebhookDelivery.filter(dispatch=dispatch, status=WebhookDeliveryStatus.PENDING)
         if delivery_ids is not None:
             held = held.filter(id__in=list(delivery_ids))
-        endpoint_ids = set()
-        for delivery in await held.select_related("endpoint", "event").order_by("id"):
-            endpoint_id = delivery.endpoint_id
-            self.lanes.setdefault(endpoint_id, Lane()).waiting.append(delivery)
-            endpoint_ids.add(endpoint_id)
-        for endpoint_id in endpoint_ids:
-            self._start_batches(endpoint_id)
+        after = 0
+        while True:
+            page = await (
+                held.filter(id__gt=after).select_related("endpoint", "event").order_by("id")
+            ).limit(PAGE)
+            endpoint_ids = set()
+            for delivery in page:
+                lane = self.lanes.setdefault(delivery.endpoint_id, Lane())
+                if lane.add(delivery):
+                    endpoint_ids.add(delivery.endpoint_id)
+                else:  # read again once the lane has room
+                    lane.remember(dispatch, delivery_ids)
+            for endpoint_id in endpoint_ids:
+                self._start_batches(endpoint_id)
+            if len(page) < PAGE or not endpoint_ids:  # full lanes remember the job
+                return
+            after = page[-1].id
 
     def _start_batches(self, endpoint_id: int) -> None:
         lane = self.lanes[endpoint_id]
         limit = 1 if lane.failing else LANE_BATCHES
-        while lane.waiting and lane.batches < limit:
-            batch = [lane.waiting.popleft() for _ in range(min(BATCH, len(lane.waiting)))]
+        wanted = -(-len(lane.waiting) // BATCH)
+        while lane.batches < min(limit, wanted):
             lane.batches += 1
-            task = asyncio.create_task(self._run_batch(endpoint_id, batch))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+            self._track(self._run_batch(endpoint_id))
 
-    async def _run_batch(self, endpoint_id: int, batch: list[WebhookDelivery]) -> None:
+    async def _run_batch(self, endpoint_id: int) -> None:
+        """Take the lane's next batch once there is room for it (before its claim: a lease
+        starts only when its sends can), send it."""
         lane = self.lanes[endpoint_id]
+        batch: list[WebhookDelivery] = []
         try:
-            lane.failing = not await self.send_batch(batch)
+            async with self.places:
+                batch = lane.take()
+                if batch:
+                    lane.failing = not await self.send_batch(batch)
         except Exception:  # the leases run out and the sweep hands the deliveries on again
             logger.exception("webhook deliveries %s: batch failed", [d.id for d in batch])
         finally:
             lane.batches -= 1
+            if lane.later and not lane.refilling and len(lane.waiting) <= LANE_WAITING // 2:
+                lane.refilling = True
+                self._track(self._refill(endpoint_id))
             if lane.waiting:
                 self._start_batches(endpoint_id)
-            elif not lane.batches:
+            elif lane.idle:
                 del self.lanes[endpoint_id]
+
+    async def _refill(self, endpoint_id: int) -> None:
+        """Read again the jobs whose deliveries did not fit in the lane, while it has room."""
+        lane = self.lanes[endpoint_id]
+        try:
+            while lane.later and len(lane.waiting) < LANE_WAITING:
+                dispatch = next(iter(lane.later))
+                await self.submit(dispatch, lane.later.pop(dispatch))
+        except Exception:  # what it did not read, the sweep hands on
+            logger.exception("webhook endpoint %s: reading its deliveries failed", endpoint_id)
+        finally:
+            lane.refilling = False
+            if lane.idle:
+                del self.lanes[endpoint_id]
+
+    def _track(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     async def drain(self) -> None:
         """Wait for the attempts in flight (tests, shutdown)."""
@@ -203,61 +294,77 @@ class Sender:
         for client in clients:
             await client.aclose()
 
-    def client(self, endpoint_id: int) -> httpx.AsyncClient:
-        """The endpoint's HTTP client, made on first use; the clients of the endpoints least
-        recently sent to, with nothing waiting, are closed beyond CLIENTS_KEPT."""
-        client = self.clients.pop(endpoint_id, None)
+    def client(self, endpoint_id: int, host: str) -> httpx.AsyncClient:
+        """The HTTP client for this endpoint and host name, made on first use (its pool holds
+        a lane's sends at once, so a send never waits for a connection); the clients least
+        recently sent to, of endpoints with nothing waiting, are closed beyond CLIENTS_KEPT."""
+        key = (endpoint_id, host)
+        client = self.clients.pop(key, None)
         if client is None:
             client = httpx.AsyncClient(
-                transport=EndpointTransport(PER_ENDPOINT, self.ssl_context),
-                timeout=policy.TIMEOUT_SECONDS,
+                verify=self.ssl_context,
+                timeout=httpx.Timeout(policy.TIMEOUT_SECONDS, pool=None),
+                limits=httpx.Limits(
+                    max_connections=LANE_BATCHES * BATCH,
+                    max_keepalive_connections=LANE_BATCHES * BATCH,
+                ),
                 follow_redirects=False,
                 trust_env=False,  # no proxy from the environment: the checked address is the peer
             )
-        self.clients[endpoint_id] = client
+        self.clients[key] = client
         if len(self.clients) <= CLIENTS_KEPT:
             return client
-        for idle in [key for key in self.clients if key not in self.lanes]:
+        for idle in [other for other in self.clients if other[0] not in self.lanes]:
             if len(self.clients) <= CLIENTS_KEPT:
                 break
-            closing = asyncio.create_task(self.clients.pop(idle).aclose())
-            self.tasks.add(closing)
-            closing.add_done_callback(self.tasks.discard)
+            self._track(self.clients.pop(idle).aclose())
         return client
 
     async def send_batch(self, batch: list[WebhookDelivery]) -> bool:
         """Claim, send and record one endpoint's batch; False when none of it succeeded."""
+        loop = asyncio.get_running_loop()
+        # the sends end before the lease does (it starts in the claim, after this)
+        deadline = loop.time() + (policy.ATTEMPT_LEASE - policy.LEASE_MARGIN).total_seconds()
         lease = _lease_token()
         claimed = await claim(batch, lease)
         if not claimed:
             return True  # nothing sent: nothing learnt of the endpoint
-        sent = await asyncio.gather(*(self.attempt(delivery) for delivery in claimed))
-        done = [one for one in sent if one is not None]
-        await record(done, lease)
-        return any(one.outcome.succeeded for one in done)
+        sent = await asyncio.gather(*(self.attempt(delivery, deadline) for delivery in claimed))
+        await record(sent, lease)
+        return any(one.outcome.succeeded for one in sent)
 
-    async def attempt(self, delivery: WebhookDelivery) -> Sent | None:
-        """Build, sign and POST one claimed delivery; None if that failed before the POST
-        (its lease runs out and the sweep hands it on)."""
-        async with self.total:
-            try:
-                endpoint: WebhookEndpoint = delivery.endpoint
-                body = await self.body(delivery.event, endpoint)
-                at = now()
-                headers = {
-                    "content-type": "application/json",
-                    "user-agent": USER_AGENT,
-                    "webhook-id": delivery.message_id,
-                    "webhook-timestamp": str(int(at.timestamp())),
-                    "webhook-signature": signing.signature_header(
-                        signing_keys(endpoint, at), delivery.message_id, at, body
-                    ),
-                }
-                client = self.client(endpoint.id)
-                return Sent(delivery, at, await self.post(client, endpoint.url, body, headers))
-            except Exception:
-                logger.exception("webhook delivery %s: attempt failed", delivery.id)
-                return None
+    async def attempt(self, delivery: WebhookDelivery, deadline: float) -> Sent:
+        """Build, sign and POST one claimed delivery, all of it within the policy's
+        send_deadline and the batch's `deadline` (event loop time); whatever fails, or takes
+        longer, is a failed attempt."""
+        loop = asyncio.get_running_loop()
+        at, started = now(), loop.time()
+        limit = min(deadline, started + policy.current().send_deadline.total_seconds())
+        try:
+            async with asyncio.timeout_at(limit):
+                outcome = await self.send(delivery)
+        except TimeoutError:
+            excerpt = f"timed out: no complete answer within {limit - started:.1f} s"
+            outcome = Outcome(None, round((loop.time() - started) * 1000), excerpt)
+        except Exception as error:  # the payload query or the signing failed: ours to fix
+            logger.exception("webhook delivery %s: attempt failed", delivery.id)
+            outcome = Outcome(None, round((loop.time() - started) * 1000), _reason(error))
+        return Sent(delivery, at, outcome)
+
+    async def send(self, delivery: WebhookDelivery) -> Outcome:
+        endpoint: WebhookEndpoint = delivery.endpoint
+        body = await self.body(delivery.event, endpoint)
+        at = now()
+        headers = {
+            "content-type": "application/json",
+            "user-agent": USER_AGENT,
+            "webhook-id": delivery.message_id,
+            "webhook-timestamp": str(int(at.timestamp())),
+            "webhook-signature": signing.signature_header(
+                signing_keys(endpoint, at), delivery.message_id, at, body
+            ),
+        }
+        return await self.post(endpoint.id, endpoint.url, body, headers)
 
     async def body(self, event: FeedEvent, endpoint: WebhookEndpoint) -> bytes:
         """The body for this endpoint: its payloadQuery's result at delivery time, or the
@@ -281,10 +388,11 @@ class Sender:
         return body
 
     async def post(
-        self, client: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str]
+        self, endpoint_id: int, url: str, body: bytes, headers: dict[str, str]
     ) -> Outcome:
         """POST to the URL's checked address, the name kept for Host and TLS (SNI and the
-        certificate's check); redirects are not followed, at most EXCERPT_BYTES are read."""
+        certificate's check); redirects are not followed, at most EXCERPT_BYTES are read.
+        Whatever goes wrong is the attempt's failed outcome (logged, retried), never lost."""
         started = time.monotonic()
 
         def outcome(status: int | None, excerpt: str | None) -> Outcome:
@@ -296,7 +404,7 @@ class Sender:
             port = parsed.port or (443 if parsed.scheme == "https" else 80)
             address = (await addresses.resolve(parsed.host, port, allow_private))[0]
             extensions = {"sni_hostname": parsed.host} if parsed.scheme == "https" else {}
-            async with client.stream(
+            async with self.client(endpoint_id, parsed.host).stream(
                 "POST",
                 parsed.copy_with(host=address),
                 content=body,
@@ -313,8 +421,10 @@ class Sender:
         except addresses.RefusedURL as error:
             return outcome(None, f"refused: {error}"[: policy.EXCERPT_BYTES])
         except httpx.HTTPError as error:
-            reason = f"{type(error).__name__}: {error}".rstrip(": ")
-            return outcome(None, reason[: policy.EXCERPT_BYTES])
+            return outcome(None, _reason(error))
+        except Exception as error:  # a bug of ours or a library's: still a recorded attempt
+            logger.exception("webhook POST to %s failed unexpectedly", url)
+            return outcome(None, _reason(error))
 
 
 async def claim(batch: list[WebhookDelivery], lease: int) -> list[WebhookDelivery]:
@@ -328,9 +438,18 @@ async def claim(batch: list[WebhookDelivery], lease: int) -> list[WebhookDeliver
         held = [json.dumps([[d.id, d.dispatch] for d in batch])]
     until = now() + policy.ATTEMPT_LEASE
     rows = await db.execute_query_dict(_CLAIM[dialect], [lease, until, *held])
-    claimed = {row["id"]: None for row in rows}
-    # a delivery queued twice (its job ran again before it was claimed) is sent once
-    return [delivery for delivery in batch if claimed.pop(delivery.id, False) is None]
+    claimed = {row["id"]: row for row in rows}
+    taken = []
+    for delivery in batch:  # a delivery queued twice (its job ran again) is sent once
+        row = claimed.pop(delivery.id, None)
+        if row is None:
+            continue
+        endpoint: WebhookEndpoint = delivery.endpoint
+        endpoint.url, endpoint.secret = row["url"], row["secret"]
+        endpoint.previous_secret = row["previous_secret"]
+        endpoint.previous_secret_until = _datetime(row["previous_secret_until"])
+        taken.append(delivery)
+    return taken
 
 
 async def record(sent: list[Sent], lease: int) -> None:
@@ -379,16 +498,25 @@ async def record(sent: list[Sent], lease: int) -> None:
             )
         else:
             first = min(one.at for one in sent)
-            await WebhookEndpoint.filter(id=endpoint.id, failing_since__isnull=True).update(
-                failing_since=first
+            (row,) = await db.execute_query_dict(
+                _FAILING_SINCE[db.capabilities.dialect], [endpoint.id, first]
             )
-            failing_since = endpoint.failing_since or first
+            failing_since = _datetime(row["failing_since"]) or first
             if max(one.at for one in sent) - failing_since >= rules.disable_after:
                 await endpoints.disable_endpoint(
                     endpoint.id,
                     f"failing for {_days(rules.disable_after)} without a success",
                     None,
                 )
+
+
+def _datetime(value: datetime | str | None) -> datetime | None:
+    """A timestamp column as asyncpg returns it, or as SQLite stores it (ISO text)."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _reason(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}".rstrip(": ")[: policy.EXCERPT_BYTES]
 
 
 def _lease_token() -> int:

@@ -3,8 +3,8 @@
 A delivery is created in its event's transaction (so it exists exactly when the event does)
 together with the job that sends it (the outbox), and carries the `dispatch` token of that
 job: only the job holding a delivery's current token may send it. All the events of one
-transaction share one token and one job (the job reads its deliveries by token): a job per
-delivery cost a Redis hand-off and an outbox row each. When its `next_attempt_at`
+transaction share one token and one job (`jobs.group_token`; the job reads its deliveries by
+token): a job per delivery cost a Redis hand-off and an outbox row each. When its `next_attempt_at`
 passes while it is still PENDING -- the retry is due, or the job holding it never reported
 (worker killed, Redis down) -- the sweep (`dispatch_due`, run by every process's relay) gives
 it a new token and a new job; the old job, if it ever runs, finds its token gone and does
@@ -16,10 +16,8 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Collection
-from weakref import WeakKeyDictionary
 
 from tortoise import connections
-from tortoise.backends.base.client import BaseDBAsyncClient, TransactionalDBClient
 from tortoise.timezone import now
 from tortoise.transactions import in_transaction
 
@@ -72,9 +70,6 @@ RETURNING "id"
 """,
 }
 
-# The token of each open transaction that wrote deliveries (and their job) already.
-_transaction_tokens: WeakKeyDictionary[BaseDBAsyncClient, int] = WeakKeyDictionary()
-
 
 def subscription_key(event_types: str) -> str:
     """`WebhookEndpoint.event_types` holds `,A,B,`: a type is subscribed when `,A,` is in it."""
@@ -88,13 +83,11 @@ def _token() -> int:
 async def fan_out(event: FeedEvent) -> None:
     """In the event's transaction: a delivery for each of the organization's enabled endpoints
     subscribed to the event's type, sent by the transaction's one job (enqueued with its
-    first deliveries). A savepoint is a transaction of its own here: rolled back, it takes
-    its job with its deliveries. Outside a transaction each event has its own job."""
+    first deliveries; again after a savepoint that held it was rolled back). Outside a
+    transaction each event has its own job."""
     db = connections.get("default")
-    transactional = isinstance(db, TransactionalDBClient)
-    shared = _transaction_tokens.get(db) if transactional else None
     at = now()
-    token = shared if shared is not None else _token()
+    token = jobs.group_token(jobs.DELIVER_WEBHOOKS)
     rows = await db.execute_query_dict(
         _FAN_OUT[db.capabilities.dialect],
         [
@@ -106,10 +99,8 @@ async def fan_out(event: FeedEvent) -> None:
             subscription_key(event.type),
         ],
     )
-    if rows and shared is None:
-        await jobs.enqueue(jobs.DELIVER_WEBHOOKS, dispatch=token)
-        if transactional:
-            _transaction_tokens[db] = token
+    if rows:
+        await jobs.enqueue_grouped(jobs.DELIVER_WEBHOOKS, token, dispatch=token)
 
 
 async def deliver(organization_id: int, endpoint_id: int, event: FeedEvent) -> WebhookDelivery:

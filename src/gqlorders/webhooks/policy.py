@@ -25,9 +25,14 @@ ROTATION_OVERLAP = timedelta(hours=24)  # the previous secret keeps signing this
 # A job that took a delivery and neither sent nor gave it back by then is taken for lost (its
 # worker died, Redis lost it): the sweep hands the delivery to a new job.
 DISPATCH_DEADLINE = timedelta(seconds=60)
-# Once a job starts sending, it has this long (10 s timeout, the payload query, the log).
+# Once a batch is claimed, its attempts have this long (the payload query, the send, the log)
+# before the sweep may hand its deliveries on: its sends are cut off LEASE_MARGIN before.
 ATTEMPT_LEASE = timedelta(seconds=30)
-TIMEOUT_SECONDS = 10.0
+LEASE_MARGIN = timedelta(seconds=5)
+TIMEOUT_SECONDS = 10.0  # httpx's, for each phase (connect, each read, each write)
+# A send in all (resolve, connect, request, answer; a payload query before it): a receiver
+# that drip-feeds its answer is cut off, and the attempt counts as failed.
+SEND_DEADLINE = timedelta(seconds=20)
 EXCERPT_BYTES = 1024
 
 
@@ -36,6 +41,7 @@ class Policy:
     allow_private: bool = False  # WEBHOOK_ALLOW_PRIVATE: loopback, private and http:// too
     retry_schedule: tuple[timedelta, ...] = RETRY_SCHEDULE
     disable_after: timedelta = DISABLE_AFTER
+    send_deadline: timedelta = SEND_DEADLINE  # shortened by the tests
 
     def retry_delay(self, failures: int) -> timedelta | None:
         """How long after the `failures`-th failed attempt to try again; None: give up."""

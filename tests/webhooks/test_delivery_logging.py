@@ -72,8 +72,8 @@ async def test_log_level_debug_shows_httpx_requests(
         for line in map(json.loads, logged.splitlines())
         if line["logger"] == "httpx" and line["level"] == "INFO"
     ]
-    # (the receiver, http.server, answers in HTTP/1.0)
-    assert f'HTTP Request: POST {receiver.url} "HTTP/1.0 200 OK"' in requests
+    # (the receiver keeps connections alive: HTTP/1.1)
+    assert f'HTTP Request: POST {receiver.url} "HTTP/1.1 200 OK"' in requests
 
 
 async def test_the_text_log_keeps_the_same_levels(

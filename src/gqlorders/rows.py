@@ -6,8 +6,8 @@ tortoise's `_init_from_db` goes through a keyword dict and each scaled decimal c
 `to_python_value` (a division and a quantize per value), and rows of a `select_related` query
 through a dict split per row. Here a plan is made once per query -- column position, attribute,
 converter -- compiled into a function that fills a new instance's `__dict__` in straight-line
-code; scaled decimals become
-`Decimal(n).scaleb(-places)`, the very same value (digits and exponent) the field would give.
+code; scaled decimals become `Decimal(n).scaleb(-places)`, the very same value (digits and
+exponent) the field would give.
 
 The result is what `await query` returns, attribute for attribute (tests/test_rows.py checks it
 on both databases). It relies on tortoise internals pinned in pyproject (tortoise-orm 1.1); a
@@ -18,10 +18,10 @@ awaited by `fetch` (prepared.py refuses one: see `handles`).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, tzinfo
 from decimal import Decimal
 from enum import Enum
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, TypeVar, cast
 
 from tortoise.fields.data import CharEnumFieldInstance, DatetimeField, IntEnumFieldInstance
@@ -38,6 +38,7 @@ Columns = list[tuple[int, str, Converter]]  # (position in the row, attribute, c
 
 _new = object.__new__
 KNOWN_SCALED = 4096  # decimal values kept per number of places
+COMPILED_PLANS = 1024  # row constructors kept (a few per query shape)
 
 
 @cache
@@ -78,10 +79,15 @@ def _datetime(field: DatetimeField) -> Callable[[Any], Any]:
     (tortoise reads USE_TZ from the environment for every value, ~0.8 us; a page has ~1,000
     datetimes): a datetime the driver gives with its offset (PostgreSQL) is moved to the
     default zone, or made naive without use_tz, as tortoise does; anything else (SQLite's
-    text) goes the field's own way."""
+    text) goes the field's own way. The same function for the same field and settings, so
+    that a plan's compiled constructor is found again (see `_constructor`)."""
+    return _datetime_in(field, get_default_timezone() if get_use_tz() else None)
+
+
+@cache
+def _datetime_in(field: DatetimeField, zone: tzinfo | None) -> Callable[[Any], Any]:
     to_python = field.to_python_value
-    if get_use_tz():
-        zone = get_default_timezone()
+    if zone is not None:
 
         def convert(value: Any) -> Any:
             if type(value) is datetime and value.utcoffset() is not None:
@@ -130,9 +136,18 @@ def _plan(model: type[Model], keys: Sequence[str], start: int, stop: int) -> Col
 
 
 def _constructor(model: type[M], columns: Columns) -> Callable[[Any], M]:
+    return cast(Callable[[Any], M], _compiled(model, tuple(columns), _custom_pk(model)))
+
+
+@lru_cache(maxsize=COMPILED_PLANS)
+def _compiled(
+    model: type[Model], columns: tuple[tuple[int, str, Converter], ...], custom_pk: bool
+) -> Any:
     """One function per plan that fills a new instance's `__dict__` from a row in straight-line
     code (`values["id"] = row[0]` ...): a loop over the plan's (position, attribute, converter)
     costs a tuple unpacking and two tests per column, ~1,100 rows x 5-37 columns per page.
+    Kept by plan (compiling costs ~0.2 ms, as much as building a page's orders): a query that
+    `fetch` plans at every call, the page's, finds its constructor again.
     The text is made from the plan alone: attributes are the model's own identifiers (checked),
     positions ints; converters are passed as names, never written into it."""
     names: dict[str, Any] = {"new": _new, "model": model}
@@ -141,7 +156,7 @@ def _constructor(model: type[M], columns: Columns) -> Callable[[Any], M]:
         "values = instance.__dict__",
         "values['_partial'] = False",
         "values['_saved_in_db'] = True",
-        f"values['_custom_generated_pk'] = {_custom_pk(model)!r}",
+        f"values['_custom_generated_pk'] = {custom_pk!r}",
         "values['_await_when_save'] = {}",
     ]
     for position, attribute, convert in columns:
@@ -158,7 +173,7 @@ def _constructor(model: type[M], columns: Columns) -> Callable[[Any], M]:
     body.append("return instance")
     source = "def build(row):\n    " + "\n    ".join(body) + "\n"
     exec(compile(source, f"<rows of {model.__name__}>", "exec"), names)
-    return cast(Callable[[Any], M], names["build"])
+    return names["build"]
 
 
 def _custom_pk(model: type[Model]) -> bool:

@@ -78,6 +78,11 @@ async def test_fetched_rows_are_the_rows_tortoise_builds(org: Organization) -> N
             .select_related("item", "tax")
             .order_by("id")
         ),  # taxes met again and again, and lines without one
+        await same_rows(
+            models.SalesOrderLine.filter(sales_order_id__in=order_ids)
+            .select_related("sales_order__customer", "tax")
+            .order_by("id")
+        ),  # a relation of a relation: rows.py's path-following join
         await same_rows(models.Customer.filter(**mine).order_by("id")),
         await same_rows(models.Item.filter(**mine).order_by("id")),
         await same_rows(models.Tax.filter(**mine).order_by("id")),

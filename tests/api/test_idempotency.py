@@ -528,18 +528,55 @@ async def test_a_replay_needs_the_scopes_the_answers_fields_needed(
     org: Organization, make_client: Any
 ) -> None:
     """The customer's orders in the first answer needed orders:read: a token with the write
-    scope alone gets the refusal a run would give it, not the stored list."""
+    scope alone is refused at the mutation field, not given the stored list, and nothing
+    runs."""
     input = await order_input(org)
     await post(org, PARTLY_READABLE_CREATION, {"input": input}, "read-in-answer")
     writer = Organization(org.id, await make_client(org, "orders:write"))
 
     replay = await post(writer, PARTLY_READABLE_CREATION, {"input": input}, "read-in-answer")
 
-    body = replay.json()
-    assert body["data"] is None
-    assert [error["extensions"]["code"] for error in body["errors"]] == ["FORBIDDEN"]
-    assert body["errors"][0]["path"] == ["createSalesOrder", "readable", "customer", "salesOrders"]
+    assert replay.json() == {
+        "data": None,
+        "errors": [
+            {
+                "message": "this token lacks the orders:read scope",
+                "locations": [{"line": 3, "column": 3}],
+                "path": ["createSalesOrder"],
+                "extensions": {"code": "FORBIDDEN"},
+            }
+        ],
+    }
     assert "idempotent-replayed" not in replay.headers
+    assert await order_numbers(org) == ["SO-00001"]
+
+
+@postgres_only("SQLite's single writer makes the replay wait, unbounded, like any write")
+async def test_another_request_under_a_key_is_refused_without_running_it(
+    org: Organization, make_client: Any, settings: Any
+) -> None:
+    """A token that may create orders but lacks a scope the first run checked (orders:read,
+    for the answer's customer) sends another creation under its key: IDEMPOTENCY_KEY_REUSED at
+    once, without running it -- a run would wait for the order counter, which another
+    connection holds."""
+    input = await order_input(org)
+    await post(org, PARTLY_READABLE_CREATION, {"input": input}, "reused-by-writer")
+    writer = Organization(org.id, await make_client(org, "orders:write"))
+    other = {"input": await order_input(org, "3")}
+    import asyncpg
+
+    holder = await asyncpg.connect(settings.database_url)
+    try:
+        async with holder.transaction():
+            await holder.execute(
+                "SELECT 1 FROM number_sequence WHERE organization_id = $1 FOR UPDATE", org.id
+            )
+            async with asyncio.timeout(10):
+                answer = await post(writer, CREATE_ORDER, other, "reused-by-writer")
+    finally:
+        await holder.close()
+
+    assert error_of(answer) == (200, "IDEMPOTENCY_KEY_REUSED")
     assert await order_numbers(org) == ["SO-00001"]
 
 

@@ -64,6 +64,8 @@ class Refused(Exception):
 class KeyedRequest:
     key: str
     request_hash: str  # what a retry must match: document, operation name, variables
+    field: str  # the mutation field's response key (its alias, or its name)
+    location: tuple[int, int]  # its line and column in the document, as errors give them
 
 
 def keyed_request(header: str | None, data: Any, max_tokens: int) -> KeyedRequest | None:
@@ -105,7 +107,7 @@ def keyed_request(header: str | None, data: Any, max_tokens: int) -> KeyedReques
     canonical = json.dumps([operation_name, variables], sort_keys=True, separators=(",", ":"))
     fingerprint = hashlib.sha256(operation.digest)
     fingerprint.update(canonical.encode())
-    return KeyedRequest(key, fingerprint.hexdigest())
+    return KeyedRequest(key, fingerprint.hexdigest(), operation.field, operation.location)
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,8 @@ class _Operation:
     one_mutation_field: bool
     directive_keys: tuple[tuple[bool, str], ...]  # (from a variable?, the key or its name)
     directive_misplaced: bool  # anywhere but on the operation's top-level fields
+    field: str  # the first top-level field's response key, and where it begins (line, column)
+    location: tuple[int, int]
 
 
 @lru_cache(maxsize=256)
@@ -135,6 +139,9 @@ def _analysed(query: str, operation_name: str | None, max_tokens: int) -> _Opera
     if operation is None:
         return None
     fields = operation.selection_set.selections
+    first = fields[0]
+    start = first.loc.start_token if first.loc else None
+    field_key = (first.alias or first.name).value if isinstance(first, FieldNode) else ""
     top_level = [
         directive
         for field in fields
@@ -156,6 +163,8 @@ def _analysed(query: str, operation_name: str | None, max_tokens: int) -> _Opera
         and isinstance(fields[0], FieldNode),  # not a fragment, which may hold several
         directive_keys=keys,
         directive_misplaced=len(top_level) != len(_directives(document)),
+        field=field_key,
+        location=(start.line, start.column) if start else (0, 0),
     )
 
 

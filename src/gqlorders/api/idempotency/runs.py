@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from tortoise.transactions import in_transaction
 
 from gqlorders import jobs
+from gqlorders.api.compiled.serialization import encode_response
 from gqlorders.api.idempotency import storage
 from gqlorders.api.idempotency.keys import KeyedRequest, Refused
 from gqlorders.observability import request_id_var
@@ -110,7 +111,7 @@ async def _run_or_replay(
             async with in_transaction():
                 claimed = await storage.claim(organization_id, keyed.key, keyed.request_hash, ttl)
                 if claimed is None:
-                    return await _replay(principal, keyed, execute)
+                    return await _replay(principal, keyed)
                 response = _kept_or_discarded(await execute())
                 await storage.store_answer(
                     claimed, response.status_code, bytes(response.body), scopes_checked
@@ -146,36 +147,44 @@ async def _run_or_replay(
     return response
 
 
-async def _replay(principal: Principal, keyed: KeyedRequest, execute: Execute) -> Response:
-    """The stored answer to `keyed`, for a caller that may have it: a token without a scope the
-    first run checked gets the refusal a run gives it (the request is run, and discarded)."""
+async def _replay(principal: Principal, keyed: KeyedRequest) -> Response:
+    """The stored answer to `keyed`, for a caller that may have it. Nothing runs: another
+    request under the key is refused, and a token without a scope the first run checked gets
+    the refusal a run without a key gives it at the mutation field."""
     stored = await storage.stored_answer(principal.organization_id, keyed.key)
-    missing = stored.scopes - principal.scopes
-    if missing:
-        _kept_or_discarded(await execute())  # refused (_Discarded), as without a key
     if stored.request_hash != keyed.request_hash:
         raise Refused(
             "IDEMPOTENCY_KEY_REUSED",
             "this idempotency key was used for another request (document, operation name or "
             "variables): use a new key for a new request",
         )
-    if missing:  # the run needed none of them this time; the answer did
+    missing = stored.scopes - principal.scopes
+    if missing:
+        line, column = keyed.location
         body = {
             "data": None,
             "errors": [
                 {
                     "message": f"this token lacks the {min(missing).value} scope",
+                    "locations": [{"line": line, "column": column}],
+                    "path": [keyed.field],
                     "extensions": {"code": "FORBIDDEN"},
                 }
             ],
         }
-        raise _Discarded(JSONResponse(body))
+        raise _Discarded(_json_response(body))
     return Response(
         stored.body,
         status_code=stored.status,
         media_type="application/json",
         headers={REPLAYED_HEADER: "true"},
     )
+
+
+def _json_response(body: object) -> Response:
+    """An answer written by the encoder of every GraphQL answer (app.py): the same bytes as
+    the answer a run without a key gives."""
+    return Response(encode_response(body), media_type="application/json")
 
 
 def _kept_or_discarded(response: Response) -> Response:

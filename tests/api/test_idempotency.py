@@ -4,6 +4,7 @@ key of the organization; a retry gets the first answer byte for byte and runs no
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from graphql import parse, print_ast
 from tortoise import connections
 
 from gqlorders.models import IdempotencyKey, OrderEvent, OutboxJob, StockMovement
@@ -257,6 +259,28 @@ async def test_a_key_reused_for_another_request_is_refused(org: Organization) ->
 
     assert error_of(other) == (200, "IDEMPOTENCY_KEY_REUSED")
     assert "idempotent-replayed" not in other.headers
+    assert await order_numbers(org) == ["SO-00001"]
+
+
+async def test_a_key_fingerprinted_in_the_first_form_still_replays(org: Organization) -> None:
+    """A key claimed before the fingerprint's form changed keeps sha256 of [document, operation
+    name, variables]: a genuine retry within its day is replayed, another request refused."""
+    input = await order_input(org)
+    first = await post(org, CREATE_ORDER, {"input": input}, "first-form")
+    canonical = json.dumps(
+        [print_ast(parse(CREATE_ORDER)), None, {"input": input}],
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    first_form = hashlib.sha256(canonical.encode()).hexdigest()
+    await IdempotencyKey.filter(organization_id=org.id).update(request_hash=first_form)
+
+    retry = await post(org, CREATE_ORDER, {"input": input}, "first-form")
+    other = await post(org, CREATE_ORDER, {"input": await order_input(org, "3")}, "first-form")
+
+    assert retry.headers["idempotent-replayed"] == "true"
+    assert retry.content == first.content
+    assert error_of(other) == (200, "IDEMPOTENCY_KEY_REUSED")
     assert await order_numbers(org) == ["SO-00001"]
 
 

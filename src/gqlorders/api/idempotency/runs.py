@@ -152,7 +152,7 @@ async def _replay(principal: Principal, keyed: KeyedRequest) -> Response:
     request under the key is refused, and a token without a scope the first run checked gets
     the refusal a run without a key gives it at the mutation field."""
     stored = await storage.stored_answer(principal.organization_id, keyed.key)
-    if stored.request_hash != keyed.request_hash:
+    if not keyed.matches(stored.request_hash):
         raise Refused(
             "IDEMPOTENCY_KEY_REUSED",
             "this idempotency key was used for another request (document, operation name or "

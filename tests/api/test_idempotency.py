@@ -509,6 +509,49 @@ async def test_requests_waiting_for_their_key_hold_no_database_connection(
     assert await order_numbers(org) == ["SO-00001"]
 
 
+# Two keys, one of each organization, whose turns share a 32-bit hash (hashtext), the lock key
+# a key's turn once had: the first in 300,000 of each (about 21 such pairs are expected).
+SHARED_32_BIT_TURN = """
+SELECT min(key) FILTER (WHERE side = 1) AS mine, min(key) FILTER (WHERE side = 2) AS theirs
+FROM (
+  SELECT side, 'k' || g AS key, hashtext(organization || ':k' || g) AS turn
+  FROM (VALUES (1, $1::bigint), (2, $2::bigint)) AS sides (side, organization),
+    generate_series(1, 300000) AS g
+) AS keys
+GROUP BY turn HAVING min(side) = 1 AND max(side) = 2
+LIMIT 1"""
+
+
+@postgres_only("SQLite has one connection, which the running request holds")
+async def test_a_key_in_use_keeps_no_other_organization_waiting(
+    org: Organization, other_org: Organization, settings: Any
+) -> None:
+    """While a keyed creation of the organization runs, another organization's requests with
+    the same key, and with a key whose 32-bit turn would be the same, answer at once."""
+    import asyncpg
+
+    probe = await asyncpg.connect(settings.database_url)
+    try:
+        mine, theirs = await probe.fetchrow(SHARED_32_BIT_TURN, org.id, other_org.id)
+    finally:
+        await probe.close()
+    input = await order_input(org)
+    their_input = {"input": await order_input(other_org)}
+    async with first_request_held(org, settings, input, mine) as (first, _):
+        async with asyncio.timeout(10):
+            same_key = await post(other_org, CREATE_ORDER, their_input, mine)
+            same_turn = await post(other_org, CREATE_ORDER, their_input, theirs)
+        assert not first.done()
+
+    assert [answer.status_code for answer in (same_key, same_turn)] == [200, 200]
+    assert [answer.headers.get("idempotent-replayed") for answer in (same_key, same_turn)] == [
+        None,
+        None,
+    ]
+    assert await order_numbers(other_org) == ["SO-00001", "SO-00002"]
+    assert (await first).json()["data"]["createSalesOrder"]["salesOrder"]["number"] == "SO-00001"
+
+
 async def test_an_answer_that_is_not_kept_shows_nothing_that_was_rolled_back(
     org: Organization, make_client: Any
 ) -> None:

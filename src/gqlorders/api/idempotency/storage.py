@@ -2,8 +2,9 @@
 back. Plain functions over the `idempotency_key` table, called inside the keyed request's one
 transaction (api/idempotency/runs.py), which also holds the mutation's changes.
 
-Locks, in the order they are taken: the key's turn (a transaction advisory lock of class
-KEY_LOCK on the organization and the key, PostgreSQL only, tried and never waited for), then
+Locks, in the order they are taken: the key's turn (a transaction advisory lock on a 64-bit
+hash of the organization and the key, seeded with KEY_LOCK, PostgreSQL only, tried and never
+waited for), then
 the key's row (its INSERT or UPDATE), then whatever the mutation locks. Both are held until the
 transaction ends. Expired keys are deleted by `IdempotencyKey.prune_expired`, which the job
 relay runs (the jobs layer does not import the API).
@@ -21,7 +22,11 @@ from gqlorders.database import execute_sql
 from gqlorders.models import IdempotencyKey
 from gqlorders.tenancy import Scope, parse_scopes
 
-KEY_LOCK = 7_014  # advisory lock class of the keys' turns (PostgreSQL)
+# Seed of the 64-bit hash that is the advisory lock of a key's turn (PostgreSQL). One bigint
+# key, not a (class, 32-bit hash) pair: with 32 bits, keys of different organizations share a
+# turn often enough to make one wait for the other. (A one-bigint lock never meets the
+# two-integer locks of the other classes: PostgreSQL keeps the two forms apart.)
+KEY_LOCK = 7_014
 
 # Claim the key: insert its row, or take over an expired one; no row comes back when a live
 # one answers for the key (replay). Every claim of a key takes its turn first: a request whose
@@ -30,7 +35,9 @@ KEY_LOCK = 7_014  # advisory lock class of the keys' turns (PostgreSQL)
 # the commit is visible), so the INSERT never waits for another claim.
 _CLAIM_POSTGRES = """
 WITH turn AS MATERIALIZED (
-  SELECT pg_try_advisory_xact_lock($6, hashtext($1::bigint::text || ':' || $2::varchar)) AS taken
+  SELECT pg_try_advisory_xact_lock(
+    hashtextextended($1::bigint::text || ':' || $2::varchar, $6::bigint)
+  ) AS taken
 ), claimed AS (
   INSERT INTO idempotency_key (organization_id, "key", request_hash, created_at, expires_at)
   SELECT $1::bigint, $2::varchar, $3::varchar, $4::timestamptz, $5::timestamptz

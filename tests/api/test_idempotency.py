@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ import pytest
 from graphql import parse, print_ast
 from tortoise import connections
 
+from gqlorders.api.idempotency.runs import WAITING_MESSAGE
 from gqlorders.models import IdempotencyKey, OrderEvent, OutboxJob, StockMovement
 from gqlorders.tenancy import revoke_secret
 from tests.fulfilment.documents import (
@@ -299,6 +301,9 @@ async def test_keys_of_another_organization_do_not_collide(
 async def test_twenty_concurrent_requests_with_one_key_create_one_order(
     org: Organization,
 ) -> None:
+    """On PostgreSQL the twenty race for the key's turn; on SQLite the single writer serialises
+    them (each keyed request's transaction begins after the previous one ended), so there it
+    shows the replays, not the race."""
     input = await order_input(org)
 
     answers = await asyncio.gather(
@@ -454,8 +459,9 @@ async def first_request_held(
                 "SELECT 1 FROM number_sequence WHERE organization_id = $1 FOR UPDATE", org.id
             )
             first = asyncio.create_task(post(org, CREATE_ORDER, {"input": input}, key))
-            while await lock_waits(holder) == 0:  # until it waits for the counter
-                await asyncio.sleep(0.01)
+            async with asyncio.timeout(10):
+                while await lock_waits(holder) == 0:  # until it waits for the counter
+                    await asyncio.sleep(0.01)
             yield first, holder
     finally:
         await holder.close()
@@ -487,17 +493,22 @@ async def test_a_key_still_in_use_is_answered_409_after_the_bounded_wait(
 
 @postgres_only("SQLite has one connection, which the running request holds")
 async def test_requests_waiting_for_their_key_hold_no_database_connection(
-    org: Organization, settings: Any
+    org: Organization, settings: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Twenty requests wait for the first with their key: meanwhile a request without a key
-    gets a connection of the pool (5 in tests) and its answer, none of the twenty has given up,
-    and only the first request waits in the database. Then all twenty replay its answer."""
+    """Twenty requests wait for the first with their key: once each has found the key in use,
+    a request without a key gets a connection of the pool (5 in tests) and its answer, none of
+    the twenty has given up, and only the first request waits in the database. Then all twenty
+    replay its answer."""
     input = await order_input(org)
+    caplog.set_level(logging.DEBUG, logger="gqlorders.idempotency")
     async with first_request_held(org, settings, input, "crowd") as (first, holder):
         waiting = [
             asyncio.create_task(post(org, CREATE_ORDER, {"input": input}, "crowd"))
             for _ in range(20)
         ]
+        async with asyncio.timeout(10):  # until every one of them has tried the key
+            while caplog.messages.count(WAITING_MESSAGE) < 20:
+                await asyncio.sleep(0.01)
         warehouses = await org.api.data(PRIMARY_WAREHOUSE)
         assert len(warehouses["warehouses"]) == 1
         assert [task.done() for task in [first, *waiting]] == [False] * 21

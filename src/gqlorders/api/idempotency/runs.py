@@ -32,6 +32,7 @@ WAIT_FOR_FIRST = timedelta(seconds=5)  # a mutation runs in milliseconds: longer
 RETRY_AFTER_SECONDS = 5
 FIRST_PAUSE = 0.01  # seconds between tries for a key in use, doubling up to LONGEST_PAUSE
 LONGEST_PAUSE = 0.1
+WAITING_MESSAGE = "idempotency key in use: waiting for the first request with it"
 
 Execute = Callable[[], Awaitable[Response]]
 
@@ -83,6 +84,8 @@ async def run_keyed(
         try:
             return await attempt()
         except storage.KeyInUse:
+            if pause == FIRST_PAUSE:
+                logger.debug(WAITING_MESSAGE)
             if monotonic() + pause > deadline:
                 return Refused(
                     "IDEMPOTENCY_KEY_IN_USE",

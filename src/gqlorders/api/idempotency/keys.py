@@ -4,6 +4,7 @@ may hold, and the fingerprint a retry must match. Nothing here touches the datab
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
 import json
@@ -32,7 +33,8 @@ from starlette.responses import JSONResponse, Response
 HEADER = "idempotency-key"
 DIRECTIVE = "idempotent"
 MAX_KEY_LENGTH = 255
-# The fingerprint's form: sha256(sha256(document) || JSON of [operation name, variables]).
+# The fingerprint's form: sha256(sha256(document) || JSON of [operation name, variables]), in
+# base64 after the prefix (47 characters: the column holds 64).
 # A stored fingerprint without it is of the first form, sha256(JSON of [document, operation
 # name, variables]), kept by keys claimed before (a day at most): a retry still matches it.
 FINGERPRINT_PREFIX = "v2:"
@@ -124,7 +126,7 @@ def keyed_request(header: str | None, data: Any, max_tokens: int) -> KeyedReques
     fingerprint.update(canonical.encode())
     return KeyedRequest(
         key,
-        FINGERPRINT_PREFIX + fingerprint.hexdigest(),
+        FINGERPRINT_PREFIX + base64.urlsafe_b64encode(fingerprint.digest()).decode(),
         operation.field,
         operation.location,
         (operation.printed, operation_name, variables),

@@ -129,23 +129,26 @@ async def org_events(org: Organization) -> int:
 
 
 @asynccontextmanager
-async def refused_answers(org: Organization) -> AsyncIterator[None]:
-    """While open, the database refuses to store the organization's answers (a trigger)."""
+async def refused_answers(org: Organization, silently: bool = False) -> AsyncIterator[None]:
+    """While open, the database refuses to store the organization's answers (a trigger): with
+    an error, or `silently`, skipping the UPDATE as if the row were not there."""
     db = connections.get("default")
     name = f"refuse_answers_{org.id}"
     if db.capabilities.dialect == "postgres":
+        refusal = "RETURN NULL" if silently else "RAISE EXCEPTION 'no space left on device'"
         create = [
             f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql"
-            " AS $$ BEGIN RAISE EXCEPTION 'no space left on device'; END $$",
+            f" AS $$ BEGIN {refusal}; END $$",
             f"CREATE TRIGGER {name} BEFORE UPDATE ON idempotency_key FOR EACH ROW"
             f" WHEN (NEW.organization_id = {org.id}) EXECUTE FUNCTION {name}()",
         ]
         drop = [f"DROP TRIGGER {name} ON idempotency_key", f"DROP FUNCTION {name}()"]
     else:
+        refusal = "RAISE(IGNORE)" if silently else "RAISE(ABORT, 'no space left on device')"
         create = [
             f"CREATE TRIGGER {name} BEFORE UPDATE ON idempotency_key"
             f" WHEN NEW.organization_id = {org.id}"
-            " BEGIN SELECT RAISE(ABORT, 'no space left on device'); END"
+            f" BEGIN SELECT {refusal}; END"
         ]
         drop = [f"DROP TRIGGER {name}"]
     for statement in create:
@@ -334,6 +337,24 @@ async def test_a_keyed_mutation_that_failed_runs_again_on_retry(org: Organizatio
 
     assert "idempotent-replayed" not in retried.headers
     assert retried.json()["data"]["createSalesOrder"]["salesOrder"]["number"] == "SO-00001"
+    assert await order_numbers(org) == ["SO-00001"]
+
+
+async def test_an_answer_that_finds_no_row_to_be_kept_in_keeps_nothing(
+    org: Organization,
+) -> None:
+    """The UPDATE that keeps the answer changes no row (a trigger skips it): the request is a
+    server error and rolls back, rather than committing a key without its answer."""
+    input = await order_input(org)
+    async with refused_answers(org, silently=True):
+        failed = await post(org, CREATE_ORDER, {"input": input}, "no-row")
+    assert error_of(failed) == (200, "INTERNAL_SERVER_ERROR")
+    assert await order_numbers(org) == []
+    assert await IdempotencyKey.filter(organization_id=org.id).count() == 0
+
+    retried = await post(org, CREATE_ORDER, {"input": input}, "no-row")
+
+    assert "idempotent-replayed" not in retried.headers
     assert await order_numbers(org) == ["SO-00001"]
 
 

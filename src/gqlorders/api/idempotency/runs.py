@@ -15,7 +15,7 @@ from datetime import timedelta
 from time import monotonic
 
 from cross_web import HTTPException
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from tortoise.transactions import in_transaction
 
 from gqlorders import jobs
@@ -144,7 +144,7 @@ async def _run_or_replay(
                 }
             ]
         }
-        return JSONResponse(body)
+        return _json_response(body)
     if tracked.wrote:
         await jobs.after_request()
     return response
@@ -206,6 +206,9 @@ def _kept_or_discarded(response: Response) -> Response:
         raise _Discarded(response)
     if answer.get("errors"):
         if answer.get("data") is not None:
-            response = JSONResponse({"data": None, "errors": answer["errors"]})
+            kept = {"data": None, "errors": answer["errors"]}
+            if "extensions" in answer:
+                kept["extensions"] = answer["extensions"]
+            response = _json_response(kept)
         raise _Discarded(response)
     return response

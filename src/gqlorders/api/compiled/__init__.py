@@ -8,6 +8,6 @@ exactly as the standard executor would is handed back to it (`runner`), counted.
 """
 
 from gqlorders.api.compiled.runner import CompiledQueries
-from gqlorders.api.compiled.serialization import encode_response
+from gqlorders.api.serialization import encode_response
 
 __all__ = ["CompiledQueries", "encode_response"]

@@ -19,9 +19,9 @@ from starlette.responses import Response
 from tortoise.transactions import in_transaction
 
 from gqlorders import jobs
-from gqlorders.api.compiled.serialization import encode_response
 from gqlorders.api.idempotency import storage
 from gqlorders.api.idempotency.keys import KeyedRequest, Refused
+from gqlorders.api.serialization import encode_response
 from gqlorders.observability import request_id_var
 from gqlorders.tenancy import Principal, Scope
 

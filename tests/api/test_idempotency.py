@@ -4,7 +4,9 @@ key of the organization; a retry gets the first answer byte for byte and runs no
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -12,8 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
+from graphql import parse, print_ast
 from tortoise import connections
 
+from gqlorders.api.idempotency.runs import WAITING_MESSAGE
 from gqlorders.models import IdempotencyKey, OrderEvent, OutboxJob, StockMovement
 from gqlorders.tenancy import revoke_secret
 from tests.fulfilment.documents import (
@@ -125,23 +129,26 @@ async def org_events(org: Organization) -> int:
 
 
 @asynccontextmanager
-async def refused_answers(org: Organization) -> AsyncIterator[None]:
-    """While open, the database refuses to store the organization's answers (a trigger)."""
+async def refused_answers(org: Organization, silently: bool = False) -> AsyncIterator[None]:
+    """While open, the database refuses to store the organization's answers (a trigger): with
+    an error, or `silently`, skipping the UPDATE as if the row were not there."""
     db = connections.get("default")
     name = f"refuse_answers_{org.id}"
     if db.capabilities.dialect == "postgres":
+        refusal = "RETURN NULL" if silently else "RAISE EXCEPTION 'no space left on device'"
         create = [
             f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql"
-            " AS $$ BEGIN RAISE EXCEPTION 'no space left on device'; END $$",
+            f" AS $$ BEGIN {refusal}; END $$",
             f"CREATE TRIGGER {name} BEFORE UPDATE ON idempotency_key FOR EACH ROW"
             f" WHEN (NEW.organization_id = {org.id}) EXECUTE FUNCTION {name}()",
         ]
         drop = [f"DROP TRIGGER {name} ON idempotency_key", f"DROP FUNCTION {name}()"]
     else:
+        refusal = "RAISE(IGNORE)" if silently else "RAISE(ABORT, 'no space left on device')"
         create = [
             f"CREATE TRIGGER {name} BEFORE UPDATE ON idempotency_key"
             f" WHEN NEW.organization_id = {org.id}"
-            " BEGIN SELECT RAISE(ABORT, 'no space left on device'); END"
+            f" BEGIN SELECT {refusal}; END"
         ]
         drop = [f"DROP TRIGGER {name}"]
     for statement in create:
@@ -260,6 +267,28 @@ async def test_a_key_reused_for_another_request_is_refused(org: Organization) ->
     assert await order_numbers(org) == ["SO-00001"]
 
 
+async def test_a_key_fingerprinted_in_the_first_form_still_replays(org: Organization) -> None:
+    """A key claimed before the fingerprint's form changed keeps sha256 of [document, operation
+    name, variables]: a genuine retry within its day is replayed, another request refused."""
+    input = await order_input(org)
+    first = await post(org, CREATE_ORDER, {"input": input}, "first-form")
+    canonical = json.dumps(
+        [print_ast(parse(CREATE_ORDER)), None, {"input": input}],
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    first_form = hashlib.sha256(canonical.encode()).hexdigest()
+    await IdempotencyKey.filter(organization_id=org.id).update(request_hash=first_form)
+
+    retry = await post(org, CREATE_ORDER, {"input": input}, "first-form")
+    other = await post(org, CREATE_ORDER, {"input": await order_input(org, "3")}, "first-form")
+
+    assert retry.headers["idempotent-replayed"] == "true"
+    assert retry.content == first.content
+    assert error_of(other) == (200, "IDEMPOTENCY_KEY_REUSED")
+    assert await order_numbers(org) == ["SO-00001"]
+
+
 async def test_keys_of_another_organization_do_not_collide(
     org: Organization, other_org: Organization
 ) -> None:
@@ -275,6 +304,9 @@ async def test_keys_of_another_organization_do_not_collide(
 async def test_twenty_concurrent_requests_with_one_key_create_one_order(
     org: Organization,
 ) -> None:
+    """On PostgreSQL the twenty race for the key's turn; on SQLite the single writer serialises
+    them (each keyed request's transaction begins after the previous one ended), so there it
+    shows the replays, not the race."""
     input = await order_input(org)
 
     answers = await asyncio.gather(
@@ -305,6 +337,24 @@ async def test_a_keyed_mutation_that_failed_runs_again_on_retry(org: Organizatio
 
     assert "idempotent-replayed" not in retried.headers
     assert retried.json()["data"]["createSalesOrder"]["salesOrder"]["number"] == "SO-00001"
+    assert await order_numbers(org) == ["SO-00001"]
+
+
+async def test_an_answer_that_finds_no_row_to_be_kept_in_keeps_nothing(
+    org: Organization,
+) -> None:
+    """The UPDATE that keeps the answer changes no row (a trigger skips it): the request is a
+    server error and rolls back, rather than committing a key without its answer."""
+    input = await order_input(org)
+    async with refused_answers(org, silently=True):
+        failed = await post(org, CREATE_ORDER, {"input": input}, "no-row")
+    assert error_of(failed) == (200, "INTERNAL_SERVER_ERROR")
+    assert await order_numbers(org) == []
+    assert await IdempotencyKey.filter(organization_id=org.id).count() == 0
+
+    retried = await post(org, CREATE_ORDER, {"input": input}, "no-row")
+
+    assert "idempotent-replayed" not in retried.headers
     assert await order_numbers(org) == ["SO-00001"]
 
 
@@ -430,8 +480,9 @@ async def first_request_held(
                 "SELECT 1 FROM number_sequence WHERE organization_id = $1 FOR UPDATE", org.id
             )
             first = asyncio.create_task(post(org, CREATE_ORDER, {"input": input}, key))
-            while await lock_waits(holder) == 0:  # until it waits for the counter
-                await asyncio.sleep(0.01)
+            async with asyncio.timeout(10):
+                while await lock_waits(holder) == 0:  # until it waits for the counter
+                    await asyncio.sleep(0.01)
             yield first, holder
     finally:
         await holder.close()
@@ -463,17 +514,22 @@ async def test_a_key_still_in_use_is_answered_409_after_the_bounded_wait(
 
 @postgres_only("SQLite has one connection, which the running request holds")
 async def test_requests_waiting_for_their_key_hold_no_database_connection(
-    org: Organization, settings: Any
+    org: Organization, settings: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Twenty requests wait for the first with their key: meanwhile a request without a key
-    gets a connection of the pool (5 in tests) and its answer, none of the twenty has given up,
-    and only the first request waits in the database. Then all twenty replay its answer."""
+    """Twenty requests wait for the first with their key: once each has found the key in use,
+    a request without a key gets a connection of the pool (5 in tests) and its answer, none of
+    the twenty has given up, and only the first request waits in the database. Then all twenty
+    replay its answer."""
     input = await order_input(org)
+    caplog.set_level(logging.DEBUG, logger="gqlorders.idempotency")
     async with first_request_held(org, settings, input, "crowd") as (first, holder):
         waiting = [
             asyncio.create_task(post(org, CREATE_ORDER, {"input": input}, "crowd"))
             for _ in range(20)
         ]
+        async with asyncio.timeout(10):  # until every one of them has tried the key
+            while caplog.messages.count(WAITING_MESSAGE) < 20:
+                await asyncio.sleep(0.01)
         warehouses = await org.api.data(PRIMARY_WAREHOUSE)
         assert len(warehouses["warehouses"]) == 1
         assert [task.done() for task in [first, *waiting]] == [False] * 21
@@ -483,6 +539,49 @@ async def test_requests_waiting_for_their_key_hold_no_database_connection(
     assert {answer.headers.get("idempotent-replayed") for answer in answers} == {"true"}
     assert {answer.content for answer in answers} == {(await first).content}
     assert await order_numbers(org) == ["SO-00001"]
+
+
+# Two keys, one of each organization, whose turns share a 32-bit hash (hashtext), the lock key
+# a key's turn once had: the first in 300,000 of each (about 21 such pairs are expected).
+SHARED_32_BIT_TURN = """
+SELECT min(key) FILTER (WHERE side = 1) AS mine, min(key) FILTER (WHERE side = 2) AS theirs
+FROM (
+  SELECT side, 'k' || g AS key, hashtext(organization || ':k' || g) AS turn
+  FROM (VALUES (1, $1::bigint), (2, $2::bigint)) AS sides (side, organization),
+    generate_series(1, 300000) AS g
+) AS keys
+GROUP BY turn HAVING min(side) = 1 AND max(side) = 2
+LIMIT 1"""
+
+
+@postgres_only("SQLite has one connection, which the running request holds")
+async def test_a_key_in_use_keeps_no_other_organization_waiting(
+    org: Organization, other_org: Organization, settings: Any
+) -> None:
+    """While a keyed creation of the organization runs, another organization's requests with
+    the same key, and with a key whose 32-bit turn would be the same, answer at once."""
+    import asyncpg
+
+    probe = await asyncpg.connect(settings.database_url)
+    try:
+        mine, theirs = await probe.fetchrow(SHARED_32_BIT_TURN, org.id, other_org.id)
+    finally:
+        await probe.close()
+    input = await order_input(org)
+    their_input = {"input": await order_input(other_org)}
+    async with first_request_held(org, settings, input, mine) as (first, _):
+        async with asyncio.timeout(10):
+            same_key = await post(other_org, CREATE_ORDER, their_input, mine)
+            same_turn = await post(other_org, CREATE_ORDER, their_input, theirs)
+        assert not first.done()
+
+    assert [answer.status_code for answer in (same_key, same_turn)] == [200, 200]
+    assert [answer.headers.get("idempotent-replayed") for answer in (same_key, same_turn)] == [
+        None,
+        None,
+    ]
+    assert await order_numbers(other_org) == ["SO-00001", "SO-00002"]
+    assert (await first).json()["data"]["createSalesOrder"]["salesOrder"]["number"] == "SO-00001"
 
 
 async def test_an_answer_that_is_not_kept_shows_nothing_that_was_rolled_back(
@@ -528,18 +627,55 @@ async def test_a_replay_needs_the_scopes_the_answers_fields_needed(
     org: Organization, make_client: Any
 ) -> None:
     """The customer's orders in the first answer needed orders:read: a token with the write
-    scope alone gets the refusal a run would give it, not the stored list."""
+    scope alone is refused at the mutation field, not given the stored list, and nothing
+    runs."""
     input = await order_input(org)
     await post(org, PARTLY_READABLE_CREATION, {"input": input}, "read-in-answer")
     writer = Organization(org.id, await make_client(org, "orders:write"))
 
     replay = await post(writer, PARTLY_READABLE_CREATION, {"input": input}, "read-in-answer")
 
-    body = replay.json()
-    assert body["data"] is None
-    assert [error["extensions"]["code"] for error in body["errors"]] == ["FORBIDDEN"]
-    assert body["errors"][0]["path"] == ["createSalesOrder", "readable", "customer", "salesOrders"]
+    assert replay.json() == {
+        "data": None,
+        "errors": [
+            {
+                "message": "this token lacks the orders:read scope",
+                "locations": [{"line": 3, "column": 3}],
+                "path": ["createSalesOrder"],
+                "extensions": {"code": "FORBIDDEN"},
+            }
+        ],
+    }
     assert "idempotent-replayed" not in replay.headers
+    assert await order_numbers(org) == ["SO-00001"]
+
+
+@postgres_only("SQLite's single writer makes the replay wait, unbounded, like any write")
+async def test_another_request_under_a_key_is_refused_without_running_it(
+    org: Organization, make_client: Any, settings: Any
+) -> None:
+    """A token that may create orders but lacks a scope the first run checked (orders:read,
+    for the answer's customer) sends another creation under its key: IDEMPOTENCY_KEY_REUSED at
+    once, without running it -- a run would wait for the order counter, which another
+    connection holds."""
+    input = await order_input(org)
+    await post(org, PARTLY_READABLE_CREATION, {"input": input}, "reused-by-writer")
+    writer = Organization(org.id, await make_client(org, "orders:write"))
+    other = {"input": await order_input(org, "3")}
+    import asyncpg
+
+    holder = await asyncpg.connect(settings.database_url)
+    try:
+        async with holder.transaction():
+            await holder.execute(
+                "SELECT 1 FROM number_sequence WHERE organization_id = $1 FOR UPDATE", org.id
+            )
+            async with asyncio.timeout(10):
+                answer = await post(writer, CREATE_ORDER, other, "reused-by-writer")
+    finally:
+        await holder.close()
+
+    assert error_of(answer) == (200, "IDEMPOTENCY_KEY_REUSED")
     assert await order_numbers(org) == ["SO-00001"]
 
 

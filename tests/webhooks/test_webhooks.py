@@ -40,6 +40,9 @@ from tests.webhooks.support import (
 
 pytestmark = pytest.mark.usefixtures("local_policy", "relaying")
 
+KEYED = {"Idempotency-Key": "endpoint-1"}
+PAYLOAD_QUERY = "{ number total }"
+
 
 async def endpoint(org: Organization, url: str, **fields: object) -> tuple[str, str]:
     """A new endpoint's id and secret."""
@@ -497,6 +500,35 @@ async def test_managing_endpoints_needs_webhooks_write_and_reading_them_webhooks
         body = await client.execute(document, variables)
         assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
         assert body["errors"][0]["message"] == f"this token lacks the {scope} scope"
+
+
+async def test_a_keyed_creation_is_replayed_only_to_a_token_with_every_scope_it_ran_with(
+    org: Organization, make_client, receiver: Receiver
+) -> None:
+    """The endpoint's payload query is checked, and later run, with the creating token's every
+    scope: another token of the organization with webhooks:write alone must not get the first
+    answer (and its secret) back by sending the same key."""
+    # Given an endpoint created with a key by a token with every scope
+    input = {"url": receiver.url, "eventTypes": ["SALES_ORDER_CONFIRMED"]}
+    variables = {"input": {**input, "payloadQuery": PAYLOAD_QUERY}}
+    body = {"query": CREATE_ENDPOINT, "variables": variables}
+    first = await org.api.http.post(
+        "/graphql", json=body, headers={"Authorization": f"Bearer {org.api.token}", **KEYED}
+    )
+    assert first.json()["data"]["createWebhookEndpoint"]["secret"]
+    writer = await make_client(org, Scope.WEBHOOKS_WRITE)
+
+    # When a token with webhooks:write alone sends the same request with the same key
+    replay = await writer.http.post(
+        "/graphql", json=body, headers={"Authorization": f"Bearer {writer.token}", **KEYED}
+    )
+
+    # Then it is refused, shown no secret, and nothing more is created
+    answer = replay.json()
+    assert answer["data"] is None
+    assert [error["extensions"]["code"] for error in answer["errors"]] == ["FORBIDDEN"]
+    assert "idempotent-replayed" not in replay.headers
+    assert len((await org.api.data(ENDPOINTS))["webhookEndpoints"]["edges"]) == 1
 
 
 async def test_update_and_delete(org: Organization, receiver: Receiver) -> None:

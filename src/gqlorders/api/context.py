@@ -73,3 +73,11 @@ def require(info: Info, scope: Scope) -> Principal:
     if not principal.has(scope):
         raise graphql_error("FORBIDDEN", f"this token lacks the {scope.value} scope")
     return principal
+
+
+def whole_scope_set(info: Info, principal: Principal) -> frozenset[Scope]:
+    """The caller's every scope, for a rule that depends on all of them (a webhook's payload
+    query is checked, and later run, with them): recorded as checked like `require`'s, so a
+    keyed answer is replayed only to a token that has them all."""
+    info.context.scopes_checked.update(principal.scopes)
+    return principal.scopes

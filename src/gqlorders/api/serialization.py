@@ -1,4 +1,5 @@
-"""The response's JSON, for both executors: the same tree gives the same bytes."""
+"""Every answer's JSON, for both executors and the idempotent replays: the same tree gives the
+same bytes."""
 
 from __future__ import annotations
 

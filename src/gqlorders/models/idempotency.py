@@ -26,7 +26,8 @@ class IdempotencyKey(Model):
     )
     organization_id: int
     key = fields.CharField(max_length=255)
-    request_hash = fields.CharField(max_length=64)  # sha256 of the normalized request
+    # sha256 of the normalized request: "v2:" and base64, or (keys claimed before) 64 hex digits
+    request_hash = fields.CharField(max_length=64)
     status = fields.SmallIntField(null=True)  # the answer's HTTP status
     body = fields.BinaryField(null=True)  # the answer's bytes, replayed as they are
     # The scopes the first run checked (comma-separated): a replay to a token without one of

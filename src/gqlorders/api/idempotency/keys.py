@@ -4,6 +4,8 @@ may hold, and the fingerprint a retry must match. Nothing here touches the datab
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -31,6 +33,11 @@ from starlette.responses import JSONResponse, Response
 HEADER = "idempotency-key"
 DIRECTIVE = "idempotent"
 MAX_KEY_LENGTH = 255
+# The fingerprint's form: sha256(sha256(document) || JSON of [operation name, variables]), in
+# base64 after the prefix (47 characters: the column holds 64).
+# A stored fingerprint without it is of the first form, sha256(JSON of [document, operation
+# name, variables]), kept by keys claimed before (a day at most): a retry still matches it.
+FINGERPRINT_PREFIX = "v2:"
 
 
 @strawberry.directive(
@@ -64,6 +71,18 @@ class Refused(Exception):
 class KeyedRequest:
     key: str
     request_hash: str  # what a retry must match: document, operation name, variables
+    field: str  # the mutation field's response key (its alias, or its name)
+    location: tuple[int, int]  # its line and column in the document, as errors give them
+    # What the first form of the fingerprint was made of: the printed document, the operation
+    # name and the variables
+    first_form: tuple[str, str | None, Any] = dataclasses.field(compare=False, repr=False)
+
+    def matches(self, stored_hash: str) -> bool:
+        """Whether a stored fingerprint is this request's, in either form."""
+        if stored_hash.startswith(FINGERPRINT_PREFIX):
+            return stored_hash == self.request_hash
+        canonical = json.dumps(list(self.first_form), sort_keys=True, separators=(",", ":"))
+        return stored_hash == hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def keyed_request(header: str | None, data: Any, max_tokens: int) -> KeyedRequest | None:
@@ -105,18 +124,27 @@ def keyed_request(header: str | None, data: Any, max_tokens: int) -> KeyedReques
     canonical = json.dumps([operation_name, variables], sort_keys=True, separators=(",", ":"))
     fingerprint = hashlib.sha256(operation.digest)
     fingerprint.update(canonical.encode())
-    return KeyedRequest(key, fingerprint.hexdigest())
+    return KeyedRequest(
+        key,
+        FINGERPRINT_PREFIX + base64.urlsafe_b64encode(fingerprint.digest()).decode(),
+        operation.field,
+        operation.location,
+        (operation.printed, operation_name, variables),
+    )
 
 
 @dataclass(frozen=True)
 class _Operation:
     """What a keyed request's document says, worked out once per document text."""
 
-    digest: bytes  # sha256 of the document printed from its syntax tree: formatting and
-    # comments do not count
+    printed: str  # the document printed from its syntax tree: formatting and comments do
+    # not count
+    digest: bytes  # sha256 of `printed`
     one_mutation_field: bool
     directive_keys: tuple[tuple[bool, str], ...]  # (from a variable?, the key or its name)
     directive_misplaced: bool  # anywhere but on the operation's top-level fields
+    field: str  # the first top-level field's response key, and where it begins (line, column)
+    location: tuple[int, int]
 
 
 @lru_cache(maxsize=256)
@@ -135,6 +163,9 @@ def _analysed(query: str, operation_name: str | None, max_tokens: int) -> _Opera
     if operation is None:
         return None
     fields = operation.selection_set.selections
+    first = fields[0]
+    start = first.loc.start_token if first.loc else None
+    field_key = (first.alias or first.name).value if isinstance(first, FieldNode) else ""
     top_level = [
         directive
         for field in fields
@@ -148,14 +179,18 @@ def _analysed(query: str, operation_name: str | None, max_tokens: int) -> _Opera
         for value in (argument.value for argument in directive.arguments or ())
         if isinstance(value, StringValueNode | VariableNode)
     )
+    printed = print_ast(document)
     return _Operation(
+        printed=printed,
         # (a lone surrogate, which a JSON string may hold, encoded as it is)
-        digest=hashlib.sha256(print_ast(document).encode("utf-8", "surrogatepass")).digest(),
+        digest=hashlib.sha256(printed.encode("utf-8", "surrogatepass")).digest(),
         one_mutation_field=operation.operation == OperationType.MUTATION
         and len(fields) == 1
         and isinstance(fields[0], FieldNode),  # not a fragment, which may hold several
         directive_keys=keys,
         directive_misplaced=len(top_level) != len(_directives(document)),
+        field=field_key,
+        location=(start.line, start.column) if start else (0, 0),
     )
 
 

@@ -15,12 +15,13 @@ from datetime import timedelta
 from time import monotonic
 
 from cross_web import HTTPException
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from tortoise.transactions import in_transaction
 
 from gqlorders import jobs
 from gqlorders.api.idempotency import storage
 from gqlorders.api.idempotency.keys import KeyedRequest, Refused
+from gqlorders.api.serialization import encode_response
 from gqlorders.observability import request_id_var
 from gqlorders.tenancy import Principal, Scope
 
@@ -31,6 +32,7 @@ WAIT_FOR_FIRST = timedelta(seconds=5)  # a mutation runs in milliseconds: longer
 RETRY_AFTER_SECONDS = 5
 FIRST_PAUSE = 0.01  # seconds between tries for a key in use, doubling up to LONGEST_PAUSE
 LONGEST_PAUSE = 0.1
+WAITING_MESSAGE = "idempotency key in use: waiting for the first request with it"
 
 Execute = Callable[[], Awaitable[Response]]
 
@@ -82,6 +84,8 @@ async def run_keyed(
         try:
             return await attempt()
         except storage.KeyInUse:
+            if pause == FIRST_PAUSE:
+                logger.debug(WAITING_MESSAGE)
             if monotonic() + pause > deadline:
                 return Refused(
                     "IDEMPOTENCY_KEY_IN_USE",
@@ -110,7 +114,7 @@ async def _run_or_replay(
             async with in_transaction():
                 claimed = await storage.claim(organization_id, keyed.key, keyed.request_hash, ttl)
                 if claimed is None:
-                    return await _replay(principal, keyed, execute)
+                    return await _replay(principal, keyed)
                 response = _kept_or_discarded(await execute())
                 await storage.store_answer(
                     claimed, response.status_code, bytes(response.body), scopes_checked
@@ -140,42 +144,50 @@ async def _run_or_replay(
                 }
             ]
         }
-        return JSONResponse(body)
+        return _json_response(body)
     if tracked.wrote:
         await jobs.after_request()
     return response
 
 
-async def _replay(principal: Principal, keyed: KeyedRequest, execute: Execute) -> Response:
-    """The stored answer to `keyed`, for a caller that may have it: a token without a scope the
-    first run checked gets the refusal a run gives it (the request is run, and discarded)."""
+async def _replay(principal: Principal, keyed: KeyedRequest) -> Response:
+    """The stored answer to `keyed`, for a caller that may have it. Nothing runs: another
+    request under the key is refused, and a token without a scope the first run checked gets
+    the refusal a run without a key gives it at the mutation field."""
     stored = await storage.stored_answer(principal.organization_id, keyed.key)
-    missing = stored.scopes - principal.scopes
-    if missing:
-        _kept_or_discarded(await execute())  # refused (_Discarded), as without a key
-    if stored.request_hash != keyed.request_hash:
+    if not keyed.matches(stored.request_hash):
         raise Refused(
             "IDEMPOTENCY_KEY_REUSED",
             "this idempotency key was used for another request (document, operation name or "
             "variables): use a new key for a new request",
         )
-    if missing:  # the run needed none of them this time; the answer did
+    missing = stored.scopes - principal.scopes
+    if missing:
+        line, column = keyed.location
         body = {
             "data": None,
             "errors": [
                 {
                     "message": f"this token lacks the {min(missing).value} scope",
+                    "locations": [{"line": line, "column": column}],
+                    "path": [keyed.field],
                     "extensions": {"code": "FORBIDDEN"},
                 }
             ],
         }
-        raise _Discarded(JSONResponse(body))
+        raise _Discarded(_json_response(body))
     return Response(
         stored.body,
         status_code=stored.status,
         media_type="application/json",
         headers={REPLAYED_HEADER: "true"},
     )
+
+
+def _json_response(body: object) -> Response:
+    """An answer written by the encoder of every GraphQL answer (app.py): the same bytes as
+    the answer a run without a key gives."""
+    return Response(encode_response(body), media_type="application/json")
 
 
 def _kept_or_discarded(response: Response) -> Response:
@@ -194,6 +206,9 @@ def _kept_or_discarded(response: Response) -> Response:
         raise _Discarded(response)
     if answer.get("errors"):
         if answer.get("data") is not None:
-            response = JSONResponse({"data": None, "errors": answer["errors"]})
+            kept = {"data": None, "errors": answer["errors"]}
+            if "extensions" in answer:
+                kept["extensions"] = answer["extensions"]
+            response = _json_response(kept)
         raise _Discarded(response)
     return response

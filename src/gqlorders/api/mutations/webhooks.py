@@ -9,7 +9,7 @@ import strawberry
 
 from gqlorders import models
 from gqlorders.api import payload_queries
-from gqlorders.api.context import Info, require
+from gqlorders.api.context import Info, require, whole_scope_set
 from gqlorders.api.errors import UserError, raises_query_errors, returns_user_errors
 from gqlorders.api.ids import decode_id, decode_optional_id
 from gqlorders.api.types.common import Connection, connection
@@ -147,7 +147,10 @@ class WebhookMutations:
     ) -> WebhookEndpointPayload:
         principal = require(info, Scope.WEBHOOKS_WRITE)
         endpoint, secret = await endpoints.create_endpoint(
-            principal.organization_id, input.to_domain(), principal.scopes, _check_query(info)
+            principal.organization_id,
+            input.to_domain(),
+            whole_scope_set(info, principal),
+            _check_query(info),
         )
         return WebhookEndpointPayload(webhook_endpoint=endpoint, secret=secret)
 
@@ -161,7 +164,7 @@ class WebhookMutations:
             principal.organization_id,
             decode_id(input.id, "WebhookEndpoint", ("id",)),
             input.to_domain(),
-            principal.scopes,
+            whole_scope_set(info, principal),
             _check_query(info),
             principal.actor,
         )

@@ -607,6 +607,8 @@ async def test_events_after_a_rolled_back_savepoint_are_sent_by_a_job_of_their_o
                     org_id, EventType.STOCK_LEVEL_LOW, Resource.ITEM, 1, {"n": 1}, None
                 )
                 raise _RolledBack
+        # (another job enqueued in between: on SQLite it takes the rolled-back row's id)
+        await jobs.enqueue(jobs.RECALC_STOCK, organization_id=org_id, item_ids=[])
         await events.publish(org_id, EventType.STOCK_LEVEL_LOW, Resource.ITEM, 2, {"n": 2}, None)
 
     # Then the second event is sent at once (not left for the sweep), the first never

@@ -3,7 +3,9 @@ join it (the job finds its work by a token its payload carries, e.g. webhook del
 
 A savepoint rolled back takes the job's outbox row with it, though tortoise keeps the outer
 transaction's connection (what the token is remembered by): so before joining, the row is
-looked up in the transaction. The job exists exactly when some work under its token commits.
+looked up in the transaction -- by its id and its own random token, since SQLite gives a
+rolled-back row's id to the next row. The job exists exactly when some work under its token
+commits.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from gqlorders.models import OutboxJob
 class _Grouped:
     token: int
     row_id: int
+    row_token: str  # the outbox row's own token: ids of rolled-back rows come again on SQLite
 
 
 # The job of each open transaction that enqueued one, by job name.
@@ -52,9 +55,9 @@ async def enqueue_grouped(job: str, token: int, **payload: Any) -> None:
     if (
         grouped is not None
         and grouped.token == token
-        and await OutboxJob.filter(id=grouped.row_id).exists()
+        and await OutboxJob.filter(id=grouped.row_id, token=grouped.row_token, job=job).exists()
     ):
         return
     row = await enqueue(job, **payload)
     if db is not None:
-        _open.setdefault(db, {})[job] = _Grouped(token, row.id)
+        _open.setdefault(db, {})[job] = _Grouped(token, row.id, row.token)

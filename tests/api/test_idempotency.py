@@ -691,3 +691,24 @@ async def test_a_replay_with_a_revoked_token_is_refused(
 
     assert error_of(replay) == (200, "UNAUTHENTICATED")
     assert "idempotent-replayed" not in replay.headers
+
+
+async def test_a_key_fingerprinted_in_the_second_form_still_replays(org: Organization) -> None:
+    """Keys claimed between the two changes of form keep sha256(sha256(document) || JSON of
+    [operation name, variables]) in hexadecimal: a genuine retry is replayed too."""
+    input = await order_input(org)
+    first = await post(org, CREATE_ORDER, {"input": input}, "second-form")
+    fingerprint = hashlib.sha256(
+        hashlib.sha256(print_ast(parse(CREATE_ORDER)).encode()).digest()
+        + json.dumps([None, {"input": input}], sort_keys=True, separators=(",", ":")).encode()
+    )
+    second_form = fingerprint.hexdigest()
+    await IdempotencyKey.filter(organization_id=org.id).update(request_hash=second_form)
+
+    retry = await post(org, CREATE_ORDER, {"input": input}, "second-form")
+    other = await post(org, CREATE_ORDER, {"input": await order_input(org, "3")}, "second-form")
+
+    assert retry.headers["idempotent-replayed"] == "true"
+    assert retry.content == first.content
+    assert error_of(other) == (200, "IDEMPOTENCY_KEY_REUSED")
+    assert await order_numbers(org) == ["SO-00001"]

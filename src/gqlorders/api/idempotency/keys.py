@@ -35,8 +35,9 @@ DIRECTIVE = "idempotent"
 MAX_KEY_LENGTH = 255
 # The fingerprint's form: sha256(sha256(document) || JSON of [operation name, variables]), in
 # base64 after the prefix (47 characters: the column holds 64).
-# A stored fingerprint without it is of the first form, sha256(JSON of [document, operation
-# name, variables]), kept by keys claimed before (a day at most): a retry still matches it.
+# A stored fingerprint without it is of an earlier form, kept by keys claimed before (a day at
+# most), which a retry still matches: the same digest in hexadecimal, or the first form,
+# sha256(JSON of [document, operation name, variables]).
 FINGERPRINT_PREFIX = "v2:"
 
 
@@ -81,6 +82,9 @@ class KeyedRequest:
         """Whether a stored fingerprint is this request's, in either form."""
         if stored_hash.startswith(FINGERPRINT_PREFIX):
             return stored_hash == self.request_hash
+        digest = base64.urlsafe_b64decode(self.request_hash.removeprefix(FINGERPRINT_PREFIX))
+        if stored_hash == digest.hex():
+            return True
         canonical = json.dumps(list(self.first_form), sort_keys=True, separators=(",", ":"))
         return stored_hash == hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -210,6 +210,13 @@ async def end_position(organization_id: int) -> int:
     if _is_sqlite():
         last = await FeedEvent.filter(organization_id=organization_id).order_by("-id").first()
         return last.id if last else 0
+    return await _last_position(organization_id)
+
+
+async def _last_position(organization_id: int) -> int:
+    """The organization's highest position this statement's snapshot shows (0 without any).
+    Every event at or below it stays visible to any later snapshot: a sequencer run's
+    positions are above every earlier run's, and runs take turns."""
     last = (
         await FeedEvent.filter(organization_id=organization_id, position__isnull=False)
         .order_by("-position")
@@ -247,7 +254,11 @@ async def read_feed(
     if len(queries) == 1:
         events = await rows.fetch(queries[0])
     else:  # each type's events in order: merged, the first size + 1 are the page's
-        pages = [await rows.fetch(query) for query in queries]
+        # Each statement sees a snapshot of its own: all read up to the last position one
+        # snapshot showed, or a sequencer run committing between two of them could show one
+        # type's later events without another's earlier ones, which the cursor would skip.
+        last = await _last_position(organization_id)
+        pages = [await rows.fetch(query.filter(position__lte=last)) for query in queries]
         merged = heapq.merge(*pages, key=lambda event: getattr(event, order))
         events = list(itertools.islice(merged, size + 1))
     entries = [

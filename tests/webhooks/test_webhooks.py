@@ -77,6 +77,20 @@ async def settled(org: Organization, count: int = 1, seconds: float = 20) -> lis
         await asyncio.sleep(0.05)
 
 
+async def lane_filled(org: Organization, receiver: Receiver, item: int | None = None) -> None:
+    """With the receiver holding every request, 40 STOCK_LEVEL_LOW events of one transaction
+    (about `item`, else items 0 to 39): two batches of 16 in flight, the last 8 waiting in the
+    endpoint's lane."""
+    receiver.holding.set()
+    async with in_transaction():
+        for n in range(40):
+            key = n if item is None else item
+            await events.publish(
+                int(org.id), EventType.STOCK_LEVEL_LOW, Resource.ITEM, key, {"n": n}, None
+            )
+    await receiver.wait_for(2 * 16)
+
+
 async def test_a_created_order_reaches_the_endpoint_signed_with_the_events_data(
     org: Organization, receiver: Receiver
 ) -> None:
@@ -654,13 +668,7 @@ async def test_a_delivery_handed_on_while_it_waits_is_sent_as_its_newest_job_rea
     # Given an endpoint whose receiver holds every request, and 40 events of one transaction:
     # two batches of 16 in flight, the last 8 waiting in the endpoint's lane
     endpoint_id, secret = await endpoint(org, receiver.url)
-    receiver.holding.set()
-    async with in_transaction():
-        for n in range(40):
-            await events.publish(
-                int(org.id), EventType.STOCK_LEVEL_LOW, Resource.ITEM, n, {"n": n}, None
-            )
-    await receiver.wait_for(2 * 16)
+    await lane_filled(org, receiver)
 
     # When the endpoint moves to another receiver and a waiting delivery is redelivered (a
     # new job reads it again, as the sweep does with a lane's late ones)
@@ -751,13 +759,7 @@ async def test_a_delivery_waiting_while_its_endpoint_changes_is_sent_as_it_is_no
     # transaction: two batches of 16 in flight, the last 8 waiting in the endpoint's lane
     (_, desk) = parse_id(await org.item("DESK", "411.50")) or ("", 0)
     endpoint_id, secret = await endpoint(org, receiver.url, eventTypes=["STOCK_LEVEL_LOW"])
-    receiver.holding.set()
-    async with in_transaction():
-        for n in range(40):
-            await events.publish(
-                int(org.id), EventType.STOCK_LEVEL_LOW, Resource.ITEM, desk, {"n": n}, None
-            )
-    await receiver.wait_for(2 * 16)
+    await lane_filled(org, receiver, desk)
 
     # When its payloadQuery changes meanwhile
     await org.api.ok(UPDATE_ENDPOINT, {"id": endpoint_id, "payloadQuery": "{ sku }"})
@@ -775,13 +777,7 @@ async def test_a_delivery_waiting_while_its_endpoint_is_disabled_is_not_sent(
 ) -> None:
     # Given an endpoint whose receiver holds every request, 32 deliveries in flight, 8 waiting
     endpoint_id, _ = await endpoint(org, receiver.url)
-    receiver.holding.set()
-    async with in_transaction():
-        for n in range(40):
-            await events.publish(
-                int(org.id), EventType.STOCK_LEVEL_LOW, Resource.ITEM, n, {"n": n}, None
-            )
-    await receiver.wait_for(2 * 16)
+    await lane_filled(org, receiver)
 
     # When the endpoint is disabled meanwhile
     await org.api.ok(UPDATE_ENDPOINT, {"id": endpoint_id, "status": "DISABLED"})

@@ -85,9 +85,10 @@ class Message:
 @dataclass
 class Receiver:
     """What a partner's server received, in order. It answers the statuses of `answers` in
-    turn, then `default`; while `holding` is set it keeps each request unanswered until it is
-    cleared (a receiver still working when the sender dies). The next `dripping` requests get
-    their answer a byte every 0.2 s (each read well within httpx's timeout)."""
+        turn, then `default`; while `holding` is set it keeps each request unanswered until it is
+        cleared (a receiver still working when the sender dies). The next `dripping` requests get
+        their answer a byte every 0.2 s (each read well within httpx's timeout). `most_at_once` is
+    the most requests it was answering at one time; with `cookie` set, each answer sets it."""
 
     url: str = ""
     messages: list[Message] = field(default_factory=list)
@@ -96,6 +97,10 @@ class Receiver:
     holding: threading.Event = field(default_factory=threading.Event)
     dripping: int = 0
     arrived: threading.Event = field(default_factory=threading.Event)
+    cookie: str | None = None
+    at_once: int = 0
+    most_at_once: int = 0
+    counting: threading.Lock = field(default_factory=threading.Lock)
 
     def answer(self) -> int:
         return self.answers.pop(0) if self.answers else self.default
@@ -114,8 +119,18 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # connections kept alive, as a partner's server does
 
     def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("content-length") or 0))
         receiver = self.server.receiver
+        with receiver.counting:
+            receiver.at_once += 1
+            receiver.most_at_once = max(receiver.most_at_once, receiver.at_once)
+        try:
+            self._answer(receiver)
+        finally:
+            with receiver.counting:
+                receiver.at_once -= 1
+
+    def _answer(self, receiver: Receiver) -> None:
+        body = self.rfile.read(int(self.headers.get("content-length") or 0))
         headers = {key.lower(): value for key, value in self.headers.items()}
         receiver.messages.append(Message(headers, body, time.time()))
         receiver.arrived.set()
@@ -129,6 +144,8 @@ class _Handler(BaseHTTPRequestHandler):
         answer = b'{"ok":true}' if status < 300 else b"x" * 3000  # the log keeps 1 KiB
         self.send_response(status)
         self.send_header("content-length", str(len(answer)))
+        if receiver.cookie is not None:
+            self.send_header("set-cookie", receiver.cookie)
         self.end_headers()
         self.wfile.write(answer)
 

@@ -16,10 +16,13 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from tortoise.transactions import in_transaction
 
 from gqlorders import events, jobs
+from gqlorders.api import payload_queries
+from gqlorders.api.schema import build_schema
 from gqlorders.events.types import EventType, Resource
-from gqlorders.models import OutboxJob, WebhookDelivery
+from gqlorders.ids import parse_id
+from gqlorders.models import OutboxJob, WebhookAttempt, WebhookDelivery
 from gqlorders.tenancy import Scope
-from gqlorders.webhooks.delivery import BATCH, IN_FLIGHT
+from gqlorders.webhooks.delivery import BATCH, IN_FLIGHT, Sender
 from gqlorders.webhooks.policy import DISPATCH_DEADLINE
 from tests.fulfilment.documents import MERGE_ORDERS
 from tests.support import Organization
@@ -72,6 +75,20 @@ async def settled(org: Organization, count: int = 1, seconds: float = 20) -> lis
             return found
         assert time.monotonic() < deadline, found
         await asyncio.sleep(0.05)
+
+
+async def lane_filled(org: Organization, receiver: Receiver, item: int | None = None) -> None:
+    """With the receiver holding every request, 40 STOCK_LEVEL_LOW events of one transaction
+    (about `item`, else items 0 to 39): two batches of 16 in flight, the last 8 waiting in the
+    endpoint's lane."""
+    receiver.holding.set()
+    async with in_transaction():
+        for n in range(40):
+            key = n if item is None else item
+            await events.publish(
+                int(org.id), EventType.STOCK_LEVEL_LOW, Resource.ITEM, key, {"n": n}, None
+            )
+    await receiver.wait_for(2 * 16)
 
 
 async def test_a_created_order_reaches_the_endpoint_signed_with_the_events_data(
@@ -653,13 +670,7 @@ async def test_a_delivery_handed_on_while_it_waits_is_sent_as_its_newest_job_rea
     # Given an endpoint whose receiver holds every request, and 40 events of one transaction:
     # two batches of 16 in flight, the last 8 waiting in the endpoint's lane
     endpoint_id, secret = await endpoint(org, receiver.url)
-    receiver.holding.set()
-    async with in_transaction():
-        for n in range(40):
-            await events.publish(
-                int(org.id), EventType.STOCK_LEVEL_LOW, Resource.ITEM, n, {"n": n}, None
-            )
-    await receiver.wait_for(2 * 16)
+    await lane_filled(org, receiver)
 
     # When the endpoint moves to another receiver and a waiting delivery is redelivered (a
     # new job reads it again, as the sweep does with a lane's late ones)
@@ -703,3 +714,101 @@ async def test_a_batch_waiting_for_room_to_send_is_not_claimed_meanwhile(
     receiver.holding.clear()
     messages = await receiver.wait_for(places + 1)
     assert {m.id for m in messages} == {d.message_id for d in logged}
+
+
+async def test_a_redelivery_while_the_first_send_is_in_flight_is_sent_after_it(
+    org: Organization, receiver: Receiver
+) -> None:
+    # Given a delivery whose first send the receiver holds
+    await endpoint(org, receiver.url)
+    receiver.holding.set()
+    await order(org)
+    await receiver.wait_for(1)
+
+    # When it is redelivered meanwhile, and another process runs the newest delivery job
+    (delivery,) = await deliveries(org)
+    payload = await org.api.ok(REDELIVER, {"deliveryId": delivery["id"]})
+    assert payload["delivery"]["status"] == "PENDING"
+    newest = await OutboxJob.filter(job=jobs.DELIVER_WEBHOOKS).order_by("-id").first()
+    assert newest is not None
+    other_process = Sender(payload_queries.runner(build_schema()))
+    await other_process.submit(**newest.payload)
+    await other_process.drain()
+    await other_process.close()
+
+    # Then nothing more is sent while the first send is in flight
+    assert len(receiver.messages) == 1
+
+    # And once the receiver answers, it is sent again, never two at once, both logged
+    receiver.holding.clear()
+    messages = await receiver.wait_for(2)
+    assert [m.id for m in messages] == [delivery["messageId"]] * 2
+    assert receiver.most_at_once == 1
+    deadline = time.monotonic() + 20
+    while len((found := (await deliveries(org))[0])["attempts"]) < 2:
+        assert time.monotonic() < deadline, found
+        await asyncio.sleep(0.05)
+    assert found["status"] == "SUCCEEDED"
+    assert [a["responseStatus"] for a in found["attempts"]] == [200, 200]
+    await asyncio.sleep(0.3)
+    assert len(receiver.messages) == 2
+
+
+async def test_a_delivery_waiting_while_its_endpoint_changes_is_sent_as_it_is_now(
+    org: Organization, receiver: Receiver
+) -> None:
+    # Given an endpoint whose receiver holds every request, and 40 events about an item in one
+    # transaction: two batches of 16 in flight, the last 8 waiting in the endpoint's lane
+    (_, desk) = parse_id(await org.item("DESK", "411.50")) or ("", 0)
+    endpoint_id, secret = await endpoint(org, receiver.url, eventTypes=["STOCK_LEVEL_LOW"])
+    await lane_filled(org, receiver, desk)
+
+    # When its payloadQuery changes meanwhile
+    await org.api.ok(UPDATE_ENDPOINT, {"id": endpoint_id, "payloadQuery": "{ sku }"})
+    receiver.holding.clear()
+
+    # Then the waiting ones are sent with the query's result, those in flight were not
+    messages = await receiver.wait_for(40)
+    bodies = [m.verified(secret)["data"] for m in messages]
+    assert sorted(data["n"] for data in bodies[:32]) == list(range(32))
+    assert bodies[32:] == [{"sku": "DESK"}] * 8
+
+
+async def test_a_delivery_waiting_while_its_endpoint_is_disabled_is_not_sent(
+    org: Organization, receiver: Receiver
+) -> None:
+    # Given an endpoint whose receiver holds every request, 32 deliveries in flight, 8 waiting
+    endpoint_id, _ = await endpoint(org, receiver.url)
+    await lane_filled(org, receiver)
+
+    # When the endpoint is disabled meanwhile
+    await org.api.ok(UPDATE_ENDPOINT, {"id": endpoint_id, "status": "DISABLED"})
+    receiver.holding.clear()
+
+    # Then the waiting ones are never sent: FAILED, without an attempt
+    logged = WebhookAttempt.filter(delivery__organization_id=int(org.id))
+    deadline = time.monotonic() + 20
+    while await logged.count() < 32:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)
+    assert len(receiver.messages) == 32
+    sent = {m.id for m in receiver.messages}
+    found = await WebhookDelivery.filter(organization_id=int(org.id))
+    waiting = [d.status.value for d in found if d.message_id not in sent]
+    assert waiting == ["FAILED"] * 8
+
+
+async def test_a_receivers_cookie_is_never_sent_back(org: Organization, receiver: Receiver) -> None:
+    # Given a receiver whose answers set a cookie
+    receiver.cookie = "session=abc; Path=/"
+    await endpoint(org, receiver.url)
+
+    # When two orders are created one after the other
+    await order(org)
+    await receiver.wait_for(1)
+    await order(org)
+
+    # Then neither request carries a cookie
+    messages = await receiver.wait_for(2)
+    assert [m.headers.get("cookie") for m in messages] == [None, None]

@@ -23,12 +23,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from itertools import islice
 from typing import Any
 
@@ -45,7 +45,7 @@ from gqlorders.models import (
     WebhookDeliveryStatus,
     WebhookEndpoint,
 )
-from gqlorders.webhooks import addresses, endpoints, policy, signing
+from gqlorders.webhooks import addresses, endpoints, fanout, policy, signing
 
 logger = logging.getLogger("gqlorders.webhooks")
 
@@ -68,28 +68,36 @@ GONE = 410
 PayloadQueryRunner = Callable[[int, frozenset[str], Resource, int, str], Awaitable[Any]]
 
 # A batch's claim: the deliveries whose token is still their job's (pairs of id and token)
-# take the attempt's token and lease, in one statement, which returns their endpoint's URL and
-# secrets as they are now (a job may have read them long before: they may have changed).
+# take the attempt's token and lease, in one statement, which returns their endpoint's URL,
+# secrets and payload query as they are now (a job may have read them long before: they may
+# have changed). A delivery whose endpoint is no longer ENABLED is not claimed (disabling fails
+# its deliveries: it is left to that).
 _CLAIM = {
     "postgres": """
 UPDATE "webhook_delivery" AS d SET "dispatch" = $1, "next_attempt_at" = $2
 FROM "webhook_endpoint" AS e
-WHERE e."id" = d."endpoint_id" AND d."status" = 'PENDING'
+WHERE e."id" = d."endpoint_id" AND d."status" = 'PENDING' AND e."status" = 'ENABLED'
     AND (d."id", d."dispatch") IN (SELECT * FROM unnest($3::bigint[], $4::bigint[]))
-RETURNING d."id", e."url", e."secret", e."previous_secret", e."previous_secret_until"
+RETURNING d."id", e."url", e."secret", e."previous_secret", e."previous_secret_until",
+    e."payload_query", e."query_scopes"
 """,
     # SQLite's RETURNING may not name the FROM tables: the endpoint is read by subqueries
     "sqlite": """
 UPDATE "webhook_delivery" SET "dispatch" = ?1, "next_attempt_at" = ?2
 WHERE "status" = 'PENDING' AND ("id", "dispatch") IN (
     SELECT json_extract("value", '$[0]'), json_extract("value", '$[1]') FROM json_each(?3))
+    AND (SELECT "status" FROM "webhook_endpoint" e WHERE e."id" = "endpoint_id") = 'ENABLED'
 RETURNING "id",
     (SELECT "url" FROM "webhook_endpoint" e WHERE e."id" = "endpoint_id") AS "url",
     (SELECT "secret" FROM "webhook_endpoint" e WHERE e."id" = "endpoint_id") AS "secret",
     (SELECT "previous_secret" FROM "webhook_endpoint" e WHERE e."id" = "endpoint_id")
         AS "previous_secret",
     (SELECT "previous_secret_until" FROM "webhook_endpoint" e WHERE e."id" = "endpoint_id")
-        AS "previous_secret_until"
+        AS "previous_secret_until",
+    (SELECT "payload_query" FROM "webhook_endpoint" e WHERE e."id" = "endpoint_id")
+        AS "payload_query",
+    (SELECT "query_scopes" FROM "webhook_endpoint" e WHERE e."id" = "endpoint_id")
+        AS "query_scopes"
 """,
 }
 # A batch without a success: the endpoint has been failing since its first failure after the
@@ -310,6 +318,7 @@ class Sender:
                 ),
                 follow_redirects=False,
                 trust_env=False,  # no proxy from the environment: the checked address is the peer
+                cookies=_no_cookies(),  # a receiver's Set-Cookie is never sent back
             )
         self.clients[key] = client
         if len(self.clients) <= CLIENTS_KEPT:
@@ -325,7 +334,7 @@ class Sender:
         loop = asyncio.get_running_loop()
         # the sends end before the lease does (it starts in the claim, after this)
         deadline = loop.time() + (policy.ATTEMPT_LEASE - policy.LEASE_MARGIN).total_seconds()
-        lease = _lease_token()
+        lease = fanout.lease_token()
         claimed = await claim(batch, lease)
         if not claimed:
             return True  # nothing sent: nothing learnt of the endpoint
@@ -448,6 +457,8 @@ async def claim(batch: list[WebhookDelivery], lease: int) -> list[WebhookDeliver
         endpoint.url, endpoint.secret = row["url"], row["secret"]
         endpoint.previous_secret = row["previous_secret"]
         endpoint.previous_secret_until = _datetime(row["previous_secret_until"])
+        endpoint.payload_query = row["payload_query"]
+        endpoint.query_scopes = row["query_scopes"]
         taken.append(delivery)
     return taken
 
@@ -487,6 +498,7 @@ async def record(sent: list[Sent], lease: int) -> None:
             ]
         )
         await db.execute_query(_RECORD[db.capabilities.dialect], [lease, json.dumps(outcomes)])
+        await _send_again(sent, lease)
         if any(one.outcome.status == GONE for one in sent):
             await endpoints.disable_endpoint(
                 endpoint.id, f"the endpoint answered {GONE} Gone", None
@@ -510,17 +522,32 @@ async def record(sent: list[Sent], lease: int) -> None:
                 )
 
 
+async def _send_again(sent: list[Sent], lease: int) -> None:
+    """The deliveries redelivered while this attempt held them (their lease marked): sent again
+    by a new job, as a redelivery is (PENDING, no failure counted)."""
+    marked = WebhookDelivery.filter(
+        id__in=[one.delivery.id for one in sent], dispatch=fanout.resend_mark(lease)
+    )
+    again = [delivery.id for delivery in await marked.only("id")]
+    if again:
+        await WebhookDelivery.filter(id__in=again).update(
+            status=WebhookDeliveryStatus.PENDING, failures=0
+        )
+        await fanout.hand_on(again)
+
+
 def _datetime(value: datetime | str | None) -> datetime | None:
     """A timestamp column as asyncpg returns it, or as SQLite stores it (ISO text)."""
     return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
+def _no_cookies() -> CookieJar:
+    """A cookie jar that keeps nothing: its policy allows no domain."""
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+
+
 def _reason(error: Exception) -> str:
     return f"{type(error).__name__}: {error}".rstrip(": ")[: policy.EXCERPT_BYTES]
-
-
-def _lease_token() -> int:
-    return secrets.randbits(62)
 
 
 def _days(span: Any) -> str:

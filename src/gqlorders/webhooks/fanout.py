@@ -9,6 +9,12 @@ passes while it is still PENDING -- the retry is due, or the job holding it neve
 (worker killed, Redis down) -- the sweep (`dispatch_due`, run by every process's relay) gives
 it a new token and a new job; the old job, if it ever runs, finds its token gone and does
 nothing. So a delivery is never lost, and at most one job at a time sends it.
+
+While an attempt is in flight its batch holds the delivery under a lease (`lease_token`:
+negative and even, so it is told from a job's token). A redelivery then takes nothing from
+it (two sends of one webhook-id at once, and the first one's outcome lost): it marks the lease
+(`resend_mark`, the odd number below it), and the batch's record hands the delivery to a new
+job once the attempt in flight is logged.
 """
 
 from __future__ import annotations
@@ -69,6 +75,22 @@ WHERE "id" IN (SELECT "value" FROM json_each(?3)) AND "status" = 'PENDING'
 RETURNING "id"
 """,
 }
+# A redelivery of deliveries an attempt holds (a live lease): marked to be sent again once it
+# is recorded (already marked ones stay so); returns them. The others are handed on.
+_MARK_LEASED = {
+    "postgres": """
+UPDATE "webhook_delivery"
+SET "dispatch" = CASE WHEN "dispatch" % 2 = 0 THEN "dispatch" - 1 ELSE "dispatch" END
+WHERE "id" = ANY($1::bigint[]) AND "dispatch" < 0 AND "next_attempt_at" > $2
+RETURNING "id"
+""",
+    "sqlite": """
+UPDATE "webhook_delivery"
+SET "dispatch" = CASE WHEN "dispatch" % 2 = 0 THEN "dispatch" - 1 ELSE "dispatch" END
+WHERE "id" IN (SELECT "value" FROM json_each(?1)) AND "dispatch" < 0 AND "next_attempt_at" > ?2
+RETURNING "id"
+""",
+}
 
 
 def subscription_key(event_types: str) -> str:
@@ -78,6 +100,16 @@ def subscription_key(event_types: str) -> str:
 
 def _token() -> int:
     return secrets.randbits(62)
+
+
+def lease_token() -> int:
+    """An attempt's hold on its batch: negative and even (a job's token is positive)."""
+    return -2 * (secrets.randbits(60) + 1)
+
+
+def resend_mark(lease: int) -> int:
+    """The lease's form once a redelivery asked for another send after the attempt's."""
+    return lease - 1
 
 
 async def fan_out(event: FeedEvent) -> None:
@@ -119,8 +151,24 @@ async def deliver(organization_id: int, endpoint_id: int, event: FeedEvent) -> W
 
 
 async def dispatch(delivery_ids: Collection[int]) -> None:
-    """Hand these PENDING deliveries to a new job now (a redelivery, or the sweep's); any job
-    that held them before no longer may send them. In the caller's transaction."""
+    """Send these PENDING deliveries again (a redelivery): handed to a new job now, any job
+    that held them before no longer may send them; one an attempt holds (in flight) is sent
+    again once that attempt is recorded, never at the same time. In the caller's transaction."""
+    db = connections.get("default")
+    dialect = db.capabilities.dialect
+    ids = sorted(delivery_ids)
+    rows = await db.execute_query_dict(
+        _MARK_LEASED[dialect], [ids if dialect == "postgres" else json.dumps(ids), now()]
+    )
+    leased = {row["id"] for row in rows}
+    free = [delivery_id for delivery_id in ids if delivery_id not in leased]
+    if free:
+        await hand_on(free)
+
+
+async def hand_on(delivery_ids: Collection[int]) -> None:
+    """Hand these PENDING deliveries to a new job now, whoever held them. In the caller's
+    transaction."""
     token = _token()
     await WebhookDelivery.filter(id__in=list(delivery_ids)).update(
         dispatch=token, next_attempt_at=now() + DISPATCH_DEADLINE

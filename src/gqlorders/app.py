@@ -54,6 +54,7 @@ from gqlorders.database import connected
 from gqlorders.emails import requeue_waiting
 from gqlorders.events import live
 from gqlorders.marketplaces.importing import receive_webhook
+from gqlorders.models import DocumentState
 from gqlorders.observability import (
     OUTBOX_LAG,
     OUTBOX_PENDING,
@@ -74,8 +75,7 @@ DOCUMENT_KINDS = {  # URL segment -> (global ID type, document kind)
     "sales-orders": ("SalesOrder", documents.SALES_ORDER),
     "invoices": ("Invoice", documents.INVOICE),
 }
-
-
+RENDERING_RETRY_AFTER_SECONDS = 2  # a PDF renders in well under a second once a worker has it
 STATIC = Path(__file__).parent / "static"  # GraphiQL's page and its vendored assets (no CDN)
 
 
@@ -332,7 +332,9 @@ async def metrics(request: Request) -> Response:
 
 
 async def download_document(request: Request) -> Response:
-    """A rendered PDF, to a token of the record's organization only (401 / 404 otherwise)."""
+    """A rendered PDF, to a token of the record's organization only (401 / 404 otherwise).
+    While it is being rendered (asked for, or no longer what its record shows) the answer is
+    503 with Retry-After: there will be a PDF, not yet; a 404 would tell clients to give up."""
     token = bearer_token(request)
     principal = await authenticate(token) if token else None
     if principal is None or not principal.has(Scope.ORDERS_READ):
@@ -341,19 +343,35 @@ async def download_document(request: Request) -> Response:
     parsed = parse_id(request.path_params["id"])
     if kind is None or parsed is None or parsed[0] != kind[0]:
         return JSONResponse({"error": "not found"}, status_code=404)
-    document = await documents.downloadable(principal.organization_id, kind[1], parsed[1])
-    if document is None or document.path is None:
+    document = await documents.requested(principal.organization_id, kind[1], parsed[1])
+    if document is None:
         return JSONResponse({"error": "not found"}, status_code=404)
+    if document.state == DocumentState.FAILED:
+        return JSONResponse(
+            {"error": f"not found: rendering failed: {document.error}"}, status_code=404
+        )
+    if document.state == DocumentState.PENDING:
+        return _being_rendered()
     # Lost (a moved DATA_DIR...), or no longer what the record shows (rendered in a layout of
     # before a deploy, or before a change that asks for no render, as an invoice voided before
-    # voiding rendered): rendered again, and this download answers 404.
-    if not Path(document.path).is_file() or document.content_hash != await document_hash(
-        kind[1], parsed[1]
+    # voiding rendered): rendered again, and this download is told to come back.
+    if (
+        document.path is None
+        or not Path(document.path).is_file()
+        or document.content_hash != await document_hash(kind[1], parsed[1])
     ):
         await documents.request_render(principal.organization_id, kind[1], parsed[1])
         await jobs.after_request()
-        return JSONResponse({"error": "not found: being rendered again"}, status_code=404)
+        return _being_rendered()
     return FileResponse(document.path, media_type="application/pdf")
+
+
+def _being_rendered() -> Response:
+    return JSONResponse(
+        {"error": "being rendered: try again shortly", "state": DocumentState.PENDING.value},
+        status_code=503,
+        headers={"Retry-After": str(RENDERING_RETRY_AFTER_SECONDS)},
+    )
 
 
 async def webhook(request: Request) -> Response:

@@ -171,10 +171,9 @@ async def render_sales_order_pdf(organization_id: int, order_id: int) -> SalesOr
     return order
 
 
-async def downloadable(organization_id: int, kind: str, record_id: int) -> Document | None:
-    """The READY document of a record of this organization, or None (404 either way)."""
+async def requested(organization_id: int, kind: str, record_id: int) -> Document | None:
+    """The document of a record of this organization, in whatever state, or None: nobody asked
+    for its PDF, or there is no such record here (a 404 either way)."""
     return await Document.filter(
-        organization_id=organization_id,
-        state=DocumentState.READY,
-        **document_owner(kind, record_id),
+        organization_id=organization_id, **document_owner(kind, record_id)
     ).first()

@@ -134,6 +134,41 @@ async def test_a_pdf_never_asked_for_is_not_downloadable(
     assert response.status_code == 404
 
 
+async def test_a_pdf_being_rendered_answers_503_with_retry_after_and_a_failed_one_404(
+    http: httpx.AsyncClient,
+    org: Organization,
+    other_org: Organization,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given an order whose PDF was asked for, its job not run yet
+    order = await desk_order(org)
+    await org.api.ok(RENDER_PDF, {"id": order["id"]})
+    url = f"/documents/sales-orders/{order['id']}.pdf"
+
+    # When it is downloaded meanwhile, the client is told to come back, not that there is none
+    response = await http.get(url, headers=bearer(org))
+    assert (response.status_code, response.headers["retry-after"], response.json()) == (
+        503,
+        "2",
+        {"error": "being rendered: try again shortly", "state": "PENDING"},
+    )
+    # (and another organization still learns nothing: 404)
+    assert (await http.get(url, headers=bearer(other_org))).status_code == 404
+
+    # When the rendering fails, the download is a 404 that says why, as the API's pdf does
+    def broken(data: dict, path: Path) -> None:
+        raise RuntimeError("the template is broken")
+
+    monkeypatch.setattr("workers.pdf.write_pdf", broken)
+    await drain()
+    assert (await _pdf_state(org, order["id"]))["state"] == "FAILED"
+    response = await http.get(url, headers=bearer(org))
+    assert (response.status_code, response.json()) == (
+        404,
+        {"error": "not found: rendering failed: RuntimeError: the template is broken"},
+    )
+
+
 async def test_a_pdf_reports_not_requested_until_asked_for_then_pending(
     org: Organization,
 ) -> None:
@@ -385,11 +420,13 @@ async def test_an_invoice_voided_without_a_render_shows_void_from_its_next_downl
     assert "VOID" not in pdf_text((await http.get(url, headers=bearer(org))).content)
     await Invoice.filter(id=key(invoice["id"])).update(status=InvoiceStatus.VOID)
 
-    # When it is downloaded, the stale file is not served: it is rendered again
+    # When it is downloaded, the stale file is not served: it is rendered again, and the
+    # client is told to come back (503 with Retry-After), not that there is no PDF (404)
     response = await http.get(url, headers=bearer(org))
-    assert (response.status_code, response.json()) == (
-        404,
-        {"error": "not found: being rendered again"},
+    assert (response.status_code, response.headers["retry-after"], response.json()) == (
+        503,
+        "2",
+        {"error": "being rendered: try again shortly", "state": "PENDING"},
     )
     assert (await org.api.data(INVOICE, {"id": invoice["id"]}))["invoice"]["pdf"] == PENDING
 
@@ -416,9 +453,9 @@ async def test_a_pdf_of_an_older_layout_is_rendered_again_on_its_next_download(
     )
     url = f"/documents/sales-orders/{order['id']}.pdf"
 
-    # When it is downloaded, it is rendered again in this code's layout
+    # When it is downloaded, it is rendered again in this code's layout (503 meanwhile)
     response = await http.get(url, headers=bearer(org))
-    assert response.status_code == 404
+    assert (response.status_code, response.headers["retry-after"]) == (503, "2")
     assert await _pdf_state(org, order["id"]) == PENDING
     await drain()
 

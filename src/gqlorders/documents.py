@@ -111,6 +111,11 @@ async def document_data(kind: str, record_id: int) -> dict[str, Any]:
             "prices_include_tax": True,
             "total_without_tax": _money(record.total - record.tax_total),
         }
+    if isinstance(record, SalesOrder) and record.merged_into_id is not None:
+        # A merged order says which order took its lines (only then: other orders' data, so
+        # their hashes and PDFs, stay as they were).
+        survivor = await SalesOrder.get(id=record.merged_into_id)
+        data["merged_into"] = survivor.number
     if isinstance(record, SalesOrder):
         data |= {
             "reference": record.reference_number,

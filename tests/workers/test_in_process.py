@@ -26,6 +26,7 @@ from tests.workers.support import (
     CREATE_INVOICE,
     CREATE_ORDER,
     INVOICE,
+    MERGE_ORDERS,
     ORDER,
     RENDER_PDF,
     SEND_ORDER,
@@ -408,6 +409,34 @@ async def test_voiding_an_order_renders_its_pdf_again_marked_void(
     await drain()
     assert (await _pdf_state(org, order["id"]))["state"] == "READY"
     assert "Status VOID" in pdf_text((await http.get(url, headers=bearer(org))).content)
+
+
+async def test_a_merged_orders_pdf_says_which_order_took_its_lines(
+    http: httpx.AsyncClient, org: Organization
+) -> None:
+    # Given two draft orders of one customer, the younger one's PDF READY
+    customer = await org.customer(name="Acme Furniture")
+    desk = await org.item("DESK", "411.50")
+    lines = [{"itemId": desk, "quantity": "1"}]
+    older, younger = [
+        (await org.api.ok(CREATE_ORDER, {"customerId": customer, "lines": lines}))["salesOrder"]
+        for _ in range(2)
+    ]
+    await org.api.ok(RENDER_PDF, {"id": younger["id"]})
+    await drain()
+    url = f"/documents/sales-orders/{younger['id']}.pdf"
+    assert "Merged into" not in pdf_text((await http.get(url, headers=bearer(org))).content)
+
+    # When it is merged into the older one
+    merged = await org.api.ok(MERGE_ORDERS, {"ids": [younger["id"], older["id"]]})
+    assert (merged["salesOrder"]["number"], merged["merged"]["status"]) == ("SO-00001", "MERGED")
+
+    # Then its PDF is rendered again, and says so, naming the order that took its lines
+    assert await _pdf_state(org, younger["id"]) == PENDING
+    await drain()
+    text = pdf_text((await http.get(url, headers=bearer(org))).content)
+    assert "Merged into SO-00001" in text
+    assert "MERGED" in text  # the mark across the page
 
 
 async def test_an_invoice_voided_without_a_render_shows_void_from_its_next_download(

@@ -10,7 +10,7 @@ from typing import Any
 from gqlorders.api import payload_queries
 from gqlorders.api.schema import build_schema
 from gqlorders.config import Settings
-from gqlorders.webhooks.delivery import Sender
+from gqlorders.webhooks.delivery import STOP_GRACE_SECONDS, Sender
 
 _sender: Sender | None = None
 
@@ -21,6 +21,15 @@ def sender(settings: Settings) -> Sender:
     if _sender is None:
         _sender = Sender(payload_queries.runner(build_schema(settings.limits)))
     return _sender
+
+
+async def stop_sender(grace: float = STOP_GRACE_SECONDS) -> None:
+    """Shutdown (a worker's, or a server's running jobs in process): the sends in flight
+    finish and are recorded while the database is still open (Sender.stop)."""
+    global _sender
+    if _sender is not None:
+        sender, _sender = _sender, None
+        await sender.stop(grace)
 
 
 async def deliver_webhooks(

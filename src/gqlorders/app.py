@@ -67,6 +67,7 @@ from gqlorders.relay import relay_forever
 from gqlorders.tenancy import Scope, authenticate
 from gqlorders.webhooks import policy as webhook_policy
 from workers.jobs import FUNCTIONS, document_hash
+from workers.webhooks import stop_sender
 
 # Strawberry logs a traceback for every denied request; denials are answered, not failures.
 logging.getLogger("strawberry.execution").setLevel(logging.CRITICAL)
@@ -440,8 +441,9 @@ def create_app(
                 relay.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await relay
-                # Within uvicorn's 30 s graceful shutdown, the database still open.
-                await runner.stop(grace=25)
+                # Within uvicorn's 30 s graceful shutdown, the database still open: the
+                # jobs running here, and the webhook sends in flight (their jobs are done).
+                await asyncio.gather(runner.stop(grace=25), stop_sender(grace=25))
 
     graphql = GraphQLApp(build_schema(settings.limits), settings, graphql_ide="graphiql")
     app = Starlette(

@@ -62,6 +62,9 @@ IN_FLIGHT = 512  # attempts in flight, per process (BATCH at a time)
 BODIES_KEPT = 2048  # events whose body a process keeps for their other endpoints and retries
 USER_AGENT = "gqlorders-webhooks/1"
 GONE = 410
+# A stopping worker's wait for its batches in flight: their sends are cut off before their
+# lease ends (policy.ATTEMPT_LEASE - LEASE_MARGIN), then recorded.
+STOP_GRACE_SECONDS = policy.ATTEMPT_LEASE.total_seconds()
 
 # Runs an endpoint's payloadQuery on one resource with the given scopes: (organization,
 # scopes, resource type, key, selection) -> the selection's result (the API provides it).
@@ -218,10 +221,13 @@ class Sender:
         self.lanes: dict[int, Lane] = {}
         self.bodies: OrderedDict[int, bytes] = OrderedDict()  # event id -> its plain body
         self.tasks: set[asyncio.Task[None]] = set()
+        self.stopping = False  # set by stop(): no batch starts any more
 
     async def submit(self, dispatch: int, delivery_ids: Collection[int] | None = None) -> None:
         """Queue the deliveries the job (`dispatch`) still holds (of `delivery_ids`, if given)
         in their endpoints' lanes, and return: the attempts go on in this process's tasks."""
+        if self.stopping:  # the job's deliveries stay its own: the sweep hands them on
+            return
         held = WebhookDelivery.filter(dispatch=dispatch, status=WebhookDeliveryStatus.PENDING)
         if delivery_ids is not None:
             held = held.filter(id__in=list(delivery_ids))
@@ -244,6 +250,8 @@ class Sender:
             after = page[-1].id
 
     def _start_batches(self, endpoint_id: int) -> None:
+        if self.stopping:
+            return
         lane = self.lanes[endpoint_id]
         limit = 1 if lane.failing else LANE_BATCHES
         wanted = -(-len(lane.waiting) // BATCH)
@@ -258,6 +266,8 @@ class Sender:
         batch: list[WebhookDelivery] = []
         try:
             async with self.places:
+                if self.stopping:  # not claimed: the lane's deliveries are still their jobs'
+                    return
                 batch = lane.take()
                 if batch:
                     lane.failing = not await self.send_batch(batch)
@@ -277,7 +287,7 @@ class Sender:
         """Read again the jobs whose deliveries did not fit in the lane, while it has room."""
         lane = self.lanes[endpoint_id]
         try:
-            while lane.later and len(lane.waiting) < LANE_WAITING:
+            while lane.later and len(lane.waiting) < LANE_WAITING and not self.stopping:
                 dispatch = next(iter(lane.later))
                 await self.submit(dispatch, lane.later.pop(dispatch))
         except Exception:  # what it did not read, the sweep hands on
@@ -296,6 +306,22 @@ class Sender:
         """Wait for the attempts in flight (tests, shutdown)."""
         while self.tasks:
             await asyncio.gather(*list(self.tasks), return_exceptions=True)
+
+    async def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        """A worker's shutdown: no batch starts any more, and the batches in flight get `grace`
+        seconds to be sent and recorded (their sends end before their lease does), so that a
+        deploy neither cuts receivers off mid-answer nor sends them those deliveries again
+        once the leases run out. What waits in the lanes was never claimed: still its jobs',
+        the sweep hands it on. Whatever still runs after `grace` is cancelled (its lease runs
+        out: sent again, at least once)."""
+        self.stopping = True
+        running = set(self.tasks)
+        if running:
+            _, late = await asyncio.wait(running, timeout=grace)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        await self.close()
 
     async def close(self) -> None:
         clients, self.clients = list(self.clients.values()), OrderedDict()

@@ -22,6 +22,7 @@ from gqlorders.events.types import EventType, Resource
 from gqlorders.ids import parse_id
 from gqlorders.models import OutboxJob, WebhookAttempt, WebhookDelivery
 from gqlorders.tenancy import Scope
+from gqlorders.webhooks import addresses
 from gqlorders.webhooks.delivery import BATCH, IN_FLIGHT, Sender
 from gqlorders.webhooks.policy import DISPATCH_DEADLINE
 from tests.fulfilment.documents import MERGE_ORDERS
@@ -602,6 +603,33 @@ async def test_a_new_address_for_the_endpoint_gets_a_connection_of_its_own(
         [200],
         [200],
     ]
+
+
+async def test_an_address_that_refuses_connections_is_skipped_for_the_names_next_one(
+    org: Organization, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a receiver's name that resolves to two addresses, the first refusing connections
+    # (as a name with an unreachable IPv6 address, or one of its servers down)
+    resolve = addresses.resolve
+
+    async def two_addresses(host: str, port: int, allow_private: bool) -> list[str]:
+        if host == "receiver.test":
+            return ["127.0.0.3", "127.0.0.1"]  # nothing listens on 127.0.0.3
+        return await resolve(host, port, allow_private)
+
+    monkeypatch.setattr(addresses, "resolve", two_addresses)
+    named = httpx.URL(receiver.url).copy_with(host="receiver.test")
+    _, secret = await endpoint(org, str(named))
+
+    # When an event is delivered
+    created = await order(org)
+
+    # Then it reaches the name's second address on the first attempt, still for its name
+    [message] = await receiver.wait_for(1)
+    assert message.headers["host"] == named.netloc.decode()
+    assert message.verified(secret)["data"]["number"] == created["number"]
+    [delivery] = await settled(org)
+    assert [a["responseStatus"] for a in delivery["attempts"]] == [200]
 
 
 class _RolledBack(Exception):

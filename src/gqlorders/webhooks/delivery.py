@@ -425,8 +425,10 @@ class Sender:
     async def post(
         self, endpoint_id: int, url: str, body: bytes, headers: dict[str, str]
     ) -> Outcome:
-        """POST to the URL's checked address, the name kept for Host and TLS (SNI and the
-        certificate's check); redirects are not followed, at most EXCERPT_BYTES are read.
+        """POST to the URL's checked addresses, the name kept for Host and TLS (SNI and the
+        certificate's check): the next address when one cannot be connected to (nothing was
+        sent to it: a name with an unreachable IPv6 address, or one of several servers down),
+        as browsers do; redirects are not followed, at most EXCERPT_BYTES are read.
         Whatever goes wrong is the attempt's failed outcome (logged, retried), never lost."""
         started = time.monotonic()
 
@@ -437,22 +439,20 @@ class Sender:
         try:
             parsed = addresses.parse_url(url, allow_private)
             port = parsed.port or (443 if parsed.scheme == "https" else 80)
-            address = (await addresses.resolve(parsed.host, port, allow_private))[0]
-            extensions = {"sni_hostname": parsed.host} if parsed.scheme == "https" else {}
-            async with self.client(endpoint_id, parsed.host).stream(
-                "POST",
-                parsed.copy_with(host=address),
-                content=body,
-                headers={**headers, "host": parsed.netloc.decode("ascii")},
-                extensions=extensions,
-            ) as response:
-                excerpt = bytearray()
-                async for chunk in response.aiter_bytes():
-                    excerpt += chunk
-                    if len(excerpt) >= policy.EXCERPT_BYTES:
-                        break
-            text = bytes(excerpt[: policy.EXCERPT_BYTES]).decode("utf-8", errors="replace")
-            return outcome(response.status_code, text or None)
+            found = await addresses.resolve(parsed.host, port, allow_private)
+            client = self.client(endpoint_id, parsed.host)
+            for address in found[:-1]:
+                try:
+                    return outcome(*await _post_to(client, parsed, address, body, headers))
+                except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+                    logger.info(  # (not the URL: it may hold a partner's secret)
+                        "webhook endpoint %s: %s at %s unreachable, trying its next address: %s",
+                        endpoint_id,
+                        parsed.host,
+                        address,
+                        _reason(error),
+                    )
+            return outcome(*await _post_to(client, parsed, found[-1], body, headers))
         except addresses.RefusedURL as error:
             return outcome(None, f"refused: {error}"[: policy.EXCERPT_BYTES])
         except httpx.HTTPError as error:
@@ -460,6 +460,31 @@ class Sender:
         except Exception as error:  # a bug of ours or a library's: still a recorded attempt
             logger.exception("webhook POST to %s failed unexpectedly", url)
             return outcome(None, _reason(error))
+
+
+async def _post_to(
+    client: httpx.AsyncClient,
+    url: httpx.URL,
+    address: str,
+    body: bytes,
+    headers: dict[str, str],
+) -> tuple[int, str | None]:
+    """POST to one address of `url`'s host: the answer's status and its first EXCERPT_BYTES."""
+    extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
+    async with client.stream(
+        "POST",
+        url.copy_with(host=address),
+        content=body,
+        headers={**headers, "host": url.netloc.decode("ascii")},
+        extensions=extensions,
+    ) as response:
+        excerpt = bytearray()
+        async for chunk in response.aiter_bytes():
+            excerpt += chunk
+            if len(excerpt) >= policy.EXCERPT_BYTES:
+                break
+    text = bytes(excerpt[: policy.EXCERPT_BYTES]).decode("utf-8", errors="replace")
+    return response.status_code, text or None
 
 
 async def claim(batch: list[WebhookDelivery], lease: int) -> list[WebhookDelivery]:

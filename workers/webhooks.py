@@ -24,12 +24,16 @@ def sender(settings: Settings) -> Sender:
 
 
 async def stop_sender(grace: float = STOP_GRACE_SECONDS) -> None:
-    """Shutdown (a worker's, or a server's running jobs in process): the sends in flight
-    finish and are recorded while the database is still open (Sender.stop)."""
+    """Shutdown (a worker's, or a server's running jobs in process), once no job runs any
+    more, the database still open: the sends in flight finish and are recorded
+    (Sender.stop). The sender stays this process's while it stops, so that a job that starts
+    meanwhile leaves its deliveries to the sweep rather than making a sender of its own."""
     global _sender
-    if _sender is not None:
-        sender, _sender = _sender, None
-        await sender.stop(grace)
+    stopping = _sender
+    if stopping is not None:
+        await stopping.stop(grace)
+        if _sender is stopping:
+            _sender = None
 
 
 async def deliver_webhooks(

@@ -390,6 +390,16 @@ async def webhook(request: Request) -> Response:
     return JSONResponse({"received": encode_id("InboxMessage", message.id)}, status_code=202)
 
 
+async def stop_background_work(runner: jobs.Runner) -> None:
+    """A server's shutdown, after uvicorn's drain of the connections (up to 30 s), the
+    database still open: the jobs running in this process get 25 s, then the webhook sends
+    in flight (their jobs are done) are answered and recorded (Sender.stop), in that order,
+    so that no job hands deliveries to a sender that has stopped. With REDIS_URL no job runs
+    here, and no sender was ever made."""
+    await runner.stop(grace=25)
+    await stop_sender()
+
+
 def build_runner(settings: Settings) -> jobs.Runner:
     if settings.redis_url:
         return jobs.RedisRelay(settings.redis_url, settings.arq_queue)
@@ -441,9 +451,7 @@ def create_app(
                 relay.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await relay
-                # Within uvicorn's 30 s graceful shutdown, the database still open: the
-                # jobs running here, and the webhook sends in flight (their jobs are done).
-                await asyncio.gather(runner.stop(grace=25), stop_sender(grace=25))
+                await stop_background_work(runner)
 
     graphql = GraphQLApp(build_schema(settings.limits), settings, graphql_ide="graphiql")
     app = Starlette(

@@ -18,6 +18,7 @@ from tortoise.transactions import in_transaction
 from gqlorders import events, jobs
 from gqlorders.api import payload_queries
 from gqlorders.api.schema import build_schema
+from gqlorders.app import stop_background_work
 from gqlorders.events.types import EventType, Resource
 from gqlorders.ids import parse_id
 from gqlorders.models import OutboxJob, WebhookAttempt, WebhookDelivery
@@ -840,3 +841,36 @@ async def test_a_receivers_cookie_is_never_sent_back(org: Organization, receiver
     # Then neither request carries a cookie
     messages = await receiver.wait_for(2)
     assert [m.headers.get("cookie") for m in messages] == [None, None]
+
+
+async def test_a_stopping_server_records_its_sends_in_flight_and_hands_the_waiting_ones_on(
+    org: Organization, receiver: Receiver
+) -> None:
+    # Given an endpoint whose receiver holds every request, and 40 events of one transaction:
+    # two batches of 16 in flight, the last 8 waiting in the endpoint's lane
+    _, secret = await endpoint(org, receiver.url)
+    await lane_filled(org, receiver)
+
+    # When the server stops (its jobs in process) while the receiver is still working, and
+    # the receiver answers a moment later
+    stopping = asyncio.create_task(stop_background_work(jobs.current_runner()))
+    await asyncio.sleep(0.5)
+    assert not stopping.done(), "the server stopped with sends in flight"
+    receiver.holding.clear()
+    await asyncio.wait_for(stopping, 10)
+
+    # Then the 32 in flight were answered and recorded before it stopped, each sent once,
+    # and the 8 it never claimed were not sent by it
+    assert len(receiver.messages) == 32
+    statuses = await WebhookDelivery.filter(endpoint__organization_id=int(org.id)).values_list(
+        "status", flat=True
+    )
+    assert sorted(statuses) == ["PENDING"] * 8 + ["SUCCEEDED"] * 32
+
+    # And those 8 were made due at once: the sweep hands them on well before their job's
+    # deadline, and each arrives once
+    messages = await receiver.wait_for(40, seconds=DISPATCH_DEADLINE.total_seconds() / 4)
+    assert sorted(m.verified(secret)["data"]["n"] for m in messages) == list(range(40))
+    assert len({m.id for m in messages}) == 40
+    await asyncio.sleep(0.3)
+    assert len(receiver.messages) == 40

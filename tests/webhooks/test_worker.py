@@ -75,7 +75,7 @@ def start_worker(settings: Settings, redis_relay: str, tmp_path: Path) -> Iterat
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
                 try:
-                    process.wait(timeout=20)
+                    process.wait(timeout=40)  # (a worker stopping gives its sends 30 s)
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()

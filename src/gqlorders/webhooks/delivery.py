@@ -62,6 +62,7 @@ IN_FLIGHT = 512  # attempts in flight, per process (BATCH at a time)
 BODIES_KEPT = 2048  # events whose body a process keeps for their other endpoints and retries
 USER_AGENT = "gqlorders-webhooks/1"
 GONE = 410
+NEXT_ADDRESS_AFTER = 2.0  # seconds to connect to an address of a name before its next one
 # A stopping worker's wait for its batches in flight: their sends are cut off before their
 # lease ends (policy.ATTEMPT_LEASE - LEASE_MARGIN), then recorded.
 STOP_GRACE_SECONDS = policy.ATTEMPT_LEASE.total_seconds()
@@ -222,6 +223,7 @@ class Sender:
         self.bodies: OrderedDict[int, bytes] = OrderedDict()  # event id -> its plain body
         self.tasks: set[asyncio.Task[None]] = set()
         self.stopping = False  # set by stop(): no batch starts any more
+        self._stopped: asyncio.Task[None] | None = None  # stop()'s work, done once
 
     async def submit(self, dispatch: int, delivery_ids: Collection[int] | None = None) -> None:
         """Queue the deliveries the job (`dispatch`) still holds (of `delivery_ids`, if given)
@@ -237,6 +239,8 @@ class Sender:
                 held.filter(id__gt=after).select_related("endpoint", "event").order_by("id")
             ).limit(PAGE)
             endpoint_ids = set()
+            if self.stopping:  # (a refill reading a long job when the stop came)
+                return
             for delivery in page:
                 lane = self.lanes.setdefault(delivery.endpoint_id, Lane())
                 if lane.add(delivery):
@@ -275,7 +279,12 @@ class Sender:
             logger.exception("webhook deliveries %s: batch failed", [d.id for d in batch])
         finally:
             lane.batches -= 1
-            if lane.later and not lane.refilling and len(lane.waiting) <= LANE_WAITING // 2:
+            if (
+                lane.later
+                and not lane.refilling
+                and not self.stopping
+                and len(lane.waiting) <= LANE_WAITING // 2
+            ):
                 lane.refilling = True
                 self._track(self._refill(endpoint_id))
             if lane.waiting:
@@ -308,20 +317,52 @@ class Sender:
             await asyncio.gather(*list(self.tasks), return_exceptions=True)
 
     async def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
-        """A worker's shutdown: no batch starts any more, and the batches in flight get `grace`
-        seconds to be sent and recorded (their sends end before their lease does), so that a
-        deploy neither cuts receivers off mid-answer nor sends them those deliveries again
-        once the leases run out. What waits in the lanes was never claimed: still its jobs',
-        the sweep hands it on. Whatever still runs after `grace` is cancelled (its lease runs
-        out: sent again, at least once)."""
+        """A process's shutdown, the database still open: no batch starts any more, and the
+        batches in flight get `grace` seconds to be sent and recorded (their sends end before
+        their lease does), so that a deploy neither cuts receivers off mid-answer nor sends
+        them those deliveries again once the leases run out. What waits in the lanes was never
+        claimed: it is made due at once, for any process's sweep to hand on (instead of when
+        its job's deadline passes). What still runs after `grace` is cancelled (its lease runs
+        out: sent again, at least once). A second call waits for the first's work."""
         self.stopping = True
-        running = set(self.tasks)
-        if running:
-            _, late = await asyncio.wait(running, timeout=grace)
-            for task in late:
-                task.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
-        await self.close()
+        if self._stopped is None:
+            self._stopped = asyncio.create_task(self._stop(grace))
+        await asyncio.shield(self._stopped)
+
+    async def _stop(self, grace: float) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + grace
+            if self.tasks:
+                logger.info(
+                    "waiting up to %.0f s for %s webhook batches in flight", grace, len(self.tasks)
+                )
+            while self.tasks and (left := deadline - loop.time()) > 0:
+                await asyncio.wait(list(self.tasks), timeout=left)
+            while self.tasks:
+                late = list(self.tasks)
+                for task in late:
+                    task.cancel()
+                await asyncio.gather(*late, return_exceptions=True)
+            await self._hand_back_waiting()
+        finally:
+            await self.close()
+
+    async def _hand_back_waiting(self) -> None:
+        """The lanes' unclaimed deliveries made due now, where their job still holds them (a
+        delivery another process claimed meanwhile has another token: left alone)."""
+        by_job: dict[int, list[int]] = {}
+        for lane in self.lanes.values():
+            for delivery in lane.waiting.values():
+                by_job.setdefault(delivery.dispatch, []).append(delivery.id)
+        self.lanes.clear()
+        try:
+            for dispatch, ids in by_job.items():
+                await WebhookDelivery.filter(
+                    id__in=ids, dispatch=dispatch, status=WebhookDeliveryStatus.PENDING
+                ).update(next_attempt_at=now())
+        except Exception:  # their jobs' deadlines still pass: the sweep hands them on then
+            logger.exception("webhook deliveries waiting at shutdown: not made due")
 
     async def close(self) -> None:
         clients, self.clients = list(self.clients.values()), OrderedDict()
@@ -425,11 +466,14 @@ class Sender:
     async def post(
         self, endpoint_id: int, url: str, body: bytes, headers: dict[str, str]
     ) -> Outcome:
-        """POST to the URL's checked addresses, the name kept for Host and TLS (SNI and the
-        certificate's check): the next address when one cannot be connected to (nothing was
-        sent to it: a name with an unreachable IPv6 address, or one of several servers down),
-        as browsers do; redirects are not followed, at most EXCERPT_BYTES are read.
-        Whatever goes wrong is the attempt's failed outcome (logged, retried), never lost."""
+        """POST to the URL's checked addresses in the resolver's order, the name kept for Host
+        and TLS (SNI and the certificate's check): the next address when one cannot be
+        connected to (nothing was sent to it: a name with an unreachable IPv6 address, or one
+        of several servers down), each but the last given NEXT_ADDRESS_AFTER seconds to
+        connect, so that a silent one leaves the attempt time for the others; redirects are not
+        followed, at most EXCERPT_BYTES are read. Whatever goes wrong is the attempt's failed
+        outcome (logged, retried), never lost; the outcome of the last address tried, with
+        the others' errors before it."""
         started = time.monotonic()
 
         def outcome(status: int | None, excerpt: str | None) -> Outcome:
@@ -441,24 +485,30 @@ class Sender:
             port = parsed.port or (443 if parsed.scheme == "https" else 80)
             found = await addresses.resolve(parsed.host, port, allow_private)
             client = self.client(endpoint_id, parsed.host)
+            unreachable: list[str] = []  # "address: error" of those skipped
             for address in found[:-1]:
                 try:
-                    return outcome(*await _post_to(client, parsed, address, body, headers))
-                except (httpx.ConnectError, httpx.ConnectTimeout) as error:
-                    logger.info(  # (not the URL: it may hold a partner's secret)
-                        "webhook endpoint %s: %s at %s unreachable, trying its next address: %s",
-                        endpoint_id,
-                        parsed.host,
-                        address,
-                        _reason(error),
+                    status, excerpt = await _post_to(
+                        client, parsed, address, body, headers, NEXT_ADDRESS_AFTER
                     )
-            return outcome(*await _post_to(client, parsed, found[-1], body, headers))
+                    return outcome(status, excerpt)
+                except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+                    unreachable.append(f"{address}: {_reason(error)}")
+            try:
+                status, excerpt = await _post_to(client, parsed, found[-1], body, headers)
+            except httpx.HTTPError as error:
+                if not unreachable:  # the name's only address: the error alone, as ever
+                    raise
+                tried = "; ".join([*unreachable, f"{found[-1]}: {_reason(error)}"])
+                return outcome(None, tried[: policy.EXCERPT_BYTES])
+            return outcome(status, excerpt)
         except addresses.RefusedURL as error:
             return outcome(None, f"refused: {error}"[: policy.EXCERPT_BYTES])
         except httpx.HTTPError as error:
             return outcome(None, _reason(error))
         except Exception as error:  # a bug of ours or a library's: still a recorded attempt
-            logger.exception("webhook POST to %s failed unexpectedly", url)
+            # (the endpoint, not its URL: a URL may hold a partner's secret)
+            logger.exception("webhook POST for endpoint %s failed unexpectedly", endpoint_id)
             return outcome(None, _reason(error))
 
 
@@ -468,6 +518,7 @@ async def _post_to(
     address: str,
     body: bytes,
     headers: dict[str, str],
+    connect_within: float = policy.TIMEOUT_SECONDS,
 ) -> tuple[int, str | None]:
     """POST to one address of `url`'s host: the answer's status and its first EXCERPT_BYTES."""
     extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
@@ -477,6 +528,7 @@ async def _post_to(
         content=body,
         headers={**headers, "host": url.netloc.decode("ascii")},
         extensions=extensions,
+        timeout=httpx.Timeout(policy.TIMEOUT_SECONDS, connect=connect_within, pool=None),
     ) as response:
         excerpt = bytearray()
         async for chunk in response.aiter_bytes():

@@ -77,6 +77,7 @@ DOCUMENT_KINDS = {  # URL segment -> (global ID type, document kind)
     "invoices": ("Invoice", documents.INVOICE),
 }
 RENDERING_RETRY_AFTER_SECONDS = 2  # a PDF renders in well under a second once a worker has it
+NOT_STORED = {"Cache-Control": "no-store"}  # a document's 404 or 503 may change any moment
 STATIC = Path(__file__).parent / "static"  # GraphiQL's page and its vendored assets (no CDN)
 
 
@@ -343,36 +344,24 @@ async def download_document(request: Request) -> Response:
     kind = DOCUMENT_KINDS.get(request.path_params["kind"])
     parsed = parse_id(request.path_params["id"])
     if kind is None or parsed is None or parsed[0] != kind[0]:
-        return JSONResponse({"error": "not found"}, status_code=404)
-    document = await documents.requested(principal.organization_id, kind[1], parsed[1])
-    if document is None:
-        return JSONResponse({"error": "not found"}, status_code=404)
-    if document.state == DocumentState.FAILED:
-        return JSONResponse(
-            {"error": f"not found: rendering failed: {document.error}"}, status_code=404
-        )
-    if document.state == DocumentState.PENDING:
-        return _being_rendered()
-    # Lost (a moved DATA_DIR...), or no longer what the record shows (rendered in a layout of
-    # before a deploy, or before a change that asks for no render, as an invoice voided before
-    # voiding rendered): rendered again, and this download is told to come back.
-    if (
-        document.path is None
-        or not Path(document.path).is_file()
-        or document.content_hash != await document_hash(kind[1], parsed[1])
-    ):
-        await documents.request_render(principal.organization_id, kind[1], parsed[1])
-        await jobs.after_request()
-        return _being_rendered()
-    return FileResponse(document.path, media_type="application/pdf")
-
-
-def _being_rendered() -> Response:
-    return JSONResponse(
-        {"error": "being rendered: try again shortly", "state": DocumentState.PENDING.value},
-        status_code=503,
-        headers={"Retry-After": str(RENDERING_RETRY_AFTER_SECONDS)},
+        return JSONResponse({"error": "not found"}, status_code=404, headers=NOT_STORED)
+    found = await documents.download(
+        principal.organization_id, kind[1], parsed[1], current_hash=document_hash
     )
+    if found.availability == documents.Availability.READY:
+        assert found.path is not None
+        return FileResponse(found.path, media_type="application/pdf")
+    if found.availability == documents.Availability.RENDERING:
+        await jobs.after_request()  # (a stale file's new render may just have been asked for)
+        return JSONResponse(
+            {"error": "being rendered: try again shortly", "state": DocumentState.PENDING.value},
+            status_code=503,
+            headers={"Retry-After": str(RENDERING_RETRY_AFTER_SECONDS), **NOT_STORED},
+        )
+    error = "not found"
+    if found.availability == documents.Availability.FAILED:
+        error = f"not found: rendering failed: {found.error}"
+    return JSONResponse({"error": error}, status_code=404, headers=NOT_STORED)
 
 
 async def webhook(request: Request) -> Response:

@@ -42,13 +42,6 @@ mutation($input: SalesOrderIdInput!) {{
   }}
 }}"""
 
-MERGE_ORDERS = f"""
-mutation($input: MergeSalesOrdersInput!) {{
-  mergeSalesOrders(input: $input) {{
-    salesOrder {{ {ORDER_FIELDS} }} merged {{ {ORDER_FIELDS} }} errors {{ field code message }}
-  }}
-}}"""
-
 VOID_ORDER = f"""
 mutation($input: SalesOrderIdInput!) {{
   voidSalesOrder(input: $input) {{

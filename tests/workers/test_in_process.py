@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import email
 import os
+import threading
 from dataclasses import replace
 from datetime import timedelta
 from email.policy import default as default_policy
@@ -16,17 +17,18 @@ import httpx
 import pytest
 
 import gqlorders.emails
+import workers.pdf
 from gqlorders import documents, jobs
 from gqlorders.config import Settings
 from gqlorders.emails import MAX_EMAIL_ATTEMPTS
 from gqlorders.models import Document, EmailMessage, Invoice, InvoiceStatus
+from tests.fulfilment.documents import MERGE_ORDERS
 from tests.support import Organization
 from tests.workers.support import (
     CONFIRM_ORDER,
     CREATE_INVOICE,
     CREATE_ORDER,
     INVOICE,
-    MERGE_ORDERS,
     ORDER,
     RENDER_PDF,
     SEND_ORDER,
@@ -135,35 +137,57 @@ async def test_a_pdf_never_asked_for_is_not_downloadable(
     assert response.status_code == 404
 
 
-async def test_a_pdf_being_rendered_answers_503_with_retry_after_and_a_failed_one_404(
+async def test_a_pdf_being_rendered_answers_503_with_retry_after(
     http: httpx.AsyncClient,
     org: Organization,
     other_org: Organization,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Given an order whose PDF was asked for, its job not run yet
+    # Given an order whose PDF was asked for, its rendering held until the test lets it go
+    rendering = threading.Event()
+    render = workers.pdf.write_pdf
+
+    def held(data: dict, path: Path) -> None:
+        assert rendering.wait(20), "never let go"
+        render(data, path)
+
+    monkeypatch.setattr(workers.pdf, "write_pdf", held)
     order = await desk_order(org)
     await org.api.ok(RENDER_PDF, {"id": order["id"]})
     url = f"/documents/sales-orders/{order['id']}.pdf"
 
     # When it is downloaded meanwhile, the client is told to come back, not that there is none
     response = await http.get(url, headers=bearer(org))
-    assert (response.status_code, response.headers["retry-after"], response.json()) == (
+    assert (response.status_code, response.json()) == (
         503,
-        "2",
         {"error": "being rendered: try again shortly", "state": "PENDING"},
     )
+    assert (response.headers["retry-after"], response.headers["cache-control"]) == ("2", "no-store")
     # (and another organization still learns nothing: 404)
     assert (await http.get(url, headers=bearer(other_org))).status_code == 404
 
-    # When the rendering fails, the download is a 404 that says why, as the API's pdf does
+    # Then once rendered, the same URL gives the PDF
+    rendering.set()
+    await drain()
+    response = await http.get(url, headers=bearer(org))
+    assert (response.status_code, response.headers["content-type"]) == (200, "application/pdf")
+
+
+async def test_a_pdf_whose_rendering_failed_answers_404_saying_why(
+    http: httpx.AsyncClient, org: Organization, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an order whose PDF's rendering fails
     def broken(data: dict, path: Path) -> None:
         raise RuntimeError("the template is broken")
 
-    monkeypatch.setattr("workers.pdf.write_pdf", broken)
+    monkeypatch.setattr(workers.pdf, "write_pdf", broken)
+    order = await desk_order(org)
+    await org.api.ok(RENDER_PDF, {"id": order["id"]})
     await drain()
     assert (await _pdf_state(org, order["id"]))["state"] == "FAILED"
-    response = await http.get(url, headers=bearer(org))
+
+    # When it is downloaded, the answer is a 404 that says why, as the API's pdf.error does
+    response = await http.get(f"/documents/sales-orders/{order['id']}.pdf", headers=bearer(org))
     assert (response.status_code, response.json()) == (
         404,
         {"error": "not found: rendering failed: RuntimeError: the template is broken"},

@@ -12,6 +12,8 @@ from gqlorders.api.schema import build_schema
 from gqlorders.config import Settings
 from gqlorders.webhooks.delivery import STOP_GRACE_SECONDS, Sender
 
+__all__ = ["STOP_GRACE_SECONDS", "deliver_webhooks", "sender", "stop_sender"]
+
 _sender: Sender | None = None
 
 
@@ -31,9 +33,11 @@ async def stop_sender(grace: float = STOP_GRACE_SECONDS) -> None:
     global _sender
     stopping = _sender
     if stopping is not None:
-        await stopping.stop(grace)
-        if _sender is stopping:
-            _sender = None
+        try:
+            await stopping.stop(grace)
+        finally:  # (a stop that failed or was cancelled leaves no sender that sends nothing)
+            if _sender is stopping:
+                _sender = None
 
 
 async def deliver_webhooks(

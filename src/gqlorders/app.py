@@ -67,7 +67,7 @@ from gqlorders.relay import relay_forever
 from gqlorders.tenancy import Scope, authenticate
 from gqlorders.webhooks import policy as webhook_policy
 from workers.jobs import FUNCTIONS, document_hash
-from workers.webhooks import stop_sender
+from workers.webhooks import STOP_GRACE_SECONDS, stop_sender
 
 # Strawberry logs a traceback for every denied request; denials are answered, not failures.
 logging.getLogger("strawberry.execution").setLevel(logging.CRITICAL)
@@ -350,9 +350,13 @@ async def download_document(request: Request) -> Response:
     )
     if found.availability == documents.Availability.READY:
         assert found.path is not None
-        return FileResponse(found.path, media_type="application/pdf")
+        # (the URL stays when the record changes: a browser must ask again, not reuse it)
+        return FileResponse(
+            found.path, media_type="application/pdf", headers={"Cache-Control": "private, no-cache"}
+        )
     if found.availability == documents.Availability.RENDERING:
-        await jobs.after_request()  # (a stale file's new render may just have been asked for)
+        if found.render_requested:
+            await jobs.after_request()
         return JSONResponse(
             {"error": "being rendered: try again shortly", "state": DocumentState.PENDING.value},
             status_code=503,
@@ -381,12 +385,14 @@ async def webhook(request: Request) -> Response:
 
 async def stop_background_work(runner: jobs.Runner) -> None:
     """A server's shutdown, after uvicorn's drain of the connections (up to 30 s), the
-    database still open: the jobs running in this process get 25 s, then the webhook sends
-    in flight (their jobs are done) are answered and recorded (Sender.stop), in that order,
-    so that no job hands deliveries to a sender that has stopped. With REDIS_URL no job runs
-    here, and no sender was ever made."""
-    await runner.stop(grace=25)
-    await stop_sender()
+    database still open: within STOP_GRACE_SECONDS in all, the jobs running in this process
+    first, then the webhook sends in flight (their jobs are done: Sender.stop), so that no
+    job hands deliveries to a sender that has stopped. With REDIS_URL no job runs here, and
+    no sender was ever made."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STOP_GRACE_SECONDS
+    await runner.stop(grace=STOP_GRACE_SECONDS - 5)
+    await stop_sender(grace=max(deadline - loop.time(), 5))
 
 
 def build_runner(settings: Settings) -> jobs.Runner:

@@ -51,6 +51,7 @@ class Download:
     availability: Availability
     path: Path | None = None  # READY
     error: str | None = None  # FAILED
+    render_requested: bool = False  # RENDERING because this download found the file stale
 
 
 class RecordKey(TypedDict, total=False):
@@ -227,5 +228,5 @@ async def download(
     ):
         async with in_transaction():  # the PENDING mark and its job together
             await request_render(organization_id, kind, record_id)
-        return Download(Availability.RENDERING)
+        return Download(Availability.RENDERING, render_requested=True)
     return Download(Availability.READY, path=path)

@@ -633,6 +633,32 @@ async def test_an_address_that_refuses_connections_is_skipped_for_the_names_next
     assert [a["responseStatus"] for a in delivery["attempts"]] == [200]
 
 
+async def test_an_attempt_on_a_name_none_of_whose_addresses_answers_lists_each_address(
+    org: Organization, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a name that resolves to two addresses, neither of which accepts connections
+    async def two_closed(host: str, port: int, allow_private: bool) -> list[str]:
+        return ["127.0.0.3", "127.0.0.4"]
+
+    monkeypatch.setattr(addresses, "resolve", two_closed)
+    await endpoint(org, str(httpx.URL(receiver.url).copy_with(host="receiver.test")))
+
+    # When an event is delivered
+    await order(org)
+
+    # Then the attempt fails, its error naming each address tried, in order
+    deadline = time.monotonic() + 20
+    while not (attempts := (await deliveries(org))[0]["attempts"]):
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    [attempt] = attempts[:1]
+    assert attempt["responseStatus"] is None
+    excerpt = attempt["responseExcerpt"]
+    assert excerpt.startswith("127.0.0.3: ConnectError"), excerpt
+    assert "; 127.0.0.4: ConnectError" in excerpt, excerpt
+    assert receiver.messages == []
+
+
 class _RolledBack(Exception):
     pass
 
@@ -853,7 +879,9 @@ async def test_a_stopping_server_records_its_sends_in_flight_and_hands_the_waiti
 
     # When the server stops (its jobs in process) while the receiver is still working, and
     # the receiver answers a moment later
-    stopping = asyncio.create_task(stop_background_work(jobs.current_runner()))
+    runner = jobs.current_runner()
+    assert runner is not None
+    stopping = asyncio.create_task(stop_background_work(runner))
     await asyncio.sleep(0.5)
     assert not stopping.done(), "the server stopped with sends in flight"
     receiver.holding.clear()

@@ -152,6 +152,15 @@ async def test_a_pdf_being_rendered_answers_503_with_retry_after(
         render(data, path)
 
     monkeypatch.setattr(workers.pdf, "write_pdf", held)
+    try:
+        await _downloads_while_rendering(http, org, other_org, rendering)
+    finally:
+        rendering.set()  # (a failed assertion leaves no render thread held)
+
+
+async def _downloads_while_rendering(
+    http: httpx.AsyncClient, org: Organization, other_org: Organization, rendering: threading.Event
+) -> None:
     order = await desk_order(org)
     await org.api.ok(RENDER_PDF, {"id": order["id"]})
     url = f"/documents/sales-orders/{order['id']}.pdf"
@@ -164,13 +173,15 @@ async def test_a_pdf_being_rendered_answers_503_with_retry_after(
     )
     assert (response.headers["retry-after"], response.headers["cache-control"]) == ("2", "no-store")
     # (and another organization still learns nothing: 404)
-    assert (await http.get(url, headers=bearer(other_org))).status_code == 404
+    response = await http.get(url, headers=bearer(other_org))
+    assert (response.status_code, response.headers["cache-control"]) == (404, "no-store")
 
     # Then once rendered, the same URL gives the PDF
     rendering.set()
     await drain()
     response = await http.get(url, headers=bearer(org))
     assert (response.status_code, response.headers["content-type"]) == (200, "application/pdf")
+    assert response.headers["cache-control"] == "private, no-cache"
 
 
 async def test_a_pdf_whose_rendering_failed_answers_404_saying_why(

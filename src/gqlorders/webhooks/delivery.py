@@ -37,6 +37,7 @@ from tortoise import connections
 from tortoise.timezone import now
 from tortoise.transactions import in_transaction
 
+from gqlorders import jobs
 from gqlorders.events.types import Resource
 from gqlorders.models import (
     FeedEvent,
@@ -228,7 +229,8 @@ class Sender:
     async def submit(self, dispatch: int, delivery_ids: Collection[int] | None = None) -> None:
         """Queue the deliveries the job (`dispatch`) still holds (of `delivery_ids`, if given)
         in their endpoints' lanes, and return: the attempts go on in this process's tasks."""
-        if self.stopping:  # the job's deliveries stay its own: the sweep hands them on
+        if self.stopping:  # the job's deliveries stay its own: made due for the sweep
+            await _make_due(dispatch, delivery_ids)
             return
         held = WebhookDelivery.filter(dispatch=dispatch, status=WebhookDeliveryStatus.PENDING)
         if delivery_ids is not None:
@@ -240,6 +242,7 @@ class Sender:
             ).limit(PAGE)
             endpoint_ids = set()
             if self.stopping:  # (a refill reading a long job when the stop came)
+                await _make_due(dispatch, delivery_ids)
                 return
             for delivery in page:
                 lane = self.lanes.setdefault(delivery.endpoint_id, Lane())
@@ -334,9 +337,7 @@ class Sender:
             loop = asyncio.get_running_loop()
             deadline = loop.time() + grace
             if self.tasks:
-                logger.info(
-                    "waiting up to %.0f s for %s webhook batches in flight", grace, len(self.tasks)
-                )
+                logger.info("waiting up to %.0f s for the webhook sends in flight", grace)
             while self.tasks and (left := deadline - loop.time()) > 0:
                 await asyncio.wait(list(self.tasks), timeout=left)
             while self.tasks:
@@ -349,20 +350,19 @@ class Sender:
             await self.close()
 
     async def _hand_back_waiting(self) -> None:
-        """The lanes' unclaimed deliveries made due now, where their job still holds them (a
-        delivery another process claimed meanwhile has another token: left alone)."""
-        by_job: dict[int, list[int]] = {}
+        """What the lanes hold unclaimed (their waiting deliveries, and the jobs remembered
+        for later) made due now for the sweep, where their job still holds them."""
+        by_job: dict[int, list[int] | None] = {}
         for lane in self.lanes.values():
             for delivery in lane.waiting.values():
-                by_job.setdefault(delivery.dispatch, []).append(delivery.id)
+                listed = by_job.setdefault(delivery.dispatch, [])
+                if listed is not None:
+                    listed.append(delivery.id)
+            for dispatch in lane.later:
+                by_job[dispatch] = None  # everything its job holds
         self.lanes.clear()
-        try:
-            for dispatch, ids in by_job.items():
-                await WebhookDelivery.filter(
-                    id__in=ids, dispatch=dispatch, status=WebhookDeliveryStatus.PENDING
-                ).update(next_attempt_at=now())
-        except Exception:  # their jobs' deadlines still pass: the sweep hands them on then
-            logger.exception("webhook deliveries waiting at shutdown: not made due")
+        for dispatch, ids in by_job.items():
+            await _make_due(dispatch, ids)
 
     async def close(self) -> None:
         clients, self.clients = list(self.clients.values()), OrderedDict()
@@ -494,6 +494,13 @@ class Sender:
                     return outcome(status, excerpt)
                 except (httpx.ConnectError, httpx.ConnectTimeout) as error:
                     unreachable.append(f"{address}: {_reason(error)}")
+                    logger.debug(  # (the host, not the URL: a URL may hold a secret)
+                        "webhook endpoint %s: %s at %s not connected: %s",
+                        endpoint_id,
+                        parsed.host,
+                        address,
+                        _reason(error),
+                    )
             try:
                 status, excerpt = await _post_to(client, parsed, found[-1], body, headers)
             except httpx.HTTPError as error:
@@ -637,6 +644,25 @@ async def _send_again(sent: list[Sent], lease: int) -> None:
             status=WebhookDeliveryStatus.PENDING, failures=0
         )
         await fanout.hand_on(again)
+
+
+async def _make_due(dispatch: int, delivery_ids: Collection[int] | None) -> None:
+    """The deliveries job `dispatch` still holds (of `delivery_ids`, if given) due now, so
+    that any process's sweep hands them on (a stopping sender will not send them) instead of
+    when the job's deadline passes. One another process took meanwhile has another token: left
+    alone. A failure only leaves them to that deadline."""
+    held = WebhookDelivery.filter(dispatch=dispatch, status=WebhookDeliveryStatus.PENDING)
+    chunks: list[list[int] | None] = [None]
+    if delivery_ids is not None:
+        listed, size = list(delivery_ids), jobs.PAYLOAD_VALUES_PER_QUERY
+        chunks = [listed[at : at + size] for at in range(0, len(listed), size)]
+    for chunk in chunks:
+        try:
+            await (held if chunk is None else held.filter(id__in=chunk)).update(
+                next_attempt_at=now()
+            )
+        except Exception:
+            logger.exception("webhook deliveries of job %s: not made due at shutdown", dispatch)
 
 
 def _datetime(value: datetime | str | None) -> datetime | None:

@@ -24,6 +24,7 @@ from gqlorders.ids import parse_id
 from gqlorders.models import OutboxJob, WebhookAttempt, WebhookDelivery
 from gqlorders.tenancy import Scope
 from gqlorders.webhooks import addresses
+from gqlorders.webhooks import delivery as delivery_module
 from gqlorders.webhooks.delivery import BATCH, IN_FLIGHT, Sender
 from gqlorders.webhooks.policy import DISPATCH_DEADLINE
 from tests.fulfilment.documents import MERGE_ORDERS
@@ -688,6 +689,60 @@ async def test_events_after_a_rolled_back_savepoint_are_sent_by_a_job_of_their_o
     assert message.verified(secret)["data"] == {"n": 2}
     (delivery,) = await settled(org)
     assert delivery["status"] == "SUCCEEDED"
+
+
+async def test_the_payload_query_does_not_eat_into_the_receivers_time(
+    org: Organization, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given sends are cut off after 1 s, and bodies that take 1.2 s to build (a slow payload
+    # query)
+    build = Sender.body
+
+    async def slow(self: Sender, event: object, endpoint: object) -> bytes:
+        await asyncio.sleep(1.2)
+        return await build(self, event, endpoint)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Sender, "body", slow)
+    with configured(local_rules(send_deadline=timedelta(seconds=1))):
+        await endpoint(
+            org, receiver.url, eventTypes=["SALES_ORDER_CREATED"], payloadQuery=PAYLOAD_QUERY
+        )
+        await order(org)
+
+        # Then the receiver, which answers at once, still has its second: delivered
+        [delivery] = await settled(org)
+    assert [(a["responseStatus"], a["responseExcerpt"]) for a in delivery["attempts"]] == [
+        (200, '{"ok":true}')
+    ]
+
+
+async def test_a_payload_query_over_its_time_fails_the_attempt_before_any_request(
+    org: Organization, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given bodies that take longer than the payload query's time (shortened to 0.3 s)
+    monkeypatch.setattr(delivery_module, "PAYLOAD_QUERY_SECONDS", 0.3)
+    build = Sender.body
+
+    async def slow(self: Sender, event: object, endpoint: object) -> bytes:
+        await asyncio.sleep(1)
+        return await build(self, event, endpoint)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Sender, "body", slow)
+    await endpoint(
+        org, receiver.url, eventTypes=["SALES_ORDER_CREATED"], payloadQuery=PAYLOAD_QUERY
+    )
+    await order(org)
+
+    # Then the attempt fails saying so, and the receiver got nothing
+    deadline = time.monotonic() + 20
+    while not (attempts := (await deliveries(org))[0]["attempts"]):
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    assert (attempts[0]["responseStatus"], attempts[0]["responseExcerpt"]) == (
+        None,
+        "payload query: no result within 0.3 s",
+    )
+    assert receiver.messages == []
 
 
 async def test_a_receiver_drip_feeding_its_answer_is_cut_off_and_retried(

@@ -63,6 +63,7 @@ IN_FLIGHT = 512  # attempts in flight, per process (BATCH at a time)
 BODIES_KEPT = 2048  # events whose body a process keeps for their other endpoints and retries
 USER_AGENT = "gqlorders-webhooks/1"
 GONE = 410
+PAYLOAD_QUERY_SECONDS = 10.0  # an endpoint's payload query, before the receiver's own time
 NEXT_ADDRESS_AFTER = 2.0  # seconds to connect to an address of a name before its next one
 # A stopping worker's wait for its batches in flight: their sends are cut off before their
 # lease ends (policy.ATTEMPT_LEASE - LEASE_MARGIN), then recorded.
@@ -410,26 +411,39 @@ class Sender:
         return any(one.outcome.succeeded for one in sent)
 
     async def attempt(self, delivery: WebhookDelivery, deadline: float) -> Sent:
-        """Build, sign and POST one claimed delivery, all of it within the policy's
-        send_deadline and the batch's `deadline` (event loop time); whatever fails, or takes
-        longer, is a failed attempt."""
+        """Build the body (the payload query within PAYLOAD_QUERY_SECONDS), then sign and POST
+        it within the policy's send_deadline -- the receiver's own time, whatever the query
+        took -- both within the batch's `deadline` (event loop time); whatever fails, or takes
+        longer, is a failed attempt, its excerpt saying which part."""
         loop = asyncio.get_running_loop()
         at, started = now(), loop.time()
-        limit = min(deadline, started + policy.current().send_deadline.total_seconds())
+
+        def failed(since: float, excerpt: str) -> Sent:
+            return Sent(delivery, at, Outcome(None, round((loop.time() - since) * 1000), excerpt))
+
+        query_limit = min(deadline, started + PAYLOAD_QUERY_SECONDS)
+        try:
+            async with asyncio.timeout_at(query_limit):
+                body = await self.body(delivery.event, delivery.endpoint)
+        except TimeoutError:
+            return failed(started, f"payload query: no result within {query_limit - started:.1f} s")
+        except Exception as error:  # ours to fix (or the endpoint's query): logged
+            logger.exception("webhook delivery %s: its body failed", delivery.id)
+            return failed(started, f"payload query: {_reason(error)}")
+        posting = loop.time()
+        limit = min(deadline, posting + policy.current().send_deadline.total_seconds())
         try:
             async with asyncio.timeout_at(limit):
-                outcome = await self.send(delivery)
+                outcome = await self.send(delivery, body)
         except TimeoutError:
-            excerpt = f"timed out: no complete answer within {limit - started:.1f} s"
-            outcome = Outcome(None, round((loop.time() - started) * 1000), excerpt)
-        except Exception as error:  # the payload query or the signing failed: ours to fix
+            return failed(posting, f"timed out: no complete answer within {limit - posting:.1f} s")
+        except Exception as error:  # the signing failed: ours to fix
             logger.exception("webhook delivery %s: attempt failed", delivery.id)
-            outcome = Outcome(None, round((loop.time() - started) * 1000), _reason(error))
+            return failed(posting, _reason(error))
         return Sent(delivery, at, outcome)
 
-    async def send(self, delivery: WebhookDelivery) -> Outcome:
+    async def send(self, delivery: WebhookDelivery, body: bytes) -> Outcome:
         endpoint: WebhookEndpoint = delivery.endpoint
-        body = await self.body(delivery.event, endpoint)
         at = now()
         headers = {
             "content-type": "application/json",

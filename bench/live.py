@@ -12,7 +12,13 @@
 The subscribers run in this process, on the same machine: their own CPU use and lag count in
 the latencies (an upper bound for the server's share).
 
-usage: python bench/live.py [--subscribers 1000] [--workers 1] [--rounds 20] [--profile FILE]
+By default every subscriber sends the same subscription, which the server runs once per
+process for all of them (shared executions): the best case, as an SPA's desks are. With
+--distinct each sends its own (a different operation name), so that each costs an execution
+of its own per event: the worst case.
+
+usage: python bench/live.py [--subscribers 1000] [--workers 1] [--rounds 20] [--distinct]
+                            [--profile FILE]
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 GQLORDERS = Path(sys.executable).parent / "gqlorders"
 PY_SPY = Path(sys.executable).parent / "py-spy"
-SUBSCRIPTION = "subscription { events { cursor node { type resourceId data } } }"
+SUBSCRIPTION = "subscription {name} {{ events {{ cursor node {{ type resourceId data }} }} }}"
 COMMIT = """
 WITH made AS (
   INSERT INTO feed_event (organization_id, type, actor, resource_type, resource_key,
@@ -57,6 +63,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=20, help="single events for latency")
     parser.add_argument("--rates", default="5,10,20,40", help="events/s for the fan-out runs")
     parser.add_argument("--seconds", type=float, default=5, help="per fan-out rate")
+    parser.add_argument(
+        "--distinct",
+        action="store_true",
+        help="a subscription of its own per subscriber (none shared): the worst case",
+    )
     parser.add_argument(
         "--profile",
         metavar="FILE",
@@ -103,12 +114,13 @@ class Subscriber:
                 await self.socket.send('{"type":"pong"}')
 
 
-async def subscribe(url: str, token: str) -> Subscriber:
+async def subscribe(url: str, token: str, name: str = "") -> Subscriber:
     socket = await connect(url, subprotocols=["graphql-transport-ws"], max_queue=None)  # type: ignore[list-item]
     init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
     await socket.send(json.dumps(init))
     assert json.loads(await socket.recv())["type"] == "connection_ack"
-    subscription = {"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION}}
+    query = SUBSCRIPTION.format(name=name)
+    subscription = {"id": "1", "type": "subscribe", "payload": {"query": query}}
     await socket.send(json.dumps(subscription))
     return Subscriber(socket)
 
@@ -160,7 +172,8 @@ async def main(args: argparse.Namespace) -> int:
             await asyncio.sleep(2)  # every worker process up
             version = await db.fetchval("SHOW server_version")
             log(machine(version))
-            log(f"{args.subscribers} subscribers, {args.workers} server process(es)")
+            shared = "each its own subscription" if args.distinct else "one shared subscription"
+            log(f"{args.subscribers} subscribers ({shared}), {args.workers} server process(es)")
 
             before = rss_kib(server.pid)
             ws_url = f"ws://127.0.0.1:{port}/graphql"
@@ -168,7 +181,10 @@ async def main(args: argparse.Namespace) -> int:
             for start in range(0, args.subscribers, 50):
                 batch = range(start, min(start + 50, args.subscribers))
                 subscribers += await asyncio.gather(
-                    *(subscribe(ws_url, organization["token"]) for _ in batch)
+                    *(
+                        subscribe(ws_url, organization["token"], f"S{n}" if args.distinct else "")
+                        for n in batch
+                    )
                 )
             readers = [asyncio.create_task(s.receive_forever()) for s in subscribers]
             profiler = start_profiler(server.pid, args.profile) if args.profile else None

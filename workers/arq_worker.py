@@ -23,6 +23,7 @@ from gqlorders.relay import relay_forever
 from gqlorders.webhooks import policy as webhook_policy
 from workers.jobs import FUNCTIONS, RENDER_ALLOWANCE
 from workers.mail import QUIT_TIMEOUT
+from workers.webhooks import stop_sender
 
 # arq cuts a job short at its timeout and never runs it again, leaving its outbox row pending:
 # the e-mail job must outlast its PDF render (RENDER_ALLOWANCE, after which it leaves the send
@@ -112,6 +113,7 @@ def build_worker(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await stop_sender()  # webhook sends in flight recorded, not sent again after a deploy
         runner = jobs.current_runner()
         if isinstance(runner, jobs.RedisRelay):
             await runner.close()

@@ -54,6 +54,7 @@ from gqlorders.database import connected
 from gqlorders.emails import requeue_waiting
 from gqlorders.events import live
 from gqlorders.marketplaces.importing import receive_webhook
+from gqlorders.models import DocumentState
 from gqlorders.observability import (
     OUTBOX_LAG,
     OUTBOX_PENDING,
@@ -66,6 +67,7 @@ from gqlorders.relay import relay_forever
 from gqlorders.tenancy import Scope, authenticate
 from gqlorders.webhooks import policy as webhook_policy
 from workers.jobs import FUNCTIONS, document_hash
+from workers.webhooks import STOP_GRACE_SECONDS, stop_sender
 
 # Strawberry logs a traceback for every denied request; denials are answered, not failures.
 logging.getLogger("strawberry.execution").setLevel(logging.CRITICAL)
@@ -74,8 +76,8 @@ DOCUMENT_KINDS = {  # URL segment -> (global ID type, document kind)
     "sales-orders": ("SalesOrder", documents.SALES_ORDER),
     "invoices": ("Invoice", documents.INVOICE),
 }
-
-
+RENDERING_RETRY_AFTER_SECONDS = 2  # a PDF renders in well under a second once a worker has it
+NOT_STORED = {"Cache-Control": "no-store"}  # a document's 404 or 503 may change any moment
 STATIC = Path(__file__).parent / "static"  # GraphiQL's page and its vendored assets (no CDN)
 
 
@@ -332,7 +334,9 @@ async def metrics(request: Request) -> Response:
 
 
 async def download_document(request: Request) -> Response:
-    """A rendered PDF, to a token of the record's organization only (401 / 404 otherwise)."""
+    """A rendered PDF, to a token of the record's organization only (401 / 404 otherwise).
+    While it is being rendered (asked for, or no longer what its record shows) the answer is
+    503 with Retry-After: there will be a PDF, not yet; a 404 would tell clients to give up."""
     token = bearer_token(request)
     principal = await authenticate(token) if token else None
     if principal is None or not principal.has(Scope.ORDERS_READ):
@@ -340,20 +344,28 @@ async def download_document(request: Request) -> Response:
     kind = DOCUMENT_KINDS.get(request.path_params["kind"])
     parsed = parse_id(request.path_params["id"])
     if kind is None or parsed is None or parsed[0] != kind[0]:
-        return JSONResponse({"error": "not found"}, status_code=404)
-    document = await documents.downloadable(principal.organization_id, kind[1], parsed[1])
-    if document is None or document.path is None:
-        return JSONResponse({"error": "not found"}, status_code=404)
-    # Lost (a moved DATA_DIR...), or no longer what the record shows (rendered in a layout of
-    # before a deploy, or before a change that asks for no render, as an invoice voided before
-    # voiding rendered): rendered again, and this download answers 404.
-    if not Path(document.path).is_file() or document.content_hash != await document_hash(
-        kind[1], parsed[1]
-    ):
-        await documents.request_render(principal.organization_id, kind[1], parsed[1])
-        await jobs.after_request()
-        return JSONResponse({"error": "not found: being rendered again"}, status_code=404)
-    return FileResponse(document.path, media_type="application/pdf")
+        return JSONResponse({"error": "not found"}, status_code=404, headers=NOT_STORED)
+    found = await documents.download(
+        principal.organization_id, kind[1], parsed[1], current_hash=document_hash
+    )
+    if found.availability == documents.Availability.READY:
+        assert found.path is not None
+        # (the URL stays when the record changes: a browser must ask again, not reuse it)
+        return FileResponse(
+            found.path, media_type="application/pdf", headers={"Cache-Control": "private, no-cache"}
+        )
+    if found.availability == documents.Availability.RENDERING:
+        if found.render_requested:
+            await jobs.after_request()
+        return JSONResponse(
+            {"error": "being rendered: try again shortly", "state": DocumentState.PENDING.value},
+            status_code=503,
+            headers={"Retry-After": str(RENDERING_RETRY_AFTER_SECONDS), **NOT_STORED},
+        )
+    error = "not found"
+    if found.availability == documents.Availability.FAILED:
+        error = f"not found: rendering failed: {found.error}"
+    return JSONResponse({"error": error}, status_code=404, headers=NOT_STORED)
 
 
 async def webhook(request: Request) -> Response:
@@ -369,6 +381,18 @@ async def webhook(request: Request) -> Response:
         return JSONResponse({"error": "missing or invalid signature"}, status_code=401)
     await jobs.after_request()
     return JSONResponse({"received": encode_id("InboxMessage", message.id)}, status_code=202)
+
+
+async def stop_background_work(runner: jobs.Runner) -> None:
+    """A server's shutdown, after uvicorn's drain of the connections (up to 30 s), the
+    database still open: within STOP_GRACE_SECONDS in all, the jobs running in this process
+    first, then the webhook sends in flight (their jobs are done: Sender.stop), so that no
+    job hands deliveries to a sender that has stopped. With REDIS_URL no job runs here, and
+    no sender was ever made."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STOP_GRACE_SECONDS
+    await runner.stop(grace=STOP_GRACE_SECONDS - 5)
+    await stop_sender(grace=max(deadline - loop.time(), 5))
 
 
 def build_runner(settings: Settings) -> jobs.Runner:
@@ -422,8 +446,7 @@ def create_app(
                 relay.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await relay
-                # Within uvicorn's 30 s graceful shutdown, the database still open.
-                await runner.stop(grace=25)
+                await stop_background_work(runner)
 
     graphql = GraphQLApp(build_schema(settings.limits), settings, graphql_ide="graphiql")
     app = Starlette(

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
 from typing import Any, TypedDict
+
+from tortoise.transactions import in_transaction
 
 from gqlorders import jobs
 from gqlorders.errors import DomainError, ErrorCode
@@ -29,6 +35,23 @@ from gqlorders.money import TaxMode, format_decimal
 
 SALES_ORDER = "sales_order"
 INVOICE = "invoice"
+
+
+class Availability(Enum):
+    """Where a record's PDF stands for a download."""
+
+    NOT_FOUND = "not found"  # nobody asked for it, or no such record in this organization
+    RENDERING = "rendering"  # asked for, or found stale and rendered again: there will be one
+    FAILED = "failed"  # its rendering failed (the error says why)
+    READY = "ready"  # the file, as the record is now
+
+
+@dataclass(frozen=True)
+class Download:
+    availability: Availability
+    path: Path | None = None  # READY
+    error: str | None = None  # FAILED
+    render_requested: bool = False  # RENDERING because this download found the file stale
 
 
 class RecordKey(TypedDict, total=False):
@@ -111,6 +134,13 @@ async def document_data(kind: str, record_id: int) -> dict[str, Any]:
             "prices_include_tax": True,
             "total_without_tax": _money(record.total - record.tax_total),
         }
+    if isinstance(record, SalesOrder) and record.merged_into_id is not None:
+        # A merged order names the order that took its lines (only a merged order's data has
+        # the key; the layout digest changed with the template all the same).
+        survivor = await SalesOrder.get(
+            id=record.merged_into_id, organization_id=record.organization_id
+        )
+        data["merged_into"] = survivor.number
     if isinstance(record, SalesOrder):
         data |= {
             "reference": record.reference_number,
@@ -171,10 +201,32 @@ async def render_sales_order_pdf(organization_id: int, order_id: int) -> SalesOr
     return order
 
 
-async def downloadable(organization_id: int, kind: str, record_id: int) -> Document | None:
-    """The READY document of a record of this organization, or None (404 either way)."""
-    return await Document.filter(
-        organization_id=organization_id,
-        state=DocumentState.READY,
-        **document_owner(kind, record_id),
+async def download(
+    organization_id: int,
+    kind: str,
+    record_id: int,
+    current_hash: Callable[[str, int], Awaitable[str]],
+) -> Download:
+    """What a download of the record's PDF gets. A READY file that was lost (a moved
+    DATA_DIR...) or no longer shows the record as it is now (`current_hash`: rendered in a
+    layout of before a deploy, or before a change that asks for no render, as an invoice
+    voided before voiding rendered) is rendered again: RENDERING."""
+    document = await Document.filter(
+        organization_id=organization_id, **document_owner(kind, record_id)
     ).first()
+    if document is None:
+        return Download(Availability.NOT_FOUND)
+    if document.state == DocumentState.FAILED:
+        return Download(Availability.FAILED, error=document.error)
+    if document.state == DocumentState.PENDING:
+        return Download(Availability.RENDERING)
+    path = Path(document.path) if document.path else None
+    if (
+        path is None
+        or not path.is_file()
+        or document.content_hash != await current_hash(kind, record_id)
+    ):
+        async with in_transaction():  # the PENDING mark and its job together
+            await request_render(organization_id, kind, record_id)
+        return Download(Availability.RENDERING, render_requested=True)
+    return Download(Availability.READY, path=path)

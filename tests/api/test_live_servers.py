@@ -148,6 +148,28 @@ async def test_a_revoked_tokens_connection_closes_within_seconds(served: Served)
         assert json.loads(await revoked) == {"revoked": True}
 
 
+async def test_every_connection_of_a_revoked_token_closes(served: Served) -> None:
+    # Given two sockets on one token (its rechecks are shared by the process's connections)
+    token = json.loads(
+        gqlorders(served.env, "token", "create", "--org", "1", "--scopes", "orders:read")
+    )["token"]
+    async with (
+        live_client(served.url, token) as first,
+        live_client(served.url, token) as second,
+    ):
+        await first.subscribe(EVENTS)
+        await second.subscribe(EVENTS)
+
+        # When the token is revoked
+        revoking = time.monotonic()
+        await asyncio.to_thread(gqlorders, served.env, "token", "revoke", token)
+
+        # Then both close with 4403, within the recheck's bound
+        closes = await asyncio.gather(first.closed(timeout=20), second.closed(timeout=20))
+        assert closes == [(4403, "the token was revoked")] * 2
+        assert time.monotonic() - revoking < 15
+
+
 @pytest.fixture
 def fresh_env(backend: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     """A server environment on a new database of the run's backend."""

@@ -6,7 +6,7 @@ INCLUSIVE rates contain their tax: each tax group holds round(p/(100 + p) × its
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 from hypothesis import HealthCheck, given, settings
@@ -247,7 +247,13 @@ LINE = st.fixed_dictionaries(
 ORDERS = st.fixed_dictionaries(
     {
         "lines": st.lists(LINE, min_size=1, max_size=6),
-        "discountPercent": st.one_of(st.none(), st.decimals("0", "100", places=2)),
+        # no discount, a percentage, or an amount: that part of the sub total (so that it is
+        # never more than the sub total, which the API refuses)
+        "discount": st.one_of(
+            st.none(),
+            st.tuples(st.just("PERCENTAGE"), st.decimals("0", "100", places=2)),
+            st.tuples(st.just("AMOUNT"), st.decimals("0", "1", places=4)),
+        ),
         "shippingCharge": st.decimals("0", "50", places=2),
         "adjustment": st.decimals("-20", "20", places=2),
     }
@@ -292,8 +298,23 @@ async def test_any_inclusive_order_carves_each_tax_out_of_its_gross(
         }
         for line in drawn["lines"]
     ]
-    percent = drawn["discountPercent"]
-    discount = None if percent is None else {"type": "PERCENTAGE", "value": str(percent)}
+    discount = None
+    if drawn["discount"] is not None:
+        kind, value = drawn["discount"]
+        if kind == "AMOUNT":  # the drawn part of the sub total, in cents, rounded down
+            sub_total = sum(
+                (
+                    cents(
+                        Fraction(line["quantity"])
+                        * Fraction(line["rate"])
+                        * (1 - Fraction(line["discountPercent"]) / 100)
+                    )
+                    for line in drawn["lines"]
+                ),
+                Decimal(0),
+            )
+            value = (sub_total * value).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+        discount = {"type": kind, "value": str(value)}
 
     # When it is entered at gross prices
     payload = await org.api.ok(
@@ -312,6 +333,8 @@ async def test_any_inclusive_order_carves_each_tax_out_of_its_gross(
     # Then total = sub total − discount + shipping + adjustment (the taxes are inside)
     sub_total = Decimal(order["subTotal"])
     off = Decimal(order["discount"]["amount"]) if order["discount"] else Decimal(0)
+    if discount is not None and discount["type"] == "AMOUNT":
+        assert off == Decimal(discount["value"])
     assert Decimal(order["total"]) == (
         sub_total - off + drawn["shippingCharge"] + drawn["adjustment"]
     )

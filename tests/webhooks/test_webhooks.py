@@ -18,10 +18,13 @@ from tortoise.transactions import in_transaction
 from gqlorders import events, jobs
 from gqlorders.api import payload_queries
 from gqlorders.api.schema import build_schema
+from gqlorders.app import stop_background_work
 from gqlorders.events.types import EventType, Resource
 from gqlorders.ids import parse_id
 from gqlorders.models import OutboxJob, WebhookAttempt, WebhookDelivery
 from gqlorders.tenancy import Scope
+from gqlorders.webhooks import addresses
+from gqlorders.webhooks import delivery as delivery_module
 from gqlorders.webhooks.delivery import BATCH, IN_FLIGHT, Sender
 from gqlorders.webhooks.policy import DISPATCH_DEADLINE
 from tests.fulfilment.documents import MERGE_ORDERS
@@ -604,6 +607,59 @@ async def test_a_new_address_for_the_endpoint_gets_a_connection_of_its_own(
     ]
 
 
+async def test_an_address_that_refuses_connections_is_skipped_for_the_names_next_one(
+    org: Organization, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a receiver's name that resolves to two addresses, the first refusing connections
+    # (as a name with an unreachable IPv6 address, or one of its servers down)
+    resolve = addresses.resolve
+
+    async def two_addresses(host: str, port: int, allow_private: bool) -> list[str]:
+        if host == "receiver.test":
+            return ["127.0.0.3", "127.0.0.1"]  # nothing listens on 127.0.0.3
+        return await resolve(host, port, allow_private)
+
+    monkeypatch.setattr(addresses, "resolve", two_addresses)
+    named = httpx.URL(receiver.url).copy_with(host="receiver.test")
+    _, secret = await endpoint(org, str(named))
+
+    # When an event is delivered
+    created = await order(org)
+
+    # Then it reaches the name's second address on the first attempt, still for its name
+    [message] = await receiver.wait_for(1)
+    assert message.headers["host"] == named.netloc.decode()
+    assert message.verified(secret)["data"]["number"] == created["number"]
+    [delivery] = await settled(org)
+    assert [a["responseStatus"] for a in delivery["attempts"]] == [200]
+
+
+async def test_an_attempt_on_a_name_none_of_whose_addresses_answers_lists_each_address(
+    org: Organization, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a name that resolves to two addresses, neither of which accepts connections
+    async def two_closed(host: str, port: int, allow_private: bool) -> list[str]:
+        return ["127.0.0.3", "127.0.0.4"]
+
+    monkeypatch.setattr(addresses, "resolve", two_closed)
+    await endpoint(org, str(httpx.URL(receiver.url).copy_with(host="receiver.test")))
+
+    # When an event is delivered
+    await order(org)
+
+    # Then the attempt fails, its error naming each address tried, in order
+    deadline = time.monotonic() + 20
+    while not (attempts := (await deliveries(org))[0]["attempts"]):
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    [attempt] = attempts[:1]
+    assert attempt["responseStatus"] is None
+    excerpt = attempt["responseExcerpt"]
+    assert excerpt.startswith("127.0.0.3: ConnectError"), excerpt
+    assert "; 127.0.0.4: ConnectError" in excerpt, excerpt
+    assert receiver.messages == []
+
+
 class _RolledBack(Exception):
     pass
 
@@ -633,6 +689,60 @@ async def test_events_after_a_rolled_back_savepoint_are_sent_by_a_job_of_their_o
     assert message.verified(secret)["data"] == {"n": 2}
     (delivery,) = await settled(org)
     assert delivery["status"] == "SUCCEEDED"
+
+
+async def test_the_payload_query_does_not_eat_into_the_receivers_time(
+    org: Organization, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given sends are cut off after 1 s, and bodies that take 1.2 s to build (a slow payload
+    # query)
+    build = Sender.body
+
+    async def slow(self: Sender, event: object, endpoint: object) -> bytes:
+        await asyncio.sleep(1.2)
+        return await build(self, event, endpoint)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Sender, "body", slow)
+    with configured(local_rules(send_deadline=timedelta(seconds=1))):
+        await endpoint(
+            org, receiver.url, eventTypes=["SALES_ORDER_CREATED"], payloadQuery=PAYLOAD_QUERY
+        )
+        await order(org)
+
+        # Then the receiver, which answers at once, still has its second: delivered
+        [delivery] = await settled(org)
+    assert [(a["responseStatus"], a["responseExcerpt"]) for a in delivery["attempts"]] == [
+        (200, '{"ok":true}')
+    ]
+
+
+async def test_a_payload_query_over_its_time_fails_the_attempt_before_any_request(
+    org: Organization, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given bodies that take longer than the payload query's time (shortened to 0.3 s)
+    monkeypatch.setattr(delivery_module, "PAYLOAD_QUERY_SECONDS", 0.3)
+    build = Sender.body
+
+    async def slow(self: Sender, event: object, endpoint: object) -> bytes:
+        await asyncio.sleep(1)
+        return await build(self, event, endpoint)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Sender, "body", slow)
+    await endpoint(
+        org, receiver.url, eventTypes=["SALES_ORDER_CREATED"], payloadQuery=PAYLOAD_QUERY
+    )
+    await order(org)
+
+    # Then the attempt fails saying so, and the receiver got nothing
+    deadline = time.monotonic() + 20
+    while not (attempts := (await deliveries(org))[0]["attempts"]):
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    assert (attempts[0]["responseStatus"], attempts[0]["responseExcerpt"]) == (
+        None,
+        "payload query: no result within 0.3 s",
+    )
+    assert receiver.messages == []
 
 
 async def test_a_receiver_drip_feeding_its_answer_is_cut_off_and_retried(
@@ -812,3 +922,38 @@ async def test_a_receivers_cookie_is_never_sent_back(org: Organization, receiver
     # Then neither request carries a cookie
     messages = await receiver.wait_for(2)
     assert [m.headers.get("cookie") for m in messages] == [None, None]
+
+
+async def test_a_stopping_server_records_its_sends_in_flight_and_hands_the_waiting_ones_on(
+    org: Organization, receiver: Receiver
+) -> None:
+    # Given an endpoint whose receiver holds every request, and 40 events of one transaction:
+    # two batches of 16 in flight, the last 8 waiting in the endpoint's lane
+    _, secret = await endpoint(org, receiver.url)
+    await lane_filled(org, receiver)
+
+    # When the server stops (its jobs in process) while the receiver is still working, and
+    # the receiver answers a moment later
+    runner = jobs.current_runner()
+    assert runner is not None
+    stopping = asyncio.create_task(stop_background_work(runner))
+    await asyncio.sleep(0.5)
+    assert not stopping.done(), "the server stopped with sends in flight"
+    receiver.holding.clear()
+    await asyncio.wait_for(stopping, 10)
+
+    # Then the 32 in flight were answered and recorded before it stopped, each sent once,
+    # and the 8 it never claimed were not sent by it
+    assert len(receiver.messages) == 32
+    statuses = await WebhookDelivery.filter(endpoint__organization_id=int(org.id)).values_list(
+        "status", flat=True
+    )
+    assert sorted(statuses) == ["PENDING"] * 8 + ["SUCCEEDED"] * 32
+
+    # And those 8 were made due at once: the sweep hands them on well before their job's
+    # deadline, and each arrives once
+    messages = await receiver.wait_for(40, seconds=DISPATCH_DEADLINE.total_seconds() / 4)
+    assert sorted(m.verified(secret)["data"]["n"] for m in messages) == list(range(40))
+    assert len({m.id for m in messages}) == 40
+    await asyncio.sleep(0.3)
+    assert len(receiver.messages) == 40

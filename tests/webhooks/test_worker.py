@@ -75,7 +75,7 @@ def start_worker(settings: Settings, redis_relay: str, tmp_path: Path) -> Iterat
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
                 try:
-                    process.wait(timeout=20)
+                    process.wait(timeout=40)  # (a worker stopping gives its sends 30 s)
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
@@ -126,3 +126,35 @@ async def test_a_delivery_cut_off_by_a_killed_worker_arrives_after_a_new_one_sta
     assert edge["node"]["status"] == "SUCCEEDED"
     # the killed attempt left no record: it never knew its outcome
     assert [a["responseStatus"] for a in edge["node"]["attempts"]] == [200]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.usefixtures("local_policy")
+async def test_a_worker_stopped_mid_delivery_finishes_and_records_it_before_exiting(
+    org: Organization, receiver: Receiver, start_worker
+) -> None:
+    # Given an endpoint whose receiver keeps the first request waiting, and an order
+    receiver.holding.set()
+    await org.api.ok(CREATE_ENDPOINT, {"url": receiver.url})
+    item = await org.item("DESK", "10")
+    await org.order(await org.customer(), [{"itemId": item, "quantity": "1"}])
+    worker = start_worker("stopped")
+    assert await arrived(receiver, 60), "the worker never sent the delivery"
+
+    # When the worker is told to stop (a deploy: SIGTERM) while the receiver is still working,
+    # and the receiver answers a moment later
+    worker.send_signal(signal.SIGTERM)
+    await asyncio.sleep(1)
+    assert worker.poll() is None, "the worker exited with a send in flight"
+    receiver.holding.clear()
+
+    # Then the worker records the answer before it exits: SUCCEEDED, one attempt, one request,
+    # nothing left for the sweep to send again
+    exited = time.monotonic() + 20
+    while worker.poll() is None:
+        assert time.monotonic() < exited, "the worker did not exit"
+        await asyncio.sleep(0.1)
+    (edge,) = (await org.api.data(DELIVERIES))["webhookDeliveries"]["edges"]
+    assert edge["node"]["status"] == "SUCCEEDED"
+    assert [a["responseStatus"] for a in edge["node"]["attempts"]] == [200]
+    assert len(receiver.messages) == 1

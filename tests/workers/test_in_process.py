@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import email
 import os
+import threading
 from dataclasses import replace
 from datetime import timedelta
 from email.policy import default as default_policy
@@ -16,10 +17,12 @@ import httpx
 import pytest
 
 import gqlorders.emails
+import workers.pdf
 from gqlorders import documents, jobs
 from gqlorders.config import Settings
 from gqlorders.emails import MAX_EMAIL_ATTEMPTS
 from gqlorders.models import Document, EmailMessage, Invoice, InvoiceStatus
+from tests.fulfilment.documents import MERGE_ORDERS
 from tests.support import Organization
 from tests.workers.support import (
     CONFIRM_ORDER,
@@ -132,6 +135,74 @@ async def test_a_pdf_never_asked_for_is_not_downloadable(
     assert await _pdf_state(org, order["id"]) == NOT_REQUESTED
     response = await http.get(f"/documents/sales-orders/{order['id']}.pdf", headers=bearer(org))
     assert response.status_code == 404
+
+
+async def test_a_pdf_being_rendered_answers_503_with_retry_after(
+    http: httpx.AsyncClient,
+    org: Organization,
+    other_org: Organization,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given an order whose PDF was asked for, its rendering held until the test lets it go
+    rendering = threading.Event()
+    render = workers.pdf.write_pdf
+
+    def held(data: dict, path: Path) -> None:
+        assert rendering.wait(20), "never let go"
+        render(data, path)
+
+    monkeypatch.setattr(workers.pdf, "write_pdf", held)
+    try:
+        await _downloads_while_rendering(http, org, other_org, rendering)
+    finally:
+        rendering.set()  # (a failed assertion leaves no render thread held)
+
+
+async def _downloads_while_rendering(
+    http: httpx.AsyncClient, org: Organization, other_org: Organization, rendering: threading.Event
+) -> None:
+    order = await desk_order(org)
+    await org.api.ok(RENDER_PDF, {"id": order["id"]})
+    url = f"/documents/sales-orders/{order['id']}.pdf"
+
+    # When it is downloaded meanwhile, the client is told to come back, not that there is none
+    response = await http.get(url, headers=bearer(org))
+    assert (response.status_code, response.json()) == (
+        503,
+        {"error": "being rendered: try again shortly", "state": "PENDING"},
+    )
+    assert (response.headers["retry-after"], response.headers["cache-control"]) == ("2", "no-store")
+    # (and another organization still learns nothing: 404)
+    response = await http.get(url, headers=bearer(other_org))
+    assert (response.status_code, response.headers["cache-control"]) == (404, "no-store")
+
+    # Then once rendered, the same URL gives the PDF
+    rendering.set()
+    await drain()
+    response = await http.get(url, headers=bearer(org))
+    assert (response.status_code, response.headers["content-type"]) == (200, "application/pdf")
+    assert response.headers["cache-control"] == "private, no-cache"
+
+
+async def test_a_pdf_whose_rendering_failed_answers_404_saying_why(
+    http: httpx.AsyncClient, org: Organization, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an order whose PDF's rendering fails
+    def broken(data: dict, path: Path) -> None:
+        raise RuntimeError("the template is broken")
+
+    monkeypatch.setattr(workers.pdf, "write_pdf", broken)
+    order = await desk_order(org)
+    await org.api.ok(RENDER_PDF, {"id": order["id"]})
+    await drain()
+    assert (await _pdf_state(org, order["id"]))["state"] == "FAILED"
+
+    # When it is downloaded, the answer is a 404 that says why, as the API's pdf.error does
+    response = await http.get(f"/documents/sales-orders/{order['id']}.pdf", headers=bearer(org))
+    assert (response.status_code, response.json()) == (
+        404,
+        {"error": "not found: rendering failed: RuntimeError: the template is broken"},
+    )
 
 
 async def test_a_pdf_reports_not_requested_until_asked_for_then_pending(
@@ -375,6 +446,34 @@ async def test_voiding_an_order_renders_its_pdf_again_marked_void(
     assert "Status VOID" in pdf_text((await http.get(url, headers=bearer(org))).content)
 
 
+async def test_a_merged_orders_pdf_says_which_order_took_its_lines(
+    http: httpx.AsyncClient, org: Organization
+) -> None:
+    # Given two draft orders of one customer, the younger one's PDF READY
+    customer = await org.customer(name="Acme Furniture")
+    desk = await org.item("DESK", "411.50")
+    lines = [{"itemId": desk, "quantity": "1"}]
+    older, younger = [
+        (await org.api.ok(CREATE_ORDER, {"customerId": customer, "lines": lines}))["salesOrder"]
+        for _ in range(2)
+    ]
+    await org.api.ok(RENDER_PDF, {"id": younger["id"]})
+    await drain()
+    url = f"/documents/sales-orders/{younger['id']}.pdf"
+    assert "Merged into" not in pdf_text((await http.get(url, headers=bearer(org))).content)
+
+    # When it is merged into the older one
+    merged = await org.api.ok(MERGE_ORDERS, {"ids": [younger["id"], older["id"]]})
+    assert (merged["salesOrder"]["number"], merged["merged"]["status"]) == ("SO-00001", "MERGED")
+
+    # Then its PDF is rendered again, and says so, naming the order that took its lines
+    assert await _pdf_state(org, younger["id"]) == PENDING
+    await drain()
+    text = pdf_text((await http.get(url, headers=bearer(org))).content)
+    assert "Merged into SO-00001" in text
+    assert "MERGED" in text  # the mark across the page
+
+
 async def test_an_invoice_voided_without_a_render_shows_void_from_its_next_download(
     http: httpx.AsyncClient, org: Organization, mailing: jobs.InProcessRunner, mailbox: Mailbox
 ) -> None:
@@ -385,11 +484,13 @@ async def test_an_invoice_voided_without_a_render_shows_void_from_its_next_downl
     assert "VOID" not in pdf_text((await http.get(url, headers=bearer(org))).content)
     await Invoice.filter(id=key(invoice["id"])).update(status=InvoiceStatus.VOID)
 
-    # When it is downloaded, the stale file is not served: it is rendered again
+    # When it is downloaded, the stale file is not served: it is rendered again, and the
+    # client is told to come back (503 with Retry-After), not that there is no PDF (404)
     response = await http.get(url, headers=bearer(org))
-    assert (response.status_code, response.json()) == (
-        404,
-        {"error": "not found: being rendered again"},
+    assert (response.status_code, response.headers["retry-after"], response.json()) == (
+        503,
+        "2",
+        {"error": "being rendered: try again shortly", "state": "PENDING"},
     )
     assert (await org.api.data(INVOICE, {"id": invoice["id"]}))["invoice"]["pdf"] == PENDING
 
@@ -416,9 +517,9 @@ async def test_a_pdf_of_an_older_layout_is_rendered_again_on_its_next_download(
     )
     url = f"/documents/sales-orders/{order['id']}.pdf"
 
-    # When it is downloaded, it is rendered again in this code's layout
+    # When it is downloaded, it is rendered again in this code's layout (503 meanwhile)
     response = await http.get(url, headers=bearer(org))
-    assert response.status_code == 404
+    assert (response.status_code, response.headers["retry-after"]) == (503, "2")
     assert await _pdf_state(org, order["id"]) == PENDING
     await drain()
 

@@ -37,6 +37,7 @@ from tortoise import connections
 from tortoise.timezone import now
 from tortoise.transactions import in_transaction
 
+from gqlorders import jobs
 from gqlorders.events.types import Resource
 from gqlorders.models import (
     FeedEvent,
@@ -62,6 +63,11 @@ IN_FLIGHT = 512  # attempts in flight, per process (BATCH at a time)
 BODIES_KEPT = 2048  # events whose body a process keeps for their other endpoints and retries
 USER_AGENT = "gqlorders-webhooks/1"
 GONE = 410
+PAYLOAD_QUERY_SECONDS = 10.0  # an endpoint's payload query, before the receiver's own time
+NEXT_ADDRESS_AFTER = 2.0  # seconds to connect to an address of a name before its next one
+# A stopping worker's wait for its batches in flight: their sends are cut off before their
+# lease ends (policy.ATTEMPT_LEASE - LEASE_MARGIN), then recorded.
+STOP_GRACE_SECONDS = policy.ATTEMPT_LEASE.total_seconds()
 
 # Runs an endpoint's payloadQuery on one resource with the given scopes: (organization,
 # scopes, resource type, key, selection) -> the selection's result (the API provides it).
@@ -218,10 +224,15 @@ class Sender:
         self.lanes: dict[int, Lane] = {}
         self.bodies: OrderedDict[int, bytes] = OrderedDict()  # event id -> its plain body
         self.tasks: set[asyncio.Task[None]] = set()
+        self.stopping = False  # set by stop(): no batch starts any more
+        self._stopped: asyncio.Task[None] | None = None  # stop()'s work, done once
 
     async def submit(self, dispatch: int, delivery_ids: Collection[int] | None = None) -> None:
         """Queue the deliveries the job (`dispatch`) still holds (of `delivery_ids`, if given)
         in their endpoints' lanes, and return: the attempts go on in this process's tasks."""
+        if self.stopping:  # the job's deliveries stay its own: made due for the sweep
+            await _make_due(dispatch, delivery_ids)
+            return
         held = WebhookDelivery.filter(dispatch=dispatch, status=WebhookDeliveryStatus.PENDING)
         if delivery_ids is not None:
             held = held.filter(id__in=list(delivery_ids))
@@ -231,6 +242,9 @@ class Sender:
                 held.filter(id__gt=after).select_related("endpoint", "event").order_by("id")
             ).limit(PAGE)
             endpoint_ids = set()
+            if self.stopping:  # (a refill reading a long job when the stop came)
+                await _make_due(dispatch, delivery_ids)
+                return
             for delivery in page:
                 lane = self.lanes.setdefault(delivery.endpoint_id, Lane())
                 if lane.add(delivery):
@@ -244,6 +258,8 @@ class Sender:
             after = page[-1].id
 
     def _start_batches(self, endpoint_id: int) -> None:
+        if self.stopping:
+            return
         lane = self.lanes[endpoint_id]
         limit = 1 if lane.failing else LANE_BATCHES
         wanted = -(-len(lane.waiting) // BATCH)
@@ -258,6 +274,8 @@ class Sender:
         batch: list[WebhookDelivery] = []
         try:
             async with self.places:
+                if self.stopping:  # not claimed: the lane's deliveries are still their jobs'
+                    return
                 batch = lane.take()
                 if batch:
                     lane.failing = not await self.send_batch(batch)
@@ -265,7 +283,12 @@ class Sender:
             logger.exception("webhook deliveries %s: batch failed", [d.id for d in batch])
         finally:
             lane.batches -= 1
-            if lane.later and not lane.refilling and len(lane.waiting) <= LANE_WAITING // 2:
+            if (
+                lane.later
+                and not lane.refilling
+                and not self.stopping
+                and len(lane.waiting) <= LANE_WAITING // 2
+            ):
                 lane.refilling = True
                 self._track(self._refill(endpoint_id))
             if lane.waiting:
@@ -277,7 +300,7 @@ class Sender:
         """Read again the jobs whose deliveries did not fit in the lane, while it has room."""
         lane = self.lanes[endpoint_id]
         try:
-            while lane.later and len(lane.waiting) < LANE_WAITING:
+            while lane.later and len(lane.waiting) < LANE_WAITING and not self.stopping:
                 dispatch = next(iter(lane.later))
                 await self.submit(dispatch, lane.later.pop(dispatch))
         except Exception:  # what it did not read, the sweep hands on
@@ -296,6 +319,51 @@ class Sender:
         """Wait for the attempts in flight (tests, shutdown)."""
         while self.tasks:
             await asyncio.gather(*list(self.tasks), return_exceptions=True)
+
+    async def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        """A process's shutdown, the database still open: no batch starts any more, and the
+        batches in flight get `grace` seconds to be sent and recorded (their sends end before
+        their lease does), so that a deploy neither cuts receivers off mid-answer nor sends
+        them those deliveries again once the leases run out. What waits in the lanes was never
+        claimed: it is made due at once, for any process's sweep to hand on (instead of when
+        its job's deadline passes). What still runs after `grace` is cancelled (its lease runs
+        out: sent again, at least once). A second call waits for the first's work."""
+        self.stopping = True
+        if self._stopped is None:
+            self._stopped = asyncio.create_task(self._stop(grace))
+        await asyncio.shield(self._stopped)
+
+    async def _stop(self, grace: float) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + grace
+            if self.tasks:
+                logger.info("waiting up to %.0f s for the webhook sends in flight", grace)
+            while self.tasks and (left := deadline - loop.time()) > 0:
+                await asyncio.wait(list(self.tasks), timeout=left)
+            while self.tasks:
+                late = list(self.tasks)
+                for task in late:
+                    task.cancel()
+                await asyncio.gather(*late, return_exceptions=True)
+            await self._hand_back_waiting()
+        finally:
+            await self.close()
+
+    async def _hand_back_waiting(self) -> None:
+        """What the lanes hold unclaimed (their waiting deliveries, and the jobs remembered
+        for later) made due now for the sweep, where their job still holds them."""
+        by_job: dict[int, list[int] | None] = {}
+        for lane in self.lanes.values():
+            for delivery in lane.waiting.values():
+                listed = by_job.setdefault(delivery.dispatch, [])
+                if listed is not None:
+                    listed.append(delivery.id)
+            for dispatch in lane.later:
+                by_job[dispatch] = None  # everything its job holds
+        self.lanes.clear()
+        for dispatch, ids in by_job.items():
+            await _make_due(dispatch, ids)
 
     async def close(self) -> None:
         clients, self.clients = list(self.clients.values()), OrderedDict()
@@ -343,26 +411,39 @@ class Sender:
         return any(one.outcome.succeeded for one in sent)
 
     async def attempt(self, delivery: WebhookDelivery, deadline: float) -> Sent:
-        """Build, sign and POST one claimed delivery, all of it within the policy's
-        send_deadline and the batch's `deadline` (event loop time); whatever fails, or takes
-        longer, is a failed attempt."""
+        """Build the body (the payload query within PAYLOAD_QUERY_SECONDS), then sign and POST
+        it within the policy's send_deadline -- the receiver's own time, whatever the query
+        took -- both within the batch's `deadline` (event loop time); whatever fails, or takes
+        longer, is a failed attempt, its excerpt saying which part."""
         loop = asyncio.get_running_loop()
         at, started = now(), loop.time()
-        limit = min(deadline, started + policy.current().send_deadline.total_seconds())
+
+        def failed(since: float, excerpt: str) -> Sent:
+            return Sent(delivery, at, Outcome(None, round((loop.time() - since) * 1000), excerpt))
+
+        query_limit = min(deadline, started + PAYLOAD_QUERY_SECONDS)
+        try:
+            async with asyncio.timeout_at(query_limit):
+                body = await self.body(delivery.event, delivery.endpoint)
+        except TimeoutError:
+            return failed(started, f"payload query: no result within {query_limit - started:.1f} s")
+        except Exception as error:  # ours to fix (or the endpoint's query): logged
+            logger.exception("webhook delivery %s: its body failed", delivery.id)
+            return failed(started, f"payload query: {_reason(error)}")
+        posting = loop.time()
+        limit = min(deadline, posting + policy.current().send_deadline.total_seconds())
         try:
             async with asyncio.timeout_at(limit):
-                outcome = await self.send(delivery)
+                outcome = await self.send(delivery, body)
         except TimeoutError:
-            excerpt = f"timed out: no complete answer within {limit - started:.1f} s"
-            outcome = Outcome(None, round((loop.time() - started) * 1000), excerpt)
-        except Exception as error:  # the payload query or the signing failed: ours to fix
+            return failed(posting, f"timed out: no complete answer within {limit - posting:.1f} s")
+        except Exception as error:  # the signing failed: ours to fix
             logger.exception("webhook delivery %s: attempt failed", delivery.id)
-            outcome = Outcome(None, round((loop.time() - started) * 1000), _reason(error))
+            return failed(posting, _reason(error))
         return Sent(delivery, at, outcome)
 
-    async def send(self, delivery: WebhookDelivery) -> Outcome:
+    async def send(self, delivery: WebhookDelivery, body: bytes) -> Outcome:
         endpoint: WebhookEndpoint = delivery.endpoint
-        body = await self.body(delivery.event, endpoint)
         at = now()
         headers = {
             "content-type": "application/json",
@@ -399,9 +480,14 @@ class Sender:
     async def post(
         self, endpoint_id: int, url: str, body: bytes, headers: dict[str, str]
     ) -> Outcome:
-        """POST to the URL's checked address, the name kept for Host and TLS (SNI and the
-        certificate's check); redirects are not followed, at most EXCERPT_BYTES are read.
-        Whatever goes wrong is the attempt's failed outcome (logged, retried), never lost."""
+        """POST to the URL's checked addresses in the resolver's order, the name kept for Host
+        and TLS (SNI and the certificate's check): the next address when one cannot be
+        connected to (nothing was sent to it: a name with an unreachable IPv6 address, or one
+        of several servers down), each but the last given NEXT_ADDRESS_AFTER seconds to
+        connect, so that a silent one leaves the attempt time for the others; redirects are not
+        followed, at most EXCERPT_BYTES are read. Whatever goes wrong is the attempt's failed
+        outcome (logged, retried), never lost; the outcome of the last address tried, with
+        the others' errors before it."""
         started = time.monotonic()
 
         def outcome(status: int | None, excerpt: str | None) -> Outcome:
@@ -411,29 +497,67 @@ class Sender:
         try:
             parsed = addresses.parse_url(url, allow_private)
             port = parsed.port or (443 if parsed.scheme == "https" else 80)
-            address = (await addresses.resolve(parsed.host, port, allow_private))[0]
-            extensions = {"sni_hostname": parsed.host} if parsed.scheme == "https" else {}
-            async with self.client(endpoint_id, parsed.host).stream(
-                "POST",
-                parsed.copy_with(host=address),
-                content=body,
-                headers={**headers, "host": parsed.netloc.decode("ascii")},
-                extensions=extensions,
-            ) as response:
-                excerpt = bytearray()
-                async for chunk in response.aiter_bytes():
-                    excerpt += chunk
-                    if len(excerpt) >= policy.EXCERPT_BYTES:
-                        break
-            text = bytes(excerpt[: policy.EXCERPT_BYTES]).decode("utf-8", errors="replace")
-            return outcome(response.status_code, text or None)
+            found = await addresses.resolve(parsed.host, port, allow_private)
+            client = self.client(endpoint_id, parsed.host)
+            unreachable: list[str] = []  # "address: error" of those skipped
+            for address in found[:-1]:
+                try:
+                    status, excerpt = await _post_to(
+                        client, parsed, address, body, headers, NEXT_ADDRESS_AFTER
+                    )
+                    return outcome(status, excerpt)
+                except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+                    unreachable.append(f"{address}: {_reason(error)}")
+                    logger.debug(  # (the host, not the URL: a URL may hold a secret)
+                        "webhook endpoint %s: %s at %s not connected: %s",
+                        endpoint_id,
+                        parsed.host,
+                        address,
+                        _reason(error),
+                    )
+            try:
+                status, excerpt = await _post_to(client, parsed, found[-1], body, headers)
+            except httpx.HTTPError as error:
+                if not unreachable:  # the name's only address: the error alone, as ever
+                    raise
+                tried = "; ".join([*unreachable, f"{found[-1]}: {_reason(error)}"])
+                return outcome(None, tried[: policy.EXCERPT_BYTES])
+            return outcome(status, excerpt)
         except addresses.RefusedURL as error:
             return outcome(None, f"refused: {error}"[: policy.EXCERPT_BYTES])
         except httpx.HTTPError as error:
             return outcome(None, _reason(error))
         except Exception as error:  # a bug of ours or a library's: still a recorded attempt
-            logger.exception("webhook POST to %s failed unexpectedly", url)
+            # (the endpoint, not its URL: a URL may hold a partner's secret)
+            logger.exception("webhook POST for endpoint %s failed unexpectedly", endpoint_id)
             return outcome(None, _reason(error))
+
+
+async def _post_to(
+    client: httpx.AsyncClient,
+    url: httpx.URL,
+    address: str,
+    body: bytes,
+    headers: dict[str, str],
+    connect_within: float = policy.TIMEOUT_SECONDS,
+) -> tuple[int, str | None]:
+    """POST to one address of `url`'s host: the answer's status and its first EXCERPT_BYTES."""
+    extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
+    async with client.stream(
+        "POST",
+        url.copy_with(host=address),
+        content=body,
+        headers={**headers, "host": url.netloc.decode("ascii")},
+        extensions=extensions,
+        timeout=httpx.Timeout(policy.TIMEOUT_SECONDS, connect=connect_within, pool=None),
+    ) as response:
+        excerpt = bytearray()
+        async for chunk in response.aiter_bytes():
+            excerpt += chunk
+            if len(excerpt) >= policy.EXCERPT_BYTES:
+                break
+    text = bytes(excerpt[: policy.EXCERPT_BYTES]).decode("utf-8", errors="replace")
+    return response.status_code, text or None
 
 
 async def claim(batch: list[WebhookDelivery], lease: int) -> list[WebhookDelivery]:
@@ -534,6 +658,25 @@ async def _send_again(sent: list[Sent], lease: int) -> None:
             status=WebhookDeliveryStatus.PENDING, failures=0
         )
         await fanout.hand_on(again)
+
+
+async def _make_due(dispatch: int, delivery_ids: Collection[int] | None) -> None:
+    """The deliveries job `dispatch` still holds (of `delivery_ids`, if given) due now, so
+    that any process's sweep hands them on (a stopping sender will not send them) instead of
+    when the job's deadline passes. One another process took meanwhile has another token: left
+    alone. A failure only leaves them to that deadline."""
+    held = WebhookDelivery.filter(dispatch=dispatch, status=WebhookDeliveryStatus.PENDING)
+    chunks: list[list[int] | None] = [None]
+    if delivery_ids is not None:
+        listed, size = list(delivery_ids), jobs.PAYLOAD_VALUES_PER_QUERY
+        chunks = [listed[at : at + size] for at in range(0, len(listed), size)]
+    for chunk in chunks:
+        try:
+            await (held if chunk is None else held.filter(id__in=chunk)).update(
+                next_attempt_at=now()
+            )
+        except Exception:
+            logger.exception("webhook deliveries of job %s: not made due at shutdown", dispatch)
 
 
 def _datetime(value: datetime | str | None) -> datetime | None:

@@ -35,30 +35,6 @@ def round_money(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def rate_behind(tax: Decimal, amount: Decimal, *, inclusive: bool, places: int = 4) -> Decimal:
-    """The tax rate in percent, with the fewest decimal places (at most `places`), whose tax on
-    `amount` rounds to `tax` as §3 computes it: round(p/100 × amount) for a net amount,
-    round(p/(100+p) × amount) for a gross one. A marketplace that gives only amounts rounded
-    them: 16.66 net with 3.33 of VAT is 20 %, not the quotient's 19.988 %. Of the rates of one
-    precision that do, the nearest to the quotient; the quotient itself at `places` when none
-    does (a line holding several rates' taxes). `amount` less a gross amount's tax is > 0."""
-    net = amount - tax if inclusive else amount
-    quotient = tax / net * HUNDRED
-
-    def tax_at(percent: Decimal) -> Decimal:
-        share = percent / (HUNDRED + percent) if inclusive else percent / HUNDRED
-        return round_money(share * amount)
-
-    for decimals in range(places + 1):
-        step = Decimal(1).scaleb(-decimals)
-        nearest = quotient.quantize(step, rounding=ROUND_HALF_UP)
-        around = sorted((nearest - step, nearest, nearest + step), key=lambda p: abs(p - quotient))
-        for candidate in around:
-            if candidate > 0 and tax_at(candidate) == tax:
-                return candidate
-    return quotient.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
-
-
 def line_amount(quantity: Decimal, rate: Decimal, discount_percent: Decimal) -> Decimal:
     """round(quantity × rate × (1 − discount/100))."""
     return round_money(quantity * rate * (1 - discount_percent / HUNDRED))

@@ -149,10 +149,9 @@ async def test_a_revoked_tokens_connection_closes_within_seconds(served: Served)
 
 
 async def test_every_connection_of_a_revoked_token_closes(served: Served) -> None:
-    # Given two sockets on one token (its rechecks are shared by the process's connections)
-    token = json.loads(
-        gqlorders(served.env, "token", "create", "--org", "1", "--scopes", "orders:read")
-    )["token"]
+    # Given two sockets on one token (its rechecks are shared by the process's connections),
+    # of an organization of its own (LIVE_MAX_CONNECTIONS is 2 per organization here)
+    token = json.loads(gqlorders(served.env, "org", "create", "Revoked Co"))["token"]
     async with (
         live_client(served.url, token) as first,
         live_client(served.url, token) as second,
@@ -162,7 +161,8 @@ async def test_every_connection_of_a_revoked_token_closes(served: Served) -> Non
 
         # When the token is revoked
         revoking = time.monotonic()
-        await asyncio.to_thread(gqlorders, served.env, "token", "revoke", token)
+        revoked = await asyncio.to_thread(gqlorders, served.env, "token", "revoke", token)
+        assert json.loads(revoked) == {"revoked": True}
 
         # Then both close with 4403, within the recheck's bound
         closes = await asyncio.gather(first.closed(timeout=20), second.closed(timeout=20))

@@ -356,13 +356,12 @@ async def test_amazon_orders_2026_01_01_order(org: Organization) -> None:
     assert order["date"] == "2024-12-25"
     assert order["currency"] == "GBP"
     assert customer_of(order) == ("James Wilson", "buyer-email@marketplace.amazon.co.uk")
-    # unitPrice is per unit in this API; the item's 3.00 tax on 89.97: the quotient is
-    # 3.3344 %, and 3.33 % is the simplest rate that gives 3.00 (2.996)
-    assert lines_of(order) == [(AMAZON_2026_SKU, "3.00", "29.99", "Amazon 3.33%", "89.97")]
+    # unitPrice is per unit in this API; the item's 3.00 tax on 89.97 is 3.3344 %
+    assert lines_of(order) == [(AMAZON_2026_SKU, "3.00", "29.99", "Amazon 3.3344%", "89.97")]
     assert totals_of(order) == {
         "subTotal": "89.97",
         "discount": None,
-        "taxes": [{"tax": {"name": "Amazon 3.33%", "percentage": "3.33"}, "amount": "3.00"}],
+        "taxes": [{"tax": {"name": "Amazon 3.3344%", "percentage": "3.3344"}, "amount": "3.00"}],
         "taxTotal": "3.00",
         "shippingCharge": "10.00",
         "total": "102.97",
@@ -563,32 +562,6 @@ async def test_a_gross_amazon_order_keeps_its_vat(org: Organization) -> None:
         reported("24.00", "0.00", "0.00", "4.00", "24.00"),
         differ=False,
     )
-
-
-async def test_a_derived_rate_is_the_simplest_that_gives_the_marketplaces_tax(
-    org: Organization,
-) -> None:
-    # Given an amazon.fr order of one item at 19.99 with 3.33 of VAT inside: its net 16.66
-    # makes a quotient of 19.988 %, but the 20 % it was sold at gives 3.33 once rounded
-    await create_items(org, AMAZON_V0_SKU)
-    body = amazon_vat_order()
-    body["order"]["payload"]["OrderTotal"]["Amount"] = "19.99"
-    (item,) = body["orderItems"]["payload"]["OrderItems"]
-    item |= {
-        "QuantityOrdered": 1,
-        "ItemPrice": {"CurrencyCode": "EUR", "Amount": "19.99"},
-        "ItemTax": {"CurrencyCode": "EUR", "Amount": "3.33"},
-    }
-
-    order = await imported(org, "amazon", body)
-
-    # Then the line carries the 20 % tax, and the order's VAT is the marketplace's
-    assert lines_of(order) == [(AMAZON_V0_SKU, "1.00", "19.99", "Amazon 20%", "19.99")]
-    assert order["taxes"] == [
-        {"tax": {"name": "Amazon 20%", "percentage": "20.00"}, "amount": "3.33"}
-    ]
-    assert (order["taxTotal"], order["total"]) == ("3.33", "19.99")
-    assert order["source"]["totalsDiffer"] is False
 
 
 async def test_one_tax_per_marketplace_rate(org: Organization) -> None:

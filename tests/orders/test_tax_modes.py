@@ -302,7 +302,7 @@ async def test_any_inclusive_order_carves_each_tax_out_of_its_gross(
     if drawn["discount"] is not None:
         kind, value = drawn["discount"]
         if kind == "AMOUNT":  # the drawn part of the sub total, in cents, rounded down
-            sub_total = sum(
+            drawn_sub_total = sum(
                 (
                     cents(
                         Fraction(line["quantity"])
@@ -313,7 +313,7 @@ async def test_any_inclusive_order_carves_each_tax_out_of_its_gross(
                 ),
                 Decimal(0),
             )
-            value = (sub_total * value).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+            value = (drawn_sub_total * value).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
         discount = {"type": kind, "value": str(value)}
 
     # When it is entered at gross prices

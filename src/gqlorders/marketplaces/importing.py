@@ -43,7 +43,7 @@ from gqlorders.models import (
     SalesOrder,
     Tax,
 )
-from gqlorders.money import TaxMode, rate_behind
+from gqlorders.money import TaxMode
 from gqlorders.orders import (
     AlreadyImported,
     DiscountInput,
@@ -58,7 +58,7 @@ from gqlorders.tenancy import Principal
 
 logger = logging.getLogger("gqlorders.marketplaces")
 
-PERCENT_PLACES = 4  # a tax's percentage has 4 places (models.Tax)
+PERCENT_PLACES = Decimal("0.0001")
 MAX_EXTERNAL_ID = 100
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 MARKETPLACE_TITLES = {"woocommerce": "WooCommerce", "shopify": "Shopify", "amazon": "Amazon"}
@@ -175,20 +175,19 @@ async def _line_inputs(
     items: dict[str, Item],
 ) -> list[LineInput]:
     """Lines at the marketplace's unit prices, each with its tax: the rate the marketplace
-    gives, else the simplest one whose tax on the line's amount rounds to the tax it gives
-    (money.rate_behind: 20 %, not the 19.988 % of 3.33 on 16.66)."""
+    gives, else the one its tax amount makes on the line's net amount (a gross line's net is
+    its amount less that tax)."""
     lines = []
     for line in parsed.lines:
         assert line.sku is not None  # _items_by_sku refused the order otherwise
         tax_id = None
         if line.tax:
             percentage = line.tax_percentage
-            amount = line.quantity * line.unit_price - line.discount
-            net = amount - line.tax if parsed.prices_include_tax else amount
-            if percentage is None and net > 0:
-                percentage = rate_behind(
-                    line.tax, amount, inclusive=parsed.prices_include_tax, places=PERCENT_PLACES
-                )
+            base = line.quantity * line.unit_price - line.discount
+            if parsed.prices_include_tax:
+                base -= line.tax
+            if percentage is None and base > 0:
+                percentage = (line.tax / base * 100).quantize(PERCENT_PLACES)
             if percentage:
                 tax_id = (await _tax(organization_id, marketplace, percentage)).id
         lines.append(

@@ -4,7 +4,8 @@ Deliveries wait in their endpoint's lane (at most LANE_WAITING; one copy of each
 job's); a lane sends a batch at a time, a few batches at once. A batch first gets its place
 among the process's sends (IN_FLIGHT), then one statement claims it (only what its jobs
 still hold: a lease under a token of its own), the attempts go out together (the body built
-once per event; each cut off at the policy's send_deadline, all before the lease ends), and
+once per event, a payload query's within PAYLOAD_QUERY_SECONDS; then each send cut off at
+the policy's send_deadline, all before the lease ends), and
 one transaction records them all (the attempts, each delivery's outcome, the endpoint's
 state): SUCCEEDED on 2xx; otherwise the next retry of the schedule, or FAILED after the last;
 410 Gone disables the endpoint at once, and failing without a success for `disable_after`
@@ -63,7 +64,11 @@ IN_FLIGHT = 512  # attempts in flight, per process (BATCH at a time)
 BODIES_KEPT = 2048  # events whose body a process keeps for their other endpoints and retries
 USER_AGENT = "gqlorders-webhooks/1"
 GONE = 410
-PAYLOAD_QUERY_SECONDS = 10.0  # an endpoint's payload query, before the receiver's own time
+# An endpoint's payload query, before the receiver's own time: what a batch's lease leaves
+# once the send has its whole deadline (5 s: one resource's query takes milliseconds).
+PAYLOAD_QUERY_SECONDS = (
+    policy.ATTEMPT_LEASE - policy.LEASE_MARGIN - policy.SEND_DEADLINE
+).total_seconds()
 NEXT_ADDRESS_AFTER = 2.0  # seconds to connect to an address of a name before its next one
 # A stopping worker's wait for its batches in flight: their sends are cut off before their
 # lease ends (policy.ATTEMPT_LEASE - LEASE_MARGIN), then recorded.
@@ -413,8 +418,9 @@ class Sender:
     async def attempt(self, delivery: WebhookDelivery, deadline: float) -> Sent:
         """Build the body (the payload query within PAYLOAD_QUERY_SECONDS), then sign and POST
         it within the policy's send_deadline -- the receiver's own time, whatever the query
-        took -- both within the batch's `deadline` (event loop time); whatever fails, or takes
-        longer, is a failed attempt, its excerpt saying which part."""
+        took, as the batch's `deadline` (event loop time) leaves room for both; whatever
+        fails, or takes longer, is a failed attempt, its excerpt saying which part (its
+        duration: the query's when the query failed, else the receiver's)."""
         loop = asyncio.get_running_loop()
         at, started = now(), loop.time()
 
@@ -425,13 +431,17 @@ class Sender:
         try:
             async with asyncio.timeout_at(query_limit):
                 body = await self.body(delivery.event, delivery.endpoint)
-        except TimeoutError:
+        except TimeoutError:  # our database, slow: said in the log as in the attempt
+            logger.warning("webhook delivery %s: its payload query timed out", delivery.id)
             return failed(started, f"payload query: no result within {query_limit - started:.1f} s")
-        except Exception as error:  # ours to fix (or the endpoint's query): logged
+        except Exception as error:  # ours to fix: logged
             logger.exception("webhook delivery %s: its body failed", delivery.id)
-            return failed(started, f"payload query: {_reason(error)}")
+            excerpt = f"payload query: {_reason(error)}"
+            return failed(started, excerpt[: policy.EXCERPT_BYTES])
         posting = loop.time()
         limit = min(deadline, posting + policy.current().send_deadline.total_seconds())
+        if limit <= posting:  # (the lease is over: never a send with no time, blamed on it)
+            return failed(started, "no time left in the attempt's lease for the send")
         try:
             async with asyncio.timeout_at(limit):
                 outcome = await self.send(delivery, body)

@@ -30,8 +30,9 @@ DISPATCH_DEADLINE = timedelta(seconds=60)
 ATTEMPT_LEASE = timedelta(seconds=30)
 LEASE_MARGIN = timedelta(seconds=5)
 TIMEOUT_SECONDS = 10.0  # httpx's, for each phase (connect, each read, each write)
-# A send in all (resolve, connect, request, answer; a payload query before it): a receiver
-# that drip-feeds its answer is cut off, and the attempt counts as failed.
+# A send in all (resolve, connect, request, answer): a receiver that drip-feeds its answer is
+# cut off, and the attempt counts as failed. An endpoint's payload query runs before it, in
+# what the lease leaves (delivery.PAYLOAD_QUERY_SECONDS), so the receiver always has all of it.
 SEND_DEADLINE = timedelta(seconds=20)
 EXCERPT_BYTES = 1024
 

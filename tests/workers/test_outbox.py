@@ -15,7 +15,7 @@ from gqlorders.errors import DomainError, ErrorCode
 from gqlorders.models import OutboxJob
 from gqlorders.orders import confirm_sales_order, lifecycle
 from gqlorders.tenancy import Principal
-from tests.support import Organization
+from tests.support import Organization, key
 from tests.workers.support import (
     CONFIRM_ORDER,
     ORDER,
@@ -24,7 +24,6 @@ from tests.workers.support import (
     desk_order,
     drain,
     jobs_since,
-    key,
     last_job_id,
 )
 from workers.jobs import FUNCTIONS

@@ -118,7 +118,9 @@ class Organization:
             "id"
         ]
 
-    async def order(self, customer_id: str, lines: list[dict[str, Any]], **fields: Any) -> dict:
+    async def order(
+        self, customer_id: str, lines: list[dict[str, Any]], **fields: Any
+    ) -> dict[str, Any]:
         payload = await self.api.ok(
             CREATE_ORDER, {"customerId": customer_id, "lines": lines, **fields}
         )

@@ -1061,8 +1061,8 @@ async def check_jobs(db: asyncpg.Connection, pool: ArqRedis) -> list[str]:
             problems.append(f"{what} failed in arq (try {result.job_try}): {result.result!r}")
         elif result.job_try != 1:
             problems.append(f"{what} ran {result.job_try} times in arq")
-    for job_id, result in results.items():
-        problems.append(f"arq ran {job_id} ({result.function}), which is no outbox row")
+    for unknown_id, unknown in results.items():  # (arq's job_id is typed optional)
+        problems.append(f"arq ran {unknown_id} ({unknown.function}), which is no outbox row")
     return problems
 
 

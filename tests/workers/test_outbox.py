@@ -74,7 +74,7 @@ async def test_a_change_failing_after_its_jobs_were_written_leaves_none(
 
     # And a confirmation that fails only after its jobs are written (render_pdf when the
     # event is recorded, then recalc_stock)
-    written = []
+    written: list[str] = []
 
     async def enqueue_then_fail(organization_id: int, item_ids: set[int]) -> None:
         await original(organization_id, item_ids)

@@ -353,7 +353,8 @@ class Filler:
         order_id = 1
         line_id = 1
         while self.lines_written < total_lines:
-            orders, lines = [], []
+            orders: list[tuple[Any, ...]] = []
+            lines: list[tuple[Any, ...]] = []
             for _ in range(chunk_orders):
                 remaining = total_lines - self.lines_written - len(lines)
                 if remaining <= 0:

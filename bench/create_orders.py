@@ -141,12 +141,12 @@ async def fill_catalog(conn: asyncpg.Connection, args: argparse.Namespace, org: 
         ],
     )
     items = {}
-    records = []
+    item_rows = []
     for item_id in range(1, args.items + 1):
         rate = rng.randint(1, 200_000) * 100
         tax_id = tax_ids[item_id % 3] if item_id % 10 else None
         items[item_id] = (rate, tax_id)
-        records.append(
+        item_rows.append(
             (item_id, org, f"SKU-{item_id:06d}", f"Item {item_id}", "GOODS", rate, tax_id, now)
         )
     await conn.copy_records_to_table(
@@ -161,10 +161,10 @@ async def fill_catalog(conn: asyncpg.Connection, args: argparse.Namespace, org: 
             "tax_id",
             "created_at",
         ),
-        records=records,
+        records=item_rows,
     )
     customers = {}
-    records = []
+    customer_rows = []
     for customer_id in range(1, args.customers + 1):
         address = {
             "attention": f"Buyer {customer_id}",
@@ -181,7 +181,7 @@ async def fill_catalog(conn: asyncpg.Connection, args: argparse.Namespace, org: 
             "payment_terms_label": "Net 30",
             "address": json.dumps(address),
         }
-        records.append(
+        customer_rows.append(
             (
                 customer_id,
                 org,
@@ -211,7 +211,7 @@ async def fill_catalog(conn: asyncpg.Connection, args: argparse.Namespace, org: 
             "created_at",
             "updated_at",
         ),
-        records=records,
+        records=customer_rows,
     )
     for table in ("tax", "item", "customer"):
         await conn.execute(
@@ -305,6 +305,7 @@ async def raw_create(pool: asyncpg.Pool, catalog: Catalog, spec: OrderSpec, acto
     now = datetime.now(UTC)
     async with pool.acquire() as conn:
         sequence = await conn.fetchrow(NEXT_NUMBER, catalog.organization_id)
+        assert sequence is not None  # the organization's numbering row, made with it
         number = f"{sequence['prefix']}{sequence['number']:0{sequence['padding']}d}"
         async with conn.transaction():
             order_id = await conn.fetchval(

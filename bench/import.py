@@ -119,7 +119,7 @@ def generate_orders(args: argparse.Namespace) -> list[dict[str, Any]]:
         email, name, customer_id = rng.choice(buyers)
         first_name, last_name = name.split(" ")
         created = start + timedelta(minutes=7 * number)
-        line_items = []
+        line_items: list[dict[str, Any]] = []
         for index, sku in enumerate(rng.sample(skus, rng.randint(3, 5))):
             quantity = rng.choice((1, 1, 1, 2, 3))
             price = prices[sku]

@@ -353,7 +353,8 @@ class Filler:
         order_id = 1
         line_id = 1
         while self.lines_written < total_lines:
-            orders, lines = [], []
+            orders: list[tuple[Any, ...]] = []
+            lines: list[tuple[Any, ...]] = []
             for _ in range(chunk_orders):
                 remaining = total_lines - self.lines_written - len(lines)
                 if remaining <= 0:
@@ -479,6 +480,7 @@ async def explain(conn: asyncpg.Connection, item_ids: list[int]) -> None:
     statement = levels._RECALC_COMMITTED.format(
         lines=f"l.item_id IN ({_placeholders(len(batch))})",
         items=f"i.id IN ({_placeholders(len(batch))})",
+        returning=levels._LEVEL_AFTER,  # as recalculate() runs each batch
     )
     log(f"\nEXPLAIN ANALYZE of _RECALC_COMMITTED, one batch of {len(batch)} item ids:")
     transaction = conn.transaction()

@@ -23,10 +23,10 @@ from tortoise import Tortoise
 
 from gqlorders import database, jobs
 from gqlorders.app import create_app
-from gqlorders.config import load_settings
+from gqlorders.config import Settings, load_settings
 from gqlorders.observability import LIBRARIES_AT_INFO, OUR_LOGGER
 from gqlorders.tenancy import Scope, create_organization, create_token
-from tests.support import GraphQLClient, Organization
+from tests.support import GraphQLClient, MakeClient, Organization
 
 POSTGRES_URL = os.environ.get("GQLORDERS_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432")
 BACKEND = os.environ.get("GQLORDERS_TEST_DATABASE", "postgres")
@@ -44,7 +44,7 @@ def backend() -> str:
 
 
 @pytest.fixture(scope="session")
-async def settings(backend: str) -> AsyncIterator[object]:
+async def settings(backend: str) -> AsyncIterator[Settings]:
     """Migrate a brand-new database, keep the ORM open for the run, then drop the database."""
     data_dir = Path(tempfile.mkdtemp(prefix="gqlorders-test-"))
     name = f"gqlorders_test_{uuid.uuid4().hex[:12]}"
@@ -69,8 +69,8 @@ async def settings(backend: str) -> AsyncIterator[object]:
 
 
 @pytest.fixture(scope="session")
-def app(settings: object) -> Starlette:
-    return create_app(settings, manage_database=False)  # type: ignore[arg-type]
+def app(settings: Settings) -> Starlette:
+    return create_app(settings, manage_database=False)
 
 
 @pytest.fixture(scope="session")
@@ -116,7 +116,7 @@ async def other_org(http: httpx.AsyncClient) -> Organization:
 
 
 @pytest.fixture
-def make_client(http: httpx.AsyncClient):
+def make_client(http: httpx.AsyncClient) -> MakeClient:
     """A client for `org` whose token has only the given scopes."""
 
     async def make(org: Organization, *scopes: Scope) -> GraphQLClient:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import pytest
 from tortoise import connections
+
+from gqlorders.ids import parse_id
+from gqlorders.tenancy import Scope
 
 CREATE_CUSTOMER = """
 mutation($input: CreateCustomerInput!) {
@@ -115,11 +118,26 @@ class Organization:
             "id"
         ]
 
-    async def order(self, customer_id: str, lines: list[dict[str, Any]], **fields: Any) -> dict:
+    async def order(
+        self, customer_id: str, lines: list[dict[str, Any]], **fields: Any
+    ) -> dict[str, Any]:
         payload = await self.api.ok(
             CREATE_ORDER, {"customerId": customer_id, "lines": lines, **fields}
         )
         return payload["salesOrder"]
+
+
+class MakeClient(Protocol):
+    """The `make_client` fixture: a client for `org` whose token has only the given scopes."""
+
+    async def __call__(self, org: Organization, *scopes: Scope) -> GraphQLClient: ...
+
+
+def key(global_id: str) -> int:
+    """The database key behind a global ID."""
+    parsed = parse_id(global_id)
+    assert parsed is not None, global_id
+    return parsed[1]
 
 
 @contextmanager
@@ -148,7 +166,8 @@ def count_queries() -> Iterator[list[str]]:
     statements: list[str] = []
 
     def emit(record: logging.LogRecord) -> None:
-        statements.append(str(record.args[0]) if record.args else record.getMessage())
+        args = record.args
+        statements.append(str(args[0]) if isinstance(args, tuple) and args else record.getMessage())
 
     with _tortoise_log(emit):
         yield statements
@@ -171,7 +190,9 @@ def captured_statements(
                 and sql.lstrip().startswith(verbs)
                 and any(name in sql for name in names)
             ):
-                statements.append((sql, list(values or [])))
+                # tortoise logs the parameters as a list, or None when there are none
+                parameters = values if isinstance(values, Iterable) else ()
+                statements.append((sql, list(parameters)))
 
     with _tortoise_log(emit):
         yield statements

@@ -20,6 +20,7 @@ from tests.support import (
     CREATE_ITEM,
     CREATE_TAX,
     GraphQLClient,
+    MakeClient,
     Organization,
 )
 
@@ -107,6 +108,7 @@ async def test_a_malformed_authorization_header_is_unauthenticated(
 async def test_a_revoked_token_is_refused_at_once(org: Organization) -> None:
     # Given a token that has just been used successfully
     assert (await org.api.data(WAREHOUSES))["warehouses"] == [{"name": "Primary warehouse"}]
+    assert org.api.token is not None
     token = await ApiToken.get(token_hash=hash_token(org.api.token))
 
     # When it is revoked
@@ -118,8 +120,11 @@ async def test_a_revoked_token_is_refused_at_once(org: Organization) -> None:
     assert body["data"] is None
 
 
-async def test_revoking_one_token_leaves_the_others_working(org: Organization, make_client) -> None:
+async def test_revoking_one_token_leaves_the_others_working(
+    org: Organization, make_client: MakeClient
+) -> None:
     reader = await make_client(org, Scope.ORDERS_READ)
+    assert reader.token is not None
     token = await ApiToken.get(token_hash=hash_token(reader.token))
 
     await revoke_token(token.id)
@@ -142,7 +147,9 @@ async def test_tokens_are_stored_hashed(org: Organization) -> None:
 # --- scopes ---------------------------------------------------------------------------------
 
 
-async def test_a_read_only_token_cannot_create_a_customer(org: Organization, make_client) -> None:
+async def test_a_read_only_token_cannot_create_a_customer(
+    org: Organization, make_client: MakeClient
+) -> None:
     reader = await make_client(org, Scope.ORDERS_READ)
 
     body = await reader.execute(CREATE_CUSTOMER, {"input": {"name": "Sneaky"}})
@@ -154,7 +161,7 @@ async def test_a_read_only_token_cannot_create_a_customer(org: Organization, mak
     assert (await org.api.data(CUSTOMERS))["customers"]["totalCount"] == 0
 
 
-async def test_a_read_only_token_can_read(org: Organization, make_client) -> None:
+async def test_a_read_only_token_can_read(org: Organization, make_client: MakeClient) -> None:
     await org.customer(name="Acme")
     reader = await make_client(org, Scope.ORDERS_READ)
 
@@ -164,7 +171,9 @@ async def test_a_read_only_token_can_read(org: Organization, make_client) -> Non
     assert [edge["node"]["name"] for edge in data["customers"]["edges"]] == ["Acme"]
 
 
-async def test_creating_items_needs_inventory_write(org: Organization, make_client) -> None:
+async def test_creating_items_needs_inventory_write(
+    org: Organization, make_client: MakeClient
+) -> None:
     writer = await make_client(org, Scope.ORDERS_READ, Scope.ORDERS_WRITE, Scope.SETTINGS_WRITE)
     stock_keeper = await make_client(org, Scope.INVENTORY_WRITE)
     item = {"sku": "BOLT", "name": "Bolt", "kind": "GOODS", "rate": "1.50"}
@@ -178,7 +187,9 @@ async def test_creating_items_needs_inventory_write(org: Organization, make_clie
     assert (await org.api.data(ITEMS))["items"]["totalCount"] == 1
 
 
-async def test_creating_warehouses_needs_inventory_write(org: Organization, make_client) -> None:
+async def test_creating_warehouses_needs_inventory_write(
+    org: Organization, make_client: MakeClient
+) -> None:
     writer = await make_client(org, Scope.ORDERS_READ, Scope.ORDERS_WRITE, Scope.SETTINGS_WRITE)
     stock_keeper = await make_client(org, Scope.INVENTORY_WRITE)
 
@@ -194,7 +205,9 @@ async def test_creating_warehouses_needs_inventory_write(org: Organization, make
     ]
 
 
-async def test_creating_taxes_needs_settings_write(org: Organization, make_client) -> None:
+async def test_creating_taxes_needs_settings_write(
+    org: Organization, make_client: MakeClient
+) -> None:
     writer = await make_client(org, Scope.ORDERS_READ, Scope.ORDERS_WRITE, Scope.INVENTORY_WRITE)
     admin = await make_client(org, Scope.SETTINGS_WRITE)
 
@@ -206,7 +219,9 @@ async def test_creating_taxes_needs_settings_write(org: Organization, make_clien
     assert created["tax"]["name"] == "VAT"
 
 
-async def test_a_token_without_orders_read_cannot_read(org: Organization, make_client) -> None:
+async def test_a_token_without_orders_read_cannot_read(
+    org: Organization, make_client: MakeClient
+) -> None:
     stock_keeper = await make_client(org, Scope.INVENTORY_WRITE)
 
     body = await stock_keeper.execute(CUSTOMERS)
@@ -426,7 +441,7 @@ mutation($input: UpdateCustomerInput!) {
 
 
 async def test_a_write_only_token_cannot_list_orders_through_a_customer(
-    org: Organization, make_client
+    org: Organization, make_client: MakeClient
 ) -> None:
     # Given a customer with an order, and a token that may write orders but not read them
     customer = await org.customer(name="Acme")

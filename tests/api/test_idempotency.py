@@ -564,7 +564,9 @@ async def test_a_key_in_use_keeps_no_other_organization_waiting(
 
     probe = await asyncpg.connect(settings.database_url)
     try:
-        mine, theirs = await probe.fetchrow(SHARED_32_BIT_TURN, org.id, other_org.id)
+        turns = await probe.fetchrow(SHARED_32_BIT_TURN, org.id, other_org.id)
+        assert turns is not None  # (a SELECT of two values: always one row)
+        mine, theirs = turns
     finally:
         await probe.close()
     input = await order_input(org)

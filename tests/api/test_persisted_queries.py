@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -90,7 +91,7 @@ async def test_a_keyed_mutation_sent_as_a_hash_runs_once(
               "extensions": persisted(CREATE_TAX)},
         headers=headers(org),
     )  # fmt: skip
-    body = {"variables": {"input": {"name": "VAT", "percentage": "20"}}}
+    body: dict[str, Any] = {"variables": {"input": {"name": "VAT", "percentage": "20"}}}
     body["extensions"] = persisted(CREATE_TAX)
     key = headers(org, **{"Idempotency-Key": str(uuid.uuid4())})
 

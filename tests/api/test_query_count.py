@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from tests.support import Organization, count_queries
 
@@ -41,8 +42,8 @@ async def fifty_orders(org: Organization) -> None:
     chair = await org.item("CHAIR", "89.90", taxId=vat)
     coffee = await org.item("COFFEE", "24.80", taxId=reduced)
 
-    def order(n: int):
-        return org.order(
+    async def order(n: int) -> dict[str, Any]:
+        return await org.order(
             customers[n % 3],
             [
                 {"itemId": chair, "quantity": str(1 + n % 4)},

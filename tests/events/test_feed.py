@@ -6,12 +6,15 @@ from __future__ import annotations
 import asyncio
 import itertools
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 
+from gqlorders.config import Settings
 from gqlorders.events.feed import Position, prune_expired
-from gqlorders.ids import parse_id
 from gqlorders.models import FeedEvent, StockMovement
+from gqlorders.rows import column
+from gqlorders.tenancy import Scope
 from tests.fulfilment.documents import (
     CONFIRM_ORDER,
     DELIVER_PACKAGE,
@@ -21,7 +24,7 @@ from tests.fulfilment.documents import (
     package,
     ship,
 )
-from tests.support import Organization, postgres_only
+from tests.support import MakeClient, Organization, key, postgres_only
 
 EVENTS = """
 query($first: Int, $after: String, $filter: EventFilter) {
@@ -48,9 +51,11 @@ query($after: DateTime!) {
 }"""
 
 
-async def read_all(org: Organization, after: str | None = None, **variables) -> tuple[list, str]:
+async def read_all(
+    org: Organization, after: str | None = None, **variables: Any
+) -> tuple[list[dict[str, Any]], str]:
     """Every event after `after`, page by page as a poller would; and the cursor to keep."""
-    nodes = []
+    nodes: list[dict[str, Any]] = []
     while True:
         page = (await org.api.data(EVENTS, {"first": 2, "after": after, **variables}))["events"]
         nodes += [edge["node"] for edge in page["edges"]]
@@ -219,8 +224,8 @@ async def test_racing_adjustments_report_each_crossing_of_the_reorder_level_once
     deltas = ["-1", "-1", "+1"] * 4
     await asyncio.gather(*(org.api.ok(ADJUST, {**stock, "quantityDelta": d}) for d in deltas))
 
-    movements = StockMovement.filter(item_id=parse_id(item)[1]).order_by("id")  # type: ignore[index]
-    levels = list(itertools.accumulate(await movements.values_list("quantity", flat=True)))
+    movements = StockMovement.filter(item_id=key(item)).order_by("id")
+    levels = list(itertools.accumulate(await column(movements, "quantity")))
     crossings = sum(1 for before, after in itertools.pairwise(levels) if before > 10 >= after)
     low, _ = await read_all(org, filter={"types": ["STOCK_LEVEL_LOW"]})
     assert crossings >= 1
@@ -241,8 +246,10 @@ async def test_another_organizations_events_are_never_visible(
     assert theirs == [] and about_it == []
 
 
-async def test_reading_the_feed_needs_orders_read(org: Organization, make_client) -> None:
-    stock_only = await make_client(org, "inventory:write")
+async def test_reading_the_feed_needs_orders_read(
+    org: Organization, make_client: MakeClient
+) -> None:
+    stock_only = await make_client(org, Scope.INVENTORY_WRITE)
 
     body = await stock_only.execute(EVENTS, {})
 
@@ -272,7 +279,7 @@ async def test_pruning_keeps_the_newest_event_so_a_quiet_feeds_cursor_stays_good
     await org.order(customer, [{"itemId": item, "quantity": "2"}])
     events, _ = await read_all(org)
     long_ago = datetime.now(UTC) - timedelta(days=40)
-    ids = [parse_id(e["id"])[1] for e in events]
+    ids = [key(e["id"]) for e in events]
     await FeedEvent.filter(id__in=ids).update(occurred_at=long_ago)
     rows = {row.id: row for row in await FeedEvent.filter(id__in=ids)}
     older, newest = (Position(rows[i].position or rows[i].id, long_ago).cursor() for i in ids)
@@ -303,7 +310,9 @@ async def test_catching_up_by_updated_after(org: Organization) -> None:
 
 
 @postgres_only("SQLite has one writer: ids follow commit order")
-async def test_an_event_committed_late_is_not_skipped(org: Organization, settings) -> None:
+async def test_an_event_committed_late_is_not_skipped(
+    org: Organization, settings: Settings
+) -> None:
     """A transaction that wrote its event first (the lower id) but commits last: a reader
     polling meanwhile neither skips that event nor sees another one twice."""
     customer = await org.customer()

@@ -754,25 +754,25 @@ def test_amazon_rejects_broken_orders(change: Any, path: tuple[Any, ...]) -> Non
     assert caught.value.path == path
 
 
-def test_parsing_leaves_the_payload_untouched() -> None:
-    for adapter, payload in [
+def real_orders() -> list[tuple[MarketplaceAdapter, dict[str, Any]]]:
+    """Each adapter with the real payloads of its marketplace, fresh for every call."""
+    return [
         (shopify, shopify_rest()),
         (woocommerce, woo_order()),
         (amazon, amazon_v0()),
         (amazon, amazon_2026()),
-    ]:
+    ]
+
+
+def test_parsing_leaves_the_payload_untouched() -> None:
+    for adapter, payload in real_orders():
         before = copy.deepcopy(payload)
         adapter.parse_order(payload)
         assert payload == before
 
 
 def test_results_are_normalized_orders() -> None:
-    for adapter, payload in [
-        (shopify, shopify_rest()),
-        (woocommerce, woo_order()),
-        (amazon, amazon_v0()),
-        (amazon, amazon_2026()),
-    ]:
+    for adapter, payload in real_orders():
         order = adapter.parse_order(payload)
         assert isinstance(order, MarketplaceOrder)
         assert order.updated_at.tzinfo is not None

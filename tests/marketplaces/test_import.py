@@ -909,7 +909,8 @@ async def test_amazon_items_of_another_order_are_invalid(org: Organization) -> N
 
 async def test_garbage_is_an_invalid_payload(org: Organization) -> None:
     for marketplace in ("shopify", "amazon", "woocommerce"):
-        for payload in ([], {}, "order", 42, [{"id": 1}]):
+        payloads: tuple[Any, ...] = ([], {}, "order", 42, [{"id": 1}])
+        for payload in payloads:
             result = await import_order(org, marketplace, payload)
             assert [code for _, code in errors_of(result)] == ["INVALID_PAYLOAD"], (
                 marketplace,

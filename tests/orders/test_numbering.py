@@ -11,7 +11,7 @@ from gqlorders.models import Customer
 from gqlorders.numbering import take_next_number
 from gqlorders.orders import lifecycle
 from gqlorders.tenancy import Scope
-from tests.support import CREATE_ORDER, Organization
+from tests.support import CREATE_ORDER, MakeClient, Organization
 
 NUMBERING_FIELDS = "mode prefix nextNumber padding"
 
@@ -263,7 +263,7 @@ async def test_one_invalid_field_rejects_the_whole_update(org: Organization) -> 
 
 
 async def test_update_settings_without_settings_scope_is_forbidden(
-    org: Organization, make_client
+    org: Organization, make_client: MakeClient
 ) -> None:
     # Given a token that can read and write orders, but not settings
     client = await make_client(org, Scope.ORDERS_READ, Scope.ORDERS_WRITE)
@@ -281,7 +281,9 @@ async def test_update_settings_without_settings_scope_is_forbidden(
     assert await create_number(org) == "SO-00001"
 
 
-async def test_settings_scope_alone_may_update_settings(org: Organization, make_client) -> None:
+async def test_settings_scope_alone_may_update_settings(
+    org: Organization, make_client: MakeClient
+) -> None:
     client = await make_client(org, Scope.SETTINGS_WRITE)
 
     payload = await client.ok(UPDATE_SETTINGS, {"salesOrderNumbering": {"nextNumber": 100}})

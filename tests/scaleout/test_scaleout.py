@@ -53,7 +53,7 @@ from arq.connections import ArqRedis
 from arq.constants import in_progress_key_prefix, result_key_prefix
 from redis.asyncio import Redis
 
-from gqlorders.api.ids import parse_id
+from tests.support import key
 
 POSTGRES_URL = os.environ.get("GQLORDERS_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("GQLORDERS_TEST_SCALEOUT_REDIS", "redis://127.0.0.1:6379/7")
@@ -161,12 +161,6 @@ def shown(value: int | None) -> str:
     if value is None:
         return "missing"
     return f"{(Decimal(value) / SCALE).normalize():f}"
-
-
-def key(global_id: str) -> int:
-    parsed = parse_id(global_id)
-    assert parsed is not None, global_id
-    return parsed[1]
 
 
 def free_ports(count: int) -> list[int]:
@@ -1067,8 +1061,8 @@ async def check_jobs(db: asyncpg.Connection, pool: ArqRedis) -> list[str]:
             problems.append(f"{what} failed in arq (try {result.job_try}): {result.result!r}")
         elif result.job_try != 1:
             problems.append(f"{what} ran {result.job_try} times in arq")
-    for job_id, result in results.items():
-        problems.append(f"arq ran {job_id} ({result.function}), which is no outbox row")
+    for unknown_id, unknown in results.items():  # (arq's job_id is typed optional)
+        problems.append(f"arq ran {unknown_id} ({unknown.function}), which is no outbox row")
     return problems
 
 

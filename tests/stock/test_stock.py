@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from gqlorders.stock.levels import recalculate_everything
 from tests.support import Organization
 
@@ -58,7 +60,9 @@ async def _stock(org: Organization, item: str) -> list[dict]:
     return (await org.api.data(STOCK, {"id": item}))["node"]["stock"]
 
 
-def _level(on_hand: str, committed: str, available: str, name: str = "Primary warehouse"):
+def _level(
+    on_hand: str, committed: str, available: str, name: str = "Primary warehouse"
+) -> dict[str, Any]:
     return {
         "warehouse": {"name": name},
         "onHand": on_hand,

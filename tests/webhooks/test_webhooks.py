@@ -28,7 +28,7 @@ from gqlorders.webhooks import delivery as delivery_module
 from gqlorders.webhooks.delivery import BATCH, IN_FLIGHT, Sender
 from gqlorders.webhooks.policy import DISPATCH_DEADLINE
 from tests.fulfilment.documents import MERGE_ORDERS
-from tests.support import Organization
+from tests.support import MakeClient, Organization
 from tests.webhooks.conftest import SHORT_SCHEDULE, configured, local_rules
 from tests.webhooks.support import (
     CREATE_ENDPOINT,
@@ -501,7 +501,7 @@ async def test_one_organizations_endpoints_never_receive_anothers_events(
 
 
 async def test_managing_endpoints_needs_webhooks_write_and_reading_them_webhooks_read(
-    org: Organization, make_client, receiver: Receiver
+    org: Organization, make_client: MakeClient, receiver: Receiver
 ) -> None:
     # Given tokens with some scopes, and the organization's first token (all of them)
     endpoint_id, _ = await endpoint(org, receiver.url)
@@ -523,7 +523,7 @@ async def test_managing_endpoints_needs_webhooks_write_and_reading_them_webhooks
 
 
 async def test_a_keyed_creation_is_replayed_only_to_a_token_with_every_scope_it_ran_with(
-    org: Organization, make_client, receiver: Receiver
+    org: Organization, make_client: MakeClient, receiver: Receiver
 ) -> None:
     """The endpoint's payload query is checked, and later run, with the creating token's every
     scope: another token of the organization with webhooks:write alone must not get the first

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -21,6 +21,8 @@ from gqlorders import jobs
 from gqlorders.config import Settings
 from tests.support import Organization, postgres_only
 from tests.webhooks.support import CREATE_ENDPOINT, DELIVERIES, Receiver
+
+StartWorker = Callable[[str], subprocess.Popen[bytes]]  # start_worker: starts one, named
 
 REDIS_URL = os.environ.get("GQLORDERS_TEST_WEBHOOK_REDIS", "redis://127.0.0.1:6379/11")
 # The lease of an attempt (30 s) and the relay's sweep (every 2 s) after it, with room.
@@ -47,7 +49,7 @@ async def redis_relay(http: httpx.AsyncClient) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-def start_worker(settings: Settings, redis_relay: str, tmp_path: Path) -> Iterator[object]:
+def start_worker(settings: Settings, redis_relay: str, tmp_path: Path) -> Iterator[StartWorker]:
     """Starts `gqlorders worker` processes (WEBHOOK_ALLOW_PRIVATE=1); stops what is left."""
     started: list[subprocess.Popen[bytes]] = []
     env = {
@@ -93,7 +95,7 @@ async def arrived(receiver: Receiver, seconds: float) -> bool:
 @pytest.mark.timeout(180)
 @pytest.mark.usefixtures("local_policy")
 async def test_a_delivery_cut_off_by_a_killed_worker_arrives_after_a_new_one_starts(
-    org: Organization, receiver: Receiver, start_worker
+    org: Organization, receiver: Receiver, start_worker: StartWorker
 ) -> None:
     # Given an endpoint whose receiver keeps the first request waiting, and an order
     receiver.holding.set()
@@ -131,7 +133,7 @@ async def test_a_delivery_cut_off_by_a_killed_worker_arrives_after_a_new_one_sta
 @pytest.mark.timeout(120)
 @pytest.mark.usefixtures("local_policy")
 async def test_a_worker_stopped_mid_delivery_finishes_and_records_it_before_exiting(
-    org: Organization, receiver: Receiver, start_worker
+    org: Organization, receiver: Receiver, start_worker: StartWorker
 ) -> None:
     # Given an endpoint whose receiver keeps the first request waiting, and an order
     receiver.holding.set()

@@ -20,7 +20,6 @@ from aiosmtpd.controller import Controller
 from pypdf import PdfReader
 
 from gqlorders import jobs, models
-from gqlorders.api.ids import parse_id
 from gqlorders.models import OutboxJob
 from tests.support import Organization
 from workers.jobs import message_key
@@ -121,13 +120,6 @@ def attachments(message: EmailMessage) -> list[tuple[str | None, str, bytes]]:
         (part.get_filename(), part.get_content_type(), part.get_content())
         for part in message.iter_attachments()
     ]
-
-
-def key(global_id: str) -> int:
-    """The database key behind a global ID."""
-    parsed = parse_id(global_id)
-    assert parsed is not None, global_id
-    return parsed[1]
 
 
 def bearer(org: Organization) -> dict[str, str]:

@@ -23,7 +23,7 @@ from gqlorders.config import Settings
 from gqlorders.emails import MAX_EMAIL_ATTEMPTS
 from gqlorders.models import Document, EmailMessage, Invoice, InvoiceStatus
 from tests.fulfilment.documents import MERGE_ORDERS
-from tests.support import Organization
+from tests.support import Organization, key
 from tests.workers.support import (
     CONFIRM_ORDER,
     CREATE_INVOICE,
@@ -44,7 +44,6 @@ from tests.workers.support import (
     eml_file,
     free_port,
     holding_smtp_server,
-    key,
     pdf_text,
     set_within,
     silent_smtp_server,

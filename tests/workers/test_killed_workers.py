@@ -33,7 +33,7 @@ from tortoise.timezone import now
 from gqlorders import emails, jobs
 from gqlorders.config import Settings
 from gqlorders.models import EmailMessage, EmailState
-from tests.support import Organization, postgres_only
+from tests.support import Organization, key, postgres_only
 from tests.workers.support import (
     CREATE_ORDER,
     SEND_ORDER,
@@ -42,7 +42,6 @@ from tests.workers.support import (
     free_port,
     holding_smtp_server,
     jobs_since,
-    key,
     last_job_id,
     set_within,
     silent_smtp_server,

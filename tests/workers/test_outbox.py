@@ -15,7 +15,7 @@ from gqlorders.errors import DomainError, ErrorCode
 from gqlorders.models import OutboxJob
 from gqlorders.orders import confirm_sales_order, lifecycle
 from gqlorders.tenancy import Principal
-from tests.support import Organization
+from tests.support import Organization, key
 from tests.workers.support import (
     CONFIRM_ORDER,
     ORDER,
@@ -24,7 +24,6 @@ from tests.workers.support import (
     desk_order,
     drain,
     jobs_since,
-    key,
     last_job_id,
 )
 from workers.jobs import FUNCTIONS
@@ -75,7 +74,7 @@ async def test_a_change_failing_after_its_jobs_were_written_leaves_none(
 
     # And a confirmation that fails only after its jobs are written (render_pdf when the
     # event is recorded, then recalc_stock)
-    written = []
+    written: list[str] = []
 
     async def enqueue_then_fail(organization_id: int, item_ids: set[int]) -> None:
         await original(organization_id, item_ids)

@@ -18,7 +18,7 @@ from gqlorders.config import Settings
 from gqlorders.models import EmailMessage, EmailState, OutboxJob
 from gqlorders.orders import SendRequest, send_sales_order
 from gqlorders.tenancy import Principal
-from tests.support import Organization
+from tests.support import Organization, key
 from tests.workers.support import (
     ORDER,
     SEND_ORDER,
@@ -27,7 +27,6 @@ from tests.workers.support import (
     desk_order,
     drain,
     jobs_since,
-    key,
     last_job_id,
     set_within,
     silent_smtp_server,

@@ -9,14 +9,13 @@ from dataclasses import replace
 
 from gqlorders.config import Settings
 from gqlorders.models import EmailMessage, EmailState
-from tests.support import Organization
+from tests.support import Organization, key
 from tests.workers.support import (
     SEND_ORDER,
     HeldEmails,
     Mailbox,
     desk_order,
     free_port,
-    key,
     slow_smtp_server,
 )
 from workers.jobs import send_email

@@ -21,7 +21,7 @@ from gqlorders import emails, jobs
 from gqlorders.config import Settings
 from gqlorders.models import EmailMessage, EmailState
 from gqlorders.relay import relay_forever
-from tests.support import Organization
+from tests.support import Organization, key
 from tests.workers.support import (
     ORDER,
     SEND_ORDER,
@@ -32,7 +32,6 @@ from tests.workers.support import (
     free_port,
     holding_smtp_server,
     jobs_since,
-    key,
     last_job_id,
     set_within,
 )

@@ -10,6 +10,9 @@ import strawberry
 from gqlorders.money import format_decimal
 
 MAX_INPUT_LENGTH = 40
+KEPT_TEXTS = 4096  # serialized Decimals kept, by identity
+
+_KEPT_TEXTS: dict[int, tuple[Decimal, str]] = {}
 
 
 def parse_decimal(value: Any) -> Decimal:
@@ -29,8 +32,25 @@ def parse_decimal(value: Any) -> Decimal:
 
 def serialize_decimal(value: Decimal) -> str:
     """`format_decimal`, fast for what rows hold (2 or 4 places): a page of orders serializes
-    thousands of these. Anything else (no point, exponent notation, one place) goes the
-    general way."""
+    thousands of these, mostly the same few objects (rows.py keeps the scaled values it
+    makes: quantities, rates and zeros repeat), so a Decimal's text is kept by the object's
+    identity -- never by value, which would take 1.5 for 1.50 and -0.00 for 0.00. A kept text
+    holds its Decimal alive, so no other object can take that identity meanwhile."""
+    if type(value) is not Decimal:
+        return decimal_text(value)
+    kept = _KEPT_TEXTS.get(id(value))
+    if kept is not None and kept[0] is value:
+        return kept[1]
+    text = decimal_text(value)
+    if len(_KEPT_TEXTS) >= KEPT_TEXTS:
+        _KEPT_TEXTS.clear()
+    _KEPT_TEXTS[id(value)] = (value, text)
+    return text
+
+
+def decimal_text(value: Decimal) -> str:
+    """The text of `serialize_decimal`, made anew. Anything but 2 or more places (no point,
+    exponent notation, one place) goes `format_decimal`'s general way."""
     text = str(value)
     point = text.find(".")
     if point < 0 or "E" in text:

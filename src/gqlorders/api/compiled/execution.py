@@ -29,6 +29,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types.arguments import convert_arguments
 from tortoise.models import Model
 
+from gqlorders.api.compiled.levels import compile_level
 from gqlorders.api.compiled.planning import (
     AbstractOf,
     DocumentPlan,
@@ -232,37 +233,42 @@ async def execute(run: Run, plan: ObjectPlan) -> dict[str, Any]:
 
 
 async def _objects(run: Run, plan: ObjectPlan, sources: list[Any]) -> list[dict[str, Any]]:
-    columns: list[list[Any]] = []
-    waiting: list[tuple[list[Any], int, Any]] = []
+    level = plan.level
+    if level is None:
+        level = plan.level = compile_level(plan, _NEVER_AWAITABLE, _awaitable, _discard, Abandoned)
+    fields = plan.fields
+    getters = [run.resolver(fields[number]) for number in level.getters]
+    objects, slow, waiting, columns = level.build(sources, *getters)
     try:
-        for field in plan.fields:
-            resolve = run.resolver(field)
-            column: list[Any] = []
-            for source in sources:
-                value = resolve(source)
-                if type(value) not in _NEVER_AWAITABLE and _awaitable(value):
-                    waiting.append((column, len(column), value))
-                column.append(value)
-            columns.append(column)
+        late = [
+            index
+            for index, (_, _, value) in enumerate(slow)
+            if type(value) not in _NEVER_AWAITABLE and _awaitable(value)
+        ]
     except BaseException:
         _discard(awaitable for _, _, awaitable in waiting)
+        _discard(value for _, _, value in slow)
         raise
-    if waiting:
-        values = await gather_with_cancel(*(awaitable for _, _, awaitable in waiting))
-        for (column, position, _), value in zip(waiting, values, strict=True):
+    if waiting or late:
+        values = await gather_with_cancel(
+            *(awaitable for _, _, awaitable in waiting), *(slow[index][2] for index in late)
+        )
+        for (column, position, _), value in zip(waiting, values, strict=False):
             column[position] = value
-    for number, field in enumerate(plan.fields):
-        completion = field.completion
-        if completion is None:
-            continue
-        if type(completion) is Leaf:
-            columns[number] = _leaves(completion, columns[number])
-        else:
-            columns[number] = await _complete(run, completion, columns[number])
+        for index, value in zip(late, values[len(waiting) :], strict=True):
+            position, number, _ = slow[index]
+            slow[index] = (position, number, value)
     keys = plan.keys
-    if not keys:  # every field skipped: an empty object each
-        return [{} for _ in sources]
-    return [dict(zip(keys, values, strict=True)) for values in zip(*columns, strict=True)]
+    for position, number, value in slow:
+        completion = fields[number].completion
+        assert type(completion) is Leaf
+        objects[position][keys[number]] = _leaves(completion, [value])[0]
+    for number, column in zip(level.columns, columns, strict=True):
+        key = keys[number]
+        completed = await _complete(run, fields[number].completion, column)
+        for output, value in zip(objects, completed, strict=True):
+            output[key] = value
+    return objects
 
 
 def _discard(awaitables: Iterable[Awaitable[Any]]) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graphql import (
     DirectiveNode,
@@ -49,6 +49,9 @@ from graphql.validation import ASTValidationRule
 from strawberry.types.field import StrawberryField
 
 from gqlorders.api.limits import parse_limited, request_problems
+
+if TYPE_CHECKING:
+    from gqlorders.api.compiled.levels import Level
 
 TYPENAME = "__typename"
 CONDITIONS = frozenset({"include", "skip"})  # the only directives a plan evaluates
@@ -124,6 +127,7 @@ class ObjectPlan:
     fields: list[FieldPlan]
     is_type_of: Callable[[Any, Any], Any] | None
     keys: tuple[str, ...] = ()  # the response keys, in order
+    level: Level | None = None  # its function (levels.py), compiled when first run
 
     def __post_init__(self) -> None:
         self.keys = tuple(field.key for field in self.fields)

@@ -1,0 +1,152 @@
+"""A plan's object level as straight-line Python, compiled once per `ObjectPlan`.
+
+Building a level (every order of a page, every line of every order...) field by field cost a
+call, an awaitable test and an append per field and object, a serializer call per leaf, then a
+`dict(zip(keys, values))` per object: most of a page's plan. The level's function reads each
+object's fields in one pass -- attributes directly (`source.number`), resolvers called with
+the object -- serializes the leaves whose value has the expected type right there (a `str`
+for String and ID, a `Decimal` by its kept text, a value of a type never awaitable through the
+scalar's serializer) and builds the object's dict in one display. Anything else is set aside
+for `execution` to complete as before, the same way as before: a leaf's value of another type
+(a null, an awaitable, a subclass), and each object, list or abstract field's values, the
+level's awaitables gathered at once.
+
+The text is made from the plan alone, never from the document: fields are numbered, response
+keys, serializers and resolvers passed in as names; only a strawberry field's `python_name`
+(the schema's own code) is written as an attribute, when it is a plain identifier.
+"""
+
+from __future__ import annotations
+
+import keyword
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from graphql import Undefined
+
+from gqlorders.api.compiled.planning import FieldPlan, Leaf, ObjectPlan
+from gqlorders.api.scalars import serialize_decimal
+
+# What a level's function gives: its objects' dicts; the leaves set aside, as (object's
+# position, field number, value); the awaitables of object fields, as (column, position,
+# awaitable); and the raw values of each object field (in `Level.columns` order).
+Built = tuple[
+    list[dict[str, Any]],
+    list[tuple[int, int, Any]],
+    list[tuple[list[Any], int, Any]],
+    tuple[list[Any], ...],
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    build: Callable[..., Built]
+    getters: tuple[int, ...]  # field numbers whose getter (a request's resolver) is passed in
+    columns: tuple[int, ...]  # field numbers of the object, list and abstract fields
+
+
+def compile_level(
+    plan: ObjectPlan,
+    never_awaitable: set[type],
+    awaitable: Callable[[Any], bool],
+    discard: Callable[..., None],
+    abandoned: type[Exception],
+) -> Level:
+    """The level's function: `build(sources, *getters)`. `never_awaitable` is read when it
+    runs (types are added to it as they are met)."""
+    names: dict[str, Any] = {
+        "Decimal": Decimal,
+        "decimal_text": serialize_decimal,
+        "Undefined": Undefined,
+        "never": never_awaitable,
+        "awaitable": awaitable,
+        "discard": discard,
+        "Abandoned": abandoned,
+    }
+    getters: list[int] = []
+    columns: list[int] = []
+    body: list[str] = []
+    entries: list[str] = []
+    for number, field in enumerate(plan.fields):
+        names[f"key_{number}"] = field.key
+        value = f"value_{number}"
+        entries.append(f"key_{number}: {value}")
+        if field.definition is None:  # __typename
+            names[f"typename_{number}"] = field.parent.name
+            body.append(f"{value} = typename_{number}")
+            continue
+        body.append(f"{value} = {_read(field, number, names, getters)}")
+        completion = field.completion
+        if type(completion) is Leaf:
+            body.extend(_leaf(completion, number, names))
+        else:
+            columns.append(number)
+            body.append(
+                f"if type({value}) not in never and awaitable({value}): "
+                f"waiting.append((column_{number}, position, {value}))"
+            )
+            body.append(f"column_{number}.append({value})")
+    body.append("add({" + ", ".join(entries) + "})")
+    parameters = "".join(f", get_{number}" for number in getters)
+    lines = [
+        f"def build(sources{parameters}):",
+        "    objects = []",
+        "    add = objects.append",
+        "    slow = []",
+        "    waiting = []",
+        *(f"    column_{number} = []" for number in columns),
+        "    try:",
+        "        for position, source in enumerate(sources):",
+        *(f"            {line}" for line in body),
+        "    except BaseException:",
+        "        discard([entry[2] for entry in waiting])",
+        "        discard([entry[2] for entry in slow])",
+        "        raise",
+        "    return objects, slow, waiting, ("
+        + "".join(f"column_{number}, " for number in columns)
+        + ")",
+    ]
+    source = "\n".join(lines) + "\n"
+    exec(compile(source, f"<level of {plan.type.name}>", "exec"), names)
+    return Level(names["build"], tuple(getters), tuple(columns))
+
+
+def _read(field: FieldPlan, number: int, names: dict[str, Any], getters: list[int]) -> str:
+    """How the field's value is read from `source`."""
+    strawberry_field = field.strawberry
+    if field.attribute is not None and strawberry_field is not None:
+        attribute = strawberry_field.python_name
+        if attribute.isidentifier() and not keyword.iskeyword(attribute):
+            return f"source.{attribute}"
+        names[f"attribute_{number}"] = field.attribute
+        return f"attribute_{number}(source)"
+    getters.append(number)
+    return f"get_{number}(source)"
+
+
+def _leaf(leaf: Leaf, number: int, names: dict[str, Any]) -> list[str]:
+    """The leaf serialized when its value has the expected type, else set aside (a null of a
+    non-null field too: `execution` abandons the run for it)."""
+    value = f"value_{number}"
+    aside = f"slow.append((position, {number}, {value}))"
+    null = "pass" if leaf.nullable else aside
+    if leaf.plain_strings:
+        if leaf.nullable:
+            return [f"if type({value}) is not str and {value} is not None: {aside}"]
+        return [f"if type({value}) is not str: {aside}"]
+    if leaf.serialize is serialize_decimal:
+        return [
+            f"if type({value}) is Decimal: {value} = decimal_text({value})",
+            f"elif {value} is None: {null}",
+            f"else: {aside}",
+        ]
+    names[f"serialize_{number}"] = leaf.serialize
+    return [
+        f"if {value} is None: {null}",
+        f"elif type({value}) in never:",
+        f"    {value} = serialize_{number}({value})",
+        f"    if {value} is None or {value} is Undefined: raise Abandoned('serialize')",
+        f"else: {aside}",
+    ]

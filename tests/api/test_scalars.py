@@ -23,7 +23,7 @@ def test_a_full_cache_starts_again_and_still_gives_each_text() -> None:
     values = [Decimal(n).scaleb(-4) for n in range(scalars.KEPT_TEXTS + 10)]
 
     texts = [serialize_decimal(value) for value in values]
-    kept = len(scalars._KEPT_TEXTS)
+    kept = len(scalars.kept_texts)
 
     assert texts[:3] == ["0.00", "0.0001", "0.0002"]
     assert texts[-1] == str(Decimal(scalars.KEPT_TEXTS + 9).scaleb(-4))
@@ -32,8 +32,8 @@ def test_a_full_cache_starts_again_and_still_gives_each_text() -> None:
 
 
 def test_what_is_not_a_decimal_is_serialized_and_never_kept() -> None:
-    kept = dict(scalars._KEPT_TEXTS)
+    kept = dict(scalars.kept_texts)
 
     assert serialize_decimal("12.50") == "12.50"  # type: ignore[arg-type]
 
-    assert kept == scalars._KEPT_TEXTS
+    assert kept == scalars.kept_texts

@@ -12,7 +12,8 @@ from gqlorders.money import format_decimal
 MAX_INPUT_LENGTH = 40
 KEPT_TEXTS = 4096  # serialized Decimals kept, by identity
 
-_KEPT_TEXTS: dict[int, tuple[Decimal, str]] = {}
+# id(decimal) -> (decimal, its text); read directly by compiled plans (api/compiled/levels.py)
+kept_texts: dict[int, tuple[Decimal, str]] = {}
 
 
 def parse_decimal(value: Any) -> Decimal:
@@ -38,13 +39,13 @@ def serialize_decimal(value: Decimal) -> str:
     holds its Decimal alive, so no other object can take that identity meanwhile."""
     if type(value) is not Decimal:
         return decimal_text(value)
-    kept = _KEPT_TEXTS.get(id(value))
+    kept = kept_texts.get(id(value))
     if kept is not None and kept[0] is value:
         return kept[1]
     text = decimal_text(value)
-    if len(_KEPT_TEXTS) >= KEPT_TEXTS:
-        _KEPT_TEXTS.clear()
-    _KEPT_TEXTS[id(value)] = (value, text)
+    if len(kept_texts) >= KEPT_TEXTS:
+        kept_texts.clear()
+    kept_texts[id(value)] = (value, text)
     return text
 
 

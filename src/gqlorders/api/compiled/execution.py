@@ -340,8 +340,7 @@ async def _abstract(run: Run, completion: AbstractOf, values: list[Any]) -> list
     for name, positions in groups.items():
         plan = completion.plans[name]
         sources = [values[position] for position in positions]
-        if plan.is_type_of is not None:
-            _check_types(plan.is_type_of, sources)
+        _check_types(plan, sources)
         for position, output in zip(positions, await _objects(run, plan, sources), strict=True):
             completed[position] = output
     return completed
@@ -391,19 +390,30 @@ async def _objects_or_null(run: Run, completion: ObjectOf, values: list[Any]) ->
     present = [value for value in values if value is not None]
     if len(present) != len(values) and not completion.nullable:
         raise Abandoned("null")
-    for value in present:
-        if isinstance(value, Exception):
-            raise Abandoned("error value")
-    if plan.is_type_of is not None:
-        _check_types(plan.is_type_of, present)
+    _check_types(plan, present)
+    if len(present) == len(values):
+        return await _objects(run, plan, present)
     objects = iter(await _objects(run, plan, present))
     return [None if value is None else next(objects) for value in values]
 
 
-def _check_types(is_type_of: Callable[[Any, Any], Any], values: list[Any]) -> None:
+def _check_types(plan: ObjectPlan, values: list[Any]) -> None:
     """Each value is of the object type, as its is_type_of says when given no info (strawberry's
     own read none): anything but a plain yes (an awaitable answer, one that needs the info and
-    fails) gives the request to the standard executor, which calls it as graphql-core does."""
+    fails) gives the request to the standard executor, which calls it as graphql-core does. An
+    exception as value is an error there. A row type's is_type_of is its isinstance, made here."""
+    row_model = plan.row_model
+    if row_model is not None:
+        for value in values:
+            if not isinstance(value, row_model):
+                raise Abandoned("error value" if isinstance(value, Exception) else "type")
+        return
+    for value in values:
+        if isinstance(value, Exception):
+            raise Abandoned("error value")
+    is_type_of = plan.is_type_of
+    if is_type_of is None:
+        return
     for value in values:
         answer = is_type_of(value, None)
         if answer is True:

@@ -27,7 +27,7 @@ from typing import Any
 from graphql import Undefined
 
 from gqlorders.api.compiled.planning import FieldPlan, Leaf, ObjectPlan
-from gqlorders.api.scalars import serialize_decimal
+from gqlorders.api.scalars import kept_texts, serialize_decimal
 
 # What a level's function gives: its objects' dicts; the leaves set aside, as (object's
 # position, field number, value); the awaitables of object fields, as (column, position,
@@ -59,6 +59,7 @@ def compile_level(
     names: dict[str, Any] = {
         "Decimal": Decimal,
         "decimal_text": serialize_decimal,
+        "kept_text": kept_texts.get,
         "Undefined": Undefined,
         "never": never_awaitable,
         "awaitable": awaitable,
@@ -137,8 +138,11 @@ def _leaf(leaf: Leaf, number: int, names: dict[str, Any]) -> list[str]:
             return [f"if type({value}) is not str and {value} is not None: {aside}"]
         return [f"if type({value}) is not str: {aside}"]
     if leaf.serialize is serialize_decimal:
-        return [
-            f"if type({value}) is Decimal: {value} = decimal_text({value})",
+        return [  # serialize_decimal's kept text looked up here, without a call
+            f"if type({value}) is Decimal:",
+            f"    kept = kept_text(id({value}))",
+            f"    {value} = kept[1] if kept is not None and kept[0] is {value}"
+            f" else decimal_text({value})",
             f"elif {value} is None: {null}",
             f"else: {aside}",
         ]

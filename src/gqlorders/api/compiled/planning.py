@@ -11,6 +11,7 @@ leaf's serializer, a list, an object's own plan). Anything a plan cannot mirror 
 
 from __future__ import annotations
 
+import builtins
 import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -126,6 +127,8 @@ class ObjectPlan:
     type: GraphQLObjectType
     fields: list[FieldPlan]
     is_type_of: Callable[[Any, Any], Any] | None
+    # the class is_type_of checks with isinstance alone (api/types/common.py RowOf), if it says so
+    row_model: builtins.type | None = None
     keys: tuple[str, ...] = ()  # the response keys, in order
     level: Level | None = None  # its function (levels.py), compiled when first run
 
@@ -270,7 +273,14 @@ class _Planner:
             self._field(type_, key, details, path.add_key(key, type_.name) if path else None)
             for key, details in grouped.items()
         ]
-        return ObjectPlan(type=type_, fields=fields, is_type_of=type_.is_type_of)
+        is_type_of = type_.is_type_of
+        row_model = getattr(getattr(is_type_of, "__func__", None), "row_model", None)
+        return ObjectPlan(
+            type=type_,
+            fields=fields,
+            is_type_of=is_type_of,
+            row_model=row_model if isinstance(row_model, type) else None,
+        )
 
     def _field(
         self, parent: GraphQLObjectType, key: str, details: list[Any], path: Path | None

@@ -24,6 +24,9 @@ from gqlorders.models import SalesOrderStatus
 
 THINGS = "{ things { name label amount maybe status } }"
 ASYNC_LEAVES = "{ things { name later } }"
+RESOLVERS = (
+    '{ things { twice: times(count: 2) once: times(count: 1) tagged a: tagged(suffix: "?") } }'
+)
 
 
 @dataclass
@@ -53,6 +56,14 @@ class Thing:
     async def later(self, root: strawberry.Parent[Row]) -> Decimal:
         await asyncio.sleep(0)
         return root.amount
+
+    @strawberry.field
+    def times(self, root: strawberry.Parent[Row], count: int) -> Decimal:
+        return root.amount * count  # type: ignore[no-any-return]
+
+    @strawberry.field
+    def tagged(self, root: strawberry.Parent[Row], *, suffix: str = "!") -> str:
+        return f"{root.name}{suffix}"  # a keyword-only parameter: called with keywords
 
 
 @strawberry.type
@@ -143,3 +154,21 @@ async def test_what_breaks_the_schema_goes_to_the_standard_executor(row: Row, re
     assert plan is None
     assert standard.errors
     assert fallback_count(reason) == before + 1
+
+
+async def test_resolvers_are_called_with_their_arguments_positionally_or_by_keyword() -> None:
+    rows = [Row(amount=Decimal("1.25")), Row(name="stool", amount=Decimal("-0.00"))]
+
+    standard, plan = await both(RESOLVERS, rows)
+
+    assert plan is not None
+    assert (
+        plan.data
+        == standard.data
+        == {
+            "things": [
+                {"twice": "2.50", "once": "1.25", "tagged": "chair!", "a": "chair?"},
+                {"twice": "-0.00", "once": "-0.00", "tagged": "stool!", "a": "stool?"},
+            ]
+        }
+    )

@@ -29,7 +29,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types.arguments import convert_arguments
 from tortoise.models import Model
 
-from gqlorders.api.compiled.levels import compile_level
+from gqlorders.api.compiled.levels import SOURCE, Binding, compile_level, resolved_fields
 from gqlorders.api.compiled.planning import (
     AbstractOf,
     DocumentPlan,
@@ -41,7 +41,6 @@ from gqlorders.api.compiled.planning import (
 )
 from gqlorders.api.schema import is_awaitable
 
-_SOURCE = object()  # where the parent object goes in a resolver's positional arguments
 # Types whose values are never awaitable (plain values, rows, enums), learnt as they come.
 _NEVER_AWAITABLE: set[type] = {
     type(None),
@@ -86,14 +85,15 @@ class Run:
         self.variables = variables
         self.context = context
         self.root_value = root_value
-        self.resolvers: list[Callable[[Any], Any] | None] = [None] * document.field_count
+        self.bindings: list[Binding | None] = [None] * document.field_count
         self.abstract_infos: dict[int, GraphQLResolveInfo] = {}
 
-    def resolver(self, field: FieldPlan) -> Callable[[Any], Any]:
-        resolve = self.resolvers[field.index]
-        if resolve is None:
-            resolve = self.resolvers[field.index] = self._bind(field)
-        return resolve
+    def binding(self, field: FieldPlan) -> Binding:
+        """How this request calls the resolver of `field` (bound once per request)."""
+        bound = self.bindings[field.index]
+        if bound is None:
+            bound = self.bindings[field.index] = self._bind(field)
+        return bound
 
     def _info(self, field: FieldPlan) -> GraphQLResolveInfo:
         assert field.definition is not None
@@ -141,13 +141,9 @@ class Run:
             )
         return info
 
-    def _bind(self, field: FieldPlan) -> Callable[[Any], Any]:
+    def _bind(self, field: FieldPlan) -> Binding:
         """How this request gets `field` from a parent object."""
-        if field.definition is None:  # __typename
-            name = field.parent.name
-            return lambda _source: name
-        if field.attribute is not None:
-            return field.attribute
+        assert field.definition is not None and field.attribute is None  # levels read those
         strawberry_field = field.strawberry
         assert strawberry_field is not None and strawberry_field.base_resolver is not None
         resolver = strawberry_field.base_resolver
@@ -181,14 +177,15 @@ class Run:
                 arguments[name] = source
             return function(**arguments)
 
-        return call
+        return call, (SOURCE,)
 
 
 def _positional(
     function: Callable[..., Any], parents: list[str], kwargs: dict[str, Any]
-) -> Callable[[Any], Any] | None:
+) -> Binding | None:
     """A call of `function` with positional arguments only (no dict built per object), when
-    its parameters are all plain ones that the parent object or `kwargs` fill."""
+    its parameters are all plain ones that the parent object or `kwargs` fill: the level calls
+    it directly, the object in its places (levels.py)."""
     parameters = _parameters(function)
     if parameters is None:
         return None
@@ -197,25 +194,14 @@ def _positional(
         if parameter.kind not in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
             return None
         if parameter.name in parents:
-            slots.append(_SOURCE)
+            slots.append(SOURCE)
         elif parameter.name in kwargs:
             slots.append(kwargs[parameter.name])
         else:
             return None
     if len(slots) != len(parents) + len(kwargs):
         return None
-    shape = tuple(slot is _SOURCE for slot in slots)
-    if shape == (True,):
-        return function
-    if shape == (True, True):
-        return lambda source: function(source, source)
-    if shape == (True, True, False):
-        third = slots[2]
-        return lambda source: function(source, source, third)
-    if shape == (True, False):
-        second = slots[1]
-        return lambda source: function(source, second)
-    return lambda source: function(*[source if slot is _SOURCE else slot for slot in slots])
+    return function, tuple(slots)
 
 
 @cache
@@ -233,12 +219,20 @@ async def execute(run: Run, plan: ObjectPlan) -> dict[str, Any]:
 
 
 async def _objects(run: Run, plan: ObjectPlan, sources: list[Any]) -> list[dict[str, Any]]:
-    level = plan.level
-    if level is None:
-        level = plan.level = compile_level(plan, _NEVER_AWAITABLE, _awaitable, _discard, Abandoned)
     fields = plan.fields
-    getters = [run.resolver(fields[number]) for number in level.getters]
-    objects, slow, waiting, columns = level.build(sources, *getters)
+    bindings = [run.binding(fields[number]) for number in resolved_fields(plan)]
+    shape = tuple(tuple(slot is SOURCE for slot in slots) for _, slots in bindings)
+    level = plan.levels.get(shape)
+    if level is None:
+        level = plan.levels[shape] = compile_level(
+            plan, shape, _NEVER_AWAITABLE, _awaitable, _discard, Abandoned
+        )
+    arguments = [
+        value
+        for function, slots in bindings
+        for value in (function, *(slot for slot in slots if slot is not SOURCE))
+    ]
+    objects, slow, waiting, columns = level.build(sources, *arguments)
     try:
         late = [
             index

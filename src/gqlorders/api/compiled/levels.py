@@ -40,21 +40,38 @@ Built = tuple[
 ]
 
 
+SOURCE = object()  # where the object goes in a resolver's arguments
+# A request's resolver: a function and its arguments, SOURCE where the object goes.
+Binding = tuple[Callable[..., Any], tuple[Any, ...]]
+
+
 @dataclass(frozen=True, slots=True)
 class Level:
     build: Callable[..., Built]
-    getters: tuple[int, ...]  # field numbers whose getter (a request's resolver) is passed in
     columns: tuple[int, ...]  # field numbers of the object, list and abstract fields
+
+
+def resolved_fields(plan: ObjectPlan) -> list[int]:
+    """The numbers of the fields a resolver gets: a level is given each one's function and
+    arguments (a `Binding`), in this order, after its objects."""
+    return [
+        number
+        for number, field in enumerate(plan.fields)
+        if field.definition is not None and field.attribute is None
+    ]
 
 
 def compile_level(
     plan: ObjectPlan,
+    shape: tuple[tuple[bool, ...], ...],
     never_awaitable: set[type],
     awaitable: Callable[[Any], bool],
     discard: Callable[..., None],
     abandoned: type[Exception],
 ) -> Level:
-    """The level's function: `build(sources, *getters)`. `never_awaitable` is read when it
+    """The level's function: `build(sources, *arguments)`, the arguments each resolver's
+    function then those of its arguments that are not the object; `shape` says, for each
+    resolved field, which of its arguments are the object. `never_awaitable` is read when it
     runs (types are added to it as they are met)."""
     names: dict[str, Any] = {
         "Decimal": Decimal,
@@ -66,7 +83,8 @@ def compile_level(
         "discard": discard,
         "Abandoned": abandoned,
     }
-    getters: list[int] = []
+    calls = dict(zip(resolved_fields(plan), shape, strict=True))
+    parameters: list[str] = []
     columns: list[int] = []
     body: list[str] = []
     entries: list[str] = []
@@ -78,7 +96,7 @@ def compile_level(
             names[f"typename_{number}"] = field.parent.name
             body.append(f"{value} = typename_{number}")
             continue
-        body.append(f"{value} = {_read(field, number, names, getters)}")
+        body.append(f"{value} = {_read(field, number, names, calls.get(number), parameters)}")
         completion = field.completion
         if type(completion) is Leaf:
             body.extend(_leaf(completion, number, names))
@@ -90,9 +108,8 @@ def compile_level(
             )
             body.append(f"column_{number}.append({value})")
     body.append("add({" + ", ".join(entries) + "})")
-    parameters = "".join(f", get_{number}" for number in getters)
     lines = [
-        f"def build(sources{parameters}):",
+        "def build(" + ", ".join(["sources", *parameters]) + "):",
         "    objects = []",
         "    add = objects.append",
         "    slow = []",
@@ -111,20 +128,34 @@ def compile_level(
     ]
     source = "\n".join(lines) + "\n"
     exec(compile(source, f"<level of {plan.type.name}>", "exec"), names)
-    return Level(names["build"], tuple(getters), tuple(columns))
+    return Level(names["build"], tuple(columns))
 
 
-def _read(field: FieldPlan, number: int, names: dict[str, Any], getters: list[int]) -> str:
-    """How the field's value is read from `source`."""
-    strawberry_field = field.strawberry
-    if field.attribute is not None and strawberry_field is not None:
-        attribute = strawberry_field.python_name
+def _read(
+    field: FieldPlan,
+    number: int,
+    names: dict[str, Any],
+    call: tuple[bool, ...] | None,
+    parameters: list[str],
+) -> str:
+    """How the field's value is read from `source`: an attribute, or its resolver called with
+    the object and the request's arguments (parameters of the level's function)."""
+    if call is None:
+        assert field.attribute is not None and field.strawberry is not None
+        attribute = field.strawberry.python_name
         if attribute.isidentifier() and not keyword.iskeyword(attribute):
             return f"source.{attribute}"
         names[f"attribute_{number}"] = field.attribute
         return f"attribute_{number}(source)"
-    getters.append(number)
-    return f"get_{number}(source)"
+    parameters.append(f"resolve_{number}")
+    arguments = []
+    for position, is_source in enumerate(call):
+        if is_source:
+            arguments.append("source")
+        else:
+            parameters.append(f"argument_{number}_{position}")
+            arguments.append(f"argument_{number}_{position}")
+    return f"resolve_{number}(" + ", ".join(arguments) + ")"
 
 
 def _leaf(leaf: Leaf, number: int, names: dict[str, Any]) -> list[str]:

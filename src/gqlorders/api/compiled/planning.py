@@ -130,7 +130,8 @@ class ObjectPlan:
     # the class is_type_of checks with isinstance alone (api/types/common.py RowOf), if it says so
     row_model: builtins.type | None = None
     keys: tuple[str, ...] = ()  # the response keys, in order
-    level: Level | None = None  # its function (levels.py), compiled when first run
+    # its functions (levels.py), by the shape of its resolvers' calls, compiled when first run
+    levels: dict[tuple[tuple[bool, ...], ...], Level] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.keys = tuple(field.key for field in self.fields)

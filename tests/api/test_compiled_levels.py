@@ -16,6 +16,7 @@ from prometheus_client import REGISTRY
 from strawberry.schema.config import StrawberryConfig
 
 from gqlorders.api.compiled import CompiledQueries
+from gqlorders.api.compiled.execution import LEVEL_SHAPES
 from gqlorders.api.context import Context
 from gqlorders.api.scalars import DecimalScalar
 from gqlorders.api.schema import build_schema
@@ -62,6 +63,10 @@ class Thing:
         return root.amount * count  # type: ignore[no-any-return]
 
     @strawberry.field
+    def pick(self, root: strawberry.Parent[Row], label: str | None = strawberry.UNSET) -> str:
+        return root.name if label is strawberry.UNSET else f"{label}"  # absent: no argument
+
+    @strawberry.field
     def tagged(self, root: strawberry.Parent[Row], *, suffix: str = "!") -> str:
         return f"{root.name}{suffix}"  # a keyword-only parameter: called with keywords
 
@@ -87,12 +92,20 @@ def fallback_count(reason: str) -> float:
     return sample or 0.0
 
 
-async def both(query: str, rows: list[Row]) -> tuple[Any, Any]:
+async def both(
+    query: str,
+    rows: list[Row],
+    variables: dict[str, Any] | None = None,
+    compiled: CompiledQueries | None = None,
+) -> tuple[Any, Any]:
     """(the standard executor's result, the plan's or None when it handed the request back)."""
-    schema = probe_schema()
-    compiled = CompiledQueries(schema, (), 10_000, 10_000)
-    standard = await schema.execute(query, root_value=rows, context_value=Context(None, None))
-    plan = await compiled.execute(query, None, None, Context(None, None), rows)
+    schema = compiled.schema if compiled else probe_schema()
+    compiled = compiled or CompiledQueries(schema, (), 10_000, 10_000)
+    context = Context(None, None)
+    standard = await schema.execute(
+        query, variable_values=variables, root_value=rows, context_value=context
+    )
+    plan = await compiled.execute(query, variables, None, Context(None, None), rows)
     return standard, plan
 
 
@@ -172,3 +185,32 @@ async def test_resolvers_are_called_with_their_arguments_positionally_or_by_keyw
             ]
         }
     )
+
+
+async def test_every_set_of_optional_arguments_given_gets_the_standard_answer() -> None:
+    # each argument given or not is another shape of the level's calls: 16 here, more than a
+    # plan compiles a level for (the rest call their resolvers through a function of the row)
+    names = "abcd"
+    query = (
+        "query("
+        + ", ".join(f"${name}: String" for name in names)
+        + ") { things { "
+        + " ".join(f"{name}: pick(label: ${name})" for name in names)
+        + " } }"
+    )
+    compiled = CompiledQueries(probe_schema(), (), 10_000, 10_000)
+    for given in range(2 ** len(names)):
+        variables = {name: name.upper() for bit, name in enumerate(names) if given >> bit & 1}
+
+        standard, plan = await both(query, [Row()], variables, compiled)
+
+        assert plan is not None
+        expected = {name: variables.get(name, "chair") for name in names}
+        assert plan.data == standard.data == {"things": [expected]}
+    plans = [
+        variant
+        for document in compiled.documents.values()
+        for variant in document.variants.values()
+    ]
+    things = plans[0].fields[0].completion.of.plan  # type: ignore[union-attr]
+    assert len(things.levels) == LEVEL_SHAPES  # none given: the shape the others then use

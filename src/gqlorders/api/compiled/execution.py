@@ -42,6 +42,7 @@ from gqlorders.api.compiled.planning import (
 from gqlorders.api.schema import is_awaitable
 
 # Types whose values are never awaitable (plain values, rows, enums), learnt as they come.
+LEVEL_SHAPES = 8  # functions compiled per object plan (levels.py), one per shape of its calls
 _NEVER_AWAITABLE: set[type] = {
     type(None),
     bool,
@@ -223,6 +224,12 @@ async def _objects(run: Run, plan: ObjectPlan, sources: list[Any]) -> list[dict[
     bindings = [run.binding(fields[number]) for number in resolved_fields(plan)]
     shape = tuple(tuple(slot is SOURCE for slot in slots) for _, slots in bindings)
     level = plan.levels.get(shape)
+    if level is None and len(plan.levels) >= LEVEL_SHAPES:
+        # a shape per set of optional arguments given: past a few, each resolver is called
+        # through a function of the object alone (one shape, whatever the variables)
+        bindings = [_of_source(binding) for binding in bindings]
+        shape = tuple((True,) for _ in bindings)
+        level = plan.levels.get(shape)
     if level is None:
         level = plan.levels[shape] = compile_level(
             plan, shape, _NEVER_AWAITABLE, _awaitable, _discard, Abandoned
@@ -263,6 +270,17 @@ async def _objects(run: Run, plan: ObjectPlan, sources: list[Any]) -> list[dict[
         for output, value in zip(objects, completed, strict=True):
             output[key] = value
     return objects
+
+
+def _of_source(binding: Binding) -> Binding:
+    """The same call, as a function of the object alone."""
+    function, slots = binding
+    if slots == (SOURCE,):
+        return binding
+    return (
+        lambda source: function(*[source if slot is SOURCE else slot for slot in slots]),
+        (SOURCE,),
+    )
 
 
 def _discard(awaitables: Iterable[Awaitable[Any]]) -> None:

@@ -1,12 +1,13 @@
 """Running a plan: one object level of a list at a time.
 
-For a level (every order of the page, then every line of every order...) each field is got
-for all of its objects -- an attribute, or its strawberry resolver called with what it asks
-for (self, root, info, its converted arguments: built once per request and field) -- the
-awaitables of the whole level gathered at once, so DataLoaders batch per level (when one
-fails, the others are cancelled and waited for, and those a failing level never reached closed:
-nothing of an abandoned run goes on beside the standard executor's), then leaves
-serialized and sub-objects completed as the next level. What graphql-core would answer with
+For a level (every order of the page, then every line of every order...) each object's fields
+are got -- an attribute, or its strawberry resolver called with what it asks for (self, root,
+info, its converted arguments: built once per request and field) -- and its leaves serialized
+by the level's compiled function (levels.py); the awaitables of the whole level are gathered
+at once, so DataLoaders batch per level (when one fails, the others are cancelled and waited
+for, and those a failing level never reached closed: nothing of an abandoned run goes on
+beside the standard executor's), then the leaves it set aside are completed here and
+sub-objects as the next level. What graphql-core would answer with
 an error (an exception, a null where the schema says non-null, a value of the wrong type)
 abandons the run instead: the standard executor then answers the request.
 """
@@ -41,8 +42,8 @@ from gqlorders.api.compiled.planning import (
 )
 from gqlorders.api.schema import is_awaitable
 
-# Types whose values are never awaitable (plain values, rows, enums), learnt as they come.
 LEVEL_SHAPES = 8  # functions compiled per object plan (levels.py), one per shape of its calls
+# Types whose values are never awaitable (plain values, rows, enums), learnt as they come.
 _NEVER_AWAITABLE: set[type] = {
     type(None),
     bool,

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from gqlorders.api import scalars
-from gqlorders.api.scalars import serialize_decimal
+from gqlorders.api.scalars import decimal_text, serialize_decimal
+from gqlorders.money import format_decimal
 
 
 def test_equal_decimals_keep_their_own_text() -> None:
@@ -37,3 +41,14 @@ def test_what_is_not_a_decimal_is_serialized_and_never_kept() -> None:
     assert serialize_decimal("12.50") == "12.50"  # type: ignore[arg-type]
 
     assert kept == scalars.kept_texts
+
+
+@given(st.integers(-(2**63), 2**63 - 1), st.integers(-3, 10))
+def test_the_text_is_format_decimals(digits: int, places: int) -> None:
+    # the fast ways (two places as str() writes them; more places trimmed) say what
+    # format_decimal says, kept or not, for what a 64-bit scaled column can hold (beyond the
+    # context's 28 digits format_decimal would round, and they do not)
+    value = Decimal(digits).scaleb(-places)
+    assert decimal_text(value) == format_decimal(value)
+    assert serialize_decimal(value) == format_decimal(value)
+    assert serialize_decimal(value) == format_decimal(value)

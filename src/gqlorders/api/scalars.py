@@ -42,6 +42,11 @@ def serialize_decimal(value: Decimal) -> str:
     kept = kept_texts.get(id(value))
     if kept is not None and kept[0] is value:
         return kept[1]
+    return keep_text(value)
+
+
+def keep_text(value: Decimal) -> str:
+    """The Decimal's text, made and kept (a compiled plan calls it when it found none kept)."""
     text = decimal_text(value)
     if len(kept_texts) >= KEPT_TEXTS:
         kept_texts.clear()
@@ -53,6 +58,8 @@ def decimal_text(value: Decimal) -> str:
     """The text of `serialize_decimal`, made anew. Anything but 2 or more places (no point,
     exponent notation, one place) goes `format_decimal`'s general way."""
     text = str(value)
+    if text[-3:-2] == ".":  # two places (an exponent's text never ends so): what money holds
+        return text
     point = text.find(".")
     if point < 0 or "E" in text:
         return format_decimal(value)

@@ -28,7 +28,7 @@ from typing import Any
 from graphql import GraphQLEnumType, Undefined
 
 from gqlorders.api.compiled.planning import FieldPlan, Leaf, ObjectPlan
-from gqlorders.api.scalars import kept_texts, serialize_decimal
+from gqlorders.api.scalars import keep_text, kept_texts, serialize_decimal
 
 # What a level's function gives: its objects' dicts; the leaves set aside, as (object's
 # position, field number, value); the awaitables of object fields, as (column, position,
@@ -76,7 +76,7 @@ def compile_level(
     runs (types are added to it as they are met)."""
     names: dict[str, Any] = {
         "Decimal": Decimal,
-        "decimal_text": serialize_decimal,
+        "keep_text": keep_text,
         "kept_text": kept_texts.get,
         "Undefined": Undefined,
         "never": never_awaitable,
@@ -174,7 +174,7 @@ def _leaf(leaf: Leaf, number: int, names: dict[str, Any]) -> list[str]:
             f"if type({value}) is Decimal:",
             f"    kept = kept_text(id({value}))",
             f"    {value} = kept[1] if kept is not None and kept[0] is {value}"
-            f" else decimal_text({value})",
+            f" else keep_text({value})",
             f"elif {value} is None: {null}",
             f"else: {aside}",
         ]

@@ -64,8 +64,6 @@ def decimal_text(value: Decimal) -> str:
     if point < 0 or "E" in text:
         return format_decimal(value)
     places = len(text) - point - 1
-    if places == 2:
-        return text
     if places > 2:
         trimmed = text.rstrip("0")
         return trimmed if len(trimmed) - point > 3 else text[: point + 3]

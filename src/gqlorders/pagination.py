@@ -67,11 +67,26 @@ def parse_money(text: str) -> Decimal:
 
 
 def encode_cursor(column: str, value: Any, row_id: int) -> str:
-    """The cursor names its sort column, so a cursor of another sort order is refused."""
-    text = json.dumps(
-        [column, str(value) if value is not None else None, row_id], separators=(",", ":")
-    )
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+    """The cursor names its sort column, so a cursor of another sort order is refused.
+
+    Its JSON is written directly when json.dumps would write the texts as they are (printable
+    ASCII without quote or backslash: column names, dates, numbers) and the id is an int:
+    the same bytes at half the cost (a page makes one per row). Anything else goes json.dumps's
+    way."""
+    text = str(value) if value is not None else None
+    both = f"{column}{text}"
+    if (
+        text is not None
+        and type(row_id) is int
+        and both.isascii()
+        and both.isprintable()
+        and '"' not in both
+        and "\\" not in both
+    ):
+        encoded = f'["{column}","{text}",{row_id}]'
+    else:
+        encoded = json.dumps([column, text, row_id], separators=(",", ":"))
+    return base64.urlsafe_b64encode(encoded.encode()).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str, key: SortKey, field: str) -> tuple[Any, int]:

@@ -1,12 +1,13 @@
 """Running a plan: one object level of a list at a time.
 
-For a level (every order of the page, then every line of every order...) each field is got
-for all of its objects -- an attribute, or its strawberry resolver called with what it asks
-for (self, root, info, its converted arguments: built once per request and field) -- the
-awaitables of the whole level gathered at once, so DataLoaders batch per level (when one
-fails, the others are cancelled and waited for, and those a failing level never reached closed:
-nothing of an abandoned run goes on beside the standard executor's), then leaves
-serialized and sub-objects completed as the next level. What graphql-core would answer with
+For a level (every order of the page, then every line of every order...) each object's fields
+are got -- an attribute, or its strawberry resolver called with what it asks for (self, root,
+info, its converted arguments: built once per request and field) -- and its leaves serialized
+by the level's compiled function (levels.py); the awaitables of the whole level are gathered
+at once, so DataLoaders batch per level (when one fails, the others are cancelled and waited
+for, and those a failing level never reached closed: nothing of an abandoned run goes on
+beside the standard executor's), then the leaves it set aside are completed here and
+sub-objects as the next level. What graphql-core would answer with
 an error (an exception, a null where the schema says non-null, a value of the wrong type)
 abandons the run instead: the standard executor then answers the request.
 """
@@ -29,6 +30,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types.arguments import convert_arguments
 from tortoise.models import Model
 
+from gqlorders.api.compiled.levels import SOURCE, Binding, compile_level, resolved_fields
 from gqlorders.api.compiled.planning import (
     AbstractOf,
     DocumentPlan,
@@ -40,7 +42,7 @@ from gqlorders.api.compiled.planning import (
 )
 from gqlorders.api.schema import is_awaitable
 
-_SOURCE = object()  # where the parent object goes in a resolver's positional arguments
+LEVEL_SHAPES = 8  # functions compiled per object plan (levels.py), one per shape of its calls
 # Types whose values are never awaitable (plain values, rows, enums), learnt as they come.
 _NEVER_AWAITABLE: set[type] = {
     type(None),
@@ -85,14 +87,15 @@ class Run:
         self.variables = variables
         self.context = context
         self.root_value = root_value
-        self.resolvers: list[Callable[[Any], Any] | None] = [None] * document.field_count
+        self.bindings: list[Binding | None] = [None] * document.field_count
         self.abstract_infos: dict[int, GraphQLResolveInfo] = {}
 
-    def resolver(self, field: FieldPlan) -> Callable[[Any], Any]:
-        resolve = self.resolvers[field.index]
-        if resolve is None:
-            resolve = self.resolvers[field.index] = self._bind(field)
-        return resolve
+    def binding(self, field: FieldPlan) -> Binding:
+        """How this request calls the resolver of `field` (bound once per request)."""
+        bound = self.bindings[field.index]
+        if bound is None:
+            bound = self.bindings[field.index] = self._bind(field)
+        return bound
 
     def _info(self, field: FieldPlan) -> GraphQLResolveInfo:
         assert field.definition is not None
@@ -140,13 +143,9 @@ class Run:
             )
         return info
 
-    def _bind(self, field: FieldPlan) -> Callable[[Any], Any]:
+    def _bind(self, field: FieldPlan) -> Binding:
         """How this request gets `field` from a parent object."""
-        if field.definition is None:  # __typename
-            name = field.parent.name
-            return lambda _source: name
-        if field.attribute is not None:
-            return field.attribute
+        assert field.definition is not None and field.attribute is None  # levels read those
         strawberry_field = field.strawberry
         assert strawberry_field is not None and strawberry_field.base_resolver is not None
         resolver = strawberry_field.base_resolver
@@ -180,14 +179,15 @@ class Run:
                 arguments[name] = source
             return function(**arguments)
 
-        return call
+        return call, (SOURCE,)
 
 
 def _positional(
     function: Callable[..., Any], parents: list[str], kwargs: dict[str, Any]
-) -> Callable[[Any], Any] | None:
+) -> Binding | None:
     """A call of `function` with positional arguments only (no dict built per object), when
-    its parameters are all plain ones that the parent object or `kwargs` fill."""
+    its parameters are all plain ones that the parent object or `kwargs` fill: the level calls
+    it directly, the object in its places (levels.py)."""
     parameters = _parameters(function)
     if parameters is None:
         return None
@@ -196,25 +196,14 @@ def _positional(
         if parameter.kind not in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
             return None
         if parameter.name in parents:
-            slots.append(_SOURCE)
+            slots.append(SOURCE)
         elif parameter.name in kwargs:
             slots.append(kwargs[parameter.name])
         else:
             return None
     if len(slots) != len(parents) + len(kwargs):
         return None
-    shape = tuple(slot is _SOURCE for slot in slots)
-    if shape == (True,):
-        return function
-    if shape == (True, True):
-        return lambda source: function(source, source)
-    if shape == (True, True, False):
-        third = slots[2]
-        return lambda source: function(source, source, third)
-    if shape == (True, False):
-        second = slots[1]
-        return lambda source: function(source, second)
-    return lambda source: function(*[source if slot is _SOURCE else slot for slot in slots])
+    return function, tuple(slots)
 
 
 @cache
@@ -232,37 +221,67 @@ async def execute(run: Run, plan: ObjectPlan) -> dict[str, Any]:
 
 
 async def _objects(run: Run, plan: ObjectPlan, sources: list[Any]) -> list[dict[str, Any]]:
-    columns: list[list[Any]] = []
-    waiting: list[tuple[list[Any], int, Any]] = []
+    fields = plan.fields
+    bindings = [run.binding(fields[number]) for number in resolved_fields(plan)]
+    shape = tuple(tuple(slot is SOURCE for slot in slots) for _, slots in bindings)
+    level = plan.levels.get(shape)
+    if level is None and len(plan.levels) >= LEVEL_SHAPES:
+        # a shape per set of optional arguments given: past a few, each resolver is called
+        # through a function of the object alone (one shape, whatever the variables)
+        bindings = [_of_source(binding) for binding in bindings]
+        shape = tuple((True,) for _ in bindings)
+        level = plan.levels.get(shape)
+    if level is None:
+        level = plan.levels[shape] = compile_level(
+            plan, shape, _NEVER_AWAITABLE, _awaitable, _discard, Abandoned
+        )
+    arguments = [
+        value
+        for function, slots in bindings
+        for value in (function, *(slot for slot in slots if slot is not SOURCE))
+    ]
+    objects, slow, waiting, columns = level.build(sources, *arguments)
     try:
-        for field in plan.fields:
-            resolve = run.resolver(field)
-            column: list[Any] = []
-            for source in sources:
-                value = resolve(source)
-                if type(value) not in _NEVER_AWAITABLE and _awaitable(value):
-                    waiting.append((column, len(column), value))
-                column.append(value)
-            columns.append(column)
+        late = [
+            index
+            for index, (_, _, value) in enumerate(slow)
+            if type(value) not in _NEVER_AWAITABLE and _awaitable(value)
+        ]
     except BaseException:
         _discard(awaitable for _, _, awaitable in waiting)
+        _discard(value for _, _, value in slow)
         raise
-    if waiting:
-        values = await gather_with_cancel(*(awaitable for _, _, awaitable in waiting))
-        for (column, position, _), value in zip(waiting, values, strict=True):
+    if waiting or late:
+        values = await gather_with_cancel(
+            *(awaitable for _, _, awaitable in waiting), *(slow[index][2] for index in late)
+        )
+        for (column, position, _), value in zip(waiting, values, strict=False):
             column[position] = value
-    for number, field in enumerate(plan.fields):
-        completion = field.completion
-        if completion is None:
-            continue
-        if type(completion) is Leaf:
-            columns[number] = _leaves(completion, columns[number])
-        else:
-            columns[number] = await _complete(run, completion, columns[number])
+        for index, value in zip(late, values[len(waiting) :], strict=True):
+            position, number, _ = slow[index]
+            slow[index] = (position, number, value)
     keys = plan.keys
-    if not keys:  # every field skipped: an empty object each
-        return [{} for _ in sources]
-    return [dict(zip(keys, values, strict=True)) for values in zip(*columns, strict=True)]
+    for position, number, value in slow:
+        completion = fields[number].completion
+        assert type(completion) is Leaf
+        objects[position][keys[number]] = _leaves(completion, [value])[0]
+    for number, column in zip(level.columns, columns, strict=True):
+        key = keys[number]
+        completed = await _complete(run, fields[number].completion, column)
+        for output, value in zip(objects, completed, strict=True):
+            output[key] = value
+    return objects
+
+
+def _of_source(binding: Binding) -> Binding:
+    """The same call, as a function of the object alone."""
+    function, slots = binding
+    if slots == (SOURCE,):
+        return binding
+    return (
+        lambda source: function(*[source if slot is SOURCE else slot for slot in slots]),
+        (SOURCE,),
+    )
 
 
 def _discard(awaitables: Iterable[Awaitable[Any]]) -> None:
@@ -334,8 +353,7 @@ async def _abstract(run: Run, completion: AbstractOf, values: list[Any]) -> list
     for name, positions in groups.items():
         plan = completion.plans[name]
         sources = [values[position] for position in positions]
-        if plan.is_type_of is not None:
-            _check_types(plan.is_type_of, sources)
+        _check_types(plan, sources)
         for position, output in zip(positions, await _objects(run, plan, sources), strict=True):
             completed[position] = output
     return completed
@@ -385,19 +403,30 @@ async def _objects_or_null(run: Run, completion: ObjectOf, values: list[Any]) ->
     present = [value for value in values if value is not None]
     if len(present) != len(values) and not completion.nullable:
         raise Abandoned("null")
-    for value in present:
-        if isinstance(value, Exception):
-            raise Abandoned("error value")
-    if plan.is_type_of is not None:
-        _check_types(plan.is_type_of, present)
+    _check_types(plan, present)
+    if len(present) == len(values):
+        return await _objects(run, plan, present)
     objects = iter(await _objects(run, plan, present))
     return [None if value is None else next(objects) for value in values]
 
 
-def _check_types(is_type_of: Callable[[Any, Any], Any], values: list[Any]) -> None:
+def _check_types(plan: ObjectPlan, values: list[Any]) -> None:
     """Each value is of the object type, as its is_type_of says when given no info (strawberry's
     own read none): anything but a plain yes (an awaitable answer, one that needs the info and
-    fails) gives the request to the standard executor, which calls it as graphql-core does."""
+    fails) gives the request to the standard executor, which calls it as graphql-core does. An
+    exception as value is an error there. A row type's is_type_of is its isinstance, made here."""
+    row_model = plan.row_model
+    if row_model is not None:
+        for value in values:
+            if not isinstance(value, row_model):
+                raise Abandoned("error value" if isinstance(value, Exception) else "type")
+        return
+    for value in values:
+        if isinstance(value, Exception):
+            raise Abandoned("error value")
+    is_type_of = plan.is_type_of
+    if is_type_of is None:
+        return
     for value in values:
         answer = is_type_of(value, None)
         if answer is True:

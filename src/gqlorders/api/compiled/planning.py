@@ -11,10 +11,11 @@ leaf's serializer, a list, an object's own plan). Anything a plan cannot mirror 
 
 from __future__ import annotations
 
+import builtins
 import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graphql import (
     DirectiveNode,
@@ -49,6 +50,9 @@ from graphql.validation import ASTValidationRule
 from strawberry.types.field import StrawberryField
 
 from gqlorders.api.limits import parse_limited, request_problems
+
+if TYPE_CHECKING:
+    from gqlorders.api.compiled.levels import Level
 
 TYPENAME = "__typename"
 CONDITIONS = frozenset({"include", "skip"})  # the only directives a plan evaluates
@@ -123,7 +127,11 @@ class ObjectPlan:
     type: GraphQLObjectType
     fields: list[FieldPlan]
     is_type_of: Callable[[Any, Any], Any] | None
+    # the class is_type_of checks with isinstance alone (api/types/common.py RowOf), if it says so
+    row_model: builtins.type | None = None
     keys: tuple[str, ...] = ()  # the response keys, in order
+    # its functions (levels.py), by the shape of its resolvers' calls, compiled when first run
+    levels: dict[tuple[tuple[bool, ...], ...], Level] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.keys = tuple(field.key for field in self.fields)
@@ -266,7 +274,14 @@ class _Planner:
             self._field(type_, key, details, path.add_key(key, type_.name) if path else None)
             for key, details in grouped.items()
         ]
-        return ObjectPlan(type=type_, fields=fields, is_type_of=type_.is_type_of)
+        is_type_of = type_.is_type_of
+        row_model = getattr(getattr(is_type_of, "__func__", None), "row_model", None)
+        return ObjectPlan(
+            type=type_,
+            fields=fields,
+            is_type_of=is_type_of,
+            row_model=row_model if isinstance(row_model, type) else None,
+        )
 
     def _field(
         self, parent: GraphQLObjectType, key: str, details: list[Any], path: Path | None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import strawberry
@@ -56,13 +57,21 @@ def global_id(type_name: str) -> strawberry.ID:
     return strawberry.field(resolver=resolve)
 
 
+@dataclass(frozen=True, slots=True)
+class RowOf:
+    """An `is_type_of` that is `isinstance(obj, row_model)` and nothing else: compiled plans
+    (api/compiled/planning.py) read `row_model` and check the type themselves, without a call
+    per object."""
+
+    row_model: type[Model]
+
+    def __call__(self, cls: type, obj: Any, info: Any) -> bool:
+        return isinstance(obj, self.row_model)
+
+
 def is_row_of(model: type[Model]) -> Any:
     """`is_type_of` for a GraphQL type whose root values are rows of `model`."""
-
-    def is_type_of(cls: type, obj: Any, info: Any) -> bool:
-        return isinstance(obj, model)
-
-    return classmethod(is_type_of)
+    return classmethod(RowOf(model))
 
 
 @strawberry.type

@@ -78,6 +78,7 @@ from gqlorders import database
 from gqlorders.api import queries as api_queries
 from gqlorders.api.compiled import CompiledQueries
 from gqlorders.api.context import Context
+from gqlorders.api.dataloaders import Loader
 from gqlorders.api.ids import parse_id
 from gqlorders.api.schema import build_schema
 from gqlorders.api.serialization import encode_response
@@ -568,10 +569,12 @@ class ExecutorFloor:
             raise RuntimeError(result.errors)
         loaders: dict[Any, Any] = {**vars(context.loaders), **context.loaders.joined_order_lines}
         for name, loader in loaders.items():
-            cache = getattr(loader, "cache_map", None)
-            futures = getattr(cache, "cache_map", {})
-            if futures:
-                self.primed[name] = {key: future.result() for key, future in futures.items()}
+            if not isinstance(loader, Loader):
+                continue
+            held = dict(loader.cache_map.values)  # primed, and loaded (their futures)
+            held.update((key, future.result()) for key, future in loader.cache_map.futures.items())
+            if held:
+                self.primed[name] = held
 
     def context(self) -> Context:
         return PrimedContext(request=None, principal=self.principal, primed=self.primed)

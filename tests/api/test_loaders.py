@@ -81,3 +81,25 @@ async def test_a_cleared_key_is_loaded_again() -> None:
     loader.clear_all()
     assert not loader.holds(1)
     assert calls == [[1]]
+
+
+async def test_load_all_loads_what_is_not_held_in_one_call_without_futures() -> None:
+    calls: list[list[int]] = []
+    loader = _recording_loader(calls)
+    loader.prime_many({2: "primed 2"})
+
+    assert await loader.load_all([1, 2, 3, 1]) == ["loaded 1", "primed 2", "loaded 3", "loaded 1"]
+    assert await loader.load_all([3, 2]) == ["loaded 3", "primed 2"]
+
+    assert calls == [[1, 3]]
+    assert not loader.cache_map.futures
+
+
+async def test_load_all_waits_for_a_key_on_its_way_from_another_load() -> None:
+    calls: list[list[int]] = []
+    loader = _recording_loader(calls)
+    elsewhere = loader.load(1)  # in a batch not sent yet
+
+    assert await loader.load_all([1, 2]) == ["loaded 1", "loaded 2"]
+    assert await elsewhere == "loaded 1"
+    assert calls == [[2], [1]]

@@ -96,10 +96,24 @@ class Loader(DataLoader[K, T]):
 
     def __init__(self, load_fn: Callable[[list[K]], Awaitable[Sequence[T]]]) -> None:
         super().__init__(load_fn=load_fn, cache_map=_Held())
+        self.load_values = load_fn  # (load_fn's type also allows exceptions for values)
 
     def holds(self, key: K) -> bool:
         """Whether a value of `key` is in, or on its way (then `load` gives its future)."""
         return self.cache_map.holds(key)
+
+    async def load_all(self, keys: Sequence[K]) -> list[T]:
+        """`load_many` for a caller that alone asks for these keys now (a prefetch): the keys
+        not held are loaded by one call of the load function and primed, without a future, a
+        done-callback and a place in a gather each (a page's 100 orders' lines)."""
+        held = self.cache_map
+        missing = [key for key in dict.fromkeys(keys) if not held.holds(key)]
+        if missing:
+            self.prime_many(dict(zip(missing, await self.load_values(missing), strict=True)))
+        values = held.values
+        if all(key in values for key in keys):
+            return [values[key] for key in keys]
+        return await self.load_many(keys)  # some were on their way already
 
     def prime_many(self, data: Mapping[K, T], force: bool = False) -> None:
         """DataLoader.prime_many: a key held already keeps its value unless `force`; a key

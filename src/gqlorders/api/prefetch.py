@@ -131,10 +131,10 @@ async def _lines(
     needs_items = bool(item_fields) or "stockStatus" in fields
     joined = (*(("item",) if needs_items else ()), *(("tax",) if "tax" in fields else ()))
     if joined:
-        groups = await loaders.order_lines_joined(joined).load_many(order_ids)
+        groups = await loaders.order_lines_joined(joined).load_all(order_ids)
         loaders.order_lines.prime_many(dict(zip(order_ids, groups, strict=True)))
     else:
-        groups = await loaders.order_lines.load_many(order_ids)
+        groups = await loaders.order_lines.load_all(order_ids)
     rows = [line for group in groups for line in group]
     for relation in joined:
         _prime_joined(getattr(loaders, relation), rows, relation, organization_id)

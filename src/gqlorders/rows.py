@@ -40,6 +40,11 @@ _new = object.__new__
 KNOWN_SCALED = 4096  # decimal values kept per number of places
 COMPILED_PLANS = 1024  # row constructors kept (a few per query shape)
 
+# converter -> (its fast path as an expression of `value`, falling back to `{convert}(value)`;
+# the names it reads): what `_compiled` writes into a constructor instead of a call per value
+# (~0.1 us each, ~6,000 values a page). Each is the converter's own first test and result.
+_INLINE: dict[Callable[[Any], Any], tuple[str, dict[str, Any]]] = {}
+
 
 @cache
 def _scaled(places: int) -> Callable[[Any], Decimal]:
@@ -58,6 +63,11 @@ def _scaled(places: int) -> Callable[[Any], Decimal]:
                 known[value] = found
         return found
 
+    _INLINE[convert] = (
+        "(found if type(value) is int and (found := {known}.get(value)) is not None"
+        " else {convert}(value))",
+        {"known": known},
+    )
     return convert
 
 
@@ -71,6 +81,10 @@ def _enum_member(enum_type: type[Enum]) -> Callable[[Any], Enum]:
         member = members.get(value)
         return member if member is not None else enum_type(value)
 
+    _INLINE[convert] = (
+        "(found if (found := {members}.get(value)) is not None else {convert}(value))",
+        {"members": members},
+    )
     return convert
 
 
@@ -94,6 +108,11 @@ def _datetime_in(field: DatetimeField, zone: tzinfo | None) -> Callable[[Any], A
                 return value.astimezone(zone)
             return to_python(value)
 
+        _INLINE[convert] = (
+            "(value.astimezone({zone}) if type(value) is datetime and value.utcoffset()"
+            " is not None else {convert}(value))",
+            {"zone": zone},
+        )
         return convert
 
     def naive(value: Any) -> Any:
@@ -101,6 +120,11 @@ def _datetime_in(field: DatetimeField, zone: tzinfo | None) -> Callable[[Any], A
             return value.replace(tzinfo=None)
         return to_python(value)
 
+    _INLINE[naive] = (
+        "(value.replace(tzinfo=None) if type(value) is datetime and value.utcoffset()"
+        " is not None else {convert}(value))",
+        {},
+    )
     return naive
 
 
@@ -149,8 +173,9 @@ def _compiled(
     Kept by plan (compiling costs ~0.2 ms, as much as building a page's orders): a query that
     `fetch` plans at every call, the page's, finds its constructor again.
     The text is made from the plan alone: attributes are the model's own identifiers (checked),
-    positions ints; converters are passed as names, never written into it."""
-    names: dict[str, Any] = {"new": _new, "model": model}
+    positions ints; converters are passed as names, with the fast path of ours written in
+    (`_INLINE`: a value the converter would take its own first branch for costs no call)."""
+    names: dict[str, Any] = {"new": _new, "model": model, "datetime": datetime}
     body = [
         "instance = new(model)",
         "values = instance.__dict__",
@@ -166,9 +191,18 @@ def _compiled(
             body.append(f"values[{attribute!r}] = row[{int(position)}]")
         else:
             names[f"convert_{position}"] = convert
+            expression = f"convert_{position}(value)"
+            inline = _INLINE.get(convert)
+            if inline is not None:
+                template, reads = inline
+                for name, value in reads.items():
+                    names[f"{name}_{position}"] = value
+                expression = template.format(
+                    convert=f"convert_{position}", **{name: f"{name}_{position}" for name in reads}
+                )
             body.append(
                 f"values[{attribute!r}] = None if (value := row[{int(position)}]) is None"
-                f" else convert_{position}(value)"
+                f" else {expression}"
             )
     body.append("return instance")
     source = "def build(row):\n    " + "\n    ".join(body) + "\n"

@@ -369,26 +369,42 @@ def _joined_to_base(
 ) -> Callable[[Sequence[Any]], list[M]]:
     """select_related of the base model's own relations only (lines with their item and tax,
     orders with their customer and warehouse): no path to follow per row."""
+    return cast(Callable[[Sequence[Any]], list[M]], _compiled_joins(build_base, tuple(joins)))
 
-    def build(rows: Sequence[Any]) -> list[M]:
-        instances = []
-        built: list[dict[Any, Model]] = [{} for _ in joins]
-        for row in rows:
-            instance = build_base(row)
-            values = instance.__dict__
-            for (attribute, build_related, pk_position), seen in zip(joins, built):
-                pk = row[pk_position]
-                if pk is None:
-                    values[attribute] = None
-                else:
-                    value = seen.get(pk)
-                    if value is None:
-                        value = seen[pk] = build_related(row)
-                    values[attribute] = value
-            instances.append(instance)
-        return instances
 
-    return build
+@lru_cache(maxsize=COMPILED_PLANS)
+def _compiled_joins(
+    build_base: Callable[[Any], Model], joins: tuple[tuple[str, Callable[[Any], Model], int], ...]
+) -> Any:
+    """The loop of `_joined_to_base` compiled with each join written out: a loop over the joins
+    cost a tuple unpacking and a zip per row and join, about as much as building a line. Kept
+    by plan as the row constructors are (their functions are found again for the same plan);
+    the text holds only attribute names (checked) and positions."""
+    names: dict[str, Any] = {"build_base": build_base}
+    body = [
+        "instances = []",
+        "append = instances.append",
+        *(f"seen_{number} = {{}}" for number in range(len(joins))),
+        "for row in rows:",
+        "    instance = build_base(row)",
+        "    values = instance.__dict__",
+    ]
+    for number, (attribute, build_related, pk_position) in enumerate(joins):
+        if not attribute[1:].isidentifier() or not attribute.startswith("_"):
+            raise ValueError(f"not a relation's attribute: {attribute!r}")
+        names[f"build_{number}"] = build_related
+        body += [
+            f"    if (pk := row[{int(pk_position)}]) is None:",
+            f"        values[{attribute!r}] = None",
+            "    else:",
+            f"        if (related := seen_{number}.get(pk)) is None:",
+            f"            related = seen_{number}[pk] = build_{number}(row)",
+            f"        values[{attribute!r}] = related",
+        ]
+    body += ["    append(instance)", "return instances"]
+    source = "def build(rows):\n    " + "\n    ".join(body) + "\n"
+    exec(compile(source, "<rows joined>", "exec"), names)
+    return names["build"]
 
 
 async def column(query: QuerySet[Any], field: str) -> list[Any]:

@@ -10,7 +10,8 @@ code; scaled decimals become `Decimal(n).scaleb(-places)`, the very same value (
 exponent) the field would give.
 
 The result is what `await query` returns, attribute for attribute (tests/test_rows.py checks it
-on both databases). It relies on tortoise internals pinned in pyproject (tortoise-orm 1.1); a
+on both databases); a JSON column is decoded when first read (`Deferred`), into what tortoise
+would have set. It relies on tortoise internals pinned in pyproject (tortoise-orm 1.1); a
 query this module does not handle (prefetch_related, annotations, .only(), .first()) is simply
 awaited by `fetch` (prepared.py refuses one: see `handles`).
 """

@@ -282,7 +282,10 @@ async def fetch_by_shape(query: QuerySet[M]) -> list[M]:
         query._limit,
         query._offset,
     )
-    statement = _by_shape.get(key)
+    try:
+        statement = _by_shape.get(key)
+    except TypeError:  # an ordering by an expression...: no shape
+        return await rows.fetch(query)
     if statement is None:
         marked = query._clone()
         marked._q_objects = [q for _, q in filters]

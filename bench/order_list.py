@@ -78,10 +78,11 @@ from gqlorders import database
 from gqlorders.api import queries as api_queries
 from gqlorders.api.compiled import CompiledQueries
 from gqlorders.api.context import Context
+from gqlorders.api.dataloaders import Loader
 from gqlorders.api.ids import parse_id
 from gqlorders.api.schema import build_schema
 from gqlorders.api.serialization import encode_response
-from gqlorders.app import create_app
+from gqlorders.app import create_app, settle_garbage_collector
 from gqlorders.config import load_settings
 from gqlorders.tenancy import authenticate, create_organization, create_token
 
@@ -215,8 +216,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--no-freeze",
         action="store_true",
         help="leave the bench's own objects (rows kept in memory for the floors) to the garbage "
-        "collector: by default they are frozen before timing, as the served app freezes what "
-        "exists once started",
+        "collector, with its default thresholds: by default they are frozen before timing and "
+        "the youngest generation enlarged, as the served app does once started",
     )
     parser.add_argument(
         "--indexes", action="store_true", help="also plan the list with candidate indexes"
@@ -568,10 +569,12 @@ class ExecutorFloor:
             raise RuntimeError(result.errors)
         loaders: dict[Any, Any] = {**vars(context.loaders), **context.loaders.joined_order_lines}
         for name, loader in loaders.items():
-            cache = getattr(loader, "cache_map", None)
-            futures = getattr(cache, "cache_map", {})
-            if futures:
-                self.primed[name] = {key: future.result() for key, future in futures.items()}
+            if not isinstance(loader, Loader):
+                continue
+            held = dict(loader.cache_map.values)  # primed, and loaded (their futures)
+            held.update((key, future.result()) for key, future in loader.cache_map.futures.items())
+            if held:
+                self.primed[name] = held
 
     def context(self) -> Context:
         return PrimedContext(request=None, principal=self.principal, primed=self.primed)
@@ -905,13 +908,14 @@ class CompiledRuns:
 
 
 def settle(freeze: bool) -> None:
-    """Before timing: what exists now collected, and with `freeze` moved out of the garbage
-    collector's sight (gc.freeze), as `gqlorders serve` does after startup
-    (create_app(freeze_after_startup=True)): otherwise every full collection during the timing
-    walks the bench's own rows and contexts, which no server holds."""
+    """Before timing: what exists now collected, and with `freeze` the garbage collector set as
+    `gqlorders serve` sets it after startup (create_app(freeze_after_startup=True):
+    `settle_garbage_collector`, gc.freeze and a larger youngest generation): otherwise every
+    full collection during the timing walks the bench's own rows and contexts, which no server
+    holds."""
     gc.collect()
     if freeze:
-        gc.freeze()
+        settle_garbage_collector()
 
 
 async def persisted_beside(

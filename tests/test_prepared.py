@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from gqlorders import models
 from gqlorders.api.ids import decode_id
-from gqlorders.prepared import PreparedExists, PreparedSelect
+from gqlorders.orders import SalesOrderFilter, SalesOrderSortField, filtered_sales_orders, sort_key
+from gqlorders.pagination import SortKey, paginate
+from gqlorders.prepared import PreparedExists, PreparedSelect, fetch_by_shape
+from gqlorders.prepared import _by_shape as prepared_shapes
+from gqlorders.prepared import _Statement as Statement
 from tests.support import Organization, count_queries
 from tests.test_rows import state
 
@@ -151,3 +158,107 @@ async def test_a_value_that_does_not_reach_the_statement_unchanged_is_refused(
     )
     with pytest.raises(TypeError, match="exactly one parameter"):
         await numbered(org.id, 7)  # a text column: tortoise turns the number into text
+
+
+async def _walk(
+    organization_id: int,
+    key: SortKey,
+    where: SalesOrderFilter,
+    fetch: Callable[[QuerySet[models.SalesOrder]], Awaitable[list[models.SalesOrder]]] | None,
+    backwards: bool = False,
+) -> list[dict[str, Any]]:
+    """Every page of 2 of the order list, forwards with `after` (or backwards with `before`):
+    each row's state, its joined customer's included."""
+    found: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page = await paginate(
+            await filtered_sales_orders(organization_id, where),
+            key,
+            first=None if backwards else 2,
+            after=None if backwards else cursor,
+            last=2 if backwards else None,
+            before=cursor if backwards else None,
+            select_related=("customer",),
+            fetch=fetch,
+        )
+        rows = [state(row) for row in page.rows]
+        found = rows + found if backwards else found + rows
+        if not (page.has_previous_page if backwards else page.has_next_page):
+            return found
+        cursor = page.cursors[0] if backwards else page.cursors[-1]
+
+
+async def _orders(org: Organization) -> None:
+    """Five orders of org, two of them of the same day and total."""
+    customer = await org.customer(name="Acme")
+    item = await org.item("A", "1.25")
+    for quantity in ("1", "2", "2", "3", "5"):
+        await org.order(
+            customer, [{"itemId": item, "quantity": quantity}], date=f"2024-03-0{quantity}"
+        )
+
+
+WHERES = [  # (filter, orders it lists)
+    (SalesOrderFilter(), 5),
+    (SalesOrderFilter(statuses=[models.SalesOrderStatus.DRAFT], date_from=date(2024, 3, 2)), 4),
+    (SalesOrderFilter(search="acm"), 5),  # ILIKE: the term does not reach the statement as is
+    (SalesOrderFilter(updated_after=datetime(2000, 1, 1, tzinfo=UTC)), 5),
+    (SalesOrderFilter(updated_after=datetime(2000, 1, 1)), 5),  # naive: tortoise makes it aware
+]
+
+
+@pytest.mark.filterwarnings("ignore:DateTimeField updated_at received a naive datetime")
+async def test_pages_built_once_per_shape_are_the_pages_tortoise_builds(
+    org: Organization,
+) -> None:
+    await _orders(org)
+
+    for field in SalesOrderSortField:
+        for descending in (False, True):
+            key = sort_key(field, descending)
+            for where, listed in WHERES:
+                for backwards in (False, True):
+                    expected = await _walk(org.id, key, where, None, backwards)
+                    assert len(expected) == listed
+                    assert await _walk(org.id, key, where, fetch_by_shape, backwards) == expected
+
+
+async def test_a_shape_is_built_once_and_each_call_binds_its_own_values(
+    org: Organization, other_org: Organization
+) -> None:
+    await _orders(org)
+    await _orders(other_org)
+    key = sort_key(SalesOrderSortField.CREATED_AT, True)  # cursors of aware datetimes
+    prepared_shapes.clear()
+    await _walk(org.id, key, SalesOrderFilter(), fetch_by_shape)
+    shapes = set(prepared_shapes)
+    assert len(shapes) == 2  # the first page, and those after a cursor
+
+    for organization_id in (other_org.id, org.id):
+        with count_queries() as sent:
+            found = await _walk(organization_id, key, SalesOrderFilter(), fetch_by_shape)
+        assert found == await _walk(organization_id, key, SalesOrderFilter(), None)
+        assert {row["organization_id"][1] for row in found} == {organization_id}
+        assert len(sent) == 3  # pages of 2, 2 and 1
+    assert set(prepared_shapes) == shapes
+    assert all(isinstance(prepared_shapes[shape], Statement) for shape in shapes)
+
+
+async def test_shapes_whose_values_do_not_reach_the_statement_as_they_are_are_built_each_time(
+    org: Organization,
+) -> None:
+    await _orders(org)
+    searched = SalesOrderFilter(search="acm")
+    prepared_shapes.clear()
+
+    await _walk(org.id, sort_key(SalesOrderSortField.NUMBER, False), searched, fetch_by_shape)
+    await _walk(
+        org.id, sort_key(SalesOrderSortField.TOTAL, False), SalesOrderFilter(), fetch_by_shape
+    )
+
+    # kept: the search's pages, as shapes built each time (its term reaches the statement as
+    # "%acm%"), and the first page by total; a page after a total's cursor (a Decimal) is not
+    # even a shape
+    kept = [isinstance(statement, Statement) for statement in prepared_shapes.values()]
+    assert sorted(kept) == [False, False, True]

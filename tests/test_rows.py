@@ -6,6 +6,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
+from tortoise.fields import JSONField
 from tortoise.models import Model
 
 from gqlorders import jobs, models
@@ -15,9 +17,12 @@ from tests.support import Organization
 
 
 def state(instance: Model) -> dict[str, Any]:
-    """Every attribute of an instance, joined relations by their own state; decimals by their
-    text (digits and exponent), datetimes with their offset and zone, everything else by value
-    and type."""
+    """Every attribute of an instance (once its JSON columns are read), joined relations by
+    their own state; decimals by their text (digits and exponent), datetimes with their offset
+    and zone, everything else by value and type."""
+    for name, field in instance._meta.fields_map.items():
+        if isinstance(field, JSONField) and name not in vars(instance):
+            getattr(instance, name, None)  # a JSON column rows.py defers: decoded when read
     found: dict[str, Any] = {}
     for name, value in vars(instance).items():
         if isinstance(value, Model):
@@ -97,3 +102,34 @@ async def test_fetched_rows_are_the_rows_tortoise_builds(org: Organization) -> N
     ]
     assert all(counts), counts  # every kind of row was compared
     assert await fetch(models.Tax.filter(id=-1)) == []
+
+
+async def test_a_json_column_is_decoded_when_first_read_into_what_tortoise_gives(
+    org: Organization,
+) -> None:
+    # Given an order with a billing address and no shipping address
+    address = {"street1": "1 Main St", "city": "Springfield"}
+    customer = await org.customer(name="Acme", billingAddress=address)
+    await org.order(customer, [{"itemId": await org.item("A", "1"), "quantity": "2"}])
+    query = models.SalesOrder.filter(organization_id=org.id).select_related("customer")
+    (expected,) = await query
+    (built,) = await fetch(query)
+
+    # When nothing has read them, the addresses are text, and null is null at once
+    assert "billing_address" not in vars(built) and "billing_address" not in vars(built.customer)
+    assert vars(built)["shipping_address"] is None
+
+    # Then the first read decodes it, as tortoise did, and keeps it
+    assert built.billing_address == expected.billing_address
+    assert built.billing_address["city"] == "Springfield"
+    assert built.billing_address is built.billing_address
+    assert built.tax_totals == expected.tax_totals == []
+    assert state(built) == state(expected)
+
+    # A model's class still has no such attribute, nor an instance built without the column
+    assert not hasattr(models.SalesOrder, "billing_address")
+    (partial,) = await models.SalesOrder.filter(organization_id=org.id).only("id", "number")
+    with pytest.raises(AttributeError, match="billing_address"):
+        _ = partial.billing_address
+    built.billing_address = None  # and a value set by hand stays
+    assert built.billing_address is None

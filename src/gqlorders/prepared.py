@@ -19,11 +19,14 @@ else fails on the first call (TypeError, or the column's own ValueError).
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
+from copy import copy
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 from typing import Any, Generic, TypeVar
 
 from tortoise import connections
+from tortoise.expressions import Q
 from tortoise.models import Model
 from tortoise.queryset import ExistsQuery, QuerySet
 
@@ -126,15 +129,25 @@ class _Prepared(Generic[Query]):
         query = self._build(*stand_ins)
         if isinstance(query, QuerySet) and not rows.handles(query):
             raise TypeError("rows.py builds no instances for this query: await it instead")
-        query._choose_db_if_not_chosen()
-        query._make_query()
-        sql, parameters = query.query.get_parameterized_sql()
-        slots = tuple(markers.get(p) if _is_bound(p) else None for p in parameters)
-        if sorted(filter(None, slots)) != sorted(markers.values()):
-            raise TypeError(f"an argument does not land in exactly one parameter of {sql!r}")
-        constants = tuple(None if slot else p for slot, p in zip(slots, parameters))
-        instances = rows.instances_of(query) if isinstance(query, QuerySet) else None
-        return _Statement(sql, slots, constants, instances)
+        return _built(query, markers, _is_bound)
+
+
+def _built(
+    query: QuerySet[Any] | ExistsQuery,
+    markers: dict[Any, tuple[int, int | None]],
+    may_be_marker: Callable[[Any], bool],
+) -> _Statement:
+    """The statement of `query`, made with `markers` in place of the values to bind: each
+    marker must land in exactly one of its parameters (TypeError otherwise)."""
+    query._choose_db_if_not_chosen()
+    query._make_query()
+    sql, parameters = query.query.get_parameterized_sql()
+    slots = tuple(markers.get(p) if may_be_marker(p) else None for p in parameters)
+    if sorted(filter(None, slots)) != sorted(markers.values()):
+        raise TypeError(f"an argument does not land in exactly one parameter of {sql!r}")
+    constants = tuple(None if slot else p for slot, p in zip(slots, parameters))
+    instances = rows.instances_of(query) if isinstance(query, QuerySet) else None
+    return _Statement(sql, slots, constants, instances)
 
 
 class PreparedSelect(_Prepared[QuerySet[M]]):
@@ -153,3 +166,142 @@ class PreparedExists(_Prepared[ExistsQuery]):
     async def __call__(self, *args: Any) -> bool:
         _, found = await self._run(args)
         return bool(found)
+
+
+# --- a query's SQL built once per shape -------------------------------------------------------
+
+SHAPES_KEPT = 1024  # statements kept by fetch_by_shape (a few per list, sort and filter set)
+_DATETIME_MARKER = datetime(1, 1, 2, tzinfo=UTC)  # no stored time comes near it
+_DATE_MARKER = date(1, 1, 2)
+_NOT_PREPARED = object()  # a shape whose values do not reach the statement unchanged
+
+_by_shape: dict[Hashable, _Statement | object] = {}
+
+
+def _value_marker(value: Any, number: int) -> Any | None:
+    """A marker standing for `value` in a statement built once, or None: not bound (it is
+    part of the shape, or refused)."""
+    kind = type(value)
+    if kind is int or kind is str:
+        return _marker(kind, number)
+    if kind is datetime and value.utcoffset() is not None:  # (a naive one is made aware)
+        return _DATETIME_MARKER + timedelta(microseconds=number)
+    if kind is date:
+        return _DATE_MARKER + timedelta(days=number)
+    return None
+
+
+class _Unshaped(Exception):
+    """A filter value that is neither bound nor part of the shape (an expression...)."""
+
+
+def _marked_filter(
+    value: Any, values: list[Any], markers: dict[Any, tuple[int, int | None]]
+) -> tuple[Hashable, Any]:
+    """(its part of the shape, its stand-in in the statement built once)."""
+    marker = _value_marker(value, len(markers))
+    if marker is not None:
+        markers[marker] = (len(values), None)
+        values.append(value)
+        return type(value).__name__, marker  # int, str, datetime or date
+    if isinstance(value, list | tuple) and value:
+        stand_ins = [_value_marker(element, len(markers) + i) for i, element in enumerate(value)]
+        if all(stand_in is not None for stand_in in stand_ins):
+            for stand_in, element in zip(stand_ins, value, strict=True):
+                markers[stand_in] = (len(values), None)
+                values.append(element)
+            kinds = tuple(type(element).__name__ for element in value)
+            return (type(value).__name__, kinds), type(value)(stand_ins)
+    if _is_shape(value):
+        return (type(value), value), value
+    if isinstance(value, list | tuple) and all(_is_shape(element) for element in value):
+        return (type(value), tuple((type(e), e) for e in value)), value
+    raise _Unshaped
+
+
+def _marked(
+    q: Q, values: list[Any], markers: dict[Any, tuple[int, int | None]]
+) -> tuple[Hashable, Q]:
+    """A Q's shape (its structure, and the values that choose the statement), and a copy of
+    it with markers in place of its bound values, in the order `values` gets them."""
+    filters = {}
+    shape: list[Hashable] = [q.join_type, q._is_negated]
+    for key, value in q.filters.items():
+        part, filters[key] = _marked_filter(value, values, markers)
+        shape.append((key, part))
+    children = []
+    for child in q.children:
+        part, marked_child = _marked(child, values, markers)
+        shape.append(part)
+        children.append(marked_child)
+    marked = copy(q)
+    marked.filters = filters
+    marked.children = tuple(children)
+    return tuple(shape), marked
+
+
+def _is_plain(query: QuerySet[Any]) -> bool:
+    """Filters, ordering, select_related, limit and offset only: what a shape holds."""
+    return rows.handles(query) and not (
+        query._filter_kwargs
+        or query._joined_tables
+        or query._distinct
+        or query._having
+        or query._custom_filters
+        or query._group_bys
+        or query._force_indexes
+        or query._use_indexes
+    )
+
+
+async def fetch_by_shape(query: QuerySet[M]) -> list[M]:
+    """`rows.fetch(query)`, its SQL built once per shape of the query instead of by tortoise
+    and pypika at every call (~0.4 ms of Python for a page of the order list, whose filters,
+    sort and cursor are built at every request): the shape is the query's structure -- model,
+    filters (with their enums, None and bools), ordering, joins, limit -- its ints, text,
+    aware datetimes and dates are bound as parameters. A query with anything else (an
+    expression, a Decimal, an annotation...), or whose values do not reach the statement
+    unchanged, is built each time as before."""
+    if not _is_plain(query):
+        return await rows.fetch(query)
+    values: list[Any] = []
+    markers: dict[Any, tuple[int, int | None]] = {}
+    try:
+        filters = [_marked(q, values, markers) for q in query._q_objects]
+    except _Unshaped:
+        return await rows.fetch(query)
+    query._choose_db_if_not_chosen()
+    db = query._db
+    key = (
+        db.connection_name,
+        db.capabilities.dialect,
+        query.model,
+        tuple(shape for shape, _ in filters),
+        tuple(query._orderings),
+        tuple(sorted(query._select_related)),
+        query._limit,
+        query._offset,
+    )
+    try:
+        statement = _by_shape.get(key)
+    except TypeError:  # an ordering by an expression...: no shape
+        return await rows.fetch(query)
+    if statement is None:
+        marked = query._clone()
+        marked._q_objects = [q for _, q in filters]
+        try:
+            statement = _built(marked, markers, _is_marker)
+        except TypeError:
+            statement = _NOT_PREPARED
+        if len(_by_shape) >= SHAPES_KEPT:
+            _by_shape.pop(next(iter(_by_shape)))
+        _by_shape[key] = statement
+    if not isinstance(statement, _Statement):
+        return await rows.fetch(query)
+    assert statement.instances is not None
+    _, found = await db.execute_query(statement.sql, statement.bind(values))
+    return statement.instances(found)
+
+
+def _is_marker(value: Any) -> bool:
+    return type(value) in (int, str, datetime, date)

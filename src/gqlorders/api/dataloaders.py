@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from functools import cache
 from typing import Any, Generic, TypeAlias, TypeVar, overload
 
-from strawberry.dataloader import DataLoader
+from strawberry.dataloader import AbstractCache, DataLoader
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 from typing_extensions import TypeIs
@@ -40,14 +40,106 @@ K = TypeVar("K")
 
 PREPARED_KEYS = 100  # a hot loader's batches up to this size run SQL built once per size
 T = TypeVar("T")
-L = TypeVar("L", bound=DataLoader)
+L = TypeVar("L", bound="Loader[Any, Any]")
 
 # What `ready` gives: the value, or the loader's future of it. (A future, not any awaitable:
 # rows are awaitable themselves -- tortoise's Model.__await__ -- so only the future tells.)
 Loaded: TypeAlias = T | asyncio.Future[T]
 
 
-def ready(loader: DataLoader[K, T], key: K) -> Loaded[T]:
+_ABSENT: Any = object()
+
+
+class _Held(AbstractCache[K, T]):
+    """A loader's cache that keeps primed values as they are, and the futures of loads.
+
+    strawberry's cache holds a future per key, so priming a page's 500 items made 500 futures
+    (with their done-callbacks' bookkeeping) that `ready` then took apart again; a primed value
+    gets a future here only if `load` asks for it (`get`)."""
+
+    __slots__ = ("futures", "values")
+
+    def __init__(self) -> None:
+        self.values: dict[K, T] = {}
+        self.futures: dict[K, asyncio.Future[T]] = {}
+
+    def holds(self, key: K) -> bool:
+        return key in self.values or key in self.futures
+
+    def get(self, key: K) -> asyncio.Future[T] | None:
+        future = self.futures.get(key)
+        if future is None:
+            value = self.values.get(key, _ABSENT)
+            if value is not _ABSENT:
+                future = self.futures[key] = asyncio.get_running_loop().create_future()
+                future.set_result(value)
+        return future
+
+    def set(self, key: K, value: asyncio.Future[T]) -> None:
+        self.values.pop(key, None)
+        self.futures[key] = value
+
+    def delete(self, key: K) -> None:
+        self.values.pop(key, None)
+        self.futures.pop(key, None)
+
+    def clear(self) -> None:
+        self.values.clear()
+        self.futures.clear()
+
+
+class Loader(DataLoader[K, T]):
+    """A DataLoader whose primed values cost no future (`_Held`): what every loader of
+    `Loaders` is, and what `ready` reads."""
+
+    cache_map: _Held[K, T]
+
+    def __init__(self, load_fn: Callable[[list[K]], Awaitable[Sequence[T]]]) -> None:
+        super().__init__(load_fn=load_fn, cache_map=_Held())
+        self.load_values = load_fn  # (load_fn's type also allows exceptions for values)
+
+    def holds(self, key: K) -> bool:
+        """Whether a value of `key` is in, or on its way (then `load` gives its future)."""
+        return self.cache_map.holds(key)
+
+    async def load_all(self, keys: Sequence[K]) -> list[T]:
+        """`load_many` for a caller that alone asks for these keys now (a prefetch): the keys
+        not held are loaded by one call of the load function and primed, without a future, a
+        done-callback and a place in a gather each (a page's 100 orders' lines)."""
+        held = self.cache_map
+        missing = [key for key in dict.fromkeys(keys) if not held.holds(key)]
+        if missing:
+            self.prime_many(dict(zip(missing, await self.load_values(missing), strict=True)))
+        values = held.values
+        if all(key in values for key in keys):
+            return [values[key] for key in keys]
+        return await self.load_many(keys)  # some were on their way already
+
+    def prime_many(self, data: Mapping[K, T], force: bool = False) -> None:
+        """DataLoader.prime_many: a key held already keeps its value unless `force`; a key
+        waiting in a batch not yet sent gets the value and leaves the batch."""
+        held = self.cache_map
+        values, futures = held.values, held.futures
+        if force:
+            values.update(data)
+            for key in data:
+                futures.pop(key, None)
+        elif not values and not futures:
+            values.update(data)
+        else:
+            for key, value in data.items():
+                if key not in values and key not in futures:
+                    values[key] = value
+        batch = self.batch
+        if batch is not None and not batch.dispatched:
+            waiting = [task for task in batch.tasks if task.key in data]
+            for task in waiting:
+                task.future.set_result(data[task.key])
+            if waiting:
+                batch.tasks = [task for task in batch.tasks if not task.future.done()]
+
+
+def ready(loader: Loader[K, T], key: K) -> Loaded[T]:
     """The value itself when the loader already holds it (prefetched, or loaded earlier in the
     request), otherwise the loader's future of it.
 
@@ -55,7 +147,11 @@ def ready(loader: DataLoader[K, T], key: K) -> Loaded[T]:
     sparing the executor a coroutine and a gather per object, and still batches otherwise: the
     executor awaits an awaitable result. Other callers narrow it with `pending` or `settled`.
     """
-    future = loader.cache_map.get(key)
+    held = loader.cache_map
+    value = held.values.get(key, _ABSENT)
+    if value is not _ABSENT:
+        return value
+    future = held.futures.get(key)
     if (
         future is not None
         and future.done()
@@ -112,23 +208,23 @@ def _read_order_lines(related: tuple[str, ...]) -> _Read[SalesOrderLine]:
     return _Read(query)
 
 
-def _by_id(organization_id: int, model: type[M]) -> DataLoader[int, M | None]:
+def _by_id(organization_id: int, model: type[M]) -> Loader[int, M | None]:
     read = _read_by_id(model)
 
     async def load(keys: list[int]) -> Sequence[M | None]:
         rows = {row.pk: row for row in await read(organization_id, keys)}
         return [rows.get(key) for key in keys]
 
-    return DataLoader(load_fn=load)
+    return Loader(load)
 
 
-def _children(query: Callable[[list[int]], QuerySet[M]], parent: str) -> DataLoader[int, list[M]]:
+def _children(query: Callable[[list[int]], QuerySet[M]], parent: str) -> Loader[int, list[M]]:
     return _grouped(lambda keys: fetch(query(keys)), parent)
 
 
 def _grouped(
     read: Callable[[list[int]], Awaitable[Sequence[M]]], parent: str
-) -> DataLoader[int, list[M]]:
+) -> Loader[int, list[M]]:
     """The rows `read` gives for the keys, grouped by their `parent` column."""
 
     async def load(keys: list[int]) -> Sequence[list[M]]:
@@ -137,31 +233,29 @@ def _grouped(
             groups[getattr(row, parent)].append(row)
         return [groups[key] for key in keys]
 
-    return DataLoader(load_fn=load)
+    return Loader(load)
 
 
-def _one_of_each(
-    query: Callable[[list[int]], QuerySet[M]], parent: str
-) -> DataLoader[int, M | None]:
+def _one_of_each(query: Callable[[list[int]], QuerySet[M]], parent: str) -> Loader[int, M | None]:
     async def load(keys: list[int]) -> Sequence[M | None]:
         rows = {getattr(row, parent): row for row in await fetch(query(keys))}
         return [rows.get(key) for key in keys]
 
-    return DataLoader(load_fn=load)
+    return Loader(load)
 
 
-def _order_lines(related: tuple[str, ...]) -> DataLoader[int, list[SalesOrderLine]]:
+def _order_lines(related: tuple[str, ...]) -> Loader[int, list[SalesOrderLine]]:
     return _grouped(_read_order_lines(related), "sales_order_id")
 
 
-def _line_by_id() -> DataLoader[int, SalesOrderLine | None]:
+def _line_by_id() -> Loader[int, SalesOrderLine | None]:
     """Order lines by id; callers reach them only through rows of their own organization."""
 
     async def load(keys: list[int]) -> Sequence[SalesOrderLine | None]:
         rows = {row.pk: row for row in await fetch(SalesOrderLine.filter(id__in=keys))}
         return [rows.get(key) for key in keys]
 
-    return DataLoader(load_fn=load)
+    return Loader(load)
 
 
 async def _all_warehouses(organization_id: int, keys: list[int]) -> list[list[Warehouse]]:
@@ -268,8 +362,10 @@ class Loaders:
             "item_id",
         )
     )
-    warehouses = lazy(
-        lambda organization: DataLoader(load_fn=lambda keys: _all_warehouses(organization, keys))
+    warehouses = lazy(  # (rows: api/types' StockLevel.warehouse is typed as the schema's type)
+        lambda organization: Loader[int, list[Any]](
+            lambda keys: _all_warehouses(organization, keys)
+        )
     )
     order_events = lazy(
         lambda _: _children(
@@ -278,18 +374,16 @@ class Loaders:
         )
     )
     customer_order_count = lazy(
-        lambda organization: DataLoader(
-            load_fn=lambda ids: _customer_order_counts(organization, ids)
-        )
+        lambda organization: Loader[int, int](lambda ids: _customer_order_counts(organization, ids))
     )
 
     def __init__(self, organization_id: int) -> None:
         self.organization_id = organization_id
         # orders' lines with relations joined in (item, tax), for pages that select them
-        self.joined_order_lines: dict[tuple[str, ...], DataLoader[int, list[SalesOrderLine]]] = {}
-        self._of_fields: dict[Hashable, DataLoader[Any, Any]] = {}
+        self.joined_order_lines: dict[tuple[str, ...], Loader[int, list[SalesOrderLine]]] = {}
+        self._of_fields: dict[Hashable, Loader[Any, Any]] = {}
 
-    def order_lines_joined(self, related: tuple[str, ...]) -> DataLoader[int, list[SalesOrderLine]]:
+    def order_lines_joined(self, related: tuple[str, ...]) -> Loader[int, list[SalesOrderLine]]:
         """Orders' lines with `related` joined into their statement (select_related)."""
         loader = self.joined_order_lines.get(related)
         if loader is None:
@@ -298,11 +392,11 @@ class Loaders:
 
     def of_field(
         self, key: Hashable, load: Callable[[list[Any]], Awaitable[Sequence[Any]]]
-    ) -> DataLoader[Any, Any]:
+    ) -> Loader[Any, Any]:
         """The loader of one field with arguments (`key`), made by its first parent to resolve
         it: every parent of a list resolving that field shares it, so the field costs one batch
         for the whole list -- a nested connection, say, whose page depends on its arguments."""
         loader = self._of_fields.get(key)
         if loader is None:
-            loader = self._of_fields[key] = DataLoader(load_fn=load)
+            loader = self._of_fields[key] = Loader(load)
         return loader

@@ -16,12 +16,11 @@ from collections import defaultdict
 from collections.abc import Awaitable, Iterable
 from typing import Any
 
-from strawberry.dataloader import DataLoader
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 from gqlorders import models
 from gqlorders.api.context import Info
-from gqlorders.api.dataloaders import Loaders
+from gqlorders.api.dataloaders import Loader, Loaders
 
 Fields = dict[str, list[SelectedField]]  # field name -> every selection of it (aliases)
 
@@ -63,21 +62,23 @@ def joined_order_relations(nodes: Fields) -> tuple[str, ...]:
     return tuple(name for name in ("customer", "warehouse") if name in nodes)
 
 
-def _prime_joined(loader: Any, rows: Iterable[Any], attribute: str, organization_id: int) -> None:
+def _prime_joined(
+    loader: Loader[Any, Any], rows: Iterable[Any], attribute: str, organization_id: int
+) -> None:
     """Prime `loader` with the related rows a select_related query attached to `rows`."""
+    name = f"_{attribute}"
     related = {}
     for row in rows:
-        value = getattr(row, f"_{attribute}", None)
+        value = row.__dict__.get(name)
         if value is not None and value.organization_id == organization_id:
             related[value.pk] = value
     loader.prime_many(related)
 
 
-def _load_missing(loader: DataLoader[Any, Any], keys: Iterable[Any]) -> Awaitable[Any]:
+def _load_missing(loader: Loader[Any, Any], keys: Iterable[Any]) -> Awaitable[Any]:
     """Load the keys `loader` does not hold yet: a key a joined row primed costs no future and
     no place in a gather (a page's 500 items would)."""
-    held = loader.cache_map
-    return loader.load_many([key for key in set(keys) if held.get(key) is None])
+    return loader.load_many([key for key in set(keys) if not loader.holds(key)])
 
 
 async def prefetch_sales_orders(
@@ -130,10 +131,10 @@ async def _lines(
     needs_items = bool(item_fields) or "stockStatus" in fields
     joined = (*(("item",) if needs_items else ()), *(("tax",) if "tax" in fields else ()))
     if joined:
-        groups = await loaders.order_lines_joined(joined).load_many(order_ids)
+        groups = await loaders.order_lines_joined(joined).load_all(order_ids)
         loaders.order_lines.prime_many(dict(zip(order_ids, groups, strict=True)))
     else:
-        groups = await loaders.order_lines.load_many(order_ids)
+        groups = await loaders.order_lines.load_all(order_ids)
     rows = [line for group in groups for line in group]
     for relation in joined:
         _prime_joined(getattr(loaders, relation), rows, relation, organization_id)

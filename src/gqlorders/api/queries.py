@@ -7,7 +7,7 @@ from enum import Enum
 
 import strawberry
 
-from gqlorders import models, orders, rows
+from gqlorders import models, orders, prepared
 from gqlorders.api.context import Info, require
 from gqlorders.api.errors import raises_query_errors
 from gqlorders.api.ids import decode_optional_id, parse_id
@@ -242,7 +242,7 @@ class Query(WebhookQueries):
             last=last,
             before=before,
             select_related=joined_order_relations(nodes),
-            fetch=rows.fetch,
+            fetch=prepared.fetch_by_shape,
         )
         await prefetch_sales_orders(
             info.context.loaders, principal.organization_id, page.rows, nodes

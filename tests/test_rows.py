@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from tortoise.fields import JSONField
+from tortoise.fields import DatetimeField, JSONField
 from tortoise.models import Model
 
 from gqlorders import jobs, models
@@ -17,12 +17,12 @@ from tests.support import Organization
 
 
 def state(instance: Model) -> dict[str, Any]:
-    """Every attribute of an instance (once its JSON columns are read), joined relations by
-    their own state; decimals by their text (digits and exponent), datetimes with their offset
-    and zone, everything else by value and type."""
+    """Every attribute of an instance (once its JSON and datetime columns are read), joined
+    relations by their own state; decimals by their text (digits and exponent), datetimes with
+    their offset and zone, everything else by value and type."""
     for name, field in instance._meta.fields_map.items():
-        if isinstance(field, JSONField) and name not in vars(instance):
-            getattr(instance, name, None)  # a JSON column rows.py defers: decoded when read
+        if isinstance(field, JSONField | DatetimeField) and name not in vars(instance):
+            getattr(instance, name, None)  # a column rows.py defers: converted when read
     found: dict[str, Any] = {}
     for name, value in vars(instance).items():
         if isinstance(value, Model):
@@ -133,3 +133,30 @@ async def test_a_json_column_is_decoded_when_first_read_into_what_tortoise_gives
         _ = partial.billing_address
     built.billing_address = None  # and a value set by hand stays
     assert built.billing_address is None
+
+
+async def test_a_datetime_column_is_converted_when_first_read_and_a_save_sets_its_own(
+    org: Organization,
+) -> None:
+    # Given an order, built by tortoise and by fetch
+    customer = await org.customer(name="Acme")
+    await org.order(customer, [{"itemId": await org.item("A", "1"), "quantity": "2"}])
+    query = models.SalesOrder.filter(organization_id=org.id)
+    (expected,) = await query
+    (built,) = await fetch(query)
+
+    # When nothing has read them, its timestamps are not converted yet
+    assert "created_at" not in vars(built) and "updated_at" not in vars(built)
+
+    # Then the first read gives tortoise's value (in the default zone, with its offset)
+    assert built.created_at == expected.created_at
+    assert built.created_at.tzinfo == expected.created_at.tzinfo
+    assert built.created_at is built.created_at
+
+    # And a save that sets one itself (auto_now), never read before, keeps the value it set,
+    # not the raw one the row came with
+    assert "updated_at" not in vars(built)
+    built.notes = "changed"
+    await built.save(update_fields=["notes", "updated_at"])
+    assert built.updated_at > expected.updated_at
+    assert (await models.SalesOrder.get(id=built.id)).updated_at == built.updated_at

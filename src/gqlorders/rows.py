@@ -10,10 +10,10 @@ code; scaled decimals become `Decimal(n).scaleb(-places)`, the very same value (
 exponent) the field would give.
 
 The result is what `await query` returns, attribute for attribute (tests/test_rows.py checks it
-on both databases); a JSON column is decoded when first read (`Deferred`), into what tortoise
-would have set. It relies on tortoise internals pinned in pyproject (tortoise-orm 1.1); a
-query this module does not handle (prefetch_related, annotations, .only(), .first()) is simply
-awaited by `fetch` (prepared.py refuses one: see `handles`).
+on both databases); a JSON or datetime column is converted when first read (`Deferred`),
+into what tortoise would have set. It relies on tortoise internals pinned in pyproject
+(tortoise-orm 1.1); a query this module does not handle (prefetch_related, annotations,
+.only(), .first()) is simply awaited by `fetch` (prepared.py refuses one: see `handles`).
 """
 
 from __future__ import annotations
@@ -148,6 +148,8 @@ def _converters(model: type[Model]) -> dict[str, tuple[str, Converter]]:
             found[column] = (attribute, _scaled(field.places))
         elif isinstance(field, CharEnumFieldInstance | IntEnumFieldInstance):
             found[column] = (attribute, _enum_member(field.enum_type))
+        elif type(field) is DatetimeField and (deferred := _deferred(model, attribute)) is not None:
+            found[column] = (attribute, deferred)
         elif type(field) is DatetimeField:
             found[column] = (attribute, _datetime(field))
         elif type(field) is JSONField and (deferred := _deferred(model, attribute)) is not None:
@@ -158,14 +160,17 @@ def _converters(model: type[Model]) -> dict[str, tuple[str, Converter]]:
 
 
 class Deferred:
-    """A JSON column of the instances this module builds, decoded when first read: a page's
-    orders and customers carry ~480 addresses and tax totals that most queries never read
-    (~0.55 us each to decode). The instance keeps the column's text under `raw_key` (a key
-    no attribute can have) and this descriptor, on the model's class, decodes it with the
+    """A JSON or datetime column of the instances this module builds, converted when first
+    read: a page's orders and customers carry ~480 addresses and tax totals (~0.55 us each to
+    decode), and its rows ~800 timestamps (~0.3 us each to move to the default zone), that most
+    queries never read. The instance keeps the column's raw value under `raw_key` (a key no
+    attribute can have) and this descriptor, on the model's class, converts it with the
     field's own `to_python_value` on the first read and puts the value where tortoise would
-    have put it: from then on the instance is exactly tortoise's. Instances tortoise builds
-    always hold the attribute, so the descriptor is never asked for theirs; on the class, or
-    on an instance without the column (`.only()`), it answers as before: no such attribute."""
+    have put it: from then on the instance is exactly tortoise's (a value set meanwhile, as
+    an auto_now save sets one, is the instance's attribute and wins over the raw one).
+    Instances tortoise builds always hold the attribute, so the descriptor is never asked for
+    theirs; on the class, or on an instance without the column (`.only()`), it answers as
+    before: no such attribute."""
 
     __slots__ = ("attribute", "decode", "raw_key")
 
@@ -193,8 +198,8 @@ _deferred_columns: dict[tuple[type[Model], str], Deferred | None] = {}
 
 
 def _deferred(model: type[Model], attribute: str) -> Deferred | None:
-    """The model's descriptor of this JSON column, set on the class the first time; None if
-    the class has something of that name already (then the column is decoded at once)."""
+    """The model's descriptor of this column, set on the class the first time; None if the
+    class has something of that name already (then the column is converted at once)."""
     key = (model, attribute)
     if key not in _deferred_columns:
         deferred = None

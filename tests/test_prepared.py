@@ -257,8 +257,63 @@ async def test_shapes_whose_values_do_not_reach_the_statement_as_they_are_are_bu
         org.id, sort_key(SalesOrderSortField.TOTAL, False), SalesOrderFilter(), fetch_by_shape
     )
 
-    # kept: the search's pages, as shapes built each time (its term reaches the statement as
-    # "%acm%"), and the first page by total; a page after a total's cursor (a Decimal) is not
-    # even a shape
+    # kept: the first page by total only; the search's pages (text: its field validates it)
+    # and a page after a total's cursor (a Decimal) are no shapes at all
     kept = [isinstance(statement, Statement) for statement in prepared_shapes.values()]
-    assert sorted(kept) == [False, False, True]
+    assert kept == [True]
+
+
+async def test_text_values_are_not_bound_and_their_field_still_validates_them(
+    org: Organization,
+) -> None:
+    # Given orders, and filters by a text column (its field checks a value's length)
+    await _orders(org)
+    prepared_shapes.clear()
+    key = sort_key(SalesOrderSortField.NUMBER, False)
+
+    # When a page is filtered by a marketplace
+    found = await _walk(org.id, key, SalesOrderFilter(marketplace="shopify"), fetch_by_shape)
+
+    # Then it is built each time, as tortoise builds it: text is no shape, nothing is kept
+    assert found == await _walk(org.id, key, SalesOrderFilter(marketplace="shopify"), None)
+    assert not prepared_shapes
+
+    # And a marketplace longer than any stored one (which its field would refuse: an internal
+    # error) matches nothing
+    assert await _walk(org.id, key, SalesOrderFilter(marketplace="x" * 60), fetch_by_shape) == []
+
+
+async def test_statuses_in_any_order_are_one_shape(org: Organization) -> None:
+    await _orders(org)
+    prepared_shapes.clear()
+    key = sort_key(SalesOrderSortField.NUMBER, False)
+    draft, confirmed = models.SalesOrderStatus.DRAFT, models.SalesOrderStatus.CONFIRMED
+
+    one = await _walk(org.id, key, SalesOrderFilter(statuses=[draft, confirmed]), fetch_by_shape)
+    other = await _walk(org.id, key, SalesOrderFilter(statuses=[confirmed, draft]), fetch_by_shape)
+
+    assert one == other
+    assert len(prepared_shapes) == 1
+
+
+async def test_a_value_its_field_refuses_in_a_statement_built_once_is_built_each_time(
+    org: Organization,
+) -> None:
+    # Given a filter whose stand-in the field refuses when the statement is built (an enum
+    # column given an int: tortoise converts the value itself)
+    await _orders(org)
+    prepared_shapes.clear()
+    query = models.SalesOrder.filter(organization_id=org.id, status=1).order_by("id")
+
+    # Then the query is still answered, as tortoise answers it (here: an error of its own or
+    # the rows), and the shape is kept as not prepared
+    try:
+        expected: list[Any] | type[Exception] = [state(row) for row in await query]
+    except Exception as error:
+        expected = type(error)
+    try:
+        got: list[Any] | type[Exception] = [state(row) for row in await fetch_by_shape(query)]
+    except Exception as error:
+        got = type(error)
+    assert got == expected
+    assert [isinstance(statement, Statement) for statement in prepared_shapes.values()] == [False]

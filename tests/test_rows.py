@@ -160,3 +160,19 @@ async def test_a_datetime_column_is_converted_when_first_read_and_a_save_sets_it
     await built.save(update_fields=["notes", "updated_at"])
     assert built.updated_at > expected.updated_at
     assert (await models.SalesOrder.get(id=built.id)).updated_at == built.updated_at
+
+
+async def test_a_column_that_fails_to_convert_fails_again_on_the_next_read(
+    org: Organization,
+) -> None:
+    # Given an order built by fetch, whose billing address's raw text is broken
+    customer = await org.customer(name="Acme", billingAddress={"city": "Springfield"})
+    await org.order(customer, [{"itemId": await org.item("A", "1"), "quantity": "2"}])
+    (built,) = await fetch(models.SalesOrder.filter(organization_id=org.id))
+    vars(built)["raw billing_address"] = "{not json"
+
+    # Then each read fails the same way: the raw value is not lost by the first one
+    for _ in range(2):
+        with pytest.raises(Exception) as failed:
+            _ = built.billing_address
+        assert not isinstance(failed.value, AttributeError)

@@ -182,7 +182,7 @@ def _value_marker(value: Any, number: int) -> Any | None:
     """A marker standing for `value` in a statement built once, or None: not bound (it is
     part of the shape, or refused)."""
     kind = type(value)
-    if kind is int or kind is str:
+    if kind is int:  # (not text: its field validates it -- a length -- when tortoise builds it)
         return _marker(kind, number)
     if kind is datetime and value.utcoffset() is not None:  # (a naive one is made aware)
         return _DATETIME_MARKER + timedelta(microseconds=number)
@@ -259,9 +259,9 @@ async def fetch_by_shape(query: QuerySet[M]) -> list[M]:
     and pypika at every call (~0.4 ms of Python for a page of the order list, whose filters,
     sort and cursor are built at every request): the shape is the query's structure -- model,
     filters (with their enums, None and bools), ordering, joins, limit -- its ints, text,
-    aware datetimes and dates are bound as parameters. A query with anything else (an
-    expression, a Decimal, an annotation...), or whose values do not reach the statement
-    unchanged, is built each time as before."""
+    aware datetimes and dates are bound as parameters. A query with anything else (text, which
+    its field validates; an expression, a Decimal, an annotation...), or whose values do not
+    reach the statement unchanged, is built each time as before."""
     if not _is_plain(query):
         return await rows.fetch(query)
     values: list[Any] = []
@@ -291,11 +291,13 @@ async def fetch_by_shape(query: QuerySet[M]) -> list[M]:
         marked._q_objects = [q for _, q in filters]
         try:
             statement = _built(marked, markers, _is_marker)
-        except TypeError:
+        except Exception:  # a marker its field refuses (an enum, a length...): built each time
             statement = _NOT_PREPARED
-        if len(_by_shape) >= SHAPES_KEPT:
+        if len(_by_shape) >= SHAPES_KEPT:  # the least recently used goes
             _by_shape.pop(next(iter(_by_shape)))
-        _by_shape[key] = statement
+    else:
+        del _by_shape[key]  # (put back last: most recently used)
+    _by_shape[key] = statement
     if not isinstance(statement, _Statement):
         return await rows.fetch(query)
     assert statement.instances is not None

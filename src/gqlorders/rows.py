@@ -19,7 +19,7 @@ into what tortoise would have set. It relies on tortoise internals pinned in pyp
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime, tzinfo
+from datetime import datetime
 from decimal import Decimal
 from enum import Enum
 from functools import cache, lru_cache
@@ -33,7 +33,6 @@ from tortoise.fields.data import (
 )
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
-from tortoise.timezone import get_default_timezone, get_use_tz
 
 from gqlorders.models.fields import ScaledDecimalField
 
@@ -94,46 +93,6 @@ def _enum_member(enum_type: type[Enum]) -> Callable[[Any], Enum]:
     return convert
 
 
-def _datetime(field: DatetimeField) -> Callable[[Any], Any]:
-    """`field.to_python_value` with the ORM's time-zone settings read when the plan is made
-    (tortoise reads USE_TZ from the environment for every value, ~0.8 us; a page has ~1,000
-    datetimes): a datetime the driver gives with its offset (PostgreSQL) is moved to the
-    default zone, or made naive without use_tz, as tortoise does; anything else (SQLite's
-    text) goes the field's own way. The same function for the same field and settings, so
-    that a plan's compiled constructor is found again (see `_constructor`)."""
-    return _datetime_in(field, get_default_timezone() if get_use_tz() else None)
-
-
-@cache
-def _datetime_in(field: DatetimeField, zone: tzinfo | None) -> Callable[[Any], Any]:
-    to_python = field.to_python_value
-    if zone is not None:
-
-        def convert(value: Any) -> Any:
-            if type(value) is datetime and value.utcoffset() is not None:
-                return value.astimezone(zone)
-            return to_python(value)
-
-        _INLINE[convert] = (
-            "(value.astimezone({zone}) if type(value) is datetime and value.utcoffset()"
-            " is not None else {convert}(value))",
-            {"zone": zone},
-        )
-        return convert
-
-    def naive(value: Any) -> Any:
-        if type(value) is datetime and value.utcoffset() is not None:
-            return value.replace(tzinfo=None)
-        return to_python(value)
-
-    _INLINE[naive] = (
-        "(value.replace(tzinfo=None) if type(value) is datetime and value.utcoffset()"
-        " is not None else {convert}(value))",
-        {},
-    )
-    return naive
-
-
 def _converters(model: type[Model]) -> dict[str, tuple[str, Converter]]:
     """column -> (attribute, converter), as `Model._init_from_db` treats each column. Read from
     the model's meta at every query: it depends on the database the ORM was opened on."""
@@ -148,11 +107,11 @@ def _converters(model: type[Model]) -> dict[str, tuple[str, Converter]]:
             found[column] = (attribute, _scaled(field.places))
         elif isinstance(field, CharEnumFieldInstance | IntEnumFieldInstance):
             found[column] = (attribute, _enum_member(field.enum_type))
-        elif type(field) is DatetimeField and (deferred := _deferred(model, attribute)) is not None:
-            found[column] = (attribute, deferred)
-        elif type(field) is DatetimeField:
-            found[column] = (attribute, _datetime(field))
-        elif type(field) is JSONField and (deferred := _deferred(model, attribute)) is not None:
+        elif type(field) in (DatetimeField, JSONField) and (
+            deferred := _deferred(model, attribute)
+        ):
+            # (tortoise's own conversion on the first read: a timestamp read is rare, a
+            # cursor's; it follows the time-zone settings of the moment, as tortoise does)
             found[column] = (attribute, deferred)
         else:
             found[column] = (attribute, field.to_python_value)
@@ -185,9 +144,11 @@ class Deferred:
     def __get__(self, instance: Model | None, owner: type | None = None) -> Any:
         if instance is not None:
             values = instance.__dict__
-            raw = values.pop(self.raw_key, _NOT_READ)
+            raw = values.get(self.raw_key, _NOT_READ)
             if raw is not _NOT_READ:
+                # (converted before the raw value goes: one that fails stays, and fails again)
                 value = values[self.attribute] = self.decode(raw)
+                del values[self.raw_key]
                 return value
         name = owner.__name__ if instance is None and owner else type(instance).__name__
         raise AttributeError(f"{name!r} object has no attribute {self.attribute!r}")

@@ -1187,3 +1187,14 @@ async def test_a_lone_surrogate_echoed_in_an_error_is_answered_escaped(
     errors = response.json()["errors"]
     assert any("A\ud800" in error["message"] for error in errors)
     assert {error["extensions"]["code"] for error in errors} == {"BAD_REQUEST"}
+
+
+async def test_a_marketplace_filter_longer_than_any_marketplace_lists_nothing(
+    org: Organization,
+) -> None:
+    # (its column would refuse the value: it was an internal error)
+    query = """query($m: String!) {
+      salesOrders(first: 5, filter: {marketplace: $m}) { edges { node { id } } }
+    }"""
+    for marketplace in ("x" * 51, "shop\x00ify"):
+        assert await org.api.data(query, {"m": marketplace}) == {"salesOrders": {"edges": []}}

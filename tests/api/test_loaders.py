@@ -103,3 +103,18 @@ async def test_load_all_waits_for_a_key_on_its_way_from_another_load() -> None:
     assert await loader.load_all([1, 2]) == ["loaded 1", "loaded 2"]
     assert await elsewhere == "loaded 1"
     assert calls == [[2], [1]]
+
+
+async def test_load_all_raises_a_value_that_is_an_exception_and_keeps_nothing_of_the_call() -> None:
+    async def load(keys: list[int]) -> list[str | BaseException]:
+        return [ValueError(f"no {key}") if key == 2 else f"loaded {key}" for key in keys]
+
+    loader: Loader[int, str] = Loader(load)  # type: ignore[arg-type]  # (exceptions as values)
+
+    try:
+        await loader.load_all([1, 2])
+    except ValueError as error:
+        assert str(error) == "no 2"
+    else:
+        raise AssertionError("load_all gave a value that was an exception")
+    assert not loader.holds(1) and not loader.holds(2)

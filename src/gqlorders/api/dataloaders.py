@@ -105,11 +105,17 @@ class Loader(DataLoader[K, T]):
     async def load_all(self, keys: Sequence[K]) -> list[T]:
         """`load_many` for a caller that alone asks for these keys now (a prefetch): the keys
         not held are loaded by one call of the load function and primed, without a future, a
-        done-callback and a place in a gather each (a page's 100 orders' lines)."""
+        done-callback and a place in a gather each (a page's 100 orders' lines). As `load_many`
+        would: a value that is an exception is raised (and nothing of the call is kept); unlike
+        it, one call for all the missing keys, whatever max_batch_size (our loaders set none)."""
         held = self.cache_map
         missing = [key for key in dict.fromkeys(keys) if not held.holds(key)]
         if missing:
-            self.prime_many(dict(zip(missing, await self.load_values(missing), strict=True)))
+            loaded = await self.load_values(missing)
+            for value in loaded:
+                if isinstance(value, BaseException):
+                    raise value
+            self.prime_many(dict(zip(missing, loaded, strict=True)))
         values = held.values
         if all(key in values for key in keys):
             return [values[key] for key in keys]

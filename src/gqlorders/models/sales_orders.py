@@ -38,6 +38,7 @@ SENDABLE = (SalesOrderStatus.DRAFT, SalesOrderStatus.CONFIRMED, SalesOrderStatus
 MERGEABLE = (SalesOrderStatus.DRAFT, SalesOrderStatus.CONFIRMED)
 # SPEC §4: a merged order leaves the default lists.
 LISTED_BY_DEFAULT = tuple(s for s in SalesOrderStatus if s != SalesOrderStatus.MERGED)
+MARKETPLACE_LENGTH = 50  # a marketplace adapter's name, on its orders
 
 
 class InvoicedStatus(StrEnum):
@@ -103,7 +104,7 @@ class SalesOrder(Model):
     tax_totals: fields.JSONField[list[dict[str, Any]]] = fields.JSONField(default=list)
     tax_total = MoneyField()
     total = MoneyField()
-    marketplace = fields.CharField(max_length=50, null=True)
+    marketplace = fields.CharField(max_length=MARKETPLACE_LENGTH, null=True)
     external_id = fields.CharField(max_length=100, null=True)
     marketplace_updated_at = fields.DatetimeField(null=True)
     # The marketplace's own figures.

@@ -39,8 +39,8 @@ test-postgres: install
 test-sqlite: install
 	GQLORDERS_TEST_DATABASE=sqlite $(BIN)/pytest
 
-## ruff, mypy over src, adapters and workers (pyproject.toml [tool.mypy]), and the import
-## arrows of docs/architecture.md (scripts/import_arrows.py).
+## ruff, mypy over src, adapters, workers, tests and bench (pyproject.toml [tool.mypy]), and
+## the import arrows of docs/architecture.md (scripts/import_arrows.py).
 lint: install
 	$(BIN)/ruff check src adapters workers tests
 	$(BIN)/ruff format --check src adapters workers tests

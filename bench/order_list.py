@@ -268,12 +268,12 @@ class Filler:
         # items
         item_ids = self._ids("item", self.args.items)
         items: dict[int, tuple[int, int | None]] = {}  # id -> (rate, tax id)
-        records = []
+        item_records = []
         for n, item_id in enumerate(item_ids):
             rate = rng.randint(1, 200_000) * 100  # 0.01 .. 2000.00
             tax_id = tax_ids[n % 3] if n % 10 else None
             items[item_id] = (rate, tax_id)
-            records.append(
+            item_records.append(
                 (
                     item_id,
                     organization_id,
@@ -299,12 +299,12 @@ class Filler:
                 "tax_id",
                 "created_at",
             ),
-            records=records,
+            records=item_records,
         )
         # customers
         customer_ids = self._ids("customer", self.args.customers)
         addresses = {}
-        records = []
+        customer_records = []
         for n, customer_id in enumerate(customer_ids):
             address = json.dumps(
                 {
@@ -318,7 +318,7 @@ class Filler:
                 }
             )
             addresses[customer_id] = address
-            records.append(
+            customer_records.append(
                 (
                     customer_id,
                     organization_id,
@@ -348,7 +348,7 @@ class Filler:
                 "created_at",
                 "updated_at",
             ),
-            records=records,
+            records=customer_records,
         )
         # orders and lines, in chunks
         per_order = self.args.lines_per_order
@@ -1042,6 +1042,7 @@ async def explain_list(
         organization_id,
         depth,
     )
+    assert deep is not None  # depth is at most half the orders filled: a row that deep exists
     cursor = _b64(
         json.dumps(["created_at", str(deep["created_at"]), deep["id"]], separators=(",", ":"))
     )
@@ -1067,6 +1068,7 @@ async def explain_list(
         "ORDER BY created_at DESC, id DESC LIMIT 1",
         organization_id,
     )
+    assert latest is not None  # the organization was filled with orders
     customer = _b64(f"Customer:{latest['customer_id']}")
     month_from = latest["date"].replace(day=1).isoformat()
     variants: dict[str, dict[str, Any]] = {

@@ -121,6 +121,7 @@ async def test_a_json_column_is_decoded_when_first_read_into_what_tortoise_gives
 
     # Then the first read decodes it, as tortoise did, and keeps it
     assert built.billing_address == expected.billing_address
+    assert built.billing_address is not None
     assert built.billing_address["city"] == "Springfield"
     assert built.billing_address is built.billing_address
     assert built.tax_totals == expected.tax_totals == []

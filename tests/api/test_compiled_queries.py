@@ -10,6 +10,7 @@ import json
 import logging
 import re
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from gqlorders import jobs
 from gqlorders.api.compiled import CompiledQueries
 from gqlorders.api.compiled.runner import UnknownExtensions
 from gqlorders.api.context import Context
-from gqlorders.api.schema import build_schema
+from gqlorders.api.schema import GqlordersSchema, build_schema
 from gqlorders.models import EmailMessage
 from gqlorders.tenancy import Scope
 from tests.api.test_persisted_queries import SETTINGS
@@ -435,9 +436,9 @@ async def test_a_null_in_a_non_null_list_falls_back_with_the_standard_error(
     http: httpx.AsyncClient, filled: Organization
 ) -> None:
     # `to: [String!]!` stored with a null in it (a row written by something else than us)
-    sent = await EmailMessage.filter(organization_id=filled.id).first()
-    assert sent is not None
-    await EmailMessage.filter(id=sent.id).update(to=["buyer@acme.example", None])
+    email = await EmailMessage.filter(organization_id=filled.id).first()
+    assert email is not None
+    await EmailMessage.filter(id=email.id).update(to=["buyer@acme.example", None])
     query = """query($id: ID!) { salesOrder(id: $id) { number emails { subject to } } }"""
 
     before = fallback_count("null")
@@ -537,7 +538,7 @@ async def test_another_organizations_data_never_appears(
 # --- generated selections ----------------------------------------------------------------------
 
 # type -> (scalar fields, {object field: (type, arguments)})
-SHAPES: dict[str, tuple[tuple[str, ...], dict[str, tuple[str, str]]]] = {
+SHAPES: dict[str, tuple[Sequence[str], dict[str, tuple[str, str]]]] = {
     "SalesOrder": (
         [
             "id",
@@ -730,8 +731,9 @@ async def test_generated_selections_give_the_same_bytes(
 
 def test_a_schema_with_an_extension_the_plans_do_not_reproduce_is_refused() -> None:
     schema = build_schema()
+    assert isinstance(schema, GqlordersSchema)  # the one that carries limit_rules
     CompiledQueries(schema, schema.limit_rules, 10_000, 10_000)  # the known list
-    schema.extensions = [*schema.extensions, MaskErrors]
+    schema.extensions = (*schema.extensions, MaskErrors)
 
     with pytest.raises(UnknownExtensions, match="MaskErrors"):
         CompiledQueries(schema, schema.limit_rules, 10_000, 10_000)
@@ -739,6 +741,7 @@ def test_a_schema_with_an_extension_the_plans_do_not_reproduce_is_refused() -> N
 
 async def test_a_schema_whose_default_resolver_is_not_getattr_falls_back() -> None:
     schema = build_schema()
+    assert isinstance(schema, GqlordersSchema)  # the one that carries limit_rules
     schema.config.default_resolver = lambda source, name: getattr(source, name, None)
     compiled = CompiledQueries(schema, schema.limit_rules, 10_000, 10_000)
     before = fallback_count("default resolver")

@@ -28,7 +28,7 @@ serve: install
 ## Set up and run the whole suite on PostgreSQL, then on SQLite.
 test: install
 	scripts/ensure-services
-	$(BIN)/ruff check src adapters workers tests
+	$(BIN)/ruff check src adapters workers tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest
 	GQLORDERS_TEST_DATABASE=sqlite $(BIN)/pytest
@@ -42,8 +42,8 @@ test-sqlite: install
 ## ruff, mypy over src, adapters, workers, tests and bench (pyproject.toml [tool.mypy]), and
 ## the import arrows of docs/architecture.md (scripts/import_arrows.py).
 lint: install
-	$(BIN)/ruff check src adapters workers tests
-	$(BIN)/ruff format --check src adapters workers tests
+	$(BIN)/ruff check src adapters workers tests bench
+	$(BIN)/ruff format --check src adapters workers tests bench
 	$(BIN)/mypy
 	$(BIN)/python scripts/import_arrows.py --check
 

@@ -203,7 +203,7 @@ def _marked_filter(
     if marker is not None:
         markers[marker] = (len(values), None)
         values.append(value)
-        return type(value).__name__, marker  # int, str, datetime or date
+        return type(value).__name__, marker  # int, datetime or date
     if isinstance(value, list | tuple) and value:
         stand_ins = [_value_marker(element, len(markers) + i) for i, element in enumerate(value)]
         if all(stand_in is not None for stand_in in stand_ins):
@@ -258,10 +258,11 @@ async def fetch_by_shape(query: QuerySet[M]) -> list[M]:
     """`rows.fetch(query)`, its SQL built once per shape of the query instead of by tortoise
     and pypika at every call (~0.4 ms of Python for a page of the order list, whose filters,
     sort and cursor are built at every request): the shape is the query's structure -- model,
-    filters (with their enums, None and bools), ordering, joins, limit -- its ints, text,
-    aware datetimes and dates are bound as parameters. A query with anything else (text, which
-    its field validates; an expression, a Decimal, an annotation...), or whose values do not
-    reach the statement unchanged, is built each time as before."""
+    filters (with their enums, None and bools), ordering, joins, limit -- its ints, aware
+    datetimes and dates are bound as parameters. A query with anything else (text, which
+    tortoise's field validates as it builds the query; an expression, a Decimal...), or whose
+    values do not reach the statement unchanged, is built each time as before (~0.4 ms: the
+    pages after the first in number order, any page filtered by marketplace or searched)."""
     if not _is_plain(query):
         return await rows.fetch(query)
     values: list[Any] = []
@@ -306,4 +307,4 @@ async def fetch_by_shape(query: QuerySet[M]) -> list[M]:
 
 
 def _is_marker(value: Any) -> bool:
-    return type(value) in (int, str, datetime, date)
+    return type(value) in (int, datetime, date)

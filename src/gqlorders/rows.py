@@ -19,7 +19,6 @@ into what tortoise would have set. It relies on tortoise internals pinned in pyp
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from decimal import Decimal
 from enum import Enum
 from functools import cache, lru_cache
@@ -110,8 +109,8 @@ def _converters(model: type[Model]) -> dict[str, tuple[str, Converter]]:
         elif type(field) in (DatetimeField, JSONField) and (
             deferred := _deferred(model, attribute)
         ):
-            # (tortoise's own conversion on the first read: a timestamp read is rare, a
-            # cursor's; it follows the time-zone settings of the moment, as tortoise does)
+            # (tortoise's own conversion on the first read, ~0.6 us: most are never read; a
+            # page in createdAt order reads its orders' for their cursors)
             found[column] = (attribute, deferred)
         else:
             found[column] = (attribute, field.to_python_value)
@@ -138,7 +137,7 @@ class Deferred:
         self.raw_key = f"raw {attribute}"
         self.decode = decode
 
-    def __call__(self, value: Any) -> Any:  # (a converter: what the column's text becomes)
+    def __call__(self, value: Any) -> Any:  # (a converter: what the column's value becomes)
         return self.decode(value)
 
     def __get__(self, instance: Model | None, owner: type | None = None) -> Any:
@@ -197,7 +196,7 @@ def _compiled(
     The text is made from the plan alone: attributes are the model's own identifiers (checked),
     positions ints; converters are passed as names, with the fast path of ours written in
     (`_INLINE`: a value the converter would take its own first branch for costs no call)."""
-    names: dict[str, Any] = {"new": _new, "model": model, "datetime": datetime}
+    names: dict[str, Any] = {"new": _new, "model": model}
     body = [
         "instance = new(model)",
         "values = instance.__dict__",

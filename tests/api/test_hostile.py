@@ -1198,3 +1198,23 @@ async def test_a_marketplace_filter_longer_than_any_marketplace_lists_nothing(
     }"""
     for marketplace in ("x" * 51, "shop\x00ify"):
         assert await org.api.data(query, {"m": marketplace}) == {"salesOrders": {"edges": []}}
+
+
+@pytest.mark.parametrize("number", ["x" * 51, "SO\x00-1"], ids=["longer-than-a-number", "nul"])
+async def test_a_forged_number_cursor_is_an_invalid_argument(
+    client: httpx.AsyncClient, org: Organization, number: str
+) -> None:
+    # (a value no number can be: the column would refuse it, an internal error)
+    cursor = base64.urlsafe_b64encode(json.dumps(["number", number, 1]).encode()).decode()
+    query = """query($c: String) {
+      salesOrders(after: $c, sort: {field: NUMBER, direction: ASC}) { edges { node { id } } }
+    }"""
+
+    body = await gql(client, org, query, {"c": cursor})
+
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"] == {
+        "code": "BAD_USER_INPUT",
+        "errorCode": "INVALID",
+        "field": ["after"],
+    }

@@ -105,9 +105,10 @@ class Loader(DataLoader[K, T]):
     async def load_all(self, keys: Sequence[K]) -> list[T]:
         """`load_many` for a caller that alone asks for these keys now (a prefetch): the keys
         not held are loaded by one call of the load function and primed, without a future, a
-        done-callback and a place in a gather each (a page's 100 orders' lines). As `load_many`
-        would: a value that is an exception is raised (and nothing of the call is kept); unlike
-        it, one call for all the missing keys, whatever max_batch_size (our loaders set none)."""
+        done-callback and a place in a gather each (a page's 100 orders' lines). A value that
+        is an exception is raised, as `load_many` would; unlike `load_many` (which keeps the
+        other keys' values and the failed key's future), nothing of that call is kept. One call
+        for all the missing keys, whatever max_batch_size (our loaders set none)."""
         held = self.cache_map
         missing = [key for key in dict.fromkeys(keys) if not held.holds(key)]
         if missing:

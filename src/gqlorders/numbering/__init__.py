@@ -6,6 +6,7 @@ that the order, invoicing and packing domains and the settings import.
 """
 
 from gqlorders.numbering.sequences import (
+    MAX_NUMBER_LENGTH,
     NumberingChange,
     apply_numbering_change,
     assign_number,
@@ -18,6 +19,7 @@ from gqlorders.numbering.sequences import (
 )
 
 __all__ = [
+    "MAX_NUMBER_LENGTH",
     "NumberingChange",
     "apply_numbering_change",
     "assign_number",

@@ -15,6 +15,7 @@ from tortoise.queryset import QuerySet, ValuesQuery
 
 from gqlorders.models import Customer, SalesOrder, SalesOrderStatus
 from gqlorders.models.sales_orders import MARKETPLACE_LENGTH
+from gqlorders.numbering import MAX_NUMBER_LENGTH
 from gqlorders.orders.statuses import LISTED_BY_DEFAULT
 from gqlorders.pagination import (
     Page,
@@ -35,8 +36,16 @@ class SalesOrderSortField(StrEnum):
     UPDATED_AT = "UPDATED_AT"
 
 
+def _stored_number(value: str) -> str:
+    """A number cursor's value, if a number can be it (else the cursor is not ours: INVALID,
+    not a query the column would refuse)."""
+    if len(value) > MAX_NUMBER_LENGTH or not is_storable(value):
+        raise ValueError("not a number")
+    return value
+
+
 SORT_KEYS = {
-    SalesOrderSortField.NUMBER: SortKey("number"),
+    SalesOrderSortField.NUMBER: SortKey("number", _stored_number),
     SalesOrderSortField.DATE: SortKey("date", date.fromisoformat),
     SalesOrderSortField.TOTAL: SortKey("total", parse_money),
     SalesOrderSortField.CREATED_AT: SortKey("created_at", datetime.fromisoformat),
@@ -129,7 +138,7 @@ async def filtered_sales_orders(
         query = query.filter(date__lte=where.date_to)
     if where.marketplace:
         # no order's marketplace can be longer than its column (or hold a NUL): nothing matches
-        # (its field would refuse the value, an internal error, not an answer)
+        # (tortoise would refuse a longer value, PostgreSQL a NUL: an internal error)
         storable = len(where.marketplace) <= MARKETPLACE_LENGTH and is_storable(where.marketplace)
         query = query.filter(Q(marketplace=where.marketplace) if storable else Q(id__lt=0))
     if where.updated_after is not None:

@@ -51,4 +51,3 @@ def test_the_text_is_format_decimals(digits: int, places: int) -> None:
     value = Decimal(digits).scaleb(-places)
     assert decimal_text(value) == format_decimal(value)
     assert serialize_decimal(value) == format_decimal(value)
-    assert serialize_decimal(value) == format_decimal(value)

@@ -255,7 +255,7 @@ async def _objects(run: Run, plan: ObjectPlan, sources: list[Any]) -> list[dict[
         values = await gather_with_cancel(
             *(awaitable for _, _, awaitable in waiting), *(slow[index][2] for index in late)
         )
-        for (column, position, _), value in zip(waiting, values, strict=False):
+        for (column, position, _), value in zip(waiting, values[: len(waiting)], strict=True):
             column[position] = value
         for index, value in zip(late, values[len(waiting) :], strict=True):
             position, number, _ = slow[index]

@@ -50,6 +50,7 @@ from graphql.validation import ASTValidationRule
 from strawberry.types.field import StrawberryField
 
 from gqlorders.api.limits import parse_limited, request_problems
+from gqlorders.api.types.common import RowOf
 
 if TYPE_CHECKING:
     from gqlorders.api.compiled.levels import Level
@@ -275,7 +276,8 @@ class _Planner:
             for key, details in grouped.items()
         ]
         is_type_of = type_.is_type_of
-        row_model = getattr(getattr(is_type_of, "__func__", None), "row_model", None)
+        checked = getattr(is_type_of, "__func__", None)  # (a classmethod's function)
+        row_model = checked.row_model if isinstance(checked, RowOf) else None
         return ObjectPlan(
             type=type_,
             fields=fields,

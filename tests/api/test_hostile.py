@@ -124,6 +124,16 @@ def refused(body: dict[str, Any], code: str) -> str:
     return body["errors"][-1]["message"]
 
 
+def invalid_cursor(body: dict[str, Any]) -> None:
+    """Assert the answer is the cursor's INVALID user error, and no data."""
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"] == {
+        "code": "BAD_USER_INPUT",
+        "errorCode": "INVALID",
+        "field": ["after"],
+    }
+
+
 def token_lookups_only(statements: list[str]) -> None:
     """Nothing but the bearer token's lookup reached the database."""
     assert len(statements) <= 1, statements
@@ -1037,12 +1047,7 @@ async def test_a_forged_cursor_is_an_invalid_argument(
 
     body = await gql(client, org, query, {"c": cursor})
 
-    assert body["data"] is None
-    assert body["errors"][0]["extensions"] == {
-        "code": "BAD_USER_INPUT",
-        "errorCode": "INVALID",
-        "field": ["after"],
-    }
+    invalid_cursor(body)
 
 
 @pytest.mark.parametrize(
@@ -1212,9 +1217,4 @@ async def test_a_forged_number_cursor_is_an_invalid_argument(
 
     body = await gql(client, org, query, {"c": cursor})
 
-    assert body["data"] is None
-    assert body["errors"][0]["extensions"] == {
-        "code": "BAD_USER_INPUT",
-        "errorCode": "INVALID",
-        "field": ["after"],
-    }
+    invalid_cursor(body)

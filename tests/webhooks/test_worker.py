@@ -92,17 +92,23 @@ async def arrived(receiver: Receiver, seconds: float) -> bool:
     return True
 
 
+async def held_delivery(org: Organization, receiver: Receiver) -> str:
+    """An endpoint whose receiver keeps each request waiting (until `holding` is cleared),
+    and an order, whose event it is to receive: the endpoint's secret."""
+    receiver.holding.set()
+    created = await org.api.ok(CREATE_ENDPOINT, {"url": receiver.url})
+    item = await org.item("DESK", "10")
+    await org.order(await org.customer(), [{"itemId": item, "quantity": "1"}])
+    return str(created["secret"])
+
+
 @pytest.mark.timeout(180)
 @pytest.mark.usefixtures("local_policy")
 async def test_a_delivery_cut_off_by_a_killed_worker_arrives_after_a_new_one_starts(
     org: Organization, receiver: Receiver, start_worker: StartWorker
 ) -> None:
     # Given an endpoint whose receiver keeps the first request waiting, and an order
-    receiver.holding.set()
-    created = await org.api.ok(CREATE_ENDPOINT, {"url": receiver.url})
-    secret = created["secret"]
-    item = await org.item("DESK", "10")
-    await org.order(await org.customer(), [{"itemId": item, "quantity": "1"}])
+    secret = await held_delivery(org, receiver)
 
     # When a worker is killed while it waits for the receiver's answer
     first = start_worker("first")
@@ -136,10 +142,7 @@ async def test_a_worker_stopped_mid_delivery_finishes_and_records_it_before_exit
     org: Organization, receiver: Receiver, start_worker: StartWorker
 ) -> None:
     # Given an endpoint whose receiver keeps the first request waiting, and an order
-    receiver.holding.set()
-    await org.api.ok(CREATE_ENDPOINT, {"url": receiver.url})
-    item = await org.item("DESK", "10")
-    await org.order(await org.customer(), [{"itemId": item, "quantity": "1"}])
+    await held_delivery(org, receiver)
     worker = start_worker("stopped")
     assert await arrived(receiver, 60), "the worker never sent the delivery"
 

@@ -221,6 +221,21 @@ class Runner(Protocol):
         cancel the others and wait for them to put their work back."""
 
 
+async def finish_or_cancel(tasks: set[asyncio.Task[None]], grace: float) -> None:
+    """A shutdown's wait for a process's background tasks: up to `grace` seconds for them (and
+    those they start meanwhile: `tasks` is the live set their owner keeps) to finish, then the
+    rest cancelled and awaited, so that each can put its work back while the database is open."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + grace
+    while tasks and (left := deadline - loop.time()) > 0:
+        await asyncio.wait(list(tasks), timeout=left)
+    while tasks:
+        late = list(tasks)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+
+
 class InProcessRunner:
     """Runs job functions in this process: the embedded default, one command serves all."""
 
@@ -284,15 +299,7 @@ class InProcessRunner:
         """Wait up to `grace` seconds for the background jobs (a send stuck in retries could
         hold a shutdown for minutes), then cancel the rest: each gives its outbox row back
         (and an e-mail its message, see `send_email`), awaited while the database is open."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + grace
-        while self.tasks and (left := deadline - loop.time()) > 0:
-            await asyncio.wait(list(self.tasks), timeout=left)
-        while self.tasks:
-            running = list(self.tasks)
-            for task in running:
-                task.cancel()
-            await asyncio.gather(*running, return_exceptions=True)
+        await finish_or_cancel(self.tasks, grace)
 
 
 class RedisRelay:

@@ -340,17 +340,9 @@ class Sender:
 
     async def _stop(self, grace: float) -> None:
         try:
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + grace
             if self.tasks:
                 logger.info("waiting up to %.0f s for the webhook sends in flight", grace)
-            while self.tasks and (left := deadline - loop.time()) > 0:
-                await asyncio.wait(list(self.tasks), timeout=left)
-            while self.tasks:
-                late = list(self.tasks)
-                for task in late:
-                    task.cancel()
-                await asyncio.gather(*late, return_exceptions=True)
+            await jobs.finish_or_cancel(self.tasks, grace)
             await self._hand_back_waiting()
         finally:
             await self.close()

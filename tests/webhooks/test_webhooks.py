@@ -80,6 +80,15 @@ async def settled(org: Organization, count: int = 1, seconds: float = 20) -> lis
         await asyncio.sleep(0.05)
 
 
+async def first_attempt(org: Organization, seconds: float = 20) -> dict:
+    """The newest delivery's first attempt, once it was recorded."""
+    deadline = time.monotonic() + seconds
+    while not (attempts := (await deliveries(org))[0]["attempts"]):
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    return attempts[0]
+
+
 async def lane_filled(org: Organization, receiver: Receiver, item: int | None = None) -> None:
     """With the receiver holding every request, 40 STOCK_LEVEL_LOW events of one transaction
     (about `item`, else items 0 to 39): two batches of 16 in flight, the last 8 waiting in the
@@ -648,11 +657,7 @@ async def test_an_attempt_on_a_name_none_of_whose_addresses_answers_lists_each_a
     await order(org)
 
     # Then the attempt fails, its error naming each address tried, in order
-    deadline = time.monotonic() + 20
-    while not (attempts := (await deliveries(org))[0]["attempts"]):
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.05)
-    [attempt] = attempts[:1]
+    attempt = await first_attempt(org)
     assert attempt["responseStatus"] is None
     excerpt = attempt["responseExcerpt"]
     assert excerpt.startswith("127.0.0.3: ConnectError"), excerpt
@@ -734,11 +739,8 @@ async def test_a_payload_query_over_its_time_fails_the_attempt_before_any_reques
     await order(org)
 
     # Then the attempt fails saying so, and the receiver got nothing
-    deadline = time.monotonic() + 20
-    while not (attempts := (await deliveries(org))[0]["attempts"]):
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.05)
-    assert (attempts[0]["responseStatus"], attempts[0]["responseExcerpt"]) == (
+    attempt = await first_attempt(org)
+    assert (attempt["responseStatus"], attempt["responseExcerpt"]) == (
         None,
         "payload query: no result within 0.3 s",
     )
